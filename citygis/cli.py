@@ -1,0 +1,170 @@
+"""The `citygis` command."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from citygis import logs
+from citygis.cluster import Cluster, ClusterError, database_url
+from citygis.settings import DatabaseSettings, ServerSettings
+
+app = typer.Typer(help="City spatiotemporal GIS platform.", no_args_is_help=True)
+db_app = typer.Typer(help="The database: embedded PostGIS cluster and schema.",
+                     no_args_is_help=True)
+app.add_typer(db_app, name="db")
+console = Console()
+err = Console(stderr=True)
+log = logging.getLogger("citygis")
+
+
+@app.callback()
+def main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Warnings only")] = False,
+) -> None:
+    logs.setup("DEBUG" if verbose else "WARNING" if quiet else "INFO")
+
+
+def _embedded(settings: DatabaseSettings) -> Cluster:
+    if not settings.embedded:
+        err.print("[red]CITYGIS_DATABASE_URL is set: the external server is not managed here")
+        raise typer.Exit(2)
+    return Cluster(settings)
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    err.print(f"[red]error:[/red] {exc}")
+    return typer.Exit(1)
+
+
+def migrated_url() -> str:
+    """Start the embedded cluster if it is the one in use, and bring the schema to head."""
+    from citygis.db import make_engine, upgrade
+
+    try:
+        url = database_url(DatabaseSettings())
+    except ClusterError as exc:
+        raise _fail(exc) from exc
+    engine = make_engine(url)
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+    return url
+
+
+@db_app.command("up")
+def db_up() -> None:
+    """Create and start the embedded cluster if needed, and migrate the schema to head."""
+    settings = DatabaseSettings()
+    if settings.embedded:
+        log.info("embedded cluster in %s", settings.data_dir)
+    migrated_url()
+    console.print("database ready")
+
+
+@db_app.command("down")
+def db_down() -> None:
+    """Stop the embedded cluster (data stays)."""
+    try:
+        stopped = _embedded(DatabaseSettings()).down()
+    except ClusterError as exc:
+        raise _fail(exc) from exc
+    console.print("stopped" if stopped else "not running")
+
+
+@db_app.command("status")
+def db_status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Is the embedded cluster running, where, on which port. Exit 3 when stopped."""
+    status = _embedded(DatabaseSettings()).status()
+    if as_json:
+        console.print_json(json.dumps({"running": status.running, "pid": status.pid,
+                                       "port": status.port, "data_dir": str(status.data_dir)}))
+    else:
+        state = f"running (pid {status.pid})" if status.running else "stopped"
+        console.print(f"{state} on 127.0.0.1:{status.port}, data in {status.data_dir}")
+    if not status.running:
+        raise typer.Exit(3)
+
+
+@db_app.command("url")
+def db_url() -> None:
+    """Print the SQLAlchemy URL of the database in use."""
+    try:
+        print(database_url(DatabaseSettings(), start=False))
+    except ClusterError as exc:
+        raise _fail(exc) from exc
+
+
+@db_app.command("revision")
+def db_revision(message: Annotated[str, typer.Option("-m", "--message")]) -> None:
+    """Write a migration for what changed in the layer catalog (alembic autogenerate)."""
+    from citygis.db import autogenerate, make_engine
+
+    engine = make_engine(migrated_url())
+    autogenerate(engine, message)
+
+
+@app.command("layers")
+def list_layers(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List the layers of the catalog."""
+    from layers import Catalog
+
+    catalog = Catalog()
+    if as_json:
+        print(json.dumps([spec.model_dump(mode="json") for spec in catalog.values()], indent=1,
+                         ensure_ascii=False))
+        return
+    table = Table("id", "title", "geometry", "CRS", "access", "attributes")
+    for spec in catalog.values():
+        geom = spec.geometry_type + (" Z" if spec.dimension == 3 else "")
+        table.add_row(spec.id, f"{spec.title} · {spec.title_zh}", geom,
+                      f"EPSG:{spec.storage_srid}", spec.access.value, str(len(spec.attributes)))
+    console.print(table)
+
+
+def _serve(host: str | None, port: int | None) -> None:
+    import uvicorn
+
+    from spatial_api import create_app
+
+    server = ServerSettings()
+    db = DatabaseSettings()
+    url = migrated_url()
+    host, port = host or server.host, port or server.port
+    api = create_app(url, pool_size=db.pool_size)
+    console.print(f"[bold green]citygis is serving at http://{host}:{port}/[/] "
+                  f"(layers: /layers, health: /health, API: /api.html)")
+    uvicorn.run(api, host=host, port=port, log_level=server.log_level)
+
+
+HostOpt = Annotated[str | None, typer.Option(help="Bind address [CITYGIS_HOST]")]
+PortOpt = Annotated[int | None, typer.Option(help="Port [CITYGIS_PORT]")]
+
+
+@app.command("serve")
+def serve(host: HostOpt = None, port: PortOpt = None) -> None:
+    """Serve the API over the database in use (starting the embedded one if needed)."""
+    _serve(host, port)
+
+
+@app.command("demo")
+def demo(host: HostOpt = None, port: PortOpt = None) -> None:
+    """Bring the whole platform up for the demo city and serve it."""
+    _serve(host, port)
+
+
+def run() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()
+
+

@@ -1,0 +1,68 @@
+"""Engines and schema migrations."""
+
+from __future__ import annotations
+
+import logging
+from importlib.resources import files
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from layers.tables import SCHEMA
+
+log = logging.getLogger(__name__)
+
+
+def make_engine(url: str, **kwargs) -> Engine:
+    return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def make_async_engine(url: str, pool_size: int = 10) -> AsyncEngine:
+    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size,
+                               pool_pre_ping=True)
+
+
+def alembic_config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(files("citygis") / "migrations"))
+    return cfg
+
+
+def head_revision() -> str:
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={"version_table_schema": SCHEMA})
+        return ctx.get_current_revision()
+
+
+def upgrade(engine: Engine, revision: str = "head") -> str:
+    """Bring the schema to a revision; existing data is kept (migrations only add/alter)."""
+    cfg = alembic_config()
+    with engine.begin() as conn:
+        # One migrator at a time when several processes start together.
+        conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('citygis-migrate'))"))
+        cfg.attributes["connection"] = conn
+        before = MigrationContext.configure(
+            conn, opts={"version_table_schema": SCHEMA}).get_current_revision()
+        command.upgrade(cfg, revision)
+    after = current_revision(engine)
+    if before != after:
+        log.info("schema migrated %s → %s", before or "empty", after)
+    else:
+        log.info("schema at %s, nothing to migrate", after)
+    return after
+
+
+def autogenerate(engine: Engine, message: str) -> None:
+    """Write a new revision from the difference between the catalog and the database."""
+    cfg = alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.revision(cfg, message=message, autogenerate=True)

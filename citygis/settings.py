@@ -1,0 +1,56 @@
+"""Platform settings: environment variables prefixed CITYGIS_, or a .env file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import platformdirs
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    # root's home is not traversable by the unprivileged server user, so root
+    # keeps the cluster where system services keep theirs.
+    if os.geteuid() == 0:
+        return Path("/var/lib/citygis")
+    return Path(platformdirs.user_data_dir("citygis"))
+
+
+class DatabaseSettings(BaseSettings):
+    """Where the data lives: an external server, or the self-managed cluster."""
+
+    model_config = SettingsConfigDict(env_prefix="CITYGIS_", env_file=".env", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None, description="External PostgreSQL URL; when unset the embedded cluster is used"
+    )
+    data_dir: Path = Field(default_factory=default_data_dir)
+    pg_port: int = Field(default=55432, ge=1024, le=65535)
+    pg_bindir: Path | None = Field(
+        default=None, description="Directory holding initdb/pg_ctl; found automatically when unset"
+    )
+    pg_user: str = Field(default="citygis", description="OS user the server runs as under root")
+    pool_size: int = Field(default=10, ge=1, le=200)
+
+    @property
+    def embedded(self) -> bool:
+        return not self.database_url
+
+    @property
+    def pgdata(self) -> Path:
+        return self.data_dir / "pgdata"
+
+
+class ServerSettings(BaseSettings):
+    """How the HTTP API is served."""
+
+    model_config = SettingsConfigDict(env_prefix="CITYGIS_", env_file=".env", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    log_level: str = "info"
+    public_url: str | None = Field(
+        default=None, description="Base URL clients reach the API at, for links"
+    )

@@ -1,0 +1,114 @@
+"""SQLAlchemy tables derived from the catalog: one row per asset version."""
+
+from __future__ import annotations
+
+from geoalchemy2 import Geometry
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    Double,
+    Identity,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, TIMESTAMP, TSTZRANGE, ExcludeConstraint
+from sqlalchemy.types import TypeEngine
+
+from layers.spec import Attribute, AttrType, LayerSpec
+
+SCHEMA = "city"
+
+SQL_TYPES: dict[AttrType, type[TypeEngine] | TypeEngine] = {
+    AttrType.text: Text,
+    AttrType.integer: Integer,
+    AttrType.real: Double,
+    AttrType.boolean: Boolean,
+    AttrType.date: Date,
+    AttrType.timestamp: TIMESTAMP(timezone=True),
+}
+
+
+def _quote_literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def attribute_checks(layer_id: str, attr: Attribute) -> list[CheckConstraint]:
+    """CHECK constraints so the database itself refuses values the catalog forbids."""
+    checks = []
+    col = attr.name
+    if attr.choices:
+        values = ", ".join(_quote_literal(c) for c in attr.choices)
+        checks.append(CheckConstraint(f"{col} IN ({values})", name=f"{layer_id}_{col}_choice"))
+    if attr.minimum is not None:
+        op = ">" if attr.exclusive_minimum else ">="
+        checks.append(CheckConstraint(f"{col} {op} {attr.minimum:g}", name=f"{layer_id}_{col}_min"))
+    if attr.maximum is not None:
+        checks.append(CheckConstraint(f"{col} <= {attr.maximum:g}", name=f"{layer_id}_{col}_max"))
+    return checks
+
+
+def layer_table(spec: LayerSpec, metadata: MetaData) -> Table:
+    attr_columns = [
+        Column(a.name, SQL_TYPES[a.type], nullable=not a.required, comment=a.title)
+        for a in spec.attributes
+    ]
+    checks = [c for a in spec.attributes for c in attribute_checks(spec.id, a)]
+    return Table(
+        spec.id,
+        metadata,
+        Column("version_id", BigInteger, Identity(), primary_key=True),
+        Column("asset_id", Text, nullable=False, comment="Stable id of the asset across versions"),
+        Column("valid", TSTZRANGE, nullable=False,
+               server_default=text("tstzrange(now(), NULL)"),
+               comment="Valid time of this version: [from, to)"),
+        *attr_columns,
+        Column("geom", Geometry(spec.postgis_type, srid=spec.storage_srid,
+                                dimension=spec.dimension, spatial_index=False), nullable=False),
+        Column("source", Text, comment="Where this version came from (file, load id)"),
+        Column("recorded_at", TIMESTAMP(timezone=True), nullable=False,
+               server_default=text("now()"), comment="Transaction time the version was written"),
+        CheckConstraint("NOT isempty(valid)", name=f"{spec.id}_valid_not_empty"),
+        CheckConstraint("ST_IsValid(geom)", name=f"{spec.id}_geom_valid"),
+        # Two versions of one asset may never be valid at the same instant.
+        ExcludeConstraint(("asset_id", "="), ("valid", "&&"), using="gist",
+                          name=f"{spec.id}_no_overlap"),
+        Index(f"{spec.id}_geom_idx", "geom", postgresql_using="gist"),
+        Index(f"{spec.id}_valid_idx", "valid", postgresql_using="gist"),
+        *checks,
+        schema=SCHEMA,
+        comment=f"{spec.title} ({spec.title_zh}). {spec.description}",
+    )
+
+
+def load_runs_table(metadata: MetaData) -> Table:
+    """The load log: one row per committed load, its report as JSON."""
+    return Table(
+        "load_runs",
+        metadata,
+        Column("id", BigInteger, Identity(), primary_key=True),
+        Column("layer_id", Text, nullable=False),
+        Column("source", Text, nullable=False),
+        Column("source_sha256", Text),
+        Column("mode", Text, nullable=False),
+        Column("started_at", TIMESTAMP(timezone=True), server_default=text("now()"),
+               nullable=False),
+        Column("finished_at", TIMESTAMP(timezone=True)),
+        Column("report", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+        schema=SCHEMA,
+        comment="One row per committed load; the report holds counts and rejects",
+    )
+
+
+def build_metadata(layers: tuple[LayerSpec, ...]) -> MetaData:
+    metadata = MetaData(schema=SCHEMA)
+    load_runs_table(metadata)
+    for spec in layers:
+        layer_table(spec, metadata)
+    return metadata

@@ -1,0 +1,42 @@
+"""Application factory: settings in, app out; pool and catalog live in the lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from citygis import __version__
+from citygis.db import make_async_engine
+from layers import Catalog
+from spatial_api import errors
+from spatial_api.routers import health, layers
+
+log = logging.getLogger(__name__)
+
+
+def create_app(database_url: str, pool_size: int = 10) -> FastAPI:
+    """Build the app for a database URL (already migrated to head)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.catalog = Catalog()
+        app.state.engine = make_async_engine(database_url, pool_size=pool_size)
+        log.info("API ready with %d layers", len(app.state.catalog))
+        yield
+        await app.state.engine.dispose()
+
+    app = FastAPI(
+        title="citygis",
+        version=__version__,
+        description="City spatiotemporal data platform: layers, analysis and tiles over PostGIS",
+        openapi_url="/api",
+        docs_url="/api.html",
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    app.include_router(health.router)
+    app.include_router(layers.router)
+    return app

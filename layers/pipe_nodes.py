@@ -7,7 +7,8 @@ PIPE_NODES = LayerSpec(
     title_zh="管线点",
     description=(
         "Junctions, valves, manholes, tanks and sources of the pipe network; z is the node "
-        "elevation relative to ground (m). Valves carry their state, which decides isolation."
+        "elevation in metres (as for pipelines). Valves carry their state, which decides "
+        "isolation."
     ),
     geometry_type="Point",
     dimension=3,

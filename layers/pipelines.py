@@ -11,9 +11,10 @@ PIPELINES = LayerSpec(
     title="Underground pipelines",
     title_zh="地下管线",
     description=(
-        "Buried utility links (pipes, valves, pumps) as 3D lines: x/y plus z, the elevation "
-        "of the pipe centreline relative to the ground surface in metres (negative below "
-        "ground). from_node/to_node give the network topology."
+        "Buried utility links (pipes, valves, pumps) as 3D lines: z is the pipe centreline "
+        "elevation in metres (the source's vertical datum, usually the 1985 National Height "
+        "Datum), or minus the cover depth when only depth is known. from_node/to_node give "
+        "the network topology."
     ),
     geometry_type="LineString",
     dimension=3,

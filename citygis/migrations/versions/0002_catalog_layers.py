@@ -180,7 +180,7 @@ def upgrade() -> None:
     sa.CheckConstraint('ground_elevation_m >= -500', name='pipe_nodes_ground_elevation_m_min'),
     sa.PrimaryKeyConstraint('version_id'),
     schema='city',
-    comment='Pipe nodes (管线点). Junctions, valves, manholes, tanks and sources of the pipe network; z is the node elevation relative to ground (m). Valves carry their state, which decides isolation.'
+    comment='Pipe nodes (管线点). Junctions, valves, manholes, tanks and sources of the pipe network; z is the node elevation in metres (as for pipelines). Valves carry their state, which decides isolation.'
     )
     op.create_index('pipe_nodes_geom_idx', 'pipe_nodes', ['geom'], unique=False, schema='city', postgresql_using='gist')
     op.create_index('pipe_nodes_valid_idx', 'pipe_nodes', ['valid'], unique=False, schema='city', postgresql_using='gist')
@@ -219,7 +219,7 @@ def upgrade() -> None:
     sa.CheckConstraint('diameter_mm > 0', name='pipelines_diameter_mm_min'),
     sa.PrimaryKeyConstraint('version_id'),
     schema='city',
-    comment='Underground pipelines (地下管线). Buried utility links (pipes, valves, pumps) as 3D lines: x/y plus z, the elevation of the pipe centreline relative to the ground surface in metres (negative below ground). from_node/to_node give the network topology.'
+    comment="Underground pipelines (地下管线). Buried utility links (pipes, valves, pumps) as 3D lines: z is the pipe centreline elevation in metres (the source's vertical datum, usually the 1985 National Height Datum), or minus the cover depth when only depth is known. from_node/to_node give the network topology."
     )
     op.create_index('pipelines_geom_idx', 'pipelines', ['geom'], unique=False, schema='city', postgresql_using='gist')
     op.create_index('pipelines_valid_idx', 'pipelines', ['valid'], unique=False, schema='city', postgresql_using='gist')

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from citygis import logs
+from citygis import load_cmd, logs
 from citygis.cluster import Cluster, ClusterError, database_url
 from citygis.settings import DatabaseSettings, ServerSettings
 
@@ -109,6 +109,9 @@ def db_revision(message: Annotated[str, typer.Option("-m", "--message")]) -> Non
 
     engine = make_engine(migrated_url())
     autogenerate(engine, message)
+
+
+app.command("load")(load_cmd.load)
 
 
 @app.command("layers")

@@ -84,3 +84,16 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@pytest.fixture
+def clean_db(db_url: str, engine: Engine) -> Iterator[str]:
+    """The test database, emptied of layer rows after the test (loads commit for real)."""
+    from sqlalchemy import text
+
+    from layers import ALL_LAYERS
+
+    yield db_url
+    tables = ", ".join(f"city.{spec.id}" for spec in ALL_LAYERS)
+    with engine.begin() as c:
+        c.execute(text(f"TRUNCATE {tables}, city.load_runs"))

@@ -1,0 +1,123 @@
+"""Attribute values: typed, normalised to catalog vocabulary, checked against ranges."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from layers import Attribute, AttrType, LayerSpec
+from loaders.geometry import Reasons
+from loaders.mapping import VALUE_SYNONYMS
+
+TRUE = {"true", "t", "yes", "y", "1", "是", "on", "共享"}
+FALSE = {"false", "f", "no", "n", "0", "否", "off", "独享"}
+
+
+def _text(raw: pd.Series) -> pd.Series:
+    def one(v):
+        if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
+            return None
+        if isinstance(v, float) and v.is_integer():
+            v = int(v)
+        s = str(v).strip()
+        return s or None
+    return raw.map(one).astype(object)
+
+
+def coerce(raw: pd.Series, attr: Attribute, local_tz: str) -> tuple[pd.Series, pd.Series]:
+    """Typed values and, per row, a message where a present value could not be typed."""
+    present = raw.notna() & (raw.astype(str).str.strip() != "")
+    t = attr.type
+    if t is AttrType.text:
+        values = _text(raw)
+        return values, pd.Series(None, index=raw.index, dtype=object)
+    if t in (AttrType.integer, AttrType.real):
+        num = pd.to_numeric(raw, errors="coerce").astype("float64")
+        bad = present & (num.isna() | ~np.isfinite(num.fillna(0)))
+        if t is AttrType.integer:
+            bad |= present & num.notna() & (num % 1 != 0)
+        kind = "an integer" if t is AttrType.integer else "a finite number"
+        values = num.where(~bad & present)
+        if t is AttrType.integer:
+            values = values.round().astype("Int64")
+        return values, _messages(bad, raw, f"{attr.name}: {{}} is not {kind}")
+    if t is AttrType.boolean:
+        def one(v):
+            if isinstance(v, bool | np.bool_):
+                return bool(v)
+            s = str(v).strip().lower()
+            return True if s in TRUE else False if s in FALSE else None
+        values = raw.where(present).map(one, na_action="ignore").astype(object)
+        bad = present & values.isna()
+        return values, _messages(bad, raw, f"{attr.name}: {{}} is not yes/no")
+    # Dates and timestamps; a bare year means 1 January of it.
+    as_text = raw.where(present).map(lambda v: f"{int(v)}-01-01" if isinstance(v, int | float)
+                                     and float(v).is_integer() else v, na_action="ignore")
+    if t is AttrType.date:
+        parsed = pd.to_datetime(as_text, errors="coerce", format="mixed")
+        values = parsed.dt.date.astype(object).where(parsed.notna(), None)
+    else:
+        parsed = pd.to_datetime(as_text, errors="coerce", format="mixed", utc=False)
+        if getattr(parsed.dt, "tz", None) is None:
+            parsed = parsed.dt.tz_localize(local_tz, ambiguous="NaT", nonexistent="NaT")
+        values = parsed.dt.tz_convert("UTC")
+    bad = present & parsed.isna()
+    what = "a date" if t is AttrType.date else "a date and time"
+    return values, _messages(bad, raw, f"{attr.name}: {{}} is not {what}")
+
+
+def _messages(bad: pd.Series, raw: pd.Series, template: str) -> pd.Series:
+    out = pd.Series(None, index=raw.index, dtype=object)
+    out[bad] = raw[bad].map(lambda v: template.format(repr(v)[:60]))
+    return out
+
+
+def normalise_choice(values: pd.Series, attr: Attribute) -> tuple[pd.Series, pd.Series]:
+    """Catalog spelling for known synonyms and case; a message for the rest."""
+    choices = attr.choices or ()
+    lookup = {c.lower(): c for c in choices}
+    lookup.update({k.lower(): v for k, v in VALUE_SYNONYMS.get(attr.name, {}).items()})
+    mapped = values.map(lambda v: v if v in choices else lookup.get(str(v).lower().strip()),
+                        na_action="ignore")
+    bad = values.notna() & mapped.isna()
+    allowed = ", ".join(choices)
+    msg = _messages(bad, values, f"{attr.name}: {{}} is not one of {allowed}")
+    return mapped.astype(object), msg
+
+
+def check_range(values: pd.Series, attr: Attribute) -> pd.Series:
+    num = values.astype("float64")
+    msg = pd.Series(None, index=values.index, dtype=object)
+    if attr.minimum is not None:
+        low = (num <= attr.minimum) if attr.exclusive_minimum else (num < attr.minimum)
+        op = "must be above" if attr.exclusive_minimum else "is below"
+        msg[low.fillna(False)] = num[low.fillna(False)].map(
+            lambda v: f"{attr.name}: {v:g} {op} {attr.minimum:g}")
+    if attr.maximum is not None:
+        high = (num > attr.maximum).fillna(False)
+        msg[high] = num[high].map(lambda v: f"{attr.name}: {v:g} is above {attr.maximum:g}")
+    return msg
+
+
+def conform(mapped: pd.DataFrame, spec: LayerSpec, reasons: Reasons, local_tz: str
+            ) -> pd.DataFrame:
+    """Typed catalog columns; every problem is added to `reasons` per row."""
+    out = pd.DataFrame(index=mapped.index)
+    for attr in spec.attributes:
+        if attr.name not in mapped.columns:
+            out[attr.name] = pd.Series(None, index=mapped.index, dtype=object)
+            continue
+        values, msg = coerce(mapped[attr.name], attr, local_tz)
+        reasons.add(msg.notna(), msg.fillna(""))
+        if attr.choices:
+            values, msg = normalise_choice(values, attr)
+            reasons.add(msg.notna(), msg.fillna(""))
+        if attr.minimum is not None or attr.maximum is not None:
+            msg = check_range(values, attr)
+            reasons.add(msg.notna(), msg.fillna(""))
+        out[attr.name] = values
+    for attr in spec.attributes:
+        if attr.required:
+            typed_badly = reasons.text.str.contains(f"{attr.name}:", regex=False)
+            reasons.add(out[attr.name].isna() & ~typed_badly, f"{attr.name} is required")
+    return out

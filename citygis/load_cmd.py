@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from loaders import LoadError, LoadOptions, LoadReport, ReadOptions, load_path, read_mapping
+if TYPE_CHECKING:
+    from loaders import LoadReport
 
 console = Console(stderr=True)
 CRS_HELP = "Source CRS when the file lacks or misstates it: EPSG:4549, 4490, gcj02, bd09, PROJ"
@@ -55,7 +56,9 @@ def load(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary")] = False,
 ) -> None:
     """Load a file into a layer: validated, versioned in valid time, all or nothing."""
+    # Imported here so `citygis db …` starts without the geo stack.
     from citygis.cli import migrated_url
+    from loaders import LoadError, LoadOptions, ReadOptions
 
     options = LoadOptions(
         mode=mode, valid_from=valid_from, max_rejects=max_rejects, rejects_path=rejects,
@@ -81,6 +84,8 @@ def load(
 
 
 def _mapping(path, pairs, id_field):
+    from loaders import LoadError, read_mapping
+
     try:
         return read_mapping(path, _pairs(pairs, "--map"), id_field)
     except LoadError as exc:
@@ -88,6 +93,8 @@ def _mapping(path, pairs, id_field):
 
 
 def _run(url, layer, path, options, show: bool) -> LoadReport:
+    from loaders import load_path
+
     if not show:
         return load_path(url, layer, path, options)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),

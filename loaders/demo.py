@@ -58,10 +58,9 @@ def _district_paths() -> list[tuple[str, str]]:
 
 def as_multipolygon(geom: BaseGeometry) -> MultiPolygon:
     """Make valid and keep only the polygonal parts, so every boundary is one MultiPolygon."""
-    parts = shapely.get_parts(shapely.make_valid(geom))
-    polys = [p for part in parts for p in shapely.get_parts(part)
-             if p.geom_type in ("Polygon", "MultiPolygon")]
-    return MultiPolygon([q for p in polys for q in getattr(p, "geoms", [p])])
+    # make_valid may return a collection holding multipolygons and stray lines: flatten twice.
+    parts = shapely.get_parts(shapely.get_parts(shapely.make_valid(geom)))
+    return MultiPolygon([p for p in parts if p.geom_type == "Polygon"])
 
 
 @cache
@@ -99,23 +98,19 @@ def cnmaps_version() -> str:
     return get_provider().version
 
 
-def _points_frame(table: pd.DataFrame, columns: list[str]) -> gpd.GeoDataFrame:
-    geometry = gpd.points_from_xy(table["lon"], table["lat"])
-    return gpd.GeoDataFrame(table[columns], geometry=geometry, crs="EPSG:4490")
-
-
 def scenic_sites() -> gpd.GeoDataFrame:
     """Real Qingdao scenic sites at approximate WGS84 (≈ CGCS2000) positions."""
     table = pd.read_csv(DATA_DIR / "qingdao_scenic_sites.csv", dtype={
         "asset_id": str, "name": str, "name_pinyin": str, "grade": str, "kind": str,
         "capacity": "Int64", "lon": float, "lat": float})
-    return _points_frame(table, ["asset_id", "name", "name_pinyin", "grade", "kind",
-                                 "capacity"])
+    columns = ["asset_id", "name", "name_pinyin", "grade", "kind", "capacity"]
+    return gpd.GeoDataFrame(table[columns], geometry=gpd.points_from_xy(table.lon, table.lat),
+                            crs="EPSG:4490")
 
 
 def rectangle(lon: float, lat: float, area_ha: float, aspect: float,
               rotation_deg: float) -> MultiPolygon:
-    """A rectangle of the given area (ha) centred on lon/lat, long side `aspect` × short."""
+    """A rectangle of `area_ha` centred on lon/lat, `aspect` long:short, turned anticlockwise."""
     short = math.sqrt(area_ha * 10_000 / aspect)
     half = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]]) * [short * aspect / 2, short / 2]
     t = math.radians(rotation_deg)
@@ -148,9 +143,11 @@ def demo_sources(seed: int = 20261123, scale: float = 1.0) -> list[DemoSource]:
     sources = [
         DemoSource("districts", qingdao_districts(), cnmaps, synthetic=False),
         DemoSource("scenic_sites", scenic_sites(),
-                   "loaders/data/qingdao_scenic_sites.csv (compiled, approximate)", False),
+                   "loaders/data/qingdao_scenic_sites.csv (compiled, approximate)",
+                   synthetic=False),
         DemoSource("logistics_parks", logistics_parks(),
-                   "loaders/data/qingdao_logistics_parks.csv (footprints synthetic)", False),
+                   "loaders/data/qingdao_logistics_parks.csv (footprints synthetic)",
+                   synthetic=False),
     ]
     label = f"synthetic seed={seed} scale={scale:g}"
     sources += [DemoSource(layer, frame, label, synthetic=True)

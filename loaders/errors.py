@@ -6,10 +6,13 @@ class LoadError(Exception):
 
 
 class TooManyRejects(LoadError):
-    def __init__(self, rejected: int, max_rejects: int, rejects_file: str | None):
+    def __init__(self, rejected: int, max_rejects: int, rejects_file: str | None,
+                 examples: list[str]):
         self.rejected = rejected
-        where = f"; see {rejects_file}" if rejects_file else ""
+        self.examples = examples
+        where = f"; all of them with reasons in {rejects_file}" if rejects_file else ""
+        lines = "".join(f"\n  {e}" for e in examples)
         super().__init__(
             f"{rejected} rows rejected, more than --max-rejects {max_rejects}{where}. "
-            "Nothing was loaded."
+            f"Nothing was loaded.{lines}"
         )

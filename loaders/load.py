@@ -225,7 +225,8 @@ def load_frames(url: str, frames: Mapping[str, gpd.GeoDataFrame], *, source: str
     rejects_file = _write_rejects(rejects, options.rejects_path)
     total_rejected = sum(p.report.rejected for p in prepared)
     if total_rejected > options.max_rejects:
-        raise TooManyRejects(total_rejected, options.max_rejects, rejects_file)
+        examples = [f"{r.layer} row {r.row}: {r.reason}" for r in rejects.head(5).itertuples()]
+        raise TooManyRejects(total_rejected, options.max_rejects, rejects_file, examples)
 
     try:
         report = _write(url, prepared, options, source, source_sha256, rejects_file, progress)

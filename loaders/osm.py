@@ -8,6 +8,10 @@ Each layer is read → mapped → conformed:
   layer and maps their values onto the catalog vocabulary (testable without a PBF);
 * :func:`map_layer` then fits values, geometry and dtypes to the layer's ``LayerSpec``, drops
   rows lacking a required attribute and tallies them in ``frame.attrs["skipped"]``.
+
+asset_id is "n<id>", "w<id>" or "r<id>"; a multi-line split into LineStrings gives its parts
+"w<id>:0", "w<id>:1"… Pipelines stay 2D: OSM has no elevation, and the core loader sets the
+dimension.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from layers.pipelines import PIPELINES
 from layers.roads import ROADS
 from layers.scenic_sites import SCENIC_SITES
 from layers.spec import AttrType, LayerSpec
+from loaders.errors import LoadError
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +146,7 @@ def _text(value: Any) -> str | None:
 def _key(value: Any) -> str | None:
     """A tag value as a vocabulary key: lower case, words joined by underscores."""
     text = _text(value)
-    return None if text is None else re.sub(r"[\s\-]+", "_", text.lower())
+    return None if text is None else re.sub(r"\s+|(?<=\w)-(?=\w)", "_", text.lower())
 
 
 def _quantity(value: Any, units: Mapping[str, float]) -> float | None:
@@ -332,23 +337,22 @@ def tag_frame(raw: pd.DataFrame, keys: Iterable[str]) -> pd.DataFrame:
 def _in_vocabulary(spec: LayerSpec, attrs: pd.DataFrame) -> pd.DataFrame:
     """Null the values the catalog would refuse (outside choices or range)."""
     attrs = attrs.copy()
-    for name in attrs.columns.intersection([a.name for a in spec.attributes]):
-        a = spec.attribute(name)
-        values = attrs[name]
-        ok = values.isna()
+    for a in spec.attributes:
+        if a.name not in attrs:
+            continue
+        values = attrs[a.name]
         if a.choices is not None:
-            ok |= values.isin(a.choices)
+            ok = values.isin(a.choices)
         elif a.minimum is not None or a.maximum is not None:
             number = pd.to_numeric(values, errors="coerce")
-            in_range = number.notna()
+            ok = number.notna()
             if a.minimum is not None:
-                in_range &= number > a.minimum if a.exclusive_minimum else number >= a.minimum
+                ok &= number > a.minimum if a.exclusive_minimum else number >= a.minimum
             if a.maximum is not None:
-                in_range &= number <= a.maximum
-            ok |= in_range
+                ok &= number <= a.maximum
         else:
-            ok[:] = True
-        attrs[name] = values.where(ok, None)
+            continue
+        attrs[a.name] = values.where(ok | values.isna(), None)
     return attrs
 
 
@@ -403,7 +407,9 @@ def map_layer(layer_id: str, raw: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
             drop(bad, f"no {a.name}")
             attrs = attrs[~bad]
 
-    geoms = gpd.GeoSeries(raw.geometry, crs=raw.crs or OSM_CRS).loc[attrs.index]
+    if raw.crs is not None and raw.crs != OSM_CRS:
+        raise ValueError(f"{layer_id}: OSM elements must be in {OSM_CRS}, not {raw.crs}")
+    geoms = gpd.GeoSeries(raw.geometry, crs=OSM_CRS).loc[attrs.index]
     if REVERSED in attrs:
         against = attrs.pop(REVERSED).astype(bool)
         geoms = geoms.where(~against, geoms.reverse())
@@ -412,9 +418,10 @@ def map_layer(layer_id: str, raw: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     drop(bad, f"not a {spec.geometry_type}")
     attrs, geoms = attrs[~bad], geoms[~bad]
 
-    frame = gpd.GeoDataFrame(attrs.assign(id=raw["id"], osm_type=raw["osm_type"]),
-                             geometry=geoms, crs=OSM_CRS)
-    frame = frame.explode(index_parts=False, ignore_index=True)
+    elements = raw.loc[attrs.index, ["id", "osm_type"]]
+    frame = gpd.GeoDataFrame(attrs.join(elements), geometry=geoms, crs=OSM_CRS)
+    if spec.geometry_type == "LineString":
+        frame = frame.explode(index_parts=False, ignore_index=True)
     columns = [a.name for a in spec.attributes if a.name in attrs.columns]
     out = gpd.GeoDataFrame(
         {"asset_id": _asset_ids(frame).astype("string"),
@@ -435,8 +442,10 @@ def read_osm(
     """Every requested layer (all of ``OSM_LAYERS`` by default), empty ones included."""
     wanted = list(OSM_LAYERS if layers is None else dict.fromkeys(layers))
     if unknown := [w for w in wanted if w not in SOURCES]:
-        raise ValueError(f"no OSM mapping for layers {unknown}; known: {list(OSM_LAYERS)}")
-    osm = OSM(str(path), bounding_box=None if bbox is None else list(bbox), progress=False)
+        raise LoadError(f"no OSM mapping for layers {unknown}; known: {list(OSM_LAYERS)}")
+    # complete_relations: an area cut by the bbox keeps its whole outline (no-op without bbox).
+    osm = OSM(str(path), bounding_box=None if bbox is None else list(bbox),
+              complete_relations=True, progress=False)
     frames = {}
     for layer_id in wanted:
         source = SOURCES[layer_id]

@@ -53,7 +53,8 @@ def kind_of(path: Path) -> str:
                     "Shapefile (or .zip), CSV, OSM .pbf or EPANET .inp")
 
 
-def read_source(path: Path, layer_id: str | None, options: ReadOptions) -> dict[str, gpd.GeoDataFrame]:
+def read_source(path: Path, layer_id: str | None, options: ReadOptions
+                ) -> dict[str, gpd.GeoDataFrame]:
     """Frames per target layer. Single-layer formats need the layer id from the caller."""
     if not path.exists():
         raise LoadError(f"{path}: no such file")

@@ -118,7 +118,8 @@ def merge(conn: psycopg.Connection, spec: LayerSpec, *, mode: str, valid_from: d
     conn.execute(sql.SQL("""
         INSERT INTO {t} (asset_id, valid, {cols}, geom, source)
         SELECT asset_id,
-               tstzrange(CASE WHEN _kind = 'new' THEN coalesce(_vfrom, %(vf)s) ELSE %(vf)s END, _vto),
+               tstzrange(CASE WHEN _kind = 'new' THEN coalesce(_vfrom, %(vf)s) ELSE %(vf)s END,
+                         _vto),
                {c_cols}, geom, %(source)s
         FROM classified c WHERE _kind <> 'same' ORDER BY _row
     """).format(t=t, cols=sql.SQL(", ").join(attrs), c_cols=cols("c")),
@@ -141,7 +142,8 @@ def _close_absent(conn: psycopg.Connection, t: sql.Composable, valid_from: datet
                         f"assets to close, e.g. {', '.join(a for (a,) in early)}")
     cur = conn.execute(sql.SQL("""
         UPDATE {t} v SET valid = tstzrange(lower(v.valid), %(vf)s)
-        WHERE upper_inf(v.valid) AND NOT EXISTS (SELECT 1 FROM stage s WHERE s.asset_id = v.asset_id)
+        WHERE upper_inf(v.valid)
+          AND NOT EXISTS (SELECT 1 FROM stage s WHERE s.asset_id = v.asset_id)
     """).format(t=t), {"vf": valid_from})
     return cur.rowcount
 

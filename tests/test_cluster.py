@@ -153,7 +153,7 @@ def _python_for(user: pwd.struct_passwd) -> list[str] | None:
         if ok:
             # addsitedir runs the venv's .pth files, which find the editable install.
             code = f"import site; site.addsitedir({site!r}); from citygis.cli import app; app()"
-            return [exe, "-c", code]
+            return [exe, "-S", "-c", code]  # -S: no system site-packages in the way
     return None
 
 

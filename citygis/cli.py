@@ -132,14 +132,14 @@ def list_layers(as_json: Annotated[bool, typer.Option("--json")] = False) -> Non
     console.print(table)
 
 
-def _serve(host: str | None, port: int | None) -> None:
+def _serve(host: str | None, port: int | None, url: str | None = None) -> None:
     import uvicorn
 
     from spatial_api import create_app
 
     server = ServerSettings()
     db = DatabaseSettings()
-    url = migrated_url()
+    url = url or migrated_url()
     host, port = host or server.host, port or server.port
     api = create_app(url, pool_size=db.pool_size)
     console.print(f"[bold green]citygis is serving at http://{host}:{port}/[/] "
@@ -158,9 +158,23 @@ def serve(host: HostOpt = None, port: PortOpt = None) -> None:
 
 
 @app.command("demo")
-def demo(host: HostOpt = None, port: PortOpt = None) -> None:
-    """Bring the whole platform up for the demo city and serve it."""
-    _serve(host, port)
+def demo(
+    host: HostOpt = None,
+    port: PortOpt = None,
+    scale: Annotated[float, typer.Option(min=0.01, max=100, help="Synthetic size: 1 = tens "
+                                         "of thousands of pipes, 18 ≈ 1M")] = 1.0,
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic generator")] = 20261123,
+    reload: Annotated[bool, typer.Option(help="Load the demo layers even if loaded")] = False,
+    serve: Annotated[bool, typer.Option(help="Serve the API after loading")] = True,
+) -> None:
+    """Start the database, load the Qingdao demo city (real districts and scenic sites,
+    synthetic networks), and serve it."""
+    from citygis.demo_cmd import load_demo
+
+    url = migrated_url()
+    load_demo(url, seed=seed, scale=scale, reload=reload)
+    if serve:
+        _serve(host, port, url)
 
 
 def run() -> None:  # pragma: no cover

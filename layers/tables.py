@@ -16,6 +16,8 @@ from sqlalchemy import (
     MetaData,
     Table,
     Text,
+    column,
+    func,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, TIMESTAMP, TSTZRANGE, ExcludeConstraint
@@ -76,9 +78,12 @@ def layer_table(spec: LayerSpec, metadata: MetaData) -> Table:
                server_default=text("now()"), comment="Transaction time the version was written"),
         CheckConstraint("NOT isempty(valid)", name=f"{spec.id}_valid_not_empty"),
         CheckConstraint("ST_IsValid(geom)", name=f"{spec.id}_geom_valid"),
-        # Two versions of one asset may never be valid at the same instant.
-        ExcludeConstraint(("asset_id", "="), ("valid", "&&"), using="gist",
+        # Two versions of one asset may never be valid at the same instant. The int8 hash
+        # leads because GiST on raw text is ~4x slower to maintain; asset_id keeps it exact.
+        ExcludeConstraint((func.hashtextextended(column("asset_id"), 0), "="),
+                          ("asset_id", "="), ("valid", "&&"), using="gist",
                           name=f"{spec.id}_no_overlap"),
+        Index(f"{spec.id}_asset_idx", "asset_id"),
         Index(f"{spec.id}_geom_idx", "geom", postgresql_using="gist"),
         Index(f"{spec.id}_valid_idx", "valid", postgresql_using="gist"),
         *checks,

@@ -14,19 +14,22 @@ FALSE = {"false", "f", "no", "n", "0", "否", "off", "独享"}
 
 
 def _text(raw: pd.Series) -> pd.Series:
-    def one(v):
-        if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
-            return None
-        if isinstance(v, float) and v.is_integer():
-            v = int(v)
-        s = str(v).strip()
-        return s or None
-    return raw.map(one).astype(object)
+    if pd.api.types.is_float_dtype(raw):  # 12.0 read from a numeric column means "12"
+        raw = raw.map(lambda v: str(int(v)) if float(v).is_integer() else str(v),
+                      na_action="ignore")
+    text = raw.astype("string").str.strip()
+    return text.mask(text == "").astype(object).where(text.notna() & (text != ""), None)
+
+
+def _present(raw: pd.Series) -> pd.Series:
+    if pd.api.types.is_numeric_dtype(raw) or pd.api.types.is_bool_dtype(raw):
+        return raw.notna()
+    return _text(raw).notna()
 
 
 def coerce(raw: pd.Series, attr: Attribute, local_tz: str) -> tuple[pd.Series, pd.Series]:
     """Typed values and, per row, a message where a present value could not be typed."""
-    present = raw.notna() & (raw.astype(str).str.strip() != "")
+    present = _present(raw)
     t = attr.type
     if t is AttrType.text:
         values = _text(raw)

@@ -69,6 +69,7 @@ class LoadReport(BaseModel):
     valid_from: datetime
     layers: list[LayerReport]
     rejects_file: str | None = None
+    synthetic: bool = False  # made-up data (demo generator), labelled so nobody mistakes it
     load_run_ids: list[int] = []
     seconds: float
 
@@ -83,6 +84,7 @@ class Prepared:
     rows: pd.DataFrame          # staging columns, storage CRS geometry as hex EWKB
     rejects: pd.DataFrame       # row, layer, asset_id, reason + the source values
     report: LayerReport
+    synthetic: bool = False
 
 
 def source_crs(frame: gpd.GeoDataFrame, override: str | None, name: str) -> SourceCRS:
@@ -172,7 +174,8 @@ def prepare(frame: gpd.GeoDataFrame, spec: LayerSpec, options: LoadOptions, name
     report = LayerReport(layer=spec.id, rows_read=len(frame), rejected=int(bad.sum()),
                          crs=crs.name, fixes=fixes, mapped=used, asset_id_from=id_col,
                          warnings=warnings)
-    return Prepared(spec, payload[~bad], rejects, report)
+    synthetic = bool(frame.attrs.get("synthetic") or frame.attrs.get("synthetic_geometry"))
+    return Prepared(spec, payload[~bad], rejects, report, synthetic)
 
 
 def _depth_z(typed: pd.DataFrame, spec: LayerSpec) -> tuple[np.ndarray, np.ndarray]:
@@ -258,13 +261,15 @@ def _write(url, prepared: list[Prepared], options: LoadOptions, source: str,
             p.report.unchanged, p.report.closed = counts.unchanged, counts.closed
         report = LoadReport(source=source, source_sha256=source_sha256, mode=options.mode,
                             valid_from=valid_from, layers=[p.report for p in prepared],
-                            rejects_file=rejects_file, seconds=0.0)
+                            rejects_file=rejects_file, seconds=0.0,
+                            synthetic=any(p.synthetic for p in prepared))
         for p in prepared:
+            logged = p.report.model_dump(mode="json") | {"synthetic": p.synthetic}
             run_ids.append(conn.execute(
                 "INSERT INTO city.load_runs (layer_id, source, source_sha256, mode, finished_at,"
                 " report) VALUES (%s, %s, %s, %s, clock_timestamp(), %s) RETURNING id",
                 (p.spec.id, source, source_sha256, options.mode,
-                 json.dumps(p.report.model_dump(mode="json"), ensure_ascii=False)),
+                 json.dumps(logged, ensure_ascii=False)),
             ).fetchone()[0])
         store.notify_changed(conn, [p.spec.id for p in prepared])
     report.load_run_ids = run_ids

@@ -154,6 +154,7 @@ def asset_ids(frame: pd.DataFrame, mapping: Mapping) -> tuple[pd.Series | None, 
         if col is None:
             return None, None
     ids = frame[col]
-    as_text = ids.map(lambda v: None if pd.isna(v) else
-                      str(int(v)) if isinstance(v, float) and v.is_integer() else str(v).strip())
-    return as_text, str(col)
+    if pd.api.types.is_float_dtype(ids) and (ids.dropna() % 1 == 0).all():
+        ids = ids.astype("Int64")  # ids read as 12.0 are "12"
+    text = ids.astype("string").str.strip()
+    return text.astype(object).where(text.notna() & (text != ""), None), str(col)

@@ -42,7 +42,7 @@ def upgrade() -> None:
     sa.Column('geom', geoalchemy2.types.Geometry(geometry_type='POINT', srid=4490, dimension=2, spatial_index=False, from_text='ST_GeomFromEWKT', name='geometry', nullable=False), nullable=False),
     sa.Column('source', sa.Text(), nullable=True, comment='Where this version came from (file, load id)'),
     sa.Column('recorded_at', postgresql.TIMESTAMP(timezone=True), server_default=sa.text('now()'), nullable=False, comment='Transaction time the version was written'),
-    postgresql.ExcludeConstraint((sa.column('asset_id'), '='), (sa.column('valid'), '&&'), using='gist', name='base_stations_no_overlap'),
+    postgresql.ExcludeConstraint((sa.func.hashtextextended(sa.column('asset_id'), 0), '='), (sa.column('asset_id'), '='), (sa.column('valid'), '&&'), using='gist', name='base_stations_no_overlap'),
     sa.CheckConstraint("status IN ('planned', 'under_construction', 'in_service', 'decommissioned')", name='base_stations_status_choice'),
     sa.CheckConstraint("structure IN ('tower', 'rooftop', 'pole', 'indoor', 'small_cell')", name='base_stations_structure_choice'),
     sa.CheckConstraint('NOT isempty(valid)', name='base_stations_valid_not_empty'),
@@ -54,6 +54,7 @@ def upgrade() -> None:
     comment='Base-station sites (通信基站站址). Physical sites (towers, rooftops, poles) that carry antennas; a shared site hosts several operators (统建共用). Sectors live in their own layer.'
     )
     op.create_index('base_stations_geom_idx', 'base_stations', ['geom'], unique=False, schema='city', postgresql_using='gist')
+    op.create_index('base_stations_asset_idx', 'base_stations', ['asset_id'], unique=False, schema='city')
     op.create_index('base_stations_valid_idx', 'base_stations', ['valid'], unique=False, schema='city', postgresql_using='gist')
     op.create_table('districts',
     sa.Column('version_id', sa.BigInteger(), sa.Identity(always=False), nullable=False),
@@ -67,7 +68,7 @@ def upgrade() -> None:
     sa.Column('geom', geoalchemy2.types.Geometry(geometry_type='MULTIPOLYGON', srid=4490, dimension=2, spatial_index=False, from_text='ST_GeomFromEWKT', name='geometry', nullable=False), nullable=False),
     sa.Column('source', sa.Text(), nullable=True, comment='Where this version came from (file, load id)'),
     sa.Column('recorded_at', postgresql.TIMESTAMP(timezone=True), server_default=sa.text('now()'), nullable=False, comment='Transaction time the version was written'),
-    postgresql.ExcludeConstraint((sa.column('asset_id'), '='), (sa.column('valid'), '&&'), using='gist', name='districts_no_overlap'),
+    postgresql.ExcludeConstraint((sa.func.hashtextextended(sa.column('asset_id'), 0), '='), (sa.column('asset_id'), '='), (sa.column('valid'), '&&'), using='gist', name='districts_no_overlap'),
     sa.CheckConstraint("level IN ('province', 'city', 'district', 'county')", name='districts_level_choice'),
     sa.CheckConstraint('NOT isempty(valid)', name='districts_valid_not_empty'),
     sa.CheckConstraint('ST_IsValid(geom)', name='districts_geom_valid'),
@@ -77,6 +78,7 @@ def upgrade() -> None:
     comment='Administrative districts (行政区划). District and county boundaries; the base layer of every map.'
     )
     op.create_index('districts_geom_idx', 'districts', ['geom'], unique=False, schema='city', postgresql_using='gist')
+    op.create_index('districts_asset_idx', 'districts', ['asset_id'], unique=False, schema='city')
     op.create_index('districts_valid_idx', 'districts', ['valid'], unique=False, schema='city', postgresql_using='gist')
     op.create_table('hazard_sources',
     sa.Column('version_id', sa.BigInteger(), sa.Identity(always=False), nullable=False),
@@ -90,7 +92,7 @@ def upgrade() -> None:
     sa.Column('geom', geoalchemy2.types.Geometry(geometry_type='POINT', srid=4490, dimension=2, spatial_index=False, from_text='ST_GeomFromEWKT', name='geometry', nullable=False), nullable=False),
     sa.Column('source', sa.Text(), nullable=True, comment='Where this version came from (file, load id)'),
     sa.Column('recorded_at', postgresql.TIMESTAMP(timezone=True), server_default=sa.text('now()'), nullable=False, comment='Transaction time the version was written'),
-    postgresql.ExcludeConstraint((sa.column('asset_id'), '='), (sa.column('valid'), '&&'), using='gist', name='hazard_sources_no_overlap'),
+    postgresql.ExcludeConstraint((sa.func.hashtextextended(sa.column('asset_id'), 0), '='), (sa.column('asset_id'), '='), (sa.column('valid'), '&&'), using='gist', name='hazard_sources_no_overlap'),
     sa.CheckConstraint("kind IN ('gas_station', 'chemical_plant', 'lpg_storage', 'oil_depot', 'hazardous_warehouse', 'substation', 'other')", name='hazard_sources_kind_choice'),
     sa.CheckConstraint("risk_level IN ('major', 'high', 'medium', 'low')", name='hazard_sources_risk_level_choice'),
     sa.CheckConstraint('NOT isempty(valid)', name='hazard_sources_valid_not_empty'),
@@ -101,6 +103,7 @@ def upgrade() -> None:
     comment='Hazard sources (危险源). Sites holding dangerous substances (重大危险源) that emergencies must avoid.'
     )
     op.create_index('hazard_sources_geom_idx', 'hazard_sources', ['geom'], unique=False, schema='city', postgresql_using='gist')
+    op.create_index('hazard_sources_asset_idx', 'hazard_sources', ['asset_id'], unique=False, schema='city')
     op.create_index('hazard_sources_valid_idx', 'hazard_sources', ['valid'], unique=False, schema='city', postgresql_using='gist')
     op.create_table('incidents',
     sa.Column('version_id', sa.BigInteger(), sa.Identity(always=False), nullable=False),
@@ -117,7 +120,7 @@ def upgrade() -> None:
     sa.Column('geom', geoalchemy2.types.Geometry(geometry_type='POINT', srid=4490, dimension=2, spatial_index=False, from_text='ST_GeomFromEWKT', name='geometry', nullable=False), nullable=False),
     sa.Column('source', sa.Text(), nullable=True, comment='Where this version came from (file, load id)'),
     sa.Column('recorded_at', postgresql.TIMESTAMP(timezone=True), server_default=sa.text('now()'), nullable=False, comment='Transaction time the version was written'),
-    postgresql.ExcludeConstraint((sa.column('asset_id'), '='), (sa.column('valid'), '&&'), using='gist', name='incidents_no_overlap'),
+    postgresql.ExcludeConstraint((sa.func.hashtextextended(sa.column('asset_id'), 0), '='), (sa.column('asset_id'), '='), (sa.column('valid'), '&&'), using='gist', name='incidents_no_overlap'),
     sa.CheckConstraint("kind IN ('fire', 'flood', 'gas_leak', 'pipe_burst', 'collapse', 'chemical', 'traffic', 'earthquake', 'typhoon', 'other')", name='incidents_kind_choice'),
     sa.CheckConstraint("severity IN ('I', 'II', 'III', 'IV')", name='incidents_severity_choice'),
     sa.CheckConstraint("status IN ('reported', 'active', 'contained', 'closed')", name='incidents_status_choice'),
@@ -129,6 +132,7 @@ def upgrade() -> None:
     comment='Incidents (突发事件). Emergencies with their occurrence period (started_at/ended_at) for the timeline; severity follows the national four levels (I most severe).'
     )
     op.create_index('incidents_geom_idx', 'incidents', ['geom'], unique=False, schema='city', postgresql_using='gist')
+    op.create_index('incidents_asset_idx', 'incidents', ['asset_id'], unique=False, schema='city')
     op.create_index('incidents_valid_idx', 'incidents', ['valid'], unique=False, schema='city', postgresql_using='gist')
     op.create_table('logistics_parks',
     sa.Column('version_id', sa.BigInteger(), sa.Identity(always=False), nullable=False),
@@ -141,7 +145,7 @@ def upgrade() -> None:
     sa.Column('geom', geoalchemy2.types.Geometry(geometry_type='MULTIPOLYGON', srid=4490, dimension=2, spatial_index=False, from_text='ST_GeomFromEWKT', name='geometry', nullable=False), nullable=False),
     sa.Column('source', sa.Text(), nullable=True, comment='Where this version came from (file, load id)'),
     sa.Column('recorded_at', postgresql.TIMESTAMP(timezone=True), server_default=sa.text('now()'), nullable=False, comment='Transaction time the version was written'),
-    postgresql.ExcludeConstraint((sa.column('asset_id'), '='), (sa.column('valid'), '&&'), using='gist', name='logistics_parks_no_overlap'),
+    postgresql.ExcludeConstraint((sa.func.hashtextextended(sa.column('asset_id'), 0), '='), (sa.column('asset_id'), '='), (sa.column('valid'), '&&'), using='gist', name='logistics_parks_no_overlap'),
     sa.CheckConstraint("kind IN ('port', 'airport', 'rail', 'bonded', 'cold_chain', 'distribution', 'warehouse', 'industrial', 'multimodal')", name='logistics_parks_kind_choice'),
     sa.CheckConstraint('NOT isempty(valid)', name='logistics_parks_valid_not_empty'),
     sa.CheckConstraint('ST_IsValid(geom)', name='logistics_parks_geom_valid'),
@@ -151,6 +155,7 @@ def upgrade() -> None:
     comment='Logistics parks (物流园区). Ports, bonded zones, rail and air hubs and distribution parks (smart logistics).'
     )
     op.create_index('logistics_parks_geom_idx', 'logistics_parks', ['geom'], unique=False, schema='city', postgresql_using='gist')
+    op.create_index('logistics_parks_asset_idx', 'logistics_parks', ['asset_id'], unique=False, schema='city')
     op.create_index('logistics_parks_valid_idx', 'logistics_parks', ['valid'], unique=False, schema='city', postgresql_using='gist')
     op.create_table('pipe_nodes',
     sa.Column('version_id', sa.BigInteger(), sa.Identity(always=False), nullable=False),
@@ -167,7 +172,7 @@ def upgrade() -> None:
     sa.Column('geom', geoalchemy2.types.Geometry(geometry_type='POINTZ', srid=4490, dimension=3, spatial_index=False, from_text='ST_GeomFromEWKT', name='geometry', nullable=False), nullable=False),
     sa.Column('source', sa.Text(), nullable=True, comment='Where this version came from (file, load id)'),
     sa.Column('recorded_at', postgresql.TIMESTAMP(timezone=True), server_default=sa.text('now()'), nullable=False, comment='Transaction time the version was written'),
-    postgresql.ExcludeConstraint((sa.column('asset_id'), '='), (sa.column('valid'), '&&'), using='gist', name='pipe_nodes_no_overlap'),
+    postgresql.ExcludeConstraint((sa.func.hashtextextended(sa.column('asset_id'), 0), '='), (sa.column('asset_id'), '='), (sa.column('valid'), '&&'), using='gist', name='pipe_nodes_no_overlap'),
     sa.CheckConstraint("node_kind IN ('junction', 'valve', 'manhole', 'tank', 'reservoir', 'source', 'hydrant', 'meter', 'pump_station')", name='pipe_nodes_node_kind_choice'),
     sa.CheckConstraint("status IN ('in_service', 'abandoned', 'planned', 'under_construction')", name='pipe_nodes_status_choice'),
     sa.CheckConstraint("utility IN ('water', 'drainage', 'gas', 'heating', 'telecom', 'power')", name='pipe_nodes_utility_choice'),
@@ -183,6 +188,7 @@ def upgrade() -> None:
     comment='Pipe nodes (管线点). Junctions, valves, manholes, tanks and sources of the pipe network; z is the node elevation in metres (as for pipelines). Valves carry their state, which decides isolation.'
     )
     op.create_index('pipe_nodes_geom_idx', 'pipe_nodes', ['geom'], unique=False, schema='city', postgresql_using='gist')
+    op.create_index('pipe_nodes_asset_idx', 'pipe_nodes', ['asset_id'], unique=False, schema='city')
     op.create_index('pipe_nodes_valid_idx', 'pipe_nodes', ['valid'], unique=False, schema='city', postgresql_using='gist')
     op.create_table('pipelines',
     sa.Column('version_id', sa.BigInteger(), sa.Identity(always=False), nullable=False),
@@ -203,7 +209,7 @@ def upgrade() -> None:
     sa.Column('geom', geoalchemy2.types.Geometry(geometry_type='LINESTRINGZ', srid=4490, dimension=3, spatial_index=False, from_text='ST_GeomFromEWKT', name='geometry', nullable=False), nullable=False),
     sa.Column('source', sa.Text(), nullable=True, comment='Where this version came from (file, load id)'),
     sa.Column('recorded_at', postgresql.TIMESTAMP(timezone=True), server_default=sa.text('now()'), nullable=False, comment='Transaction time the version was written'),
-    postgresql.ExcludeConstraint((sa.column('asset_id'), '='), (sa.column('valid'), '&&'), using='gist', name='pipelines_no_overlap'),
+    postgresql.ExcludeConstraint((sa.func.hashtextextended(sa.column('asset_id'), 0), '='), (sa.column('asset_id'), '='), (sa.column('valid'), '&&'), using='gist', name='pipelines_no_overlap'),
     sa.CheckConstraint("link_kind IN ('pipe', 'valve', 'pump')", name='pipelines_link_kind_choice'),
     sa.CheckConstraint("material IN ('steel', 'ductile_iron', 'cast_iron', 'pe', 'hdpe', 'pvc', 'concrete', 'clay', 'copper', 'aluminium', 'fibre', 'other', 'unknown')", name='pipelines_material_choice'),
     sa.CheckConstraint("pressure_class IN ('gravity', 'low', 'medium', 'high', 'very_high')", name='pipelines_pressure_class_choice'),
@@ -222,6 +228,7 @@ def upgrade() -> None:
     comment="Underground pipelines (地下管线). Buried utility links (pipes, valves, pumps) as 3D lines: z is the pipe centreline elevation in metres (the source's vertical datum, usually the 1985 National Height Datum), or minus the cover depth when only depth is known. from_node/to_node give the network topology."
     )
     op.create_index('pipelines_geom_idx', 'pipelines', ['geom'], unique=False, schema='city', postgresql_using='gist')
+    op.create_index('pipelines_asset_idx', 'pipelines', ['asset_id'], unique=False, schema='city')
     op.create_index('pipelines_valid_idx', 'pipelines', ['valid'], unique=False, schema='city', postgresql_using='gist')
     op.create_table('protected_targets',
     sa.Column('version_id', sa.BigInteger(), sa.Identity(always=False), nullable=False),
@@ -233,7 +240,7 @@ def upgrade() -> None:
     sa.Column('geom', geoalchemy2.types.Geometry(geometry_type='POINT', srid=4490, dimension=2, spatial_index=False, from_text='ST_GeomFromEWKT', name='geometry', nullable=False), nullable=False),
     sa.Column('source', sa.Text(), nullable=True, comment='Where this version came from (file, load id)'),
     sa.Column('recorded_at', postgresql.TIMESTAMP(timezone=True), server_default=sa.text('now()'), nullable=False, comment='Transaction time the version was written'),
-    postgresql.ExcludeConstraint((sa.column('asset_id'), '='), (sa.column('valid'), '&&'), using='gist', name='protected_targets_no_overlap'),
+    postgresql.ExcludeConstraint((sa.func.hashtextextended(sa.column('asset_id'), 0), '='), (sa.column('asset_id'), '='), (sa.column('valid'), '&&'), using='gist', name='protected_targets_no_overlap'),
     sa.CheckConstraint("kind IN ('school', 'kindergarten', 'hospital', 'nursing_home', 'government', 'water_plant', 'power_plant', 'residential', 'other')", name='protected_targets_kind_choice'),
     sa.CheckConstraint('NOT isempty(valid)', name='protected_targets_valid_not_empty'),
     sa.CheckConstraint('ST_IsValid(geom)', name='protected_targets_geom_valid'),
@@ -243,6 +250,7 @@ def upgrade() -> None:
     comment='Protected targets (防护目标). Schools, hospitals and other places whose people an emergency must protect.'
     )
     op.create_index('protected_targets_geom_idx', 'protected_targets', ['geom'], unique=False, schema='city', postgresql_using='gist')
+    op.create_index('protected_targets_asset_idx', 'protected_targets', ['asset_id'], unique=False, schema='city')
     op.create_index('protected_targets_valid_idx', 'protected_targets', ['valid'], unique=False, schema='city', postgresql_using='gist')
     op.create_table('roads',
     sa.Column('version_id', sa.BigInteger(), sa.Identity(always=False), nullable=False),
@@ -256,7 +264,7 @@ def upgrade() -> None:
     sa.Column('geom', geoalchemy2.types.Geometry(geometry_type='LINESTRING', srid=4490, dimension=2, spatial_index=False, from_text='ST_GeomFromEWKT', name='geometry', nullable=False), nullable=False),
     sa.Column('source', sa.Text(), nullable=True, comment='Where this version came from (file, load id)'),
     sa.Column('recorded_at', postgresql.TIMESTAMP(timezone=True), server_default=sa.text('now()'), nullable=False, comment='Transaction time the version was written'),
-    postgresql.ExcludeConstraint((sa.column('asset_id'), '='), (sa.column('valid'), '&&'), using='gist', name='roads_no_overlap'),
+    postgresql.ExcludeConstraint((sa.func.hashtextextended(sa.column('asset_id'), 0), '='), (sa.column('asset_id'), '='), (sa.column('valid'), '&&'), using='gist', name='roads_no_overlap'),
     sa.CheckConstraint("road_class IN ('motorway', 'trunk', 'primary', 'secondary', 'tertiary', 'residential', 'service', 'unclassified')", name='roads_road_class_choice'),
     sa.CheckConstraint('NOT isempty(valid)', name='roads_valid_not_empty'),
     sa.CheckConstraint('ST_IsValid(geom)', name='roads_geom_valid'),
@@ -269,6 +277,7 @@ def upgrade() -> None:
     comment='Roads (道路). Road centrelines for routing and isochrones; speed gives travel time.'
     )
     op.create_index('roads_geom_idx', 'roads', ['geom'], unique=False, schema='city', postgresql_using='gist')
+    op.create_index('roads_asset_idx', 'roads', ['asset_id'], unique=False, schema='city')
     op.create_index('roads_valid_idx', 'roads', ['valid'], unique=False, schema='city', postgresql_using='gist')
     op.create_table('scenic_sites',
     sa.Column('version_id', sa.BigInteger(), sa.Identity(always=False), nullable=False),
@@ -282,7 +291,7 @@ def upgrade() -> None:
     sa.Column('geom', geoalchemy2.types.Geometry(geometry_type='POINT', srid=4490, dimension=2, spatial_index=False, from_text='ST_GeomFromEWKT', name='geometry', nullable=False), nullable=False),
     sa.Column('source', sa.Text(), nullable=True, comment='Where this version came from (file, load id)'),
     sa.Column('recorded_at', postgresql.TIMESTAMP(timezone=True), server_default=sa.text('now()'), nullable=False, comment='Transaction time the version was written'),
-    postgresql.ExcludeConstraint((sa.column('asset_id'), '='), (sa.column('valid'), '&&'), using='gist', name='scenic_sites_no_overlap'),
+    postgresql.ExcludeConstraint((sa.func.hashtextextended(sa.column('asset_id'), 0), '='), (sa.column('asset_id'), '='), (sa.column('valid'), '&&'), using='gist', name='scenic_sites_no_overlap'),
     sa.CheckConstraint("grade IN ('A', '2A', '3A', '4A', '5A')", name='scenic_sites_grade_choice'),
     sa.CheckConstraint("kind IN ('beach', 'mountain', 'park', 'museum', 'historic', 'religious', 'landmark', 'theme_park', 'zoo', 'other')", name='scenic_sites_kind_choice'),
     sa.CheckConstraint('NOT isempty(valid)', name='scenic_sites_valid_not_empty'),
@@ -293,6 +302,7 @@ def upgrade() -> None:
     comment='Scenic sites (旅游景区). Tourist attractions with their national A-grade (GB/T 17775) and capacity.'
     )
     op.create_index('scenic_sites_geom_idx', 'scenic_sites', ['geom'], unique=False, schema='city', postgresql_using='gist')
+    op.create_index('scenic_sites_asset_idx', 'scenic_sites', ['asset_id'], unique=False, schema='city')
     op.create_index('scenic_sites_valid_idx', 'scenic_sites', ['valid'], unique=False, schema='city', postgresql_using='gist')
     op.create_table('sectors',
     sa.Column('version_id', sa.BigInteger(), sa.Identity(always=False), nullable=False),
@@ -312,7 +322,7 @@ def upgrade() -> None:
     sa.Column('geom', geoalchemy2.types.Geometry(geometry_type='POINT', srid=4490, dimension=2, spatial_index=False, from_text='ST_GeomFromEWKT', name='geometry', nullable=False), nullable=False),
     sa.Column('source', sa.Text(), nullable=True, comment='Where this version came from (file, load id)'),
     sa.Column('recorded_at', postgresql.TIMESTAMP(timezone=True), server_default=sa.text('now()'), nullable=False, comment='Transaction time the version was written'),
-    postgresql.ExcludeConstraint((sa.column('asset_id'), '='), (sa.column('valid'), '&&'), using='gist', name='sectors_no_overlap'),
+    postgresql.ExcludeConstraint((sa.func.hashtextextended(sa.column('asset_id'), 0), '='), (sa.column('asset_id'), '='), (sa.column('valid'), '&&'), using='gist', name='sectors_no_overlap'),
     sa.CheckConstraint("operator IN ('china_mobile', 'china_unicom', 'china_telecom', 'china_broadnet')", name='sectors_operator_choice'),
     sa.CheckConstraint("status IN ('planned', 'under_construction', 'in_service', 'decommissioned')", name='sectors_status_choice'),
     sa.CheckConstraint("technology IN ('gsm', 'umts', 'lte', 'nr')", name='sectors_technology_choice'),
@@ -335,6 +345,7 @@ def upgrade() -> None:
     comment='Base-station sectors (基站扇区). One antenna sector at a site: operator, technology, band and the radio geometry (azimuth, beamwidth, tilt, height, power) from which coverage is computed.'
     )
     op.create_index('sectors_geom_idx', 'sectors', ['geom'], unique=False, schema='city', postgresql_using='gist')
+    op.create_index('sectors_asset_idx', 'sectors', ['asset_id'], unique=False, schema='city')
     op.create_index('sectors_valid_idx', 'sectors', ['valid'], unique=False, schema='city', postgresql_using='gist')
     op.create_table('shelters',
     sa.Column('version_id', sa.BigInteger(), sa.Identity(always=False), nullable=False),
@@ -348,7 +359,7 @@ def upgrade() -> None:
     sa.Column('geom', geoalchemy2.types.Geometry(geometry_type='POINT', srid=4490, dimension=2, spatial_index=False, from_text='ST_GeomFromEWKT', name='geometry', nullable=False), nullable=False),
     sa.Column('source', sa.Text(), nullable=True, comment='Where this version came from (file, load id)'),
     sa.Column('recorded_at', postgresql.TIMESTAMP(timezone=True), server_default=sa.text('now()'), nullable=False, comment='Transaction time the version was written'),
-    postgresql.ExcludeConstraint((sa.column('asset_id'), '='), (sa.column('valid'), '&&'), using='gist', name='shelters_no_overlap'),
+    postgresql.ExcludeConstraint((sa.func.hashtextextended(sa.column('asset_id'), 0), '='), (sa.column('asset_id'), '='), (sa.column('valid'), '&&'), using='gist', name='shelters_no_overlap'),
     sa.CheckConstraint("kind IN ('park', 'square', 'school', 'stadium', 'indoor', 'other')", name='shelters_kind_choice'),
     sa.CheckConstraint("status IN ('open', 'closed', 'full')", name='shelters_status_choice'),
     sa.CheckConstraint('NOT isempty(valid)', name='shelters_valid_not_empty'),
@@ -360,6 +371,7 @@ def upgrade() -> None:
     comment='Emergency shelters (应急避难场所). Places people go in an emergency, with how many they hold.'
     )
     op.create_index('shelters_geom_idx', 'shelters', ['geom'], unique=False, schema='city', postgresql_using='gist')
+    op.create_index('shelters_asset_idx', 'shelters', ['asset_id'], unique=False, schema='city')
     op.create_index('shelters_valid_idx', 'shelters', ['valid'], unique=False, schema='city', postgresql_using='gist')
     # ### end Alembic commands ###
     for table in LAYERS:
@@ -372,38 +384,50 @@ def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
     op.drop_index('shelters_valid_idx', table_name='shelters', schema='city', postgresql_using='gist')
     op.drop_index('shelters_geom_idx', table_name='shelters', schema='city', postgresql_using='gist')
+    op.drop_index('shelters_asset_idx', table_name='shelters', schema='city')
     op.drop_table('shelters', schema='city')
     op.drop_index('sectors_valid_idx', table_name='sectors', schema='city', postgresql_using='gist')
     op.drop_index('sectors_geom_idx', table_name='sectors', schema='city', postgresql_using='gist')
+    op.drop_index('sectors_asset_idx', table_name='sectors', schema='city')
     op.drop_table('sectors', schema='city')
     op.drop_index('scenic_sites_valid_idx', table_name='scenic_sites', schema='city', postgresql_using='gist')
     op.drop_index('scenic_sites_geom_idx', table_name='scenic_sites', schema='city', postgresql_using='gist')
+    op.drop_index('scenic_sites_asset_idx', table_name='scenic_sites', schema='city')
     op.drop_table('scenic_sites', schema='city')
     op.drop_index('roads_valid_idx', table_name='roads', schema='city', postgresql_using='gist')
     op.drop_index('roads_geom_idx', table_name='roads', schema='city', postgresql_using='gist')
+    op.drop_index('roads_asset_idx', table_name='roads', schema='city')
     op.drop_table('roads', schema='city')
     op.drop_index('protected_targets_valid_idx', table_name='protected_targets', schema='city', postgresql_using='gist')
     op.drop_index('protected_targets_geom_idx', table_name='protected_targets', schema='city', postgresql_using='gist')
+    op.drop_index('protected_targets_asset_idx', table_name='protected_targets', schema='city')
     op.drop_table('protected_targets', schema='city')
     op.drop_index('pipelines_valid_idx', table_name='pipelines', schema='city', postgresql_using='gist')
     op.drop_index('pipelines_geom_idx', table_name='pipelines', schema='city', postgresql_using='gist')
+    op.drop_index('pipelines_asset_idx', table_name='pipelines', schema='city')
     op.drop_table('pipelines', schema='city')
     op.drop_index('pipe_nodes_valid_idx', table_name='pipe_nodes', schema='city', postgresql_using='gist')
     op.drop_index('pipe_nodes_geom_idx', table_name='pipe_nodes', schema='city', postgresql_using='gist')
+    op.drop_index('pipe_nodes_asset_idx', table_name='pipe_nodes', schema='city')
     op.drop_table('pipe_nodes', schema='city')
     op.drop_index('logistics_parks_valid_idx', table_name='logistics_parks', schema='city', postgresql_using='gist')
     op.drop_index('logistics_parks_geom_idx', table_name='logistics_parks', schema='city', postgresql_using='gist')
+    op.drop_index('logistics_parks_asset_idx', table_name='logistics_parks', schema='city')
     op.drop_table('logistics_parks', schema='city')
     op.drop_index('incidents_valid_idx', table_name='incidents', schema='city', postgresql_using='gist')
     op.drop_index('incidents_geom_idx', table_name='incidents', schema='city', postgresql_using='gist')
+    op.drop_index('incidents_asset_idx', table_name='incidents', schema='city')
     op.drop_table('incidents', schema='city')
     op.drop_index('hazard_sources_valid_idx', table_name='hazard_sources', schema='city', postgresql_using='gist')
     op.drop_index('hazard_sources_geom_idx', table_name='hazard_sources', schema='city', postgresql_using='gist')
+    op.drop_index('hazard_sources_asset_idx', table_name='hazard_sources', schema='city')
     op.drop_table('hazard_sources', schema='city')
     op.drop_index('districts_valid_idx', table_name='districts', schema='city', postgresql_using='gist')
     op.drop_index('districts_geom_idx', table_name='districts', schema='city', postgresql_using='gist')
+    op.drop_index('districts_asset_idx', table_name='districts', schema='city')
     op.drop_table('districts', schema='city')
     op.drop_index('base_stations_valid_idx', table_name='base_stations', schema='city', postgresql_using='gist')
     op.drop_index('base_stations_geom_idx', table_name='base_stations', schema='city', postgresql_using='gist')
+    op.drop_index('base_stations_asset_idx', table_name='base_stations', schema='city')
     op.drop_table('base_stations', schema='city')
     # ### end Alembic commands ###

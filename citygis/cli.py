@@ -141,7 +141,7 @@ def _serve(host: str | None, port: int | None, url: str | None = None) -> None:
     db = DatabaseSettings()
     url = url or migrated_url()
     host, port = host or server.host, port or server.port
-    api = create_app(url, pool_size=db.pool_size)
+    api = create_app(url, server, pool_size=db.pool_size)
     console.print(f"[bold green]citygis is serving at http://{host}:{port}/[/] "
                   f"(layers: /layers, health: /health, API: /api.html)")
     uvicorn.run(api, host=host, port=port, log_level=server.log_level)

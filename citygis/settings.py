@@ -54,3 +54,10 @@ class ServerSettings(BaseSettings):
     public_url: str | None = Field(
         default=None, description="Base URL clients reach the API at, for links"
     )
+    restricted_tokens: str = Field(
+        default="", description="Comma-separated bearer tokens that may read restricted layers"
+    )
+
+    @property
+    def tokens(self) -> tuple[str, ...]:
+        return tuple(t.strip() for t in self.restricted_tokens.split(",") if t.strip())

@@ -10,18 +10,22 @@ from fastapi import FastAPI
 
 from citygis import __version__
 from citygis.db import make_async_engine
+from citygis.settings import ServerSettings
 from layers import Catalog
 from spatial_api import errors
-from spatial_api.routers import health, layers
+from spatial_api.routers import analysis, features, health, layers, tiles
 
 log = logging.getLogger(__name__)
 
 
-def create_app(database_url: str, pool_size: int = 10) -> FastAPI:
+def create_app(database_url: str, settings: ServerSettings | None = None,
+               pool_size: int = 10) -> FastAPI:
     """Build the app for a database URL (already migrated to head)."""
+    settings = settings or ServerSettings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.settings = settings
         app.state.catalog = Catalog()
         app.state.engine = make_async_engine(database_url, pool_size=pool_size)
         log.info("API ready with %d layers", len(app.state.catalog))
@@ -39,4 +43,7 @@ def create_app(database_url: str, pool_size: int = 10) -> FastAPI:
     errors.install(app)
     app.include_router(health.router)
     app.include_router(layers.router)
+    app.include_router(features.router)
+    app.include_router(analysis.router)
+    app.include_router(tiles.router)
     return app

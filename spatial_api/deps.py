@@ -1,14 +1,17 @@
-"""Request dependencies: the catalog, one layer, a database connection."""
+"""Request dependencies: the catalog, who is asking, one layer, a database connection."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from layers import Catalog, LayerSpec
+from layers import Access, Catalog, LayerSpec
+from spatial_api.errors import Forbidden
 
 
 def get_catalog(request: Request) -> Catalog:
@@ -18,8 +21,35 @@ def get_catalog(request: Request) -> Catalog:
 CatalogDep = Annotated[Catalog, Depends(get_catalog)]
 
 
-def get_layer(catalog: CatalogDep, layer_id: Annotated[str, Path(max_length=64)]) -> LayerSpec:
-    return catalog[layer_id]  # raises LayerNotFound → 404
+@dataclass(frozen=True)
+class Principal:
+    """Who is asking; only holders of a configured token see restricted layers."""
+
+    restricted: bool
+
+    def may_see(self, spec: LayerSpec) -> bool:
+        return spec.access is Access.public or self.restricted
+
+
+def get_principal(request: Request) -> Principal:
+    header = request.headers.get("authorization", "")
+    token = header[7:].strip() if header.lower().startswith("bearer ") else \
+        request.headers.get("x-api-key") or request.query_params.get("token")
+    tokens = request.app.state.settings.tokens
+    ok = bool(token) and any(secrets.compare_digest(token, t) for t in tokens)
+    return Principal(restricted=ok)
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def get_layer(catalog: CatalogDep, principal: PrincipalDep,
+              layer_id: Annotated[str, Path(max_length=64)]) -> LayerSpec:
+    spec = catalog[layer_id]  # LayerNotFound → 404
+    if not principal.may_see(spec):
+        raise Forbidden(f"layer {spec.id!r} is restricted (critical infrastructure): "
+                        "send Authorization: Bearer <token>")
+    return spec
 
 
 LayerDep = Annotated[LayerSpec, Depends(get_layer)]

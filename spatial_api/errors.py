@@ -20,8 +20,18 @@ def problem(status: int, title: str, detail: str, **extra) -> JSONResponse:
     return JSONResponse(body, status_code=status, media_type=PROBLEM)
 
 
+class InvalidParameter(ValueError):
+    """A query parameter or body value the API cannot use (→ 400)."""
+
+
+class Forbidden(PermissionError):
+    """A restricted layer asked for without the right credentials (→ 403)."""
+
+
 STATUS: dict[type[Exception], tuple[int, str]] = {
     LayerNotFound: (404, "Layer not found"),
+    InvalidParameter: (400, "Invalid parameter"),
+    Forbidden: (403, "Restricted layer"),
 }
 
 

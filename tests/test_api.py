@@ -12,14 +12,18 @@ import pytest
 from fastapi.testclient import TestClient
 
 from citygis.db import head_revision
+from citygis.settings import ServerSettings
 from layers import ALL_LAYERS
 from spatial_api import create_app
 from tests.conftest import free_port
 
+TOKEN = "test-token-for-restricted-layers"
+
 
 @pytest.fixture(scope="module")
 def client(db_url):
-    with TestClient(create_app(db_url, pool_size=2)) as c:
+    settings = ServerSettings(restricted_tokens=TOKEN)
+    with TestClient(create_app(db_url, settings, pool_size=2)) as c:
         yield c
 
 
@@ -33,8 +37,22 @@ def test_health_reports_the_stack(client):
     assert body["schema_revision"] == head_revision()
 
 
+def test_restricted_layers_need_a_token(client):
+    public = [layer["id"] for layer in client.get("/layers").json()]
+    assert "pipelines" not in public and "hazard_sources" not in public
+    assert "districts" in public
+    r = client.get("/layers/pipelines")
+    assert r.status_code == 403
+    assert r.headers["content-type"] == "application/problem+json"
+    assert "restricted" in r.json()["detail"]
+    assert client.get("/layers/pipelines", headers={"Authorization": "Bearer wrong"}
+                      ).status_code == 403
+    assert client.get("/layers/pipelines", headers={"Authorization": f"Bearer {TOKEN}"}
+                      ).status_code == 200
+
+
 def test_layer_list_is_the_catalog(client):
-    r = client.get("/layers")
+    r = client.get("/layers", headers={"Authorization": f"Bearer {TOKEN}"})
     assert r.status_code == 200
     got = r.json()
     assert [layer["id"] for layer in got] == [spec.id for spec in ALL_LAYERS]

@@ -5,14 +5,15 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from layers import LayerSpec
-from spatial_api.deps import CatalogDep, LayerDep
+from spatial_api.deps import CatalogDep, LayerDep, PrincipalDep
 
 router = APIRouter(tags=["layers"])
 
 
 @router.get("/layers", response_model=list[LayerSpec])
-async def list_layers(catalog: CatalogDep) -> list[LayerSpec]:
-    return list(catalog.values())
+async def list_layers(catalog: CatalogDep, principal: PrincipalDep) -> list[LayerSpec]:
+    """Layers this caller may see; restricted ones need a token."""
+    return [spec for spec in catalog.values() if principal.may_see(spec)]
 
 
 @router.get("/layers/{layer_id}", response_model=LayerSpec)

@@ -138,7 +138,10 @@ def convert_unit(values: pd.Series, unit: str, attr: Attribute) -> pd.Series:
     factor = UNIT_FACTORS.get((unit.lower(), attr.unit.lower()))
     if factor is None:
         raise LoadError(f"cannot convert {unit!r} into {attr.unit!r} for {attr.name}")
-    return pd.to_numeric(values, errors="coerce").where(values.notna()) * factor
+    # Round off float noise (12 in → 304.8 mm, not 304.79999999999995); leave what is not
+    # a number as it was, so validation names it instead of it turning silently null.
+    num = pd.to_numeric(values, errors="coerce")
+    return (num * factor).round(6).astype(object).where(num.notna(), values)
 
 
 def asset_ids(frame: pd.DataFrame, mapping: Mapping) -> tuple[pd.Series | None, str | None]:

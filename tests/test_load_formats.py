@@ -176,3 +176,42 @@ def test_osm_single_layer_and_bad_pbf(clean_db, engine, tmp_path):
     bad.write_bytes(b"\x00\x00\x00\x0dnot a real pbf at all")
     with pytest.raises(LoadError, match="not a readable OSM PBF file"):
         load(clean_db, "roads", bad, tmp_path)
+
+
+def test_mapping_file_with_units_and_values(clean_db, engine, tmp_path):
+    """A surveyor's CSV in inches and Chinese words, mapped by a TOML file."""
+    csv = tmp_path / "survey.csv"
+    csv.write_text("管线编号,类别,DIA_IN,材质,埋深_FT,WKT\n"
+                   "G-1,燃气,12,钢,4,\"LINESTRING(120.38 36.06, 120.39 36.07)\"\n"
+                   "W-7,给水,8,球墨铸铁,5,\"LINESTRING(120.38 36.07, 120.39 36.08)\"\n",
+                   encoding="utf-8")
+    mapping = tmp_path / "mapping.toml"
+    mapping.write_text('[asset_id]\ncolumn = "管线编号"\n[attributes]\n'
+                       'utility = "类别"\n'
+                       'diameter_mm = { column = "DIA_IN", unit = "in" }\n'
+                       'depth_start_m = { column = "埋深_FT", unit = "ft" }\n', encoding="utf-8")
+    from loaders import LoadOptions, ReadOptions, load_path, read_mapping
+    report = load_path(clean_db, "pipelines", csv, LoadOptions(
+        mapping=read_mapping(mapping), read=ReadOptions(wkt="WKT"),
+        rejects_path=tmp_path / "r.csv"))
+    layer = report.layers[0]
+    assert (layer.new, layer.rejected, layer.asset_id_from) == (2, 0, "管线编号")
+    row = count(engine, "SELECT row(utility, diameter_mm, material, depth_start_m, "
+                        "round(ST_Z(ST_StartPoint(geom))::numeric, 4))::text "
+                        "FROM city.pipelines WHERE asset_id = 'G-1'")
+    assert row == "(gas,304.8,steel,1.2192,-1.2192)"  # z = −cover depth
+    assert count(engine, "SELECT material FROM city.pipelines WHERE asset_id = 'W-7'") \
+        == "ductile_iron"
+
+
+def test_bd09_points_from_baidu(clean_db, engine, tmp_path):
+    from loaders.chinese_offsets import wgs84_to_bd09
+    lon, lat = 120.3197, 36.0611  # 栈桥, WGS 84
+    bx, by = wgs84_to_bd09(lon, lat)
+    csv = tmp_path / "baidu.csv"
+    csv.write_text(f"id,name,lng,lat\nzq,栈桥,{float(bx):.9f},{float(by):.9f}\n",
+                   encoding="utf-8")
+    load(clean_db, "scenic_sites", csv, tmp_path, crs="bd09")
+    x = count(engine, "SELECT ST_X(geom) FROM city.scenic_sites")
+    y = count(engine, "SELECT ST_Y(geom) FROM city.scenic_sites")
+    assert Geod(ellps="WGS84").inv(x, y, lon, lat)[2] < 0.5

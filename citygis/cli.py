@@ -132,7 +132,10 @@ def list_layers(as_json: Annotated[bool, typer.Option("--json")] = False) -> Non
     console.print(table)
 
 
-def _serve(host: str | None, port: int | None, url: str | None = None) -> None:
+def _serve(host: str | None, port: int | None, url: str | None = None,
+           demo_token: bool = False) -> None:
+    import secrets
+
     import uvicorn
 
     from spatial_api import create_app
@@ -141,9 +144,15 @@ def _serve(host: str | None, port: int | None, url: str | None = None) -> None:
     db = DatabaseSettings()
     url = url or migrated_url()
     host, port = host or server.host, port or server.port
+    if demo_token and not server.tokens:
+        # The demo shows buried pipelines too; a fresh token keeps them off the open API.
+        server = server.model_copy(update={"restricted_tokens": secrets.token_urlsafe(16)})
     api = create_app(url, server, pool_size=db.pool_size)
     console.print(f"[bold green]citygis is serving at http://{host}:{port}/[/] "
                   f"(layers: /layers, health: /health, API: /api.html)")
+    if server.tokens:
+        console.print(f"restricted layers (pipelines, pipe nodes, hazard sources) need "
+                      f"'Authorization: Bearer {server.tokens[0]}'")
     uvicorn.run(api, host=host, port=port, log_level=server.log_level)
 
 
@@ -174,7 +183,7 @@ def demo(
     url = migrated_url()
     load_demo(url, seed=seed, scale=scale, reload=reload)
     if serve:
-        _serve(host, port, url)
+        _serve(host, port, url, demo_token=True)
 
 
 def run() -> None:  # pragma: no cover

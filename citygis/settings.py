@@ -57,6 +57,14 @@ class ServerSettings(BaseSettings):
     restricted_tokens: str = Field(
         default="", description="Comma-separated bearer tokens that may read restricted layers"
     )
+    basemap_url: str | None = Field(
+        default=None, description="XYZ raster basemap for /map ({z}/{x}/{y}); unset: no "
+        "network, the districts are the base map"
+    )
+    basemap_gcj02: bool = Field(
+        default=False, description="The basemap is GCJ-02 (AMap, Tencent), so /map shifts "
+        "GeoJSON overlays onto it; Tianditu is CGCS2000 and needs no shift"
+    )
 
     @property
     def tokens(self) -> tuple[str, ...]:

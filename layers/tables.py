@@ -10,6 +10,7 @@ from sqlalchemy import (
     Column,
     Date,
     Double,
+    ForeignKey,
     Identity,
     Index,
     Integer,
@@ -20,10 +21,10 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, TIMESTAMP, TSTZRANGE, ExcludeConstraint
+from sqlalchemy.dialects.postgresql import JSONB, TIMESTAMP, TSTZRANGE, UUID, ExcludeConstraint
 from sqlalchemy.types import TypeEngine
 
-from layers.spec import Attribute, AttrType, LayerSpec
+from layers.spec import STORAGE_SRID, Attribute, AttrType, LayerSpec
 
 SCHEMA = "city"
 
@@ -111,9 +112,43 @@ def load_runs_table(metadata: MetaData) -> Table:
     )
 
 
+def result_tables(metadata: MetaData) -> tuple[Table, Table]:
+    """Saved analysis answers: one row per result, its features beside it (any geometry)."""
+    results = Table(
+        "results",
+        metadata,
+        Column("id", UUID, primary_key=True, server_default=text("gen_random_uuid()")),
+        Column("kind", Text, nullable=False, comment="buffer, overlay, nearest, route…"),
+        Column("params", JSONB, nullable=False, comment="The request that produced it"),
+        Column("restricted", Boolean, nullable=False, server_default=text("false"),
+               comment="Derived from a restricted layer: only token holders may read it"),
+        Column("feature_count", Integer, nullable=False),
+        Column("created_at", TIMESTAMP(timezone=True), nullable=False,
+               server_default=text("now()")),
+        Column("expires_at", TIMESTAMP(timezone=True), nullable=False),
+        Index("results_expires_idx", "expires_at"),
+        schema=SCHEMA,
+        comment="Saved analysis results (temporary layers); gone after expires_at",
+    )
+    features = Table(
+        "result_features",
+        metadata,
+        Column("result_id", UUID, ForeignKey(f"{SCHEMA}.results.id", ondelete="CASCADE"),
+               primary_key=True),
+        Column("fid", Integer, primary_key=True),
+        Column("properties", JSONB, nullable=False),
+        Column("geom", Geometry("GEOMETRY", srid=STORAGE_SRID, spatial_index=False)),
+        Index("result_features_geom_idx", "geom", postgresql_using="gist"),
+        schema=SCHEMA,
+        comment="Features of saved results, in storage CRS",
+    )
+    return results, features
+
+
 def build_metadata(layers: tuple[LayerSpec, ...]) -> MetaData:
     metadata = MetaData(schema=SCHEMA)
     load_runs_table(metadata)
+    result_tables(metadata)
     for spec in layers:
         layer_table(spec, metadata)
     return metadata

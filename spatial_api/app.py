@@ -13,7 +13,8 @@ from citygis.db import make_async_engine
 from citygis.settings import ServerSettings
 from layers import Catalog
 from spatial_api import errors
-from spatial_api.routers import analysis, features, health, layers, tiles
+from spatial_api.routers import analysis, features, health, layers, lbs, results, tiles, webmap
+from tiles.listener import tiles_runtime
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,8 @@ def create_app(database_url: str, settings: ServerSettings | None = None,
         app.state.catalog = Catalog()
         app.state.engine = make_async_engine(database_url, pool_size=pool_size)
         log.info("API ready with %d layers", len(app.state.catalog))
-        yield
+        async with tiles_runtime(app.state, database_url):  # tile cache + LISTEN invalidation
+            yield
         await app.state.engine.dispose()
 
     app = FastAPI(
@@ -45,5 +47,8 @@ def create_app(database_url: str, settings: ServerSettings | None = None,
     app.include_router(layers.router)
     app.include_router(features.router)
     app.include_router(analysis.router)
+    app.include_router(lbs.router)
+    app.include_router(results.router)
     app.include_router(tiles.router)
+    app.include_router(webmap.router)
     return app

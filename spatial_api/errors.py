@@ -28,10 +28,35 @@ class Forbidden(PermissionError):
     """A restricted layer asked for without the right credentials (→ 403)."""
 
 
+class TooLarge(ValueError):
+    """An input geometry or an answer bigger than the API will handle (→ 413)."""
+
+
+class NotFound(LookupError):
+    """Nothing to answer with: no route, no such (or an expired) result (→ 404)."""
+
+
+class TileMatrixSetNotFound(LookupError):
+    """A tile matrix set the tile service does not offer (→ 404)."""
+
+
+class TileNotFound(LookupError):
+    """A tileMatrix, tileRow or tileCol outside the tile matrix set (→ 404)."""
+
+
+class FeatureNotFound(LookupError):
+    """No feature with that id in a collection (→ 404)."""
+
+
 STATUS: dict[type[Exception], tuple[int, str]] = {
     LayerNotFound: (404, "Layer not found"),
     InvalidParameter: (400, "Invalid parameter"),
     Forbidden: (403, "Restricted layer"),
+    FeatureNotFound: (404, "Feature not found"),
+    TooLarge: (413, "Too large"),
+    NotFound: (404, "Not found"),
+    TileMatrixSetNotFound: (404, "Tile matrix set not found"),
+    TileNotFound: (404, "Tile not found"),
 }
 
 

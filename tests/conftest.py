@@ -35,7 +35,8 @@ def server_url() -> str:
     """URL of a server where the tests may create databases."""
     external = os.environ.get("CITYGIS_DATABASE_URL")
     if external:
-        return str(make_url(external).set(drivername="postgresql+psycopg"))
+        return make_url(external).set(drivername="postgresql+psycopg").render_as_string(
+            hide_password=False)
     return Cluster(test_cluster_settings()).up()
 
 

@@ -1,5 +1,34 @@
-"""Buffer, overlay and location services whose answers become result layers."""
+"""Buffer, overlay and location services whose answers become result layers.
+
+The location-service and result routers are mounted here so the app picks them up through
+this router; they can equally be included in `create_app` on their own.
+"""
+
+from __future__ import annotations
 
 from fastapi import APIRouter
 
+from spatial_api.analysis import buffer as buffer_ops
+from spatial_api.analysis import overlay as overlay_ops
+from spatial_api.analysis.answer import answer
+from spatial_api.analysis.models import BufferRequest, FeatureCollection, OverlayRequest
+from spatial_api.deps import CatalogDep, ConnDep, PrincipalDep
+
 router = APIRouter(tags=["analysis"])
+
+
+@router.post("/analysis/buffer", response_model=FeatureCollection)
+async def buffer(req: BufferRequest, conn: ConnDep, catalog: CatalogDep,
+                 principal: PrincipalDep) -> FeatureCollection:
+    """Buffer a geometry or a layer's features by metres; each feature gets area_m2."""
+    features, restricted = await buffer_ops.buffer(conn, catalog, principal, req)
+    return await answer(conn, "buffer", req, features, restricted)
+
+
+@router.post("/analysis/overlay", response_model=FeatureCollection)
+async def overlay(req: OverlayRequest, conn: ConnDep, catalog: CatalogDep,
+                  principal: PrincipalDep) -> FeatureCollection:
+    """Overlay layer a with layer b or a geometry; group_by totals length_m/area_m2."""
+    features, restricted = await overlay_ops.overlay(conn, catalog, principal, req)
+    return await answer(conn, "overlay", req, features, restricted)
+

@@ -1,5 +1,157 @@
-"""OGC API Features: landing page, conformance, collections, items (built out in issue 4)."""
+"""OGC API Features (Parts 1–3): landing page, conformance, collections, items, queryables."""
 
-from fastapi import APIRouter
+from __future__ import annotations
 
-router = APIRouter(tags=["OGC API Features"])
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
+from pydantic import BaseModel
+
+from spatial_api.deps import CatalogDep, ConnDep, LayerDep, PrincipalDep
+from spatial_api.errors import InvalidParameter
+from spatial_api.features import collections as colls
+from spatial_api.features import items
+from spatial_api.features.crs import parse_crs
+from spatial_api.features.links import GEOJSON, JSON, Link, base_url
+from spatial_api.features.params import ItemsQuery, items_query
+
+
+class OgcRoute(APIRoute):
+    """OGC API Features wants 400 for an invalid query parameter, not FastAPI's 422."""
+
+    def get_route_handler(self):
+        handler = super().get_route_handler()
+
+        async def route_handler(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as e:
+                if not all(err["loc"][0] == "query" for err in e.errors()):
+                    raise
+                raise InvalidParameter("; ".join(
+                    f"{err['loc'][-1]}: {err['msg']}" for err in e.errors())) from None
+
+        return route_handler
+
+
+router = APIRouter(tags=["OGC API Features"], route_class=OgcRoute)
+
+OGC = "http://www.opengis.net/spec/"
+CQL2 = OGC + "cql2/1.0/conf/"
+CONFORMANCE = [
+    OGC + "ogcapi-features-1/1.0/conf/core",
+    OGC + "ogcapi-features-1/1.0/conf/geojson",
+    OGC + "ogcapi-features-2/1.0/conf/crs",
+    OGC + "ogcapi-features-3/1.0/conf/queryables",
+    OGC + "ogcapi-features-3/1.0/conf/queryables-query-parameters",
+    OGC + "ogcapi-features-3/1.0/conf/filter",
+    OGC + "ogcapi-features-3/1.0/conf/features-filter",
+    CQL2 + "cql2-text", CQL2 + "cql2-json", CQL2 + "basic-cql2",
+    CQL2 + "basic-spatial-functions", CQL2 + "basic-spatial-functions-plus",
+    CQL2 + "spatial-functions", CQL2 + "property-property",
+]
+# FastAPI publishes OpenAPI 3.1, so the oas30 conformance class is not claimed.
+OPENAPI_31 = "application/vnd.oai.openapi+json;version=3.1"
+CrsParam = Annotated[str | None, Query(max_length=200, description="Output CRS")]
+GEOJSON_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {"content": {GEOJSON: {"schema": {"type": "object"}}}}}
+
+
+class GeoJSONResponse(Response):
+    media_type = GEOJSON
+
+
+class Landing(BaseModel):
+    title: str
+    description: str
+    links: list[Link]
+
+
+class Conformance(BaseModel):
+    conformsTo: list[str]
+
+
+@router.get("/", response_model=Landing, response_model_exclude_none=True)
+async def landing(request: Request) -> Landing:
+    base = base_url(request)
+    return Landing(title="citygis", description="City spatiotemporal data (OGC API Features)",
+                   links=[Link(href=f"{base}/", rel="self", type=JSON, title="This document"),
+                          Link(href=f"{base}/api", rel="service-desc", type=OPENAPI_31,
+                               title="OpenAPI definition"),
+                          Link(href=f"{base}/api.html", rel="service-doc", type="text/html",
+                               title="API documentation"),
+                          Link(href=f"{base}/conformance", rel="conformance", type=JSON,
+                               title="Conformance classes"),
+                          Link(href=f"{base}/collections", rel="data", type=JSON,
+                               title="Collections")])
+
+
+@router.get("/conformance", response_model=Conformance)
+async def conformance() -> Conformance:
+    return Conformance(conformsTo=CONFORMANCE)
+
+
+@router.get("/collections", response_model=colls.Collections, response_model_exclude_none=True)
+async def list_collections(request: Request, catalog: CatalogDep, principal: PrincipalDep,
+                           conn: ConnDep) -> colls.Collections:
+    """Collections this caller may see; restricted layers need a token."""
+    visible = [spec for spec in catalog.values() if principal.may_see(spec)]
+    return colls.Collections(
+        links=[Link(href=f"{base_url(request)}/collections", rel="self", type=JSON)],
+        collections=[await colls.collection(conn, request, spec) for spec in visible])
+
+
+@router.get("/collections/{layer_id}", response_model=colls.Collection,
+            response_model_exclude_none=True)
+async def get_collection(request: Request, layer: LayerDep, conn: ConnDep) -> colls.Collection:
+    return await colls.collection(conn, request, layer)
+
+
+@router.get("/collections/{layer_id}/queryables",
+            responses={200: {"content": {"application/schema+json": {}}}})
+async def queryables(request: Request, layer: LayerDep) -> JSONResponse:
+    return JSONResponse(colls.queryables(request, layer), media_type="application/schema+json")
+
+
+@router.get("/collections/{layer_id}/items", response_class=GeoJSONResponse,
+            responses=GEOJSON_RESPONSE)
+async def get_items(request: Request, layer: LayerDep, conn: ConnDep,
+                    q: Annotated[ItemsQuery, Depends(items_query)]) -> GeoJSONResponse:
+    """Features of the layer at a valid time (now by default), paged and filtered."""
+    features, returned, matched = await items.page(conn, layer, q)
+    body = items.collection_json(request, layer, q, features, returned, matched)
+    return GeoJSONResponse(body, headers={"Content-Crs": q.crs.header})
+
+
+@router.get("/collections/{layer_id}/items/{feature_id}", response_class=GeoJSONResponse,
+            responses=GEOJSON_RESPONSE)
+async def get_item(request: Request, layer: LayerDep, conn: ConnDep, feature_id: str,
+                   crs: CrsParam = None) -> GeoJSONResponse:
+    """The asset's current version, or one version when the id reads `<asset_id>@<version>`."""
+    out = parse_crs(crs, "crs")
+    feature = (await items.one(conn, layer, feature_id, out))[0]
+    base = f"{base_url(request)}/collections/{layer.id}"
+    feature["links"] = [
+        {"href": f"{base}/items/{feature_id}", "rel": "self", "type": GEOJSON},
+        {"href": base, "rel": "collection", "type": JSON},
+        {"href": f"{base}/items/{feature['id'].split('@')[0]}/history", "rel": "version-history",
+         "type": GEOJSON}]
+    return GeoJSONResponse(json.dumps(feature, ensure_ascii=False),
+                           headers={"Content-Crs": out.header})
+
+
+@router.get("/collections/{layer_id}/items/{feature_id}/history",
+            response_class=GeoJSONResponse, responses=GEOJSON_RESPONSE)
+async def get_history(layer: LayerDep, conn: ConnDep, feature_id: str,
+                      crs: CrsParam = None) -> GeoJSONResponse:
+    """Every version of one asset, by valid_from; ids read `<asset_id>@<version_id>`."""
+    out = parse_crs(crs, "crs")
+    features = await items.one(conn, layer, feature_id, out, history=True)
+    body = {"type": "FeatureCollection", "numberMatched": len(features),
+            "numberReturned": len(features), "features": features}
+    return GeoJSONResponse(json.dumps(body, ensure_ascii=False),
+                           headers={"Content-Crs": out.header})

@@ -1,0 +1,339 @@
+"""The same z14 pipeline tiles four ways, side by side: PostGIS alone, our server, and tipg.
+
+    .venv/bin/python benchmarks/bench_tiles.py [--scale 18] [--tiles 200] [--repeat 3] [--write]
+
+- floor: our tile SQL (tiles/mvt.py) run straight on PostgreSQL, no HTTP: the least time
+  a tile can take with this generalisation;
+- ours, cold: the API with its tile cache off (CITYGIS_TILES_CACHE_MB=0), so every request
+  checks the layer's change version and renders;
+- ours, warm: the API after one pass over the same tiles, served from its cache;
+- tipg (developmentseed/tipg, its own venv, `--tipg-python`): a view of the current
+  pipelines with the same columns, same 4096/256 extent/buffer and feature limit.
+
+Every server is a single uvicorn worker on 127.0.0.1; each client count is a bounded loop
+over the tile list. The table is built once (synthetic.generate → load_frames) in a scratch
+database and kept for later runs. Uses the embedded cluster (or CITYGIS_DATABASE_URL).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import mapbox_vector_tile
+import morecantile
+import numpy as np
+import psycopg
+import sqlalchemy as sa
+from psycopg import sql
+
+from citygis.cluster import database_url
+from citygis.db import make_engine, upgrade
+from citygis.settings import DatabaseSettings, ServerSettings
+from layers import Catalog
+from loaders import load_frames
+from loaders.synthetic import generate
+from tiles.grid import TileCoords
+from tiles.mvt import attributes_at, tile_sql
+
+DB = "citygis_bench_tiles"
+Z = 14
+TOKEN = "bench-token"
+TIPG_SCHEMA = "tipg_bench"
+ROOT = Path(__file__).resolve().parent.parent
+Tile = tuple[int, int, int]  # z, y, x
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def app_factory():
+    """What uvicorn runs for our server (--factory), configured by the environment."""
+    from spatial_api import create_app
+    return create_app(os.environ["BENCH_DATABASE_URL"], ServerSettings(), pool_size=10)
+
+
+def build(url: str, scale: float, seed: int) -> int:
+    """The pipelines table (kept between runs), and a view tipg can see."""
+    engine = make_engine(url)
+    with engine.connect() as c:
+        have = c.execute(sa.text("SELECT count(*) FROM city.pipelines")).scalar_one()
+    if have == 0:
+        print(f"generating pipelines at scale {scale} …", flush=True)
+        started = time.perf_counter()
+        frame = generate(seed, scale)["pipelines"]
+        print(f"  {len(frame):,} segments generated in {time.perf_counter() - started:.0f}s; "
+              "loading …", flush=True)
+        report = load_frames(url, {"pipelines": frame}, source=f"synthetic bench {seed}")
+        print(f"  loaded in {report.seconds:.0f}s", flush=True)
+        with engine.begin() as c:
+            c.execute(sa.text("ANALYZE city.pipelines"))
+    with engine.begin() as c:
+        c.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {TIPG_SCHEMA}"))
+        c.execute(sa.text(
+            f"CREATE OR REPLACE VIEW {TIPG_SCHEMA}.pipelines AS SELECT version_id, asset_id,"
+            " utility, diameter_mm, material, geom FROM city.pipelines_current"))
+        n = c.execute(sa.text("SELECT count(*) FROM city.pipelines_current")).scalar_one()
+    engine.dispose()
+    return n
+
+
+def pick_tiles(url: str, count: int, seed: int) -> list[Tile]:
+    """z14 tiles where the pipes are, chosen as a map user would: weighted by density."""
+    engine = make_engine(url)
+    with engine.connect() as c:
+        pts = c.execute(sa.text(
+            "SELECT ST_X(ST_StartPoint(geom)), ST_Y(ST_StartPoint(geom))"
+            " FROM city.pipelines TABLESAMPLE BERNOULLI (2) REPEATABLE (7)")).all()
+    engine.dispose()
+    tms = morecantile.tms.get("WebMercatorQuad")
+    tiles = [tms.tile(lon, lat, Z) for lon, lat in pts]
+    rng = np.random.default_rng(seed)
+    chosen = rng.choice(len(tiles), size=min(count * 4, len(tiles)), replace=False)
+    unique = list(dict.fromkeys((Z, tiles[i].y, tiles[i].x) for i in chosen))
+    return unique[:count]
+
+
+class Floor:
+    """Our tile SQL over every tile, straight on PostgreSQL, on already open connections."""
+
+    def __init__(self, url: str, tiles: list[Tile], max_clients: int):
+        spec = Catalog()["pipelines"]
+        self.engine = make_engine(url, pool_size=max_clients)
+        self.queries = [tile_sql([spec], TileCoords.parse("WebMercatorQuad", *map(str, t)),
+                                 None, {}) for t in tiles]
+        self(max_clients)  # opens the connections and reads every tile once
+
+    def _one(self, chunk: list) -> None:
+        with self.engine.connect() as c:
+            for sql_text, params in chunk:
+                c.execute(sa.text(sql_text), params).scalar_one()
+
+    def __call__(self, clients: int) -> float:
+        chunks = [self.queries[i::clients] for i in range(clients)]
+        started = time.perf_counter()
+        with ThreadPoolExecutor(clients) as pool:
+            list(pool.map(self._one, chunks))
+        return time.perf_counter() - started
+
+
+async def _fetch_all(urls: list[str], clients: int, headers: dict) -> tuple[float, list]:
+    sem = asyncio.Semaphore(clients)
+    async with httpx.AsyncClient(headers=headers, timeout=120,
+                                 limits=httpx.Limits(max_connections=clients)) as client:
+        async def get(u: str) -> httpx.Response:
+            async with sem:
+                return await client.get(u)
+        started = time.perf_counter()
+        responses = await asyncio.gather(*(get(u) for u in urls))
+        elapsed = time.perf_counter() - started
+    bad = [r for r in responses if r.status_code not in (200, 204)]
+    if bad:
+        raise RuntimeError(f"{len(bad)} failed requests, e.g. {bad[0].url}: {bad[0].text[:200]}")
+    return elapsed, responses
+
+
+def fetch(urls: list[str], clients: int, headers: dict | None = None) -> tuple[float, list]:
+    return asyncio.run(_fetch_all(urls, clients, headers or {}))
+
+
+class Server:
+    """A uvicorn process on 127.0.0.1, stopped by its own pid."""
+
+    def __init__(self, argv: list[str], env: dict, cwd: Path, probe: str):
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        log = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-{self.port}.log"
+        self.log = open(log, "w")  # noqa: SIM115 (open while the server runs; closed in stop)
+        self.proc = subprocess.Popen(
+            [*argv, "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"],
+            env=os.environ | env, cwd=cwd, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                if httpx.get(self.base + probe, timeout=5).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"server did not start; see {self.log.name}")
+            time.sleep(0.5)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+
+
+def ours(url: str, cache_mb: float) -> Server:
+    # The data does not change during the run, so cached current tiles may outlive the
+    # default 60 s clock TTL (the interleaved passes take minutes).
+    return Server([sys.executable, "-m", "uvicorn", "benchmarks.bench_tiles:app_factory",
+                   "--factory"],
+                  {"BENCH_DATABASE_URL": url, "CITYGIS_RESTRICTED_TOKENS": TOKEN,
+                   "CITYGIS_TILES_CACHE_MB": str(cache_mb),
+                   "CITYGIS_TILES_CURRENT_TTL_S": "86400"}, ROOT, "/health")
+
+
+def tipg(url: str, python: str, max_features: int) -> Server:
+    libpq = sa.engine.make_url(url).set(drivername="postgresql")
+    return Server([python, "-m", "uvicorn", "tipg.main:app"],
+                  {"DATABASE_URL": libpq.render_as_string(hide_password=False),
+                   "TIPG_DB_SCHEMAS": f'["{TIPG_SCHEMA}"]',
+                   "TIPG_MAX_FEATURES_PER_TILE": str(max_features),
+                   "TIPG_DB_SPATIAL_EXTENT": "false", "TIPG_DB_DATETIME_EXTENT": "false"},
+                  Path("/tmp"), "/collections")
+
+
+def feature_count(responses: list) -> float:
+    n = [sum(len(layer["features"]) for layer in mapbox_vector_tile.decode(r.content).values())
+         if r.status_code == 200 else 0 for r in responses]
+    return statistics.mean(n)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--scale", type=float, default=18)
+    ap.add_argument("--seed", type=int, default=20261123)
+    ap.add_argument("--tiles", type=int, default=200)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--clients", type=int, nargs="+", default=[1, 4])
+    ap.add_argument("--tipg-python", default="/tmp/tipg-venv/bin/python",
+                    help="a Python with tipg and uvicorn installed (kept out of our venv)")
+    ap.add_argument("--db", default=DB, help="scratch database, kept between runs")
+    ap.add_argument("--write", action="store_true", help="record results in BENCHMARKS.md")
+    args = ap.parse_args()
+
+    base = database_url(DatabaseSettings())
+    url = sa.engine.make_url(base).set(database=args.db).render_as_string(hide_password=False)
+    _ensure_database(base, url, args.db)
+    segments = build(url, args.scale, args.seed)
+    tiles = pick_tiles(url, args.tiles, args.seed)
+    print(f"{segments:,} current pipe segments; {len(tiles)} z{Z} tiles", flush=True)
+
+    spec = Catalog()["pipelines"]
+    props = ",".join(("asset_id", *attributes_at(spec, Z)))
+    servers: dict[str, Server] = {"ours, cold": ours(url, 0), "ours, warm": ours(url, 256)}
+    tipg_note = ""
+    try:
+        servers["tipg"] = tipg(url, args.tipg_python, 20_000)
+    except (RuntimeError, OSError) as exc:
+        tipg_note = f"tipg not measured: {exc}"
+        print(tipg_note)
+    urls = {
+        "ours, cold": [f"{servers['ours, cold'].base}/collections/pipelines/tiles/"
+                       f"WebMercatorQuad/{z}/{y}/{x}" for z, y, x in tiles],
+        "ours, warm": [f"{servers['ours, warm'].base}/collections/pipelines/tiles/"
+                       f"WebMercatorQuad/{z}/{y}/{x}" for z, y, x in tiles],
+    }
+    if "tipg" in servers:
+        urls["tipg"] = [f"{servers['tipg'].base}/collections/{TIPG_SCHEMA}.pipelines/tiles/"
+                        f"WebMercatorQuad/{z}/{x}/{y}?properties={props}" for z, y, x in tiles]
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    try:
+        results, sizes = measure(url, tiles, urls, auth, args)
+    finally:
+        for server in servers.values():
+            server.stop()
+    table = report(results, sizes, len(tiles), args)
+    print(table)
+    if tipg_note:
+        print(tipg_note)
+    if args.write:
+        record(table, args, segments, len(tiles), tipg_note)
+
+
+def measure(url: str, tiles: list[Tile], urls: dict[str, list[str]], auth: dict, args
+            ) -> tuple[dict[tuple[str, int], list[float]], dict[str, tuple[float, float]]]:
+    """Median-ready seconds per (path, clients); mean bytes and features per tile."""
+    floor = Floor(url, tiles, max(args.clients))  # PostgreSQL's buffers now hold the data
+    sizes = {}
+    for name, u in urls.items():  # warms the warm cache; checks every path answers
+        _, responses = fetch(u, 4, auth)
+        sizes[name] = (statistics.mean(len(r.content) for r in responses),
+                       feature_count(responses))
+    runs: dict[str, Callable[[int], float]] = {"floor (tile SQL, no HTTP)": floor}
+    for name, u in urls.items():
+        runs[name] = lambda c, u=u: fetch(u, c, auth)[0]
+    results: dict[tuple[str, int], list[float]] = {}
+    for _ in range(args.repeat):  # interleaved so drift hits every path alike
+        for clients in args.clients:
+            for name, run in runs.items():
+                results.setdefault((name, clients), []).append(run(clients))
+    floor.engine.dispose()
+    return results, sizes
+
+
+def report(results: dict, sizes: dict, n: int, args) -> str:
+    head = "| path | " + " | ".join(f"tiles/s, {c} client{'s' * (c > 1)}"
+                                     for c in args.clients)
+    lines = [head + " | ÷ floor time (1 client) | mean KB/tile | mean features/tile |",
+             "|---|" + "---|" * (len(args.clients) + 3)]
+    floor = statistics.median(results[("floor (tile SQL, no HTTP)", args.clients[0])])
+    names = dict.fromkeys(name for name, _ in results)
+    for name in names:
+        rates = [n / statistics.median(results[(name, c)]) for c in args.clients]
+        ratio = statistics.median(results[(name, args.clients[0])]) / floor
+        kb, feats = sizes.get(name, (float("nan"), float("nan")))
+        lines.append(f"| {name} | " + " | ".join(f"{r:,.0f}" for r in rates)
+                     + f" | {ratio:.2f} | {kb / 1024:.1f} | {feats:,.0f} |")
+    return "\n".join(lines).replace("| nan | nan |", "| – | – |")
+
+
+def _ensure_database(base: str, url: str, db: str) -> None:
+    u = sa.engine.make_url(base)
+    conninfo = psycopg.conninfo.make_conninfo(host=u.host, port=u.port, user=u.username,
+                                              password=u.password, dbname="postgres")
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (db,)).fetchone():
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(db)))
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+
+
+def record(table: str, args, segments: int, n_tiles: int, note: str) -> None:
+    path = ROOT / "BENCHMARKS.md"
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    start, end = "<!-- tiles:start -->", "<!-- tiles:end -->"
+    body = (f"{start}\n## Vector tiles: {n_tiles} z{Z} tiles of {segments:,} pipe segments\n\n"
+            f"`python benchmarks/bench_tiles.py --scale {args.scale:g} --tiles {args.tiles} "
+            f"--repeat {args.repeat} --write`, {time.strftime('%Y-%m-%d')}, "
+            f"{os.cpu_count()} cores, PostgreSQL, servers and client on one machine; "
+            f"median of {args.repeat} interleaved runs. Servers are one uvicorn worker each. "
+            "*floor* is our tile SQL run directly (no HTTP); *cold* renders every tile "
+            "(cache off) after checking the layer's change version; *warm* answers from the "
+            "in-process cache (still one version check per request; clock TTL raised for the "
+            "run); tipg 1.6 reads a view "
+            "of the current pipelines with the same four properties, extent, buffer and "
+            "feature limit; it selects features meeting the tile itself, we also those in "
+            "its 256-unit buffer (so lines join across tile edges), hence our heavier "
+            "tiles. A ratio below 1 means faster than the floor. The machine is shared, "
+            "so expect ±30 % between runs.\n\n"
+            f"{table}\n" + (f"\n{note}\n" if note else "") + end)
+    if start in text:
+        text = text[:text.index(start)] + body + text[text.index(end) + len(end):]
+    else:
+        text = text.rstrip() + "\n\n" + body + "\n"
+    path.write_text(text)
+
+
+if __name__ == "__main__":
+    main()

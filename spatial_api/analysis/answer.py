@@ -1,0 +1,38 @@
+"""Turn rows into the answer: output CRS, optional saving as a result layer, the envelope."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from spatial_api.analysis import METHOD
+from spatial_api.analysis.geometry import parse_crs, project_features
+from spatial_api.analysis.models import FeatureCollection, Options, ResultRef
+from spatial_api.analysis.results import check_ttl, save_result
+from spatial_api.errors import TooLarge
+
+MAX_FEATURES = 10_000
+
+
+def feature(fid: Any, geometry: dict | None, properties: dict[str, Any]) -> dict:
+    return {"type": "Feature", "id": fid, "geometry": geometry, "properties": properties}
+
+
+async def answer(conn: AsyncConnection, kind: str, request: Options, features: list[dict],
+                 restricted: bool) -> FeatureCollection:
+    """Features arrive in CRS84; saved results keep them in storage CRS, whatever out_crs is."""
+    out = parse_crs(request.out_crs, "out_crs")
+    if len(features) > MAX_FEATURES:
+        raise TooLarge(f"{len(features)} features in the answer, at most {MAX_FEATURES}: "
+                       "narrow the input or filter")
+    ref = None
+    if request.save:
+        check_ttl(request.ttl_s)
+        params = request.model_dump(mode="json", by_alias=True, exclude={"save", "ttl_s"})
+        saved = await save_result(conn, kind, params, features, restricted, request.ttl_s)
+        ref = ResultRef(**saved, href=f"/results/{saved['id']}")
+    projected = await run_in_threadpool(project_features, features, out)
+    return FeatureCollection(features=projected, crs=out.name, method=METHOD,
+                             number_returned=len(projected), result=ref)

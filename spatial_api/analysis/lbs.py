@@ -1,0 +1,121 @@
+"""Location services: nearest features, features within a distance, reverse lookup.
+
+Nearest is exact, not approximate: the k nearest by `<->` (planar degrees, GiST index) give
+an upper bound D on the k-th geodesic distance; the answer is then the k nearest by
+geodesic distance among everything within D (index-pruned by a lon/lat box).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from layers import Catalog
+from spatial_api.analysis import metric
+from spatial_api.analysis.answer import feature
+from spatial_api.analysis.buffer import check_distance
+from spatial_api.analysis.geometry import parse_crs, sql_point
+from spatial_api.analysis.models import (
+    NearestBody,
+    NearestQuery,
+    PointQuery,
+    ReverseQuery,
+    WithinBody,
+    WithinQuery,
+)
+from spatial_api.analysis.sources import Selection, parse_when, resolve_layer, select_features
+from spatial_api.deps import Principal
+from spatial_api.errors import InvalidParameter
+
+MAX_K = 100
+MAX_WITHIN = 10_000
+GEOG = "s.geom::geography"
+
+NEAREST = """
+WITH pt AS (SELECT {pt} AS g),
+cand AS (SELECT ST_Distance({geog}, pt.g::geography) AS d FROM ({src}) s, pt
+         ORDER BY s.geom <-> pt.g LIMIT :k),
+-- A millimetre of slack: ST_DWithin and ST_Distance may round the k-th distance apart.
+r AS (SELECT least(max(d) + 0.001, :maxd) AS d FROM cand)
+SELECT s.props, ST_Distance({geog}, pt.g::geography) AS distance_m, {gj} AS g
+FROM ({src}) s, pt, r
+WHERE s.geom && {box} AND ST_DWithin({geog}, pt.g::geography, r.d)
+ORDER BY distance_m, s.props ->> 'asset_id' LIMIT :k
+"""
+WITHIN = """
+WITH pt AS (SELECT {pt} AS g)
+SELECT s.props, ST_Distance({geog}, pt.g::geography) AS distance_m, {gj} AS g,
+       count(*) OVER () AS matched
+FROM ({src}) s, pt
+WHERE s.geom && {box} AND ST_DWithin({geog}, pt.g::geography, :maxd)
+ORDER BY distance_m, s.props ->> 'asset_id' LIMIT :limit
+"""
+
+
+def _selection(catalog: Catalog, principal: Principal, q: PointQuery) -> Selection:
+    spec = resolve_layer(catalog, principal, q.layer)
+    filters = q.filter if isinstance(q, NearestBody | WithinBody) else None
+    return select_features(spec, parse_when(q.datetime_), filters)
+
+
+async def _run(conn: AsyncConnection, template: str, sel: Selection, q: PointQuery,
+               params: dict) -> list:
+    pt, pt_params = sql_point(q.lon, q.lat, parse_crs(q.crs))
+    sql = template.format(pt=pt, src=sel.sql, geog=GEOG, gj=metric.geojson("s.geom"),
+                          box=metric.search_box("pt.g", ":maxd" if "r.d" not in template
+                                                else "r.d"))
+    return (await conn.execute(text(sql).bindparams(*sel.binds),
+                               sel.params | pt_params | params)).all()
+
+
+def _features(rows) -> list[dict]:
+    return [feature(r.props.get("asset_id"), r.g, r.props | {"distance_m": r.distance_m})
+            for r in rows]
+
+
+async def nearest(conn: AsyncConnection, catalog: Catalog, principal: Principal,
+                  q: NearestQuery) -> tuple[list[dict], bool]:
+    """Up to k features by geodesic distance, nearest first (ties by asset_id)."""
+    if not 1 <= q.k <= MAX_K:
+        raise InvalidParameter(f"k: {q.k} is not between 1 and {MAX_K}")
+    maxd = metric_limit(q.max_distance_m)
+    sel = _selection(catalog, principal, q)
+    rows = await _run(conn, NEAREST, sel, q, {"k": q.k, "maxd": maxd})
+    return _features(rows), sel.spec.access == "restricted"
+
+
+def metric_limit(value: float | None) -> float:
+    return 1e9 if value is None else check_distance("max_distance_m", value)
+
+
+async def within(conn: AsyncConnection, catalog: Catalog, principal: Principal,
+                 q: WithinQuery) -> tuple[list[dict], bool, int]:
+    """Features within distance_m, nearest first, and how many matched in all."""
+    check_distance("distance_m", q.distance_m)
+    if not 1 <= q.limit <= MAX_WITHIN:
+        raise InvalidParameter(f"limit: {q.limit} is not between 1 and {MAX_WITHIN}")
+    sel = _selection(catalog, principal, q)
+    rows = await _run(conn, WITHIN, sel, q, {"maxd": q.distance_m, "limit": q.limit})
+    matched = rows[0].matched if rows else 0
+    return _features(rows), sel.spec.access == "restricted", matched
+
+
+async def reverse(conn: AsyncConnection, catalog: Catalog, principal: Principal,
+                  q: ReverseQuery) -> list[dict]:
+    """The district and logistics park covering a point, nearby scenic sites, nearest road."""
+    site_r = check_distance("site_radius_m", q.site_radius_m, 50_000)
+    road_r = check_distance("road_radius_m", q.road_radius_m, 50_000)
+    when = q.datetime_
+    out: list[dict] = []
+    for layer, role in (("districts", "district"), ("logistics_parks", "logistics_park")):
+        rows = await nearest(conn, catalog, principal, NearestQuery(
+            layer=layer, lon=q.lon, lat=q.lat, crs=q.crs, k=1, max_distance_m=0.001,
+            datetime=when))
+        out += [f | {"properties": f["properties"] | {"role": role}} for f in rows[0]]
+    for layer, role, k, radius in (("scenic_sites", "scenic_site", 5, site_r),
+                                   ("roads", "nearest_road", 1, road_r)):
+        rows = await nearest(conn, catalog, principal, NearestQuery(
+            layer=layer, lon=q.lon, lat=q.lat, crs=q.crs, k=k, max_distance_m=radius,
+            datetime=when))
+        out += [f | {"properties": f["properties"] | {"role": role}} for f in rows[0]]
+    return out

@@ -1,0 +1,180 @@
+"""Request and response models of the analysis and location services."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Scalar = str | int | float | bool | None
+Filter = dict[str, Scalar]
+
+_LAYER = Field(max_length=64, description="Layer id from the catalog")
+_FILTER = Field(default=None, max_length=20,
+                description="Attribute equality, e.g. {\"utility\": \"water\"}")
+_CRS = Field(default=None, max_length=200,
+             description="CRS of input coordinates: CRS84 (default), EPSG:4326, EPSG:4490, "
+                         "EPSG:4549, EPSG:3857, gcj02 (AMap/Tencent), bd09 (Baidu)")
+
+
+class Options(BaseModel):
+    """What every analysis accepts: valid time, output CRS and whether to keep the answer."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    datetime_: str | None = Field(default=None, alias="datetime", max_length=100,
+                                  description="Layers as of an instant (default: now)")
+    out_crs: str | None = Field(default=None, max_length=200,
+                                description="CRS of the answer (default CRS84)")
+    save: bool = Field(default=False, description="Keep the answer as a result layer")
+    ttl_s: int | None = Field(default=None, description="Lifetime of a saved result "
+                                                        "(default 1 day, at most 30 days)")
+
+
+class LayerInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    layer: str = _LAYER
+    filter: Filter | None = _FILTER
+
+
+class GeometryInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    geometry: dict[str, Any] = Field(description="A GeoJSON geometry")
+    crs: str | None = _CRS
+
+
+class BufferRequest(Options):
+    geometry: dict[str, Any] | None = Field(default=None, description="A GeoJSON geometry")
+    crs: str | None = _CRS
+    layer: str | None = Field(default=None, max_length=64)
+    filter: Filter | None = _FILTER
+    distance_m: float = Field(description="Buffer distance, 0 < d ≤ 1,000,000 m")
+    dissolve: bool = False
+
+    @model_validator(mode="after")
+    def _one_input(self) -> BufferRequest:
+        if (self.geometry is None) == (self.layer is None):
+            raise ValueError("give exactly one of geometry or layer")
+        return self
+
+
+Operation = Literal["intersection", "union", "difference", "symmetric_difference", "identity"]
+
+
+class OverlayRequest(Options):
+    operation: Operation
+    a: LayerInput
+    b: LayerInput | GeometryInput
+    group_by: list[str] | None = Field(
+        default=None, max_length=5,
+        description="Prefixed attributes to total by, e.g. [\"b_name\", \"a_utility\"]")
+
+
+class PointQuery(Options):
+    """A point (lon/lat or x/y in `crs`) and the layer to search."""
+
+    # Also a query-string model: `token` and other transport parameters may ride along.
+    model_config = ConfigDict(extra="ignore")
+
+    layer: str = _LAYER
+    lon: float = Field(description="Longitude (or x in a projected crs)")
+    lat: float = Field(description="Latitude (or y in a projected crs)")
+    crs: str | None = _CRS
+
+
+class Filtered(BaseModel):
+    filter: Filter | None = _FILTER
+
+
+class NearestQuery(PointQuery):
+    k: int = Field(default=10, description="How many, at most 100")
+    max_distance_m: float | None = Field(default=None, description="Search radius, ≤ 1000 km")
+
+
+class NearestBody(NearestQuery, Filtered):
+    """POST form of nearest: adds attribute filters."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class WithinQuery(PointQuery):
+    distance_m: float = Field(description="Radius, 0 < d ≤ 1,000,000 m")
+    limit: int = Field(default=1000, description="At most 10,000 features")
+
+
+class WithinBody(WithinQuery, Filtered):
+    """POST form of within: adds attribute filters."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ReverseQuery(Options):
+    model_config = ConfigDict(extra="ignore")
+
+    lon: float
+    lat: float
+    crs: str | None = _CRS
+    site_radius_m: float = Field(default=1000, description="Scenic sites within this radius")
+    road_radius_m: float = Field(default=2000, description="Nearest road within this radius")
+
+
+class RouteQuery(Options):
+    from_: tuple[float, float] = Field(alias="from", description="[lon, lat] in `crs`")
+    to: tuple[float, float] = Field(description="[lon, lat] in `crs`")
+    crs: str | None = _CRS
+    max_snap_m: float = Field(default=500, description="How far a point may be from a road")
+
+
+class IsochroneQuery(Options):
+    from_: tuple[float, float] = Field(alias="from", description="[lon, lat] in `crs`")
+    crs: str | None = _CRS
+    time_s: float | None = Field(default=None, description="Travel-time budget, ≤ 3 h")
+    distance_m: float | None = Field(default=None, description="Network distance, ≤ 100 km")
+    max_snap_m: float = 500
+    edge_buffer_m: float = Field(default=25, description="Width of the area around roads")
+    include_nodes: bool = Field(default=False, description="Also return the reached nodes")
+
+    @model_validator(mode="after")
+    def _one_budget(self) -> IsochroneQuery:
+        if (self.time_s is None) == (self.distance_m is None):
+            raise ValueError("give exactly one of time_s or distance_m")
+        return self
+
+
+class Feature(BaseModel):
+    type: Literal["Feature"] = "Feature"
+    id: int | str | None = None
+    geometry: dict[str, Any] | None
+    properties: dict[str, Any]
+
+
+class ResultRef(BaseModel):
+    id: str
+    created_at: datetime
+    expires_at: datetime
+    href: str
+
+
+class FeatureCollection(BaseModel):
+    """GeoJSON; `crs` names the output CRS, `method` says how metres were measured."""
+
+    type: Literal["FeatureCollection"] = "FeatureCollection"
+    features: list[Feature]
+    crs: str
+    method: dict[str, str]
+    number_returned: int
+    number_matched: int | None = None
+    result: ResultRef | None = None
+
+
+class ResultInfo(BaseModel):
+    id: str
+    kind: str
+    params: dict[str, Any]
+    restricted: bool
+    feature_count: int
+    created_at: datetime
+    expires_at: datetime

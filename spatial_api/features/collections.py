@@ -1,0 +1,114 @@
+"""Collection documents from the catalog: extents from PostGIS (cached), queryables schema."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Any
+
+from fastapi import Request
+from pydantic import BaseModel, Field
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from layers import AttrType, LayerSpec
+from layers.tables import SCHEMA
+from spatial_api.features.cql import period_sql
+from spatial_api.features.crs import CRS84, CRS_URIS, EPSG
+from spatial_api.features.links import GEOJSON, JSON, Link, base_url
+
+EXTENT_TTL_S = 60.0  # extents scan whole tables; loads are rare, so a minute of staleness is fine
+
+
+class Extent(BaseModel):
+    spatial: dict[str, Any]
+    temporal: dict[str, Any]
+
+
+class Collection(BaseModel):
+    id: str
+    title: str
+    description: str
+    links: list[Link]
+    extent: Extent
+    itemType: str = "feature"
+    crs: list[str] = Field(default_factory=lambda: list(CRS_URIS))
+    storageCrs: str
+
+
+class Collections(BaseModel):
+    links: list[Link]
+    collections: list[Collection]
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+async def extent(conn: AsyncConnection, request: Request, spec: LayerSpec) -> Extent:
+    """Bbox of what is valid now and the span of all versions' valid time (cached briefly)."""
+    cache = request.app.state.__dict__.setdefault("features_extents", {})
+    hit = cache.get(spec.id)
+    if hit and time.monotonic() - hit[0] < EXTENT_TTL_S:
+        return hit[1]
+    row = (await conn.execute(text(
+        f"SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e), "
+        f"(SELECT min(lower(valid)) FROM {SCHEMA}.{spec.id}), "
+        f"(SELECT CASE WHEN bool_or(upper_inf(valid)) THEN NULL ELSE max(upper(valid)) END "
+        f" FROM {SCHEMA}.{spec.id}) "
+        f"FROM (SELECT ST_Extent(geom) AS e FROM {SCHEMA}.{spec.current_view}) s"))).one()
+    bbox = [list(row[:4])] if row[0] is not None else [[-180.0, -90.0, 180.0, 90.0]]
+    result = Extent(spatial={"bbox": bbox, "crs": CRS84},
+                    temporal={"interval": [[_iso(row[4]), _iso(row[5])]],
+                              "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"})
+    cache[spec.id] = (time.monotonic(), result)
+    return result
+
+
+async def collection(conn: AsyncConnection, request: Request, spec: LayerSpec) -> Collection:
+    base = f"{base_url(request)}/collections/{spec.id}"
+    links = [Link(href=base, rel="self", type=JSON, title=spec.title),
+             Link(href=f"{base}/items", rel="items", type=GEOJSON, title="Features"),
+             Link(href=f"{base}/queryables", rel="http://www.opengis.net/def/rel/ogc/1.0/queryables",
+                  type="application/schema+json", title="Queryables")]
+    return Collection(id=spec.id, title=f"{spec.title} ({spec.title_zh})",
+                      description=spec.description, links=links,
+                      extent=await extent(conn, request, spec), storageCrs=f"{EPSG}4490")
+
+
+JSON_TYPES = {AttrType.text: {"type": "string"}, AttrType.integer: {"type": "integer"},
+              AttrType.real: {"type": "number"}, AttrType.boolean: {"type": "boolean"},
+              AttrType.date: {"type": "string", "format": "date"},
+              AttrType.timestamp: {"type": "string", "format": "date-time"}}
+
+
+def queryables(request: Request, spec: LayerSpec) -> dict[str, Any]:
+    """JSON Schema of what `filter` may name: the catalog attributes, geometry, datetime."""
+    props: dict[str, Any] = {}
+    for a in spec.attributes:
+        schema: dict[str, Any] = {"title": a.title, **JSON_TYPES[a.type]}
+        if a.choices:
+            schema["enum"] = list(a.choices)
+        if a.minimum is not None:
+            schema["exclusiveMinimum" if a.exclusive_minimum else "minimum"] = a.minimum
+        if a.maximum is not None:
+            schema["maximum"] = a.maximum
+        notes = [n for n in (a.description, f"unit: {a.unit}" if a.unit else None) if n]
+        if notes:
+            schema["description"] = "; ".join(notes)
+        props[a.name] = schema
+    period = "the event's own period" if period_sql(spec) != "t.valid" else "valid time"
+    props |= {
+        "geometry": {"title": "Geometry", "format": f"geometry-{spec.geometry_type.lower()}",
+                     "$ref": f"https://geojson.org/schema/{spec.geometry_type}.json"},
+        "datetime": {"title": "Date-time", "type": "string", "format": "date-time",
+                     "description": f"Temporal predicates on `datetime` test {period}"},
+        "id": {"title": "Asset id", "type": "string"},
+        "version_id": {"title": "Version id", "type": "integer"},
+        "valid_from": {"title": "Valid from", "type": "string", "format": "date-time"},
+        "valid_to": {"title": "Valid to", "type": "string", "format": "date-time"},
+    }
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": f"{base_url(request)}/collections/{spec.id}/queryables",
+            "type": "object", "title": spec.title, "properties": props,
+            "additionalProperties": False}

@@ -1,0 +1,138 @@
+"""Items: one SQL statement builds a page of GeoJSON features and counts the matches.
+
+PostGIS writes each feature (json_build_object + ST_AsGeoJSON) and string_agg joins the
+page, so Python only wraps the envelope around one text value. numberMatched costs a
+second scan only when the page is full or past the end; it is counted up to MATCH_CAP and
+left out above that (OGC makes it optional), so huge layers stay cheap to page through.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import Request
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from layers import LayerSpec
+from layers.tables import SCHEMA
+from spatial_api.errors import FeatureNotFound, InvalidParameter
+from spatial_api.features import cql
+from spatial_api.features.binds import Binds
+from spatial_api.features.crs import Crs, output_geometry_sql, shift_features, storage_geometry
+from spatial_api.features.links import GEOJSON, JSON, Link, base_url, self_url
+from spatial_api.features.params import VERSION_PROPS, ItemsQuery
+from spatial_api.query import layer_source
+
+log = logging.getLogger(__name__)
+MATCH_CAP = 100_000
+VERSION_SQL = {"version_id": "t.version_id", "valid_from": "lower(t.valid)",
+               "valid_to": "upper(t.valid)", "id": "t.asset_id"}
+# Data errors a request's values can provoke (bad casts, GEOS/PROJ refusals): a 400, not a 500.
+CLIENT_SQLSTATES = ("22", "42883", "XX000")
+
+
+def feature_sql(spec: LayerSpec, crs: Crs, props: tuple[str, ...] | None, versioned: bool
+                ) -> str:
+    """One feature as GeoJSON text; `versioned` ids read `<asset_id>@<version_id>`."""
+    names = props if props is not None else (*VERSION_PROPS, *(a.name for a in spec.attributes))
+    pairs = ", ".join(f"'{n}', {VERSION_SQL.get(n, f't.{n}')}" for n in names)
+    fid = "t.asset_id || '@' || t.version_id" if versioned else "t.asset_id"
+    return (f"CAST(json_build_object('type', 'Feature', 'id', {fid}, 'geometry', "
+            f"CAST(ST_AsGeoJSON({output_geometry_sql(crs, 't.geom')}, 9, 0) AS json), "
+            f"'properties', json_build_object({pairs})) AS text)")
+
+
+def where_sql(spec: LayerSpec, q: ItemsQuery, binds: Binds) -> str:
+    conds = [f"t.{name} = {binds.add(value)}" for name, value in q.equals]
+    if q.bbox:
+        box = storage_geometry(q.bbox.as_geojson(), q.bbox.crs, binds)
+        conds.append(f"ST_Intersects(t.geom, {box})")
+    if q.filter is not None:
+        conds.append(cql.to_sql(spec, q.filter, q.filter_lang, q.filter_crs, binds))
+    return " AND ".join(conds) or "TRUE"
+
+
+def order_sql(q: ItemsQuery) -> str:
+    keys = [f"{VERSION_SQL.get(n, f't.{n}')} {'DESC' if d else 'ASC'}" for n, d in q.sortby]
+    return ", ".join([*keys, "t.version_id"])  # the primary key keeps pages stable
+
+
+async def run(conn: AsyncConnection, sql: str, params: dict[str, Any]):
+    try:
+        return await conn.execute(text(sql), params)
+    except DBAPIError as e:
+        state = getattr(e.orig, "sqlstate", None) or ""
+        if not state.startswith(CLIENT_SQLSTATES):
+            raise
+        message = str(e.orig).strip().splitlines()[0]
+        log.warning("query refused by the database (%s): %s", state, message)
+        raise InvalidParameter(f"the query cannot be evaluated: {message}") from None
+
+
+async def page(conn: AsyncConnection, spec: LayerSpec, q: ItemsQuery
+               ) -> tuple[str, int, int | None]:
+    """Features (comma-joined GeoJSON), how many, and how many match (None: above the cap)."""
+    binds = Binds(limit=q.limit, offset=q.offset, cap=MATCH_CAP)
+    source, source_params = layer_source(spec, q.when)
+    binds.update(source_params)
+    where, order = where_sql(spec, q, binds), order_sql(q)
+    feature = feature_sql(spec, q.crs, q.properties, q.when is not None and not q.when.instant)
+    sql = (f"SELECT p.features, p.returned, CASE WHEN p.returned < :limit "
+           f"AND (p.returned > 0 OR :offset = 0) THEN NULL ELSE (SELECT count(*) FROM "
+           f"(SELECT 1 FROM {source} WHERE {where} LIMIT :cap) c) END "
+           f"FROM (SELECT string_agg(feature, ',' ORDER BY n) AS features, count(*) AS returned"
+           f" FROM (SELECT row_number() OVER (ORDER BY {order}) AS n, {feature} AS feature "
+           f"FROM {source} WHERE {where} ORDER BY {order} LIMIT :limit OFFSET :offset) f) p")
+    features, returned, counted = (await run(conn, sql, binds)).one()
+    matched = q.offset + returned if counted is None else counted if counted < MATCH_CAP else None
+    features = features or ""
+    if q.crs.offset and features:
+        features = json.dumps(shift_features(json.loads(f"[{features}]"), q.crs))[1:-1]
+    return features, returned, matched
+
+
+def collection_json(request: Request, spec: LayerSpec, q: ItemsQuery, features: str,
+                    returned: int, matched: int | None) -> str:
+    links = [Link(href=self_url(request), rel="self", type=GEOJSON, title="This page"),
+             Link(href=f"{base_url(request)}/collections/{spec.id}", rel="collection", type=JSON,
+                  title=spec.title)]
+    more = returned == q.limit if matched is None else q.offset + returned < matched
+    if more:
+        links.append(Link(href=self_url(request, offset=q.offset + returned), rel="next",
+                          type=GEOJSON, title="Next page"))
+    if q.offset > 0:
+        links.append(Link(href=self_url(request, offset=max(q.offset - q.limit, 0)), rel="prev",
+                          type=GEOJSON, title="Previous page"))
+    head: dict[str, Any] = {"type": "FeatureCollection",
+                            "timeStamp": datetime.now(UTC).isoformat().replace("+00:00", "Z")}
+    if matched is not None:
+        head["numberMatched"] = matched
+    head |= {"numberReturned": returned,
+             "links": [link.model_dump(exclude_none=True) for link in links]}
+    return json.dumps(head, ensure_ascii=False)[:-1] + f', "features": [{features}]}}'
+
+
+async def one(conn: AsyncConnection, spec: LayerSpec, feature_id: str, crs: Crs,
+              history: bool = False) -> list[dict]:
+    """One asset's current version, one version (`<asset_id>@<version_id>`), or all of them."""
+    asset, _, version = feature_id.rpartition("@")
+    binds = Binds()
+    if version.isdigit() and asset and not history:
+        cond = f"t.asset_id = {binds.add(asset)} AND t.version_id = {binds.add(int(version))}"
+        source = f"{SCHEMA}.{spec.id} AS t"
+    else:
+        cond = f"t.asset_id = {binds.add(feature_id)}"
+        source = f"{SCHEMA}.{spec.id} AS t" if history else f"{SCHEMA}.{spec.current_view} AS t"
+    versioned = history or source.startswith(f"{SCHEMA}.{spec.id} ")
+    sql = (f"SELECT {feature_sql(spec, crs, None, versioned)} FROM {source} "
+           f"WHERE {cond} ORDER BY lower(t.valid), t.version_id LIMIT 10000")
+    rows = [json.loads(r[0]) for r in await run(conn, sql, binds)]
+    if not rows:
+        raise FeatureNotFound(f"no feature {feature_id!r} in {spec.id!r}"
+                              + ("" if history or "@" in feature_id else " valid now"))
+    return shift_features(rows, crs)

@@ -1,0 +1,255 @@
+"""Self-contained folium maps of any layer, query answer or area, styled from the catalog.
+
+Folium links Leaflet, jQuery and Bootstrap from CDNs and adds OpenStreetMap tiles; both would
+make a map of buried pipelines phone home and break offline. Here Leaflet (from npm, in
+web/node_modules at set-up) is inlined instead, nothing else is linked, and there is no tile
+layer unless one is asked for, so the HTML opens with no network at all.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import folium
+import geopandas as gpd
+from branca.element import Element
+from sqlalchemy import Connection, Engine, text
+
+from layers import LayerSpec
+from layers.spec import Style
+from spatial_api.errors import InvalidParameter
+from spatial_api.params import DateTimeInterval
+from spatial_api.query import layer_source
+
+# npm installs here at set-up (`npm ci --prefix web`); a checkout, not a wheel, is assumed.
+WEB_ASSETS = Path(__file__).resolve().parents[2] / "web" / "node_modules"
+LEAFLET = WEB_ASSETS / "leaflet" / "dist"
+TOOLTIP_FIELDS = 8  # more attributes than this make a tooltip taller than the map
+ANSWER_COLOR = "#ff6a00"
+MAX_FIT_ZOOM = 16  # a single point would otherwise zoom out to the whole world
+
+
+class MapAssetsMissing(RuntimeError):
+    """web/node_modules is not installed: the map would have no Leaflet."""
+
+
+@dataclass(frozen=True)
+class BBox:
+    """lon/lat box (CGCS2000 ≈ WGS 84) as OGC writes it: minx,miny,maxx,maxy."""
+
+    minx: float
+    miny: float
+    maxx: float
+    maxy: float
+
+    def __post_init__(self) -> None:
+        if not all(math.isfinite(v) for v in (self.minx, self.miny, self.maxx, self.maxy)):
+            raise InvalidParameter("bbox: coordinates must be finite numbers")
+        if not (-180 <= self.minx <= self.maxx <= 180 and -90 <= self.miny <= self.maxy <= 90):
+            raise InvalidParameter("bbox: need -180 <= minx <= maxx <= 180 and "
+                                   "-90 <= miny <= maxy <= 90 (lon/lat)")
+
+    @classmethod
+    def parse(cls, value: str | None) -> BBox | None:
+        if value is None or not value.strip():
+            return None
+        parts = value.split(",")
+        try:
+            numbers = [float(p) for p in parts]
+        except ValueError:
+            raise InvalidParameter(f"bbox: {value!r} is not four comma-separated numbers"
+                                   ) from None
+        if len(numbers) != 4:
+            raise InvalidParameter(f"bbox: expected 4 numbers, got {len(numbers)}")
+        return cls(*numbers)
+
+    @property
+    def bounds(self) -> list[list[float]]:
+        """Leaflet order: [[south, west], [north, east]]."""
+        return [[self.miny, self.minx], [self.maxy, self.maxx]]
+
+
+def read_layer(conn: Connection | Engine, spec: LayerSpec, *, bbox: BBox | None = None,
+               when: DateTimeInterval | None = None, limit: int | None = 5000
+               ) -> gpd.GeoDataFrame:
+    """One layer's versions (valid now, at an instant or during a period), 2D, lon/lat."""
+    source, params = layer_source(spec, when)
+    cols = ", ".join(f"t.{a.name}" for a in spec.attributes)
+    where = ""
+    if bbox is not None:
+        where = (f"WHERE t.geom && ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, "
+                 f"{spec.storage_srid})")
+        params |= {"minx": bbox.minx, "miny": bbox.miny, "maxx": bbox.maxx, "maxy": bbox.maxy}
+    sql = (f"SELECT t.asset_id, t.version_id, lower(t.valid) AS valid_from, "
+           f"upper(t.valid) AS valid_to, {cols}, ST_Force2D(t.geom) AS geom "
+           f"FROM {source} {where} ORDER BY t.version_id")
+    if limit is not None:
+        sql += " LIMIT :limit"
+        params["limit"] = limit
+    return gpd.read_postgis(text(sql), conn, geom_col="geom", params=params)
+
+
+def feature_collection(frame: gpd.GeoDataFrame) -> dict[str, Any]:
+    """GeoJSON with JSON-safe properties (dates as ISO text, NaN as null)."""
+    if frame.crs is not None and frame.crs.to_epsg() not in (4326, 4490):
+        frame = frame.to_crs(4326)
+    return json.loads(frame.to_json(na="null", drop_id=True, default=_iso))
+
+
+def _iso(value: Any) -> str:
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+def _color(style: Style, props: Mapping[str, Any]) -> str:
+    if style.color_by:
+        return style.palette.get(str(props.get(style.color_by)), style.color)
+    return style.color
+
+
+def _style_function(style: Style):
+    def style_feature(feature: Mapping[str, Any]) -> dict[str, Any]:
+        color = _color(style, feature.get("properties") or {})
+        if style.kind == "fill":
+            return {"fillColor": color, "fillOpacity": style.opacity,
+                    "color": style.outline or color, "weight": 1, "opacity": 1}
+        if style.kind == "line":
+            return {"color": color, "weight": style.width, "opacity": style.opacity}
+        return {"color": style.outline or color, "fillColor": color, "weight": 1, "fill": True,
+                "fillOpacity": style.opacity, "radius": style.radius}
+    return style_feature
+
+
+def answer_style() -> Style:
+    """How query answers stand out over the catalog's layers."""
+    return Style(kind="circle", color=ANSWER_COLOR, outline="#7a3300", radius=7, width=3,
+                 opacity=0.45)
+
+
+def _geojson(fc: dict[str, Any], name: str, style: Style, fields: Sequence[str]) -> folium.GeoJson:
+    present = set().union(*((f.get("properties") or {}).keys() for f in fc["features"])) \
+        if fc["features"] else set()
+    shown = [f for f in fields if f in present][:TOOLTIP_FIELDS]
+    tooltip = folium.GeoJsonTooltip(fields=shown) if shown else None
+    marker = folium.CircleMarker(radius=style.radius)
+    return folium.GeoJson(fc, name=name, style_function=_style_function(style),
+                          marker=marker, tooltip=tooltip, zoom_on_click=False)
+
+
+def _legend(entries: Iterable[tuple[str, Style]]) -> str:
+    rows = []
+    for title, style in entries:
+        swatches = [(title, style.color)] if not style.palette else \
+            [(f"{title}: {k}", v) for k, v in style.palette.items()]
+        for label, color in swatches:
+            shape = "border-radius:50%;" if style.kind == "circle" else \
+                "height:3px;margin-top:5px;" if style.kind == "line" else ""
+            rows.append(f'<div><span style="display:inline-block;width:12px;height:12px;'
+                        f'{shape}background:{color};margin-right:4px"></span>{label}</div>')
+    return ('<div class="citygis-legend" style="position:absolute;bottom:24px;right:8px;'
+            'z-index:1000;background:#fffe;padding:6px 8px;font:12px sans-serif;'
+            'max-height:40%;overflow:auto;border-radius:4px">' + "".join(rows) + "</div>")
+
+
+def render_map(layers: Sequence[tuple[LayerSpec, gpd.GeoDataFrame]] = (),
+               answers: Mapping[str, dict[str, Any]] | None = None, *,
+               bbox: BBox | None = None, title: str | None = None,
+               tiles: str | None = None, attribution: str | None = None) -> folium.Map:
+    """A folium map whose HTML (`to_html`, `save`, notebook display) needs no network.
+
+    Args:
+        layers: catalog layers with their rows (`read_layer`), drawn in the given order.
+        answers: named GeoJSON FeatureCollections (analysis results), drawn on top.
+        bbox: the area to show (outlined); default: everything drawn.
+        title: shown top-left.
+        tiles: an optional XYZ basemap URL (then the page does use the network).
+    """
+    m = folium.Map(tiles=None, control_scale=True, prefer_canvas=True)
+    _inline_leaflet(m)
+    if tiles:
+        folium.TileLayer(tiles, attr=attribution or "basemap", name="basemap").add_to(m)
+    bounds: list[list[float]] = []
+    legend: list[tuple[str, Style]] = []
+    for spec, frame in layers:
+        fc = feature_collection(frame)
+        fields = ["asset_id", *(a.name for a in spec.attributes), "valid_from", "valid_to"]
+        _geojson(fc, f"{spec.title} · {spec.title_zh}", spec.style, fields).add_to(m)
+        legend.append((spec.title_zh, spec.style))
+        if len(frame):
+            minx, miny, maxx, maxy = frame.total_bounds
+            bounds += [[miny, minx], [maxy, maxx]]
+    for name, fc in (answers or {}).items():
+        fields = sorted(set().union(*((f.get("properties") or {}).keys()
+                                      for f in fc.get("features", []))) or [])
+        _geojson({"type": "FeatureCollection", "features": fc.get("features", [])}, name,
+                 answer_style(), fields).add_to(m)
+        legend.append((name, answer_style()))
+        bounds += _fc_bounds(fc)
+    if bbox is not None:
+        folium.Rectangle(bbox.bounds, color="#333", weight=1, dash_array="6 4", fill=False,
+                         name="area").add_to(m)
+        m.fit_bounds(bbox.bounds, max_zoom=MAX_FIT_ZOOM)
+    elif bounds:
+        m.fit_bounds([[min(b[0] for b in bounds), min(b[1] for b in bounds)],
+                      [max(b[0] for b in bounds), max(b[1] for b in bounds)]],
+                     max_zoom=MAX_FIT_ZOOM)
+    folium.LayerControl(collapsed=False).add_to(m)
+    html = m.get_root().html
+    if legend:
+        html.add_child(Element(_legend(legend)), name="legend")
+    if title:
+        html.add_child(Element(
+            '<div style="position:absolute;top:8px;left:50px;z-index:1000;background:#fffe;'
+            f'padding:4px 8px;font:bold 14px sans-serif;border-radius:4px">{_escape(title)}'
+            "</div>"), name="title")
+    return m
+
+
+def to_html(m: folium.Map) -> str:
+    """The whole page, Leaflet included."""
+    return m.get_root().render()
+
+
+def _fc_bounds(fc: Mapping[str, Any]) -> list[list[float]]:
+    frame = gpd.GeoDataFrame.from_features(fc.get("features", []))
+    if frame.empty or frame.geometry.is_empty.all():
+        return []
+    minx, miny, maxx, maxy = frame.total_bounds
+    return [[miny, minx], [maxy, maxx]]
+
+
+def _escape(value: str) -> str:
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _inline_leaflet(m: folium.Map) -> None:
+    js, css = leaflet_assets()
+    m.default_js = []
+    m.default_css = []
+    header = m.get_root().header
+    header.add_child(Element(f"<style>{css}</style>"), name="leaflet_css")
+    header.add_child(Element(f"<script>{js}</script>"), name="leaflet")
+
+
+@cache
+def leaflet_assets() -> tuple[str, str]:
+    """Leaflet's JS and CSS, the CSS's images turned into data: URIs."""
+    if not (LEAFLET / "leaflet.js").is_file():
+        raise MapAssetsMissing(f"{LEAFLET} is missing: run `npm ci --prefix web` "
+                               "(./dev does it at set-up)")
+    js = (LEAFLET / "leaflet.js").read_text(encoding="utf-8")
+    css = (LEAFLET / "leaflet.css").read_text(encoding="utf-8")
+
+    def inline(match: re.Match[str]) -> str:
+        data = base64.b64encode((LEAFLET / match.group(1)).read_bytes()).decode()
+        return f"url(data:image/png;base64,{data})"
+
+    css = re.sub(r"url\((images/[\w.-]+\.png)\)", inline, css)
+    return js.replace("</script", "<\\/script"), css

@@ -1,0 +1,185 @@
+"""What each role's notebook asks of the database: planner, pipeline crew, emergency staff.
+
+Synchronous and returning GeoDataFrames, because notebooks and folium want them; the HTTP
+analysis services (spatial_api/analysis) answer the same kind of question for the web map.
+Distances are geodesic (PostGIS geography); areas of coverage gaps are in EPSG:4549
+(CGCS2000 Gauss-Krüger, central meridian 120°E, Qingdao's own zone).
+"""
+
+from __future__ import annotations
+
+import math
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from shapely import Geometry
+from shapely.geometry import Polygon, box
+from sqlalchemy import Connection, Engine, text
+
+from layers.spec import STORAGE_SRID
+
+METRIC_CRS = 4549
+METRES_PER_DEGREE = 111_320.0
+Db = Connection | Engine
+
+
+def notebook_engine() -> Engine:
+    """The database in use (CITYGIS_DATABASE_URL, else the embedded cluster), for notebooks."""
+    from citygis.cluster import database_url
+    from citygis.db import make_engine
+    from citygis.settings import DatabaseSettings
+
+    return make_engine(database_url(DatabaseSettings()))
+
+
+def _read(db: Db, sql: str, **params) -> gpd.GeoDataFrame:
+    return gpd.read_postgis(text(sql), db, geom_col="geom", params=params)
+
+
+# ---- planner: shared base stations ----
+
+def sector_wedges(sectors: gpd.GeoDataFrame, radius_m: float = 800,
+                  steps: int = 12) -> gpd.GeoDataFrame:
+    """Each sector's coverage as a wedge: azimuth ± beamwidth/2 out to radius_m."""
+    wedges = []
+    for geom, az, bw in zip(sectors.geometry, sectors["azimuth_deg"],
+                            sectors["beamwidth_deg"].fillna(65), strict=True):
+        lon, lat = geom.x, geom.y
+        kx = METRES_PER_DEGREE * math.cos(math.radians(lat))
+        angles = np.radians(np.linspace(az - bw / 2, az + bw / 2, steps))
+        arc = [(lon + radius_m * math.sin(a) / kx, lat + radius_m * math.cos(a) /
+                METRES_PER_DEGREE) for a in angles]
+        wedges.append(Polygon([(lon, lat), *arc, (lon, lat)]))
+    cols = [c for c in ("asset_id", "site_id", "operator", "technology", "azimuth_deg")
+            if c in sectors]
+    return gpd.GeoDataFrame(sectors[cols].copy(), geometry=wedges, crs=sectors.crs)
+
+
+def coverage_gaps(area: gpd.GeoDataFrame, wedges: gpd.GeoDataFrame,
+                  min_area_km2: float = 0.05) -> gpd.GeoDataFrame:
+    """Parts of the area no sector reaches, largest first, with their area in km²."""
+    metric_area = area.to_crs(METRIC_CRS).union_all()
+    covered = wedges.to_crs(METRIC_CRS).union_all()
+    parts = gpd.GeoSeries([metric_area.difference(covered)], crs=METRIC_CRS).explode(
+        index_parts=False)
+    gaps = gpd.GeoDataFrame({"area_km2": parts.area / 1e6}, geometry=parts.values,
+                            crs=METRIC_CRS)
+    gaps = gaps[gaps["area_km2"] >= min_area_km2].sort_values("area_km2", ascending=False)
+    return gaps.to_crs(area.crs).reset_index(drop=True)
+
+
+def sharing_summary(stations: gpd.GeoDataFrame, sectors: gpd.GeoDataFrame) -> pd.DataFrame:
+    """Per site: how many operators use it and whether it is declared shared (统建共用)."""
+    ops = sectors.groupby("site_id")["operator"].agg(
+        operators=lambda s: ", ".join(sorted(set(s))), n_operators="nunique")
+    table = stations[["asset_id", "name", "structure", "shared"]].merge(
+        ops, left_on="asset_id", right_index=True, how="left")
+    table["n_operators"] = table["n_operators"].fillna(0).astype(int)
+    return table.sort_values(["n_operators", "asset_id"], ascending=[False, True])
+
+
+# ---- pipeline crew: what is under a dig, which valves close a break ----
+
+def site_around(db: Db, layer_id: str, half_size_m: float = 150, nth: int = 0) -> Polygon:
+    """A square around one current feature of a layer: a stand-in dig or break site."""
+    # layer_id goes into SQL: only catalog ids are accepted.
+    from layers import Catalog
+
+    spec = Catalog()[layer_id]
+    sql = (f"SELECT ST_X(c), ST_Y(c) FROM (SELECT ST_Centroid(geom) AS c FROM "
+           f"city.{spec.current_view} ORDER BY version_id OFFSET :nth LIMIT 1) q")
+    with _connect(db) as conn:
+        lon, lat = conn.execute(text(sql), {"nth": nth}).one()
+    dx = half_size_m / (METRES_PER_DEGREE * math.cos(math.radians(lat)))
+    dy = half_size_m / METRES_PER_DEGREE
+    return box(lon - dx, lat - dy, lon + dx, lat + dy)
+
+
+def under_dig(db: Db, dig: Geometry) -> gpd.GeoDataFrame:
+    """Pipes crossing a dig polygon, shallowest first: utility, size, depth, length inside."""
+    return _read(db, f"""
+        SELECT asset_id, utility, diameter_mm, material, pressure_class, owner,
+               least(depth_start_m, depth_end_m) AS depth_min_m,
+               greatest(depth_start_m, depth_end_m) AS depth_max_m,
+               round(ST_Length(ST_Intersection(geom, g)::geography)::numeric, 1)
+                   AS length_inside_m,
+               ST_Force2D(ST_Intersection(geom, g)) AS geom
+        FROM city.pipelines_current, ST_GeomFromText(:wkt, {STORAGE_SRID}) AS g
+        WHERE ST_Intersects(geom, g)
+        ORDER BY depth_min_m NULLS LAST, asset_id""", wkt=dig.wkt)
+
+
+def valves_near(db: Db, point: Geometry, distance_m: float = 300,
+                utility: str | None = None) -> gpd.GeoDataFrame:
+    """Valves within distance_m of a break, nearest first, with their state."""
+    return _read(db, f"""
+        SELECT asset_id, utility, valve_state, depth_m,
+               round(ST_Distance(geom::geography, p::geography)::numeric, 1) AS distance_m,
+               ST_Force2D(geom) AS geom
+        FROM city.pipe_nodes_current, ST_GeomFromText(:wkt, {STORAGE_SRID}) AS p
+        WHERE node_kind = 'valve' AND ST_DWithin(geom::geography, p::geography, :d)
+          AND (CAST(:utility AS text) IS NULL OR utility = :utility)
+        ORDER BY distance_m""", wkt=point.wkt, d=distance_m, utility=utility)
+
+
+# ---- emergency staff: incident, zone, shelters, timeline ----
+
+def worst_incident(db: Db) -> gpd.GeoDataFrame:
+    """The open incident to work on: most severe, then latest."""
+    return _read(db, """
+        SELECT asset_id, name, kind, severity, status, started_at, ended_at, casualties, geom
+        FROM city.incidents_current
+        ORDER BY status IN ('closed', 'contained'), severity, started_at DESC LIMIT 1""")
+
+
+def zone(point: Geometry, radius_m: float) -> gpd.GeoDataFrame:
+    """An evacuation zone: a geodesic circle (local azimuthal equidistant projection)."""
+    aeqd = f"+proj=aeqd +lat_0={point.y} +lon_0={point.x} +ellps=GRS80 +units=m"
+    circle = gpd.GeoSeries([point], crs=STORAGE_SRID).to_crs(aeqd).buffer(radius_m, 64)
+    return gpd.GeoDataFrame({"radius_m": [radius_m]}, geometry=circle.to_crs(STORAGE_SRID))
+
+
+def nearest_shelters(db: Db, point: Geometry, k: int = 5) -> gpd.GeoDataFrame:
+    """The k open shelters closest to a point, geodesic distance and capacity."""
+    return _read(db, f"""
+        SELECT asset_id, name, kind, capacity, status,
+               round(ST_Distance(geom::geography, p::geography)::numeric) AS distance_m, geom
+        FROM city.shelters_current, ST_GeomFromText(:wkt, {STORAGE_SRID}) AS p
+        WHERE status IS DISTINCT FROM 'closed'
+        ORDER BY geom::geography <-> p::geography LIMIT :k""", wkt=point.wkt, k=k)
+
+
+def targets_within(db: Db, area: Geometry) -> gpd.GeoDataFrame:
+    """Protected targets (schools, hospitals…) inside a zone."""
+    return _read(db, f"""
+        SELECT asset_id, name, kind, population, geom FROM city.protected_targets_current
+        WHERE ST_Intersects(geom, ST_GeomFromText(:wkt, {STORAGE_SRID}))
+        ORDER BY population DESC NULLS LAST""", wkt=area.wkt)
+
+
+def incident_timeline(db: Db) -> pd.DataFrame:
+    """Every incident with its occurrence period and how many versions were recorded."""
+    with _connect(db) as conn:
+        return pd.read_sql(text("""
+            SELECT asset_id, min(name) AS name, min(kind) AS kind, min(severity) AS severity,
+                   min(started_at) AS started_at, max(ended_at) AS ended_at,
+                   count(*) AS versions, max(lower(valid)) AS last_change
+            FROM city.incidents GROUP BY asset_id ORDER BY started_at"""), conn)
+
+
+def _connect(db: Db):
+    return db.connect() if isinstance(db, Engine) else _Borrowed(db)
+
+
+class _Borrowed:
+    """A caller's connection used as a context manager without closing it."""
+
+    def __init__(self, conn: Connection):
+        self.conn = conn
+
+    def __enter__(self) -> Connection:
+        return self.conn
+
+    def __exit__(self, *exc) -> None:
+        return None

@@ -1,0 +1,126 @@
+"""The map: the MapLibre page at /map, and self-contained folium pages of layers and answers.
+
+Browser assets come from npm (web/node_modules, installed at set-up) and are served from
+here, so the page loads nothing from anyone else; a basemap is only used when configured.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+
+from spatial_api.deps import CatalogDep, ConnDep, LayerDep, PrincipalDep
+from spatial_api.errors import Forbidden
+from spatial_api.maps.folium_map import (
+    WEB_ASSETS,
+    BBox,
+    MapAssetsMissing,
+    leaflet_assets,
+    read_layer,
+    render_map,
+    to_html,
+)
+from spatial_api.params import DateTimeInterval, datetime_param
+
+STATIC = Path(__file__).resolve().parents[1] / "static"
+MAPLIBRE = WEB_ASSETS / "maplibre-gl" / "dist"
+MAX_FEATURES = 20_000  # a folium page carries every feature inline
+
+router = APIRouter(tags=["map"])
+router.mount("/static/map", StaticFiles(directory=STATIC), name="map-static")
+# check_dir=False: a missing npm install is reported by /map, not by an import error.
+router.mount("/static/vendor/maplibre-gl", StaticFiles(directory=MAPLIBRE, check_dir=False),
+             name="maplibre-gl")
+
+
+class MapConfig(BaseModel):
+    basemap_url: str | None
+    basemap_gcj02: bool
+    tile_matrix_set: str = "WebMercatorQuad"
+
+
+class FeatureCollection(BaseModel):
+    type: Literal["FeatureCollection"]
+    features: list[dict[str, Any]] = Field(max_length=MAX_FEATURES)
+
+
+def _need_assets() -> None:
+    if not (MAPLIBRE / "maplibre-gl.js").is_file():
+        raise HTTPException(503, f"{MAPLIBRE} is missing: run `npm ci --prefix web`")
+
+
+def bbox_param(bbox: Annotated[str | None, Query(
+        max_length=200, description="minx,miny,maxx,maxy in lon/lat")] = None) -> BBox | None:
+    return BBox.parse(bbox)
+
+
+async def _html(m_args: dict[str, Any]) -> HTMLResponse:
+    try:
+        leaflet_assets()
+    except MapAssetsMissing as exc:
+        raise HTTPException(503, str(exc)) from None
+    page = await run_in_threadpool(lambda: to_html(render_map(**m_args)))
+    return HTMLResponse(page)
+
+
+@router.get("/map", response_class=FileResponse, include_in_schema=False)
+async def web_map() -> FileResponse:
+    """The interactive map; `?token=` unlocks restricted layers in it."""
+    _need_assets()
+    return FileResponse(STATIC / "map.html", media_type="text/html")
+
+
+@router.get("/map/config.json", response_model=MapConfig)
+async def map_config(request: Request) -> MapConfig:
+    settings = request.app.state.settings
+    return MapConfig(basemap_url=settings.basemap_url, basemap_gcj02=settings.basemap_gcj02)
+
+
+BBoxDep = Annotated[BBox | None, Depends(bbox_param)]
+WhenDep = Annotated[DateTimeInterval | None, Depends(datetime_param)]
+LimitQuery = Annotated[int, Query(ge=1, le=MAX_FEATURES, description="features per layer")]
+
+
+@router.get("/collections/{layer_id}/map.html", response_class=HTMLResponse)
+async def layer_map(layer: LayerDep, conn: ConnDep, bbox: BBoxDep, when: WhenDep,
+                    limit: LimitQuery = 5000) -> HTMLResponse:
+    """One layer as a self-contained HTML map (Leaflet inlined, no tiles, no network)."""
+    frame = await conn.run_sync(
+        lambda c: read_layer(c, layer, bbox=bbox, when=when, limit=limit))
+    return await _html({"layers": [(layer, frame)], "bbox": bbox,
+                        "title": f"{layer.title_zh} {layer.title}"})
+
+
+@router.get("/map/area.html", response_class=HTMLResponse)
+async def area_map(catalog: CatalogDep, principal: PrincipalDep, conn: ConnDep,
+                   bbox: Annotated[str, Query(max_length=200,
+                                              description="minx,miny,maxx,maxy in lon/lat")],
+                   when: WhenDep,
+                   layers: Annotated[str, Query(max_length=500, description="comma-separated "
+                                                "layer ids; default: every public one")] = "",
+                   limit: LimitQuery = 5000) -> HTMLResponse:
+    """An area: several layers clipped to a bbox, as one self-contained HTML map."""
+    area = BBox.parse(bbox)
+    ids = [i.strip() for i in layers.split(",") if i.strip()] or \
+        [s.id for s in catalog.values() if principal.may_see(s)]
+    specs = [catalog[i] for i in ids]  # LayerNotFound → 404
+    if hidden := [s.id for s in specs if not principal.may_see(s)]:
+        raise Forbidden(f"layers {hidden} are restricted (critical infrastructure): "
+                        "send Authorization: Bearer <token>")
+    frames = [(s, await conn.run_sync(
+        lambda c, s=s: read_layer(c, s, bbox=area, when=when, limit=limit))) for s in specs]
+    return await _html({"layers": frames, "bbox": area, "title": f"area {bbox}"})
+
+
+@router.post("/map/answer.html", response_class=HTMLResponse)
+async def answer_map(answer: Annotated[FeatureCollection, Body()],
+                     title: Annotated[str, Query(max_length=200)] = "answer") -> HTMLResponse:
+    """A query answer (GeoJSON FeatureCollection) as a self-contained HTML map."""
+    return await _html({"answers": {title: answer.model_dump()}, "title": title})

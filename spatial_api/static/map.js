@@ -1,0 +1,325 @@
+// The citygis web map: catalog layers as OGC API vector tiles, a valid-time slider, feature
+// history popups and the analysis services. Plain JS on MapLibre GL, no build step.
+"use strict";
+
+const BASE = new URL(".", location.href);         // the API root (works behind a prefix)
+const TOKEN = new URLSearchParams(location.search).get("token");
+const AUTH = TOKEN ? { Authorization: `Bearer ${TOKEN}` } : {};
+const NOW_YEAR = new Date().getFullYear();
+const ANSWER = "#ff6a00";
+const $ = (id) => document.getElementById(id);
+
+const state = { config: {}, specs: [], layerIds: {}, sources: {}, datetime: null, draft: [] };
+
+function api(path, query = {}) {
+  const url = new URL(path, BASE);
+  for (const [k, v] of Object.entries(query)) if (v != null) url.searchParams.set(k, v);
+  return url.href;
+}
+
+async function getJSON(url, init = {}) {
+  const r = await fetch(url, { ...init, headers: { ...AUTH, ...(init.headers || {}) } });
+  if (!r.ok) {
+    let detail = await r.text();
+    try { detail = JSON.parse(detail).detail || detail; } catch (_) { /* not JSON */ }
+    throw new Error(`${r.status}: ${String(detail).slice(0, 300)}`);
+  }
+  return r.json();
+}
+
+function status(text, error = false) {
+  $("status").textContent = text;
+  $("status").className = error ? "error" : "";
+}
+
+// ---- GCJ-02: AMap/Tencent basemaps are offset; our data (CGCS2000 ≈ WGS 84) is not. ----
+// GeoJSON overlays are shifted forward for display and clicks shifted back before querying.
+// Vector tiles cannot be shifted in the browser: with a GCJ-02 basemap they stay ~500 m off.
+const GCJ = { a: 6378245.0, ee: 0.00669342162296594323 };
+function gcjDelta(lon, lat) {
+  const x = lon - 105, y = lat - 35, PI = Math.PI;
+  const common = (20 * Math.sin(6 * x * PI) + 20 * Math.sin(2 * x * PI)) * 2 / 3;
+  let dLat = -100 + 2 * x + 3 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * Math.sqrt(Math.abs(x))
+    + common + (20 * Math.sin(y * PI) + 40 * Math.sin(y / 3 * PI)) * 2 / 3
+    + (160 * Math.sin(y / 12 * PI) + 320 * Math.sin(y * PI / 30)) * 2 / 3;
+  let dLon = 300 + x + 2 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * Math.sqrt(Math.abs(x))
+    + common + (20 * Math.sin(x * PI) + 40 * Math.sin(x / 3 * PI)) * 2 / 3
+    + (150 * Math.sin(x / 12 * PI) + 300 * Math.sin(x / 30 * PI)) * 2 / 3;
+  const rad = lat / 180 * PI, s = Math.sin(rad), m = 1 - GCJ.ee * s * s, sq = Math.sqrt(m);
+  dLat = dLat * 180 / ((GCJ.a * (1 - GCJ.ee)) / (m * sq) * PI);
+  dLon = dLon * 180 / (GCJ.a / sq * Math.cos(rad) * PI);
+  return [dLon, dLat];
+}
+const inChina = ([lon, lat]) => lon >= 72.004 && lon <= 137.8347 && lat >= 0.8293 && lat <= 55.8271;
+function toGcj(p) {
+  if (!inChina(p)) return p;
+  const [dx, dy] = gcjDelta(p[0], p[1]);
+  return [p[0] + dx, p[1] + dy, ...p.slice(2)];
+}
+function fromGcj(p) {  // fixed point on the forward transform: sub-millimetre in a few steps
+  let q = p.slice();
+  for (let i = 0; i < 6; i++) {
+    const g = toGcj(q);
+    q = [q[0] - (g[0] - p[0]), q[1] - (g[1] - p[1]), ...p.slice(2)];
+  }
+  return q;
+}
+function mapCoords(geojson, fn) {
+  const walk = (c) => (typeof c[0] === "number" ? fn(c) : c.map(walk));
+  const geom = (g) => g && (g.type === "GeometryCollection"
+    ? { ...g, geometries: g.geometries.map(geom) } : { ...g, coordinates: walk(g.coordinates) });
+  if (geojson.type === "FeatureCollection")
+    return { ...geojson, features: geojson.features.map((f) => ({ ...f, geometry: geom(f.geometry) })) };
+  if (geojson.type === "Feature") return { ...geojson, geometry: geom(geojson.geometry) };
+  return geom(geojson);
+}
+const forDisplay = (gj) => (state.config.basemap_gcj02 ? mapCoords(gj, toGcj) : gj);
+const fromDisplay = (p) => (state.config.basemap_gcj02 ? fromGcj(p) : p);
+
+// ---- styles from the catalog ----
+function color(s) {
+  const entries = Object.entries(s.palette || {});
+  if (!s.color_by || !entries.length) return s.color;
+  return ["match", ["to-string", ["get", s.color_by]], ...entries.flat(), s.color];
+}
+
+function styleLayers(spec, sourceLayer) {
+  const s = spec.style;
+  const common = { source: spec.id, "source-layer": sourceLayer, minzoom: s.min_zoom,
+                   maxzoom: Math.min(24, s.max_zoom + 1) };
+  const c = color(s);
+  if (s.kind === "fill") return [
+    { ...common, id: `${spec.id}:fill`, type: "fill",
+      paint: { "fill-color": c, "fill-opacity": s.opacity } },
+    { ...common, id: `${spec.id}:outline`, type: "line",
+      paint: { "line-color": s.outline || c, "line-width": 1 } },
+  ];
+  if (s.kind === "line") return [{ ...common, id: `${spec.id}:line`, type: "line",
+    paint: { "line-color": c, "line-width": s.width, "line-opacity": s.opacity } }];
+  return [{ ...common, id: `${spec.id}:circle`, type: "circle",
+    paint: { "circle-color": c, "circle-radius": s.radius, "circle-opacity": s.opacity,
+             "circle-stroke-color": s.outline || "#ffffff", "circle-stroke-width": 1 } }];
+}
+
+function withDatetime(template) {
+  if (!state.datetime) return template;
+  return `${template}${template.includes("?") ? "&" : "?"}datetime=${encodeURIComponent(state.datetime)}`;
+}
+
+async function tileSource(spec) {
+  // The TileJSON says where tiles are and what their layer is called; fall back to OGC paths.
+  const fallback = { tiles: [api(`collections/${spec.id}/tiles/WebMercatorQuad/`) + "{z}/{y}/{x}"],
+                     layer: spec.id, minzoom: 0, maxzoom: 22 };
+  try {
+    const tj = await getJSON(api(`collections/${spec.id}/tiles/WebMercatorQuad/tilejson.json`));
+    const url = new URL(tj.tiles[0], BASE);
+    url.searchParams.delete("datetime");
+    return { tiles: [decodeURI(url.href)], layer: tj.vector_layers?.[0]?.id || spec.id,
+             minzoom: tj.minzoom ?? 0, maxzoom: tj.maxzoom ?? 22, bounds: tj.bounds };
+  } catch (e) {
+    console.warn(`TileJSON of ${spec.id}: ${e.message}; using the OGC tile path`);
+    return fallback;
+  }
+}
+
+// ---- the layer list, legend and time slider ----
+function legendRow(spec) {
+  const s = spec.style, li = document.createElement("li");
+  const box = document.createElement("input");
+  box.type = "checkbox"; box.checked = true; box.id = `toggle-${spec.id}`;
+  box.addEventListener("change", () => {
+    for (const id of state.layerIds[spec.id])
+      map.setLayoutProperty(id, "visibility", box.checked ? "visible" : "none");
+  });
+  const label = document.createElement("label");
+  label.htmlFor = box.id; label.style.display = "inline";
+  label.textContent = ` ${spec.title_zh} ${spec.title}`;
+  const entries = s.color_by && Object.keys(s.palette || {}).length
+    ? Object.entries(s.palette) : [["", s.color]];
+  const legend = document.createElement("div");
+  legend.className = "legend";
+  for (const [value, col] of entries) {
+    const sw = document.createElement("span");
+    sw.className = `swatch ${s.kind}`; sw.style.background = col;
+    legend.append(sw, value ? `${value}  ` : "");
+  }
+  if (s.min_zoom > 0) {
+    const hint = document.createElement("span");
+    hint.className = "zoom-hint"; hint.textContent = ` from zoom ${s.min_zoom}`;
+    legend.append(hint);
+  }
+  li.append(box, label, legend);
+  return li;
+}
+
+function setDatetime(year) {
+  state.datetime = year >= NOW_YEAR ? null : `${year}-01-01T00:00:00Z`;
+  $("year-label").textContent = state.datetime ? `1 Jan ${year}` : "now";
+  for (const [id, src] of Object.entries(state.sources))
+    map.getSource(id).setTiles(src.tiles.map(withDatetime));
+}
+
+// ---- popups: attributes and version history ----
+function table(props) {
+  const rows = Object.entries(props).filter(([, v]) => v != null && v !== "")
+    .map(([k, v]) => `<tr><td>${esc(k)}</td><td>${esc(v)}</td></tr>`);
+  return `<table>${rows.join("")}</table>`;
+}
+const esc = (v) => String(v).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
+
+async function inspect(e) {
+  const layers = Object.values(state.layerIds).flat();
+  const hit = map.queryRenderedFeatures(e.point, { layers }).find((f) => f.properties.asset_id != null);
+  if (!hit) return;
+  const spec = state.specs.find((s) => s.id === hit.source);
+  const assetId = hit.properties.asset_id;
+  const popup = new maplibregl.Popup({ maxWidth: "360px" }).setLngLat(e.lngLat)
+    .setHTML(`<h3>${esc(spec.title_zh)} ${esc(assetId)}</h3>${table(hit.properties)}<h4>History</h4>…`)
+    .addTo(map);
+  try {
+    const hist = await getJSON(api(`collections/${spec.id}/items/${encodeURIComponent(assetId)}/history`));
+    const rows = (hist.features || []).map((f) => {
+      const p = f.properties || {};
+      return `<tr><td>${esc(p.valid_from ?? "")}</td><td>→ ${esc(p.valid_to ?? "now")}</td></tr>`;
+    });
+    popup.setHTML(`<h3>${esc(spec.title_zh)} ${esc(assetId)}</h3>${table(hit.properties)}` +
+                  `<h4>History · ${rows.length} version(s)</h4><table>${rows.join("")}</table>`);
+  } catch (err) {
+    popup.setHTML(`<h3>${esc(spec.title_zh)} ${esc(assetId)}</h3>${table(hit.properties)}` +
+                  `<h4>History</h4><p>unavailable (${esc(err.message)})</p>`);
+  }
+}
+
+// ---- analysis: nearest (point), within (circle), buffer (polygon) ----
+function showGeoJSON(sourceId, geojson) {
+  map.getSource(sourceId).setData(forDisplay(geojson));
+}
+
+function circle([lon, lat], metres, n = 64) {
+  const ring = [];
+  for (let i = 0; i <= n; i++) {
+    const a = (2 * Math.PI * i) / n;
+    ring.push([lon + (metres * Math.sin(a)) / (111320 * Math.cos((lat * Math.PI) / 180)),
+               lat + (metres * Math.cos(a)) / 110540]);
+  }
+  return { type: "Polygon", coordinates: [ring] };
+}
+
+async function runTool(tool, points) {
+  const layer = $("target").value, distance = Number($("distance").value);
+  const [lon, lat] = points[0];
+  let answer;
+  if (tool === "nearest") {
+    answer = await getJSON(api("lbs/nearest", { lon, lat, layer, k: 5, datetime: state.datetime }));
+  } else if (tool === "within") {
+    showGeoJSON("draft", { type: "Feature", properties: {}, geometry: circle([lon, lat], distance) });
+    answer = await getJSON(api("lbs/within", { lon, lat, layer, distance_m: distance,
+                                                 datetime: state.datetime }));
+  } else {
+    const geometry = points.length > 2
+      ? { type: "Polygon", coordinates: [[...points, points[0]]] } : { type: "Point", coordinates: [lon, lat] };
+    answer = await getJSON(api("analysis/buffer"), {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ geometry, distance_m: distance }),
+    });
+  }
+  const fc = answer.type === "FeatureCollection" ? answer
+    : answer.features ? { type: "FeatureCollection", features: answer.features }
+    : { type: "FeatureCollection", features: answer.type === "Feature" ? [answer] : [] };
+  showGeoJSON("answer", fc);
+  status(`${tool}: ${fc.features.length} feature(s)`);
+  return fc;
+}
+
+async function onClick(e) {
+  const tool = $("tool").value;
+  if (tool === "inspect") return inspect(e);
+  const p = fromDisplay([e.lngLat.lng, e.lngLat.lat]);
+  if (tool === "buffer") {
+    state.draft.push(p);
+    showGeoJSON("draft", { type: "Feature", properties: {}, geometry: state.draft.length > 2
+      ? { type: "Polygon", coordinates: [[...state.draft, state.draft[0]]] }
+      : { type: "MultiPoint", coordinates: state.draft } });
+    status(`${state.draft.length} vertex(es): click more, then "Run on polygon"`);
+    return;
+  }
+  try { await runTool(tool, [p]); } catch (err) { status(`${tool} failed: ${err.message}`, true); }
+}
+
+function addOverlay(id, colour, dashed) {
+  map.addSource(id, { type: "geojson", data: { type: "FeatureCollection", features: [] } });
+  map.addLayer({ id: `${id}:fill`, type: "fill", source: id, filter: ["==", ["geometry-type"], "Polygon"],
+                 paint: { "fill-color": colour, "fill-opacity": 0.2 } });
+  map.addLayer({ id: `${id}:line`, type: "line", source: id, filter: ["!=", ["geometry-type"], "Point"],
+                 paint: { "line-color": colour, "line-width": 2, ...(dashed ? { "line-dasharray": [2, 2] } : {}) } });
+  map.addLayer({ id: `${id}:circle`, type: "circle", source: id, filter: ["==", ["geometry-type"], "Point"],
+                 paint: { "circle-color": colour, "circle-radius": 6, "circle-stroke-color": "#fff",
+                          "circle-stroke-width": 2 } });
+}
+
+// ---- start-up ----
+const map = new maplibregl.Map({
+  container: "map",
+  style: { version: 8, sources: {}, layers: [{ id: "background", type: "background",
+                                               paint: { "background-color": "#dde6ea" } }] },
+  center: [120.38, 36.07], zoom: 9, attributionControl: { compact: true },
+  // Our own API gets the token as a header; nothing is sent to anyone else.
+  transformRequest: (url) => (TOKEN && url.startsWith(BASE.origin) ? { url, headers: AUTH } : { url }),
+});
+map.addControl(new maplibregl.NavigationControl(), "top-left");
+map.addControl(new maplibregl.ScaleControl(), "bottom-left");
+
+async function start() {
+  state.config = await getJSON(api("map/config.json"));
+  await new Promise((ok) => (map.loaded() ? ok() : map.once("load", ok)));
+  if (state.config.basemap_url) {
+    map.addSource("basemap", { type: "raster", tiles: [state.config.basemap_url], tileSize: 256,
+                               attribution: state.config.basemap_attribution || "" });
+    map.addLayer({ id: "basemap", type: "raster", source: "basemap" });
+  }
+  state.specs = await getJSON(api("layers"));
+  $("locked").hidden = state.specs.some((s) => s.access === "restricted");
+  const sources = await Promise.all(state.specs.map(tileSource));
+  state.specs.forEach((spec, i) => {
+    const src = sources[i];
+    state.sources[spec.id] = src;
+    map.addSource(spec.id, { type: "vector", tiles: src.tiles.map(withDatetime),
+                             minzoom: src.minzoom, maxzoom: src.maxzoom });
+    const layers = styleLayers(spec, src.layer);
+    layers.forEach((l) => map.addLayer(l));
+    state.layerIds[spec.id] = layers.map((l) => l.id);
+    $("layers").append(legendRow(spec));
+    $("target").append(new Option(`${spec.title_zh} ${spec.id}`, spec.id));
+  });
+  const base = sources[0];
+  if (base.bounds) map.fitBounds(base.bounds, { padding: 20, animate: false });
+  addOverlay("draft", "#333333", true);
+  addOverlay("answer", ANSWER, false);
+  $("year").max = NOW_YEAR; $("year").value = NOW_YEAR;
+  $("year").addEventListener("input", (e) => ($("year-label").textContent = e.target.value));
+  $("year").addEventListener("change", (e) => setDatetime(Number(e.target.value)));
+  $("tool").addEventListener("change", (e) => {
+    $("run").hidden = e.target.value !== "buffer"; state.draft = [];
+  });
+  $("run").addEventListener("click", () => runTool("buffer", state.draft)
+    .catch((err) => status(`buffer failed: ${err.message}`, true)));
+  $("clear").addEventListener("click", () => {
+    state.draft = []; showGeoJSON("draft", { type: "FeatureCollection", features: [] });
+    showGeoJSON("answer", { type: "FeatureCollection", features: [] }); status("");
+  });
+  map.on("click", onClick);
+}
+
+const idle = () => new Promise((ok) => (map.loaded() && !map.isMoving() ? ok() : map.once("idle", ok)));
+
+// For tests and the console: the map, readiness, and what is drawn.
+window.citygis = {
+  map, state, idle,
+  ready: start().then(idle).catch((err) => { status(`map failed: ${err.message}`, true); throw err; }),
+  async setYear(year) { $("year").value = year; setDatetime(year); await new Promise((ok) => setTimeout(ok, 50)); await idle(); },
+  rendered(layerId) {  // distinct features of one layer drawn in the viewport
+    const fs = map.queryRenderedFeatures({ layers: state.layerIds[layerId] || [] });
+    return new Set(fs.map((f) => f.id ?? f.properties.asset_id)).size;
+  },
+  runTool,
+};

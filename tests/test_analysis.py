@@ -1,0 +1,483 @@
+"""Analysis in metres and location services, checked against independent references.
+
+Geodesic references come from pyproj's Geod (GeographicLib); overlay areas from shapely in a
+local azimuthal equidistant projection; nearest from brute force over every feature.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import shapely
+from fastapi.testclient import TestClient
+from pyproj import Geod, Transformer
+from shapely.geometry import box, shape
+from sqlalchemy import text
+
+from citygis.settings import ServerSettings
+from layers import ALL_LAYERS
+from loaders import chinese_offsets
+from spatial_api import create_app
+
+TOKEN = "analysis-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+GEOD = Geod(ellps="WGS84")
+PROBLEM = "application/problem+json"
+
+# Two districts side by side, a logistics park across their border, pipes in both.
+D1, D2 = box(120.0, 36.0, 120.1, 36.1), box(120.1, 36.0, 120.2, 36.1)
+PARK = box(120.08, 36.04, 120.12, 36.06)
+PIPES = [  # asset, utility, (lon, lat) start, end
+    ("P1", "water", (120.05, 36.05), (120.15, 36.05)),
+    ("P2", "gas", (120.02, 36.02), (120.08, 36.02)),
+    ("P3", "water", (120.12, 36.08), (120.18, 36.08)),
+]
+# A 3×3 road grid at 121.00–121.002 E, 36.5–36.502 N; node (i, j) = (121 + i/1000, 36.5 + j/1000).
+STEP = 0.001
+
+
+def node(i: int, j: int) -> tuple[float, float]:
+    return (round(121 + i * STEP, 6), round(36.5 + j * STEP, 6))
+
+
+ROADS = []  # asset, from node, to node, speed, oneway
+for j in range(3):
+    for i in range(2):
+        ROADS.append((f"h{i}{j}", (i, j), (i + 1, j), 36.0, False))
+for i in range(3):
+    for j in range(2):
+        ROADS.append((f"v{i}{j}", (i, j), (i, j + 1), 36.0, False))
+ROADS = [r for r in ROADS if r[0] not in ("h10", "v00")]
+ROADS += [("h10", (2, 0), (1, 0), 36.0, True),   # one way westwards only
+          ("v00", (0, 0), (0, 1), 18.0, False),  # slow
+          ("island", (5, 5), (6, 5), 36.0, False)]  # not connected to the grid
+
+
+def seg(a, b) -> float:
+    return GEOD.inv(*a, *b)[2]
+
+
+def sites() -> list[tuple[str, float, float, str]]:
+    rng = np.random.default_rng(7)
+    pts = rng.uniform((120.3, 36.0), (120.5, 36.2), size=(60, 2))
+    out = [(f"S{i:02d}", x, y, "5A" if i % 4 == 0 else "3A") for i, (x, y) in enumerate(pts)]
+    # At 60°N a degree of longitude is half a degree of latitude: planar and geodesic
+    # nearest disagree here, which the exact nearest must get right.
+    return out + [("N_lat", 10.0, 60.015, "3A"), ("N_lon", 10.02, 60.0, "3A")]
+
+
+def ewkt_line(a, b, z: str = "") -> str:
+    return f"SRID=4490;LINESTRING({a[0]} {a[1]}{z}, {b[0]} {b[1]}{z})"
+
+
+def ewkt_poly(p) -> str:
+    return "SRID=4490;MULTIPOLYGON(" + shapely.to_wkt(p)[len("POLYGON "):] + ")"
+
+
+@pytest.fixture(scope="module")
+def data(engine):
+    with engine.begin() as c:
+        for asset, poly, name in (("D1", D1, "West"), ("D2", D2, "East")):
+            c.execute(text("INSERT INTO city.districts (asset_id, name, geom) "
+                           "VALUES (:a, :n, ST_GeomFromEWKT(:g))"),
+                      {"a": asset, "n": name, "g": ewkt_poly(poly)})
+        c.execute(text("INSERT INTO city.logistics_parks (asset_id, name, kind, geom) "
+                       "VALUES ('L1', 'Port park', 'port', ST_GeomFromEWKT(:g))"),
+                  {"g": ewkt_poly(PARK)})
+        for asset, utility, a, b in PIPES:
+            c.execute(text("INSERT INTO city.pipelines (asset_id, utility, geom) "
+                           "VALUES (:a, :u, ST_GeomFromEWKT(:g))"),
+                      {"a": asset, "u": utility, "g": ewkt_line(a, b, " -1.5")})
+        for asset, x, y, grade in sites():
+            c.execute(text("INSERT INTO city.scenic_sites (asset_id, name, grade, geom) "
+                           "VALUES (:a, :a, :g, ST_SetSRID(ST_MakePoint(:x, :y), 4490))"),
+                      {"a": asset, "g": grade, "x": x, "y": y})
+        # A site that closed in 2020: gone now, there as of 2019.
+        c.execute(text("INSERT INTO city.scenic_sites (asset_id, name, valid, geom) VALUES "
+                       "('OLD', 'old', tstzrange('2000-01-01', '2020-01-01'), "
+                       "ST_SetSRID(ST_MakePoint(120.09, 36.05), 4490))"))
+        for asset, a, b, speed, oneway in ROADS:
+            c.execute(text("INSERT INTO city.roads (asset_id, road_class, speed_kmh, oneway, "
+                           "geom) VALUES (:a, 'residential', :s, :o, ST_GeomFromEWKT(:g))"),
+                      {"a": asset, "s": speed, "o": oneway, "g": ewkt_line(node(*a), node(*b))})
+        c.execute(text("INSERT INTO city.roads (asset_id, road_class, geom) VALUES "
+                       "('R_QD', 'primary', ST_GeomFromEWKT(:g))"),
+                  {"g": ewkt_line((120.09, 36.049), (120.09, 36.03))})
+    yield
+    tables = ", ".join(f"city.{spec.id}" for spec in ALL_LAYERS)
+    with engine.begin() as c:
+        c.execute(text(f"TRUNCATE {tables}, city.results CASCADE"))
+
+
+@pytest.fixture(scope="module")
+def client(db_url, data):
+    with TestClient(create_app(db_url, ServerSettings(restricted_tokens=TOKEN),
+                               pool_size=2)) as c:
+        yield c
+
+
+def problem(r, status: int, *words: str) -> dict:
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"] == PROBLEM
+    body = r.json()
+    assert body["status"] == status
+    for w in words:
+        assert w in body["detail"], body["detail"]
+    return body
+
+
+def geodesic_circle_area(lon: float, lat: float, d: float) -> float:
+    az = np.linspace(0, 360, 4097)[:-1]
+    lons, lats, _ = GEOD.fwd(np.full_like(az, lon), np.full_like(az, lat), az,
+                             np.full_like(az, d))
+    return abs(GEOD.polygon_area_perimeter(lons, lats)[0])
+
+
+# -- buffer ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("lon", "lat"), [(120.32, 36.06), (10.0, 0.5), (30.0, 60.0),
+                                          (0.0, -70.0)])
+@pytest.mark.parametrize("d", [50.0, 5_000.0, 500_000.0])
+def test_buffer_area_matches_geodesic_circle(client, lon, lat, d):
+    r = client.post("/analysis/buffer", json={
+        "geometry": {"type": "Point", "coordinates": [lon, lat]}, "distance_m": d})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    ref = geodesic_circle_area(lon, lat, d)
+    area = body["features"][0]["properties"]["area_m2"]
+    assert abs(area - ref) / ref < 0.005
+    assert abs(area - ref) / ref < 0.001  # measured -0.04 %
+    assert "azimuthal equidistant" in body["method"]["buffer"]
+    assert body["crs"] == "CRS84"
+    # The boundary really is d metres from the centre, in every direction.
+    ring = np.array(body["features"][0]["geometry"]["coordinates"][0])
+    dist = GEOD.inv(np.full(len(ring), lon), np.full(len(ring), lat), ring[:, 0], ring[:, 1])[2]
+    assert np.allclose(dist, d, rtol=1e-4)
+
+
+def test_buffer_layer_features_dissolved_and_filtered(client):
+    r = client.post("/analysis/buffer", headers=AUTH, json={
+        "layer": "pipelines", "filter": {"utility": "water"}, "distance_m": 100})
+    assert r.status_code == 200, r.text
+    feats = r.json()["features"]
+    assert sorted(f["properties"]["asset_id"] for f in feats) == ["P1", "P3"]
+    for f in feats:
+        _, utility, a, b = next(p for p in PIPES if p[0] == f["properties"]["asset_id"])
+        capsule = 2 * 100 * seg(a, b) + math.pi * 100 ** 2
+        assert f["properties"]["area_m2"] == pytest.approx(capsule, rel=0.003)
+    r = client.post("/analysis/buffer", headers=AUTH, json={
+        "layer": "pipelines", "distance_m": 100, "dissolve": True})
+    assert [f["properties"]["count"] for f in r.json()["features"]] == [3]
+
+
+def test_buffer_in_projected_crs_and_out_crs(client):
+    to_4549 = Transformer.from_crs(4326, 4549, always_xy=True)
+    x, y = to_4549.transform(120.32, 36.06)
+    r = client.post("/analysis/buffer", json={
+        "geometry": {"type": "Point", "coordinates": [x, y]}, "crs": "EPSG:4549",
+        "distance_m": 1000, "out_crs": "EPSG:4549"})
+    body = r.json()
+    assert body["crs"] == "EPSG:4549"
+    ring = shape(body["features"][0]["geometry"])
+    assert ring.centroid.distance(shapely.Point(x, y)) < 0.5
+    assert ring.area == pytest.approx(math.pi * 1000 ** 2, rel=0.002)  # GK scale ≈ 1 here
+
+
+# -- overlay --------------------------------------------------------------------------------
+
+def local_area(geom) -> float:
+    c = geom.centroid
+    t = Transformer.from_crs(4326, f"+proj=aeqd +lat_0={c.y} +lon_0={c.x} +datum=WGS84",
+                             always_xy=True)
+    return shapely.transform(geom, lambda xy: np.column_stack(t.transform(*xy.T))).area
+
+
+def test_overlay_intersection_areas_and_attributes(client):
+    r = client.post("/analysis/overlay", json={
+        "operation": "intersection", "a": {"layer": "logistics_parks"},
+        "b": {"layer": "districts"}})
+    assert r.status_code == 200, r.text
+    got = {f["properties"]["b_name"]: f["properties"] for f in r.json()["features"]}
+    assert set(got) == {"West", "East"}
+    for name, district in (("West", D1), ("East", D2)):
+        ref = local_area(PARK.intersection(district))
+        assert got[name]["area_m2"] == pytest.approx(ref, rel=1e-3)
+        assert got[name]["a_name"] == "Port park" and got[name]["a_kind"] == "port"
+        assert got[name]["b_asset_id"] in ("D1", "D2")
+
+
+def test_overlay_difference_and_union_with_geometry(client):
+    west_half = box(120.0, 36.0, 120.09, 36.1)
+    b = {"geometry": shapely.geometry.mapping(west_half)}
+    r = client.post("/analysis/overlay", json={
+        "operation": "difference", "a": {"layer": "logistics_parks"}, "b": b})
+    [f] = r.json()["features"]
+    assert f["properties"]["area_m2"] == pytest.approx(
+        local_area(PARK.difference(west_half)), rel=1e-3)
+    r = client.post("/analysis/overlay", json={
+        "operation": "union", "a": {"layer": "logistics_parks"}, "b": b})
+    total = sum(f["properties"]["area_m2"] for f in r.json()["features"])
+    assert total == pytest.approx(local_area(PARK.union(west_half)), rel=1e-3)
+
+
+def test_overlay_pipe_length_by_utility_per_district(client):
+    r = client.post("/analysis/overlay", headers=AUTH, json={
+        "operation": "intersection", "a": {"layer": "pipelines"}, "b": {"layer": "districts"},
+        "group_by": ["b_name", "a_utility"]})
+    assert r.status_code == 200, r.text
+    got = {(f["properties"]["b_name"], f["properties"]["a_utility"]): f["properties"]
+           for f in r.json()["features"]}
+    expected = {
+        ("West", "gas"): seg((120.02, 36.02), (120.08, 36.02)),
+        ("West", "water"): seg((120.05, 36.05), (120.1, 36.05)),
+        ("East", "water"): seg((120.1, 36.05), (120.15, 36.05)) +
+        seg((120.12, 36.08), (120.18, 36.08)),
+    }
+    assert set(got) == set(expected)
+    for key, length in expected.items():
+        assert got[key]["length_m"] == pytest.approx(length, abs=0.01)
+    assert got[("East", "water")]["count"] == 2
+
+
+# -- location services ----------------------------------------------------------------------
+
+def brute_nearest(lon, lat, k, grade=None):
+    cands = [(GEOD.inv(lon, lat, x, y)[2], a) for a, x, y, g in sites()
+             if grade is None or g == grade]
+    return sorted(cands)[:k]
+
+
+@pytest.mark.parametrize(("lon", "lat", "k"), [(120.4, 36.1, 1), (120.4, 36.1, 5),
+                                               (120.31, 36.19, 12), (10.0, 60.0, 1)])
+def test_nearest_matches_brute_force(client, lon, lat, k):
+    r = client.get("/lbs/nearest", params={"layer": "scenic_sites", "lon": lon, "lat": lat,
+                                           "k": k})
+    assert r.status_code == 200, r.text
+    got = [(f["properties"]["distance_m"], f["id"]) for f in r.json()["features"]]
+    ref = brute_nearest(lon, lat, k)
+    assert [a for _, a in got] == [a for _, a in ref]
+    assert np.allclose([d for d, _ in got], [d for d, _ in ref], atol=0.001)
+
+
+def test_nearest_with_filter_radius_and_datetime(client):
+    r = client.post("/lbs/nearest", json={"layer": "scenic_sites", "lon": 120.4, "lat": 36.1,
+                                          "k": 3, "filter": {"grade": "5A"}})
+    assert [f["id"] for f in r.json()["features"]] == \
+        [a for _, a in brute_nearest(120.4, 36.1, 3, "5A")]
+    r = client.get("/lbs/nearest", params={"layer": "scenic_sites", "lon": 120.09,
+                                           "lat": 36.05, "k": 1, "max_distance_m": 10})
+    assert r.json()["features"] == []
+    r = client.get("/lbs/nearest", params={"layer": "scenic_sites", "lon": 120.09,
+                                           "lat": 36.05, "k": 1, "datetime": "2019-06-01"})
+    assert [f["id"] for f in r.json()["features"]] == ["OLD"]
+
+
+def test_gcj02_point_finds_the_same_nearest(client):
+    lon, lat = 120.4, 36.1
+    glon, glat = chinese_offsets.wgs84_to_gcj02(lon, lat)
+    assert GEOD.inv(lon, lat, float(glon), float(glat))[2] > 100  # the shift is real
+    q = {"layer": "scenic_sites", "k": 3}
+    wgs = client.get("/lbs/nearest", params=q | {"lon": lon, "lat": lat}).json()["features"]
+    gcj = client.get("/lbs/nearest", params=q | {"lon": float(glon), "lat": float(glat),
+                                                 "crs": "gcj02"}).json()["features"]
+    assert [f["id"] for f in gcj] == [f["id"] for f in wgs]
+    assert np.allclose([f["properties"]["distance_m"] for f in gcj],
+                       [f["properties"]["distance_m"] for f in wgs], atol=0.01)
+
+
+def test_within_counts(client):
+    d = 5000
+    expected = [a for dist, a in brute_nearest(120.4, 36.1, 100) if dist <= d]
+    r = client.get("/lbs/within", params={"layer": "scenic_sites", "lon": 120.4, "lat": 36.1,
+                                          "distance_m": d, "limit": 2})
+    body = r.json()
+    assert body["number_matched"] == len(expected) > 2
+    assert [f["id"] for f in body["features"]] == expected[:2]
+
+
+def test_reverse_lookup(client):
+    r = client.get("/lbs/reverse", params={"lon": 120.091, "lat": 36.05})
+    assert r.status_code == 200, r.text
+    roles = {f["properties"]["role"]: f for f in r.json()["features"]}
+    assert set(roles) == {"district", "logistics_park", "nearest_road"}
+    assert roles["district"]["properties"]["name"] == "West"
+    assert roles["logistics_park"]["properties"]["name"] == "Port park"
+    assert roles["nearest_road"]["id"] == "R_QD"
+    ref = GEOD.inv(120.091, 36.05, 120.09, 36.049)[2]  # the road's end is its nearest point
+    assert roles["nearest_road"]["properties"]["distance_m"] == pytest.approx(ref, abs=0.001)
+    # In 2019 the closed site was open, and nothing else existed yet.
+    r = client.get("/lbs/reverse", params={"lon": 120.091, "lat": 36.05,
+                                           "datetime": "2019-06-01"})
+    assert [(f["properties"]["role"], f["id"]) for f in r.json()["features"]] == \
+        [("scenic_site", "OLD")]
+
+
+# -- routing --------------------------------------------------------------------------------
+
+def route(client, a, b, **kw):
+    return client.post("/lbs/route", json={"from": list(node(*a)), "to": list(node(*b))} | kw)
+
+
+def test_route_respects_oneway_and_speed(client):
+    r = route(client, (0, 0), (2, 0))
+    assert r.status_code == 200, r.text
+    [f] = r.json()["features"]
+    path = [(0, 0), (1, 0), (1, 1), (2, 1), (2, 0)]  # h10 is one way westwards; v00 is slow
+    assert [tuple(round(c, 6) for c in xy) for xy in f["geometry"]["coordinates"]] == \
+        [node(*n) for n in path]
+    length = sum(seg(node(*a), node(*b)) for a, b in zip(path, path[1:], strict=False))
+    assert f["properties"]["length_m"] == pytest.approx(length, abs=0.01)
+    assert f["properties"]["duration_s"] == pytest.approx(length / 10, abs=0.01)
+    assert f["properties"]["roads"] == ["h00", "v10", "h11", "v20"]
+    back = route(client, (2, 0), (0, 0)).json()["features"][0]
+    assert back["properties"]["roads"] == ["h10", "h00"]
+
+
+@pytest.mark.parametrize("budget", [{"distance_m": 150}, {"time_s": 15}])
+def test_isochrone_contains_exactly_the_reachable_nodes(client, budget):
+    r = client.post("/lbs/isochrone", json={"from": list(node(0, 0)), "include_nodes": True}
+                    | budget)
+    assert r.status_code == 200, r.text
+    area, *nodes = r.json()["features"]
+    reached = {tuple(round(c, 6) for c in f["geometry"]["coordinates"]) for f in nodes}
+    expected = {node(0, 0), node(1, 0), node(0, 1)} if "distance_m" in budget else \
+        {node(0, 0), node(1, 0)}
+    assert reached == expected
+    polygon = shape(area["geometry"])
+    grid = {node(i, j) for i in range(3) for j in range(3)}
+    assert {n for n in grid if polygon.contains(shapely.Point(n))} == expected
+    assert area["properties"]["area_m2"] > 0
+
+
+def test_no_route_is_a_404_with_a_reason(client):
+    problem(route(client, (0, 0), (5, 5)), 404, "not connected")
+    far = client.post("/lbs/route", json={"from": [121.5, 36.9], "to": list(node(0, 0))})
+    problem(far, 404, "no road node within 500 m of from")
+    problem(route(client, (0, 0), (0, 0)), 404, "same road node")
+    problem(route(client, (0, 0), (2, 0), datetime="1990-01-01"), 404, "no segments")
+    problem(route(client, (0, 0), (2, 0), datetime="2020-01-01/2021-01-01"), 400, "instant")
+
+
+# -- result layers --------------------------------------------------------------------------
+
+def test_saved_results_list_get_and_expire(client, engine):
+    r = client.post("/analysis/buffer", json={
+        "geometry": {"type": "Point", "coordinates": [120.3, 36.0]}, "distance_m": 100,
+        "save": True, "ttl_s": 600})
+    ref = r.json()["result"]
+    assert ref["href"] == f"/results/{ref['id']}"
+    assert ref["id"] in [x["id"] for x in client.get("/results").json()]
+    got = client.get(ref["href"]).json()
+    assert got["features"][0]["properties"]["area_m2"] == \
+        r.json()["features"][0]["properties"]["area_m2"]
+    assert shape(got["features"][0]["geometry"]).equals_exact(
+        shape(r.json()["features"][0]["geometry"]), 1e-8)
+    with engine.begin() as c:
+        c.execute(text("UPDATE city.results SET expires_at = now() - interval '1 s' "
+                       "WHERE id = :id"), {"id": ref["id"]})
+    problem(client.get(ref["href"]), 404, "expired")
+    assert ref["id"] not in [x["id"] for x in client.get("/results").json()]
+
+
+def test_results_from_restricted_layers_stay_restricted(client):
+    r = client.post("/analysis/buffer", headers=AUTH, json={
+        "layer": "pipelines", "distance_m": 10, "save": True})
+    href = r.json()["result"]["href"]
+    problem(client.get(href), 404, "restricted")
+    assert client.get(href, params={"token": TOKEN}).status_code == 200
+    got = client.get(href, headers=AUTH).json()
+    assert got["number_returned"] == 3, (r.json()["number_returned"], got)
+
+
+# -- bad input ------------------------------------------------------------------------------
+
+POINT = {"type": "Point", "coordinates": [120.3, 36.0]}
+BAD = [
+    ({"geometry": {"type": "Circle", "coordinates": [1, 2]}, "distance_m": 1}, 400, "type"),
+    ({"geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1],
+                                                       [0, 0]]]}, "distance_m": 1},
+     400, "Self-intersection"),
+    ({"geometry": {"type": "LineString", "coordinates": [[0, 0]]}, "distance_m": 1}, 400,
+     "malformed"),
+    ({"geometry": {"type": "LineString", "coordinates": [[120 + i / 1e5, 36] for i in
+                                                         range(10_001)]},
+      "distance_m": 1}, 413, "10001 vertices"),
+    ({"geometry": {"type": "Point", "coordinates": [36.0, 200.0]}, "distance_m": 1}, 400,
+     "out of range"),
+    ({"geometry": POINT, "distance_m": -5}, 400, "distance_m"),
+    ({"geometry": POINT, "distance_m": 2_000_000}, 400, "distance_m"),
+    ({"geometry": POINT, "distance_m": 5, "crs": "EPSG:2000"}, 400, "unsupported CRS"),
+    ({"geometry": POINT, "distance_m": 5, "out_crs": "urn:nope"}, 400, "unsupported CRS"),
+    ({"geometry": POINT, "distance_m": 5, "save": True, "ttl_s": 10**8}, 400, "ttl_s"),
+    ({"layer": "nowhere", "distance_m": 5}, 404, "unknown layer"),
+    ({"layer": "pipelines", "distance_m": 5}, 403, "restricted"),
+    ({"layer": "districts", "filter": {"colour": "red"}, "distance_m": 5}, 400, "colour"),
+    ({"layer": "districts", "filter": {"population": "many"}, "distance_m": 5}, 400,
+     "integer"),
+    ({"layer": "districts", "distance_m": 5, "datetime": "yesterday"}, 400, "RFC 3339"),
+    ({"distance_m": 5}, 422, "exactly one"),
+    ({"geometry": POINT}, 422, "distance_m"),
+]
+
+
+@pytest.mark.parametrize(("body", "status", "word"), BAD)
+def test_bad_buffer_requests_are_problems(client, body, status, word):
+    problem(client.post("/analysis/buffer", json=body), status, word)
+
+
+@pytest.mark.parametrize(("path", "params", "status", "word"), [
+    ("/lbs/nearest", {"layer": "scenic_sites", "k": 500}, 400, "k: 500"),
+    ("/lbs/nearest", {"layer": "hazard_sources"}, 403, "restricted"),
+    ("/lbs/nearest", {"layer": "hazard_sources", "token": "wrong"}, 403, "restricted"),
+    ("/lbs/nearest", {"layer": "scenic_sites", "max_distance_m": -1}, 400, "max_distance"),
+    ("/lbs/nearest", {"layer": "scenic_sites", "crs": "wgs99"}, 400, "unsupported CRS"),
+    ("/lbs/within", {"layer": "scenic_sites", "distance_m": 1e7}, 400, "distance_m"),
+    ("/lbs/within", {"layer": "scenic_sites", "distance_m": 10, "limit": 10**6}, 400,
+     "limit"),
+    ("/lbs/reverse", {"site_radius_m": 0}, 400, "site_radius_m"),
+    ("/lbs/nearest", {"layer": "scenic_sites", "lon": "east"}, 422, "lon"),
+])
+def test_bad_lbs_requests_are_problems(client, path, params, status, word):
+    problem(client.get(path, params={"lon": 120.4, "lat": 36.1} | params), status, word)
+
+
+def test_bad_overlay_and_result_requests_are_problems(client):
+    body = {"operation": "intersection", "a": {"layer": "districts"},
+            "b": {"layer": "districts"}}
+    problem(client.post("/analysis/overlay", json=body | {"group_by": ["c_name"]}), 400,
+            "group_by")
+    problem(client.post("/analysis/overlay", json=body | {"group_by": ["a_nope"]}), 400,
+            "a_nope")
+    problem(client.post("/analysis/overlay", json=body | {"operation": "clip"}), 422,
+            "operation")
+    problem(client.post("/analysis/overlay", json=body | {"b": {"layer": "pipelines"}}), 403,
+            "restricted")
+    problem(client.get("/results/00000000-0000-0000-0000-000000000000"), 404, "no live result")
+    problem(client.get("/results/not-a-uuid"), 422, "result_id")
+    problem(client.post("/lbs/isochrone", json={"from": list(node(0, 0))}), 422,
+            "exactly one")
+    problem(client.post("/lbs/isochrone", json={"from": list(node(0, 0)), "time_s": 1e6}),
+            400, "time_s")
+
+
+
+def test_too_many_results_is_a_413(client, monkeypatch):
+    from spatial_api.analysis import answer
+    monkeypatch.setattr(answer, "MAX_FEATURES", 2)
+    r = client.get("/lbs/within", params={"layer": "scenic_sites", "lon": 120.4, "lat": 36.1,
+                                          "distance_m": 50_000})
+    problem(r, 413, "at most 2")
+
+
+def test_gcj02_out_crs_round_trips(client):
+    r = client.get("/lbs/nearest", params={"layer": "scenic_sites", "lon": 120.4, "lat": 36.1,
+                                           "k": 1, "out_crs": "gcj02"})
+    body = r.json()
+    assert body["number_returned"] == 1, body
+    assert body["crs"] == "gcj02"
+    x, y = body["features"][0]["geometry"]["coordinates"]
+    lon, lat = chinese_offsets.gcj02_to_wgs84(x, y)
+    site = next(s for s in sites() if s[0] == body["features"][0]["id"])
+    assert GEOD.inv(float(lon), float(lat), site[1], site[2])[2] < 0.01

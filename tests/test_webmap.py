@@ -1,0 +1,164 @@
+"""The map: /map and its npm assets, self-contained folium pages, and a real browser on it."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urljoin, urlsplit
+
+import pytest
+import uvicorn
+from fastapi.testclient import TestClient
+
+from tests.conftest import free_port
+from tests.loading import count
+from tests.webmap_support import TOKEN, demo_loaded, fetched_urls, remote, webmap_app
+
+CHROMIUM = Path("/usr/bin/chromium")
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture(scope="module")
+def demo_db(db_url, engine):
+    yield from demo_loaded(db_url, engine)
+
+
+@pytest.fixture(scope="module")
+def client(demo_db):
+    with TestClient(webmap_app(demo_db)) as c:
+        yield c
+
+
+def test_map_page_loads_only_our_own_assets(client):
+    r = client.get("/map")
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/html")
+    urls, scripts = fetched_urls(r.text)
+    assert scripts == 2 and remote(urls) == []
+    assert "static/vendor/maplibre-gl/maplibre-gl.js" in urls
+    for url in urls:  # relative to /map, like the browser resolves them
+        asset = client.get(urljoin("http://testserver/map", url))
+        assert asset.status_code == 200, url
+        assert len(asset.content) > 1000, url
+
+
+def test_map_config_has_no_basemap_by_default(client, demo_db):
+    assert client.get("/map/config.json").json() == {
+        "basemap_url": None, "basemap_gcj02": False, "tile_matrix_set": "WebMercatorQuad"}
+    amap = "http://127.0.0.1:9/amap/{z}/{x}/{y}.png"
+    with TestClient(webmap_app(demo_db, basemap_url=amap, basemap_gcj02=True)) as c:
+        body = c.get("/map/config.json").json()
+    assert (body["basemap_url"], body["basemap_gcj02"]) == (amap, True)
+
+
+def test_vendor_path_traversal_is_refused(client):
+    assert client.get("/static/vendor/maplibre-gl/../package.json").status_code == 404
+    assert client.get("/static/vendor/maplibre-gl/%2e%2e/package.json").status_code == 404
+
+
+def test_layer_map_is_self_contained_and_holds_the_features(client, engine):
+    r = client.get("/collections/shelters/map.html")
+    assert r.status_code == 200
+    urls, scripts = fetched_urls(r.text)
+    assert remote(urls) == [] and urls == []  # Leaflet is inline, nothing is linked
+    assert scripts >= 2 and "L.map(" in r.text
+    n = count(engine, "SELECT count(*) FROM city.shelters_current")
+    assert n > 0 and r.text.count('"type": "Feature"') == n
+    name = count(engine, "SELECT name FROM city.shelters_current ORDER BY version_id LIMIT 1")
+    assert name.encode("unicode_escape").decode() in r.text or name in r.text
+
+
+def test_restricted_layer_map_needs_the_token(client):
+    r = client.get("/collections/pipelines/map.html?limit=50")
+    assert r.status_code == 403
+    assert "restricted" in r.json()["detail"]
+    r = client.get("/collections/pipelines/map.html?limit=50", headers=AUTH)
+    assert r.status_code == 200 and r.text.count('"type": "Feature"') == 50
+
+
+def test_area_map_checks_its_bbox_and_layers(client):
+    r = client.get("/map/area.html?bbox=120.3,36.0,120.5")
+    assert r.status_code == 400
+    assert r.json()["detail"] == "bbox: expected 4 numbers, got 3"
+    r = client.get("/map/area.html?bbox=120.5,36.0,120.3,36.2")
+    assert r.status_code == 400 and "minx <= maxx" in r.json()["detail"]
+    r = client.get("/map/area.html?bbox=120.3,36.0,120.5,36.2&layers=districts,hazard_sources")
+    assert r.status_code == 403 and "hazard_sources" in r.json()["detail"]
+    r = client.get("/map/area.html?bbox=120.3,36.0,120.5,36.2&layers=districts,shelters")
+    assert r.status_code == 200 and remote(fetched_urls(r.text)[0]) == []
+
+
+def test_answer_map_shows_the_feature_collection(client):
+    fc = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [120.38, 36.07]},
+         "properties": {"name": "shelter-answer-1", "distance_m": 120.5}}]}
+    r = client.post("/map/answer.html?title=nearest", json=fc)
+    assert r.status_code == 200
+    assert "shelter-answer-1" in r.text and remote(fetched_urls(r.text)[0]) == []
+    r = client.post("/map/answer.html", json={"type": "Feature", "features": []})
+    assert r.status_code == 422
+
+
+# ---- a real browser on a live server ----
+
+@pytest.fixture(scope="module")
+def live_url(demo_db):
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(webmap_app(demo_db), host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
+        time.sleep(0.1)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(),
+                    reason="Debian chromium is not installed: apt-get install chromium")
+def test_browser_draws_tiles_and_the_time_slider_goes_back(live_url, engine, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    lon, lat = count(engine, "SELECT array[ST_X(c), ST_Y(c)] FROM (SELECT ST_Centroid("
+                             "ST_Extent(geom)) c FROM city.pipelines_as_of('1975-01-01')) q")
+    blocked: list[str] = []
+    errors: list[str] = []
+
+    def only_localhost(route):
+        url = urlsplit(route.request.url)
+        if url.scheme in ("data", "blob") or url.hostname == "127.0.0.1":
+            return route.continue_()
+        blocked.append(route.request.url)
+        return route.abort()
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(  # a fresh temporary profile each launch
+            executable_path=str(CHROMIUM), headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"])
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 800})
+            page.route("**/*", only_localhost)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(f"{live_url}/map?token={TOKEN}")
+            page.evaluate("citygis.ready")
+            assert page.evaluate("citygis.rendered('districts')") >= 5
+            assert page.locator("#layers li").count() == 12  # the token shows restricted ones
+            page.evaluate(f"citygis.map.jumpTo({{center: [{lon}, {lat}], zoom: 12}})")
+            page.evaluate("citygis.idle()")
+            now = page.evaluate("citygis.rendered('pipelines')")
+            page.evaluate("citygis.setYear(1975)")
+            past = page.evaluate("citygis.rendered('pipelines')")
+            assert page.locator("#year-label").text_content() == "1 Jan 1975"
+            page.screenshot(path=tmp_path / "map-1975.png")
+            page.evaluate("citygis.setYear(new Date().getFullYear())")
+            again = page.evaluate("citygis.rendered('pipelines')")
+        finally:
+            browser.close()
+    assert now > 0 and past < now, (past, now)
+    assert again == now
+    assert blocked == [] and errors == []

@@ -1,0 +1,166 @@
+"""An in-process LRU of encoded tiles whose keys carry every layer's change version.
+
+Why a tile is never stale after a load commits, in any process:
+
+- The key holds, per layer, the database version `(load count, last load id)` read from
+  `city.load_runs` on each request. The loader writes that row in the same transaction as
+  the data, so the version changes exactly when the new rows become visible, in every
+  process at once; the read is one tiny query (the log has one row per load).
+  (pg_stat_user_tables counters were rejected: backends flush them up to a second late.)
+- It also holds a local counter per layer, bumped by the LISTEN citygis_layer_changed
+  listener (tiles/listener.py). That also catches changes made outside the loader that
+  send the NOTIFY by hand, and frees the memory of stale entries eagerly.
+- Current-data tiles expire after `current_ttl_s`: a version may start or end by the clock
+  alone (valid_from in the future), with no write to announce it.
+
+Restricted layers: the access level is part of the key, and `cached_tile` refuses a
+caller who may not see every layer before it looks in the cache (the route's 403 comes
+first too).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from cachetools import LRUCache
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from layers import Access, LayerSpec
+from spatial_api.deps import Principal
+from spatial_api.errors import Forbidden
+from spatial_api.params import DateTimeInterval
+from tiles import mvt
+from tiles.filters import Value
+from tiles.grid import TileCoords
+from tiles.settings import TileSettings
+
+ENTRY_OVERHEAD = 256  # bytes of key and bookkeeping counted per entry
+
+
+@dataclass(frozen=True)
+class TileKey:
+    layers: tuple[str, ...]
+    versions: tuple[tuple[int, int, int], ...]
+    tms: str
+    z: int
+    x: int
+    y: int
+    when: tuple[str | None, str | None, bool] | None
+    filters: tuple[tuple[str, tuple[tuple[str, str], ...]], ...]
+    access: str
+
+
+@dataclass(frozen=True)
+class CachedTile:
+    body: bytes
+    etag: str
+    current: bool  # shows data valid now (not a past as-of), so it expires by the clock
+    stored_at: float
+
+
+def etag_of(body: bytes) -> str:
+    """Strong ETag: a hash of the bytes, so equal tiles match across processes."""
+    return '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
+
+
+def is_past(when: DateTimeInterval | None, now: datetime | None = None) -> bool:
+    """Whether the request shows only a moment or period that has ended."""
+    now = now or datetime.now(UTC)
+    return when is not None and when.end is not None and when.end < now
+
+
+class TileCache:
+    def __init__(self, settings: TileSettings):
+        self.settings = settings
+        self._lru: LRUCache[TileKey, CachedTile] = LRUCache(
+            maxsize=max(int(settings.cache_mb * 2**20), 1),
+            getsizeof=lambda entry: len(entry.body) + ENTRY_OVERHEAD)
+        self.local: defaultdict[str, int] = defaultdict(int)
+        self.hits = self.misses = 0
+
+    def get(self, key: TileKey) -> CachedTile | None:
+        entry = self._lru.get(key)
+        if entry and entry.current and \
+                time.monotonic() - entry.stored_at > self.settings.current_ttl_s:
+            del self._lru[key]
+            entry = None
+        if entry is None:
+            self.misses += 1
+        else:
+            self.hits += 1
+        return entry
+
+    def put(self, key: TileKey, body: bytes, current: bool) -> CachedTile:
+        entry = CachedTile(body, etag_of(body), current, time.monotonic())
+        if len(body) + ENTRY_OVERHEAD <= self._lru.maxsize:
+            self._lru[key] = entry
+        return entry
+
+    def bump(self, layer_id: str) -> None:
+        """A layer changed: new keys for it from now on, and its old entries dropped."""
+        self.local[layer_id] += 1
+        for key in [k for k in self._lru if layer_id in k.layers]:
+            self._lru.pop(key, None)
+
+    def clear(self) -> None:
+        """Forget everything, e.g. after the listener lost its connection."""
+        for layer_id in list(self.local):
+            self.local[layer_id] += 1
+        self._lru.clear()
+
+    @property
+    def bytes(self) -> int:
+        return int(self._lru.currsize)
+
+
+async def db_versions(conn: AsyncConnection, layer_ids: Sequence[str]
+                      ) -> dict[str, tuple[int, int]]:
+    """Per layer (committed loads, last load id); both change with every committed load."""
+    rows = await conn.execute(text(
+        "SELECT layer_id, count(*), coalesce(max(id), 0) FROM city.load_runs"
+        " WHERE layer_id = ANY(:ids) GROUP BY layer_id"), {"ids": list(layer_ids)})
+    return {layer_id: (n, last) for layer_id, n, last in rows}
+
+
+def _when_key(when: DateTimeInterval | None) -> tuple[str | None, str | None, bool] | None:
+    if when is None:
+        return None
+    iso = [d.astimezone(UTC).isoformat() if d else None for d in (when.start, when.end)]
+    return iso[0], iso[1], when.instant
+
+
+async def cached_tile(conn: AsyncConnection, cache: TileCache, principal: Principal,
+                      specs: Sequence[LayerSpec], coords: TileCoords,
+                      when: DateTimeInterval | None,
+                      filters: Mapping[str, Mapping[str, Value]]) -> CachedTile:
+    """The tile from the cache if its layers have not changed since, else rendered."""
+    if hidden := [s.id for s in specs if not principal.may_see(s)]:
+        raise Forbidden(f"restricted layers {hidden}: send Authorization: Bearer <token>")
+    ids = tuple(s.id for s in specs)
+    db = await db_versions(conn, ids)
+    key = TileKey(
+        layers=ids,
+        versions=tuple((*db.get(i, (0, 0)), cache.local[i]) for i in ids),
+        tms=coords.tms_id, z=coords.z, x=coords.x, y=coords.y, when=_when_key(when),
+        filters=tuple((i, tuple(sorted((k, repr(v)) for k, v in filters.get(i, {}).items())))
+                      for i in ids),
+        access=Access.restricted if any(s.access is Access.restricted for s in specs)
+        else Access.public)
+    if entry := cache.get(key):
+        return entry
+    body = await mvt.render(conn, specs, coords, when, filters, cache.settings.max_features)
+    return cache.put(key, body, current=not is_past(when))
+
+
+def cache_control(specs: Sequence[LayerSpec], when: DateTimeInterval | None,
+                  settings: TileSettings) -> str:
+    """Short and revalidated for current data; longer for a past that no longer moves."""
+    scope = "private" if any(s.access is Access.restricted for s in specs) else "public"
+    age = settings.past_max_age_s if is_past(when) else settings.current_max_age_s
+    return f"{scope}, max-age={age}, must-revalidate"

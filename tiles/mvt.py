@@ -1,0 +1,132 @@
+"""Mapbox Vector Tiles built in PostGIS: one MVT layer per catalog layer, joined with `||`.
+
+Generalisation by zoom, all in the tile's own units (EXTENT per tile side):
+
+- lines and polygons are simplified with a tolerance of SIMPLIFY_UNITS tile units, done in
+  the storage CRS before the transform so fewer vertices are transformed;
+- polygons whose bounding box is under MIN_POLYGON_PX screen pixels, and lines under
+  MIN_LINE_UNITS tile units, are dropped (they would draw as nothing or a speck);
+- at most `max_features` per layer per tile, the largest first, so a dense low-zoom tile
+  stays small and keeps what is most visible;
+- outside the style's [min_zoom, max_zoom] a layer is not queried at all;
+- attributes are those of `style.zoom_attributes` at the highest key ≤ z, plus asset_id;
+  the MVT feature id is the version_id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from functools import cache
+from importlib.resources import files
+from string import Template
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from layers import AttrType, LayerSpec
+from spatial_api.params import DateTimeInterval
+from spatial_api.query import layer_source
+from tiles.filters import Value
+from tiles.grid import BUFFER, EXTENT, MERCATOR_M_PER_DEG, SCREEN_PX, TileCoords
+
+SIMPLIFY_UNITS = 1.0
+MIN_POLYGON_PX = 1.0
+MIN_LINE_UNITS = 2.0
+MAX_FEATURES = 20_000
+MARGIN = BUFFER / EXTENT  # fetch features this far (in tile sides) beyond the edge
+_SIZE = ("greatest(ST_XMax(t.geom) - ST_XMin(t.geom), "
+         "(ST_YMax(t.geom) - ST_YMin(t.geom)) * :stretch)")
+
+
+@cache
+def _template() -> Template:
+    sql = files("tiles").joinpath("mvt.sql").read_text(encoding="utf-8")
+    return Template("\n".join(line for line in sql.splitlines() if not line.startswith("--")))
+
+
+def shape(spec: LayerSpec) -> str:
+    """'point', 'line' or 'polygon': what generalisation applies."""
+    name = spec.geometry_type.removeprefix("Multi")
+    return {"Point": "point", "LineString": "line", "Polygon": "polygon"}[name]
+
+
+def visible(spec: LayerSpec, z: int) -> bool:
+    return spec.style.min_zoom <= z <= spec.style.max_zoom
+
+
+def attributes_at(spec: LayerSpec, z: int) -> tuple[str, ...]:
+    """The style's attribute list for the highest zoom key not above z (none below all)."""
+    keys = [k for k in spec.style.zoom_attributes if k <= z]
+    return spec.style.zoom_attributes[max(keys)] if keys else ()
+
+
+def _column(spec: LayerSpec, name: str) -> str:
+    # MVT values are strings, numbers or booleans; dates leave as ISO 8601 text.
+    if spec.attribute(name).type in (AttrType.date, AttrType.timestamp):
+        return f", to_json(t.{name}) #>> '{{}}' AS {name}"
+    return f", t.{name}"
+
+
+def _unit_deg(z: int) -> float:
+    """One tile unit at zoom z, in degrees of longitude."""
+    return 2 * 20037508.342789244 / 2**z / EXTENT / MERCATOR_M_PER_DEG
+
+
+def layer_sql(i: int, spec: LayerSpec, z: int, when: DateTimeInterval | None,
+              filters: Mapping[str, Value]) -> tuple[str, dict]:
+    """The SQL of one layer's MVT (a bytea) and its own bind parameters."""
+    kind = shape(spec)
+    geom = "ST_Force2D(t.geom)" if spec.dimension == 3 else "t.geom"
+    where, order = "", "t.version_id"
+    if kind == "line":
+        geom = f"ST_Simplify({geom}, :tol, true)"
+    elif kind == "polygon":
+        geom = f"ST_SimplifyPreserveTopology({geom}, :tol)"
+    source, params = layer_source(spec, when)
+    if kind != "point":
+        min_units = MIN_POLYGON_PX * EXTENT / SCREEN_PX if kind == "polygon" else MIN_LINE_UNITS
+        params[f"min_size_{i}"] = min_units * _unit_deg(z)
+        where = f"\n          AND {_SIZE} >= :min_size_{i}"
+        order = f"{_SIZE} DESC, t.version_id"
+    params[f"name_{i}"] = spec.id
+    for name, value in filters.items():
+        where += f"\n          AND t.{name} = :f{i}_{name}"
+        params[f"f{i}_{name}"] = value
+    sql = _template().substitute(
+        i=i, extent=EXTENT, buffer=BUFFER, srid=spec.storage_srid, geometry=geom,
+        columns="".join(_column(spec, a) for a in attributes_at(spec, z)),
+        source=source, where=where, order=order)
+    return sql, params
+
+
+def tile_sql(specs: Sequence[LayerSpec], coords: TileCoords, when: DateTimeInterval | None,
+             filters: Mapping[str, Mapping[str, Value]], max_features: int = MAX_FEATURES
+             ) -> tuple[str, dict] | None:
+    """One statement for every layer visible at this zoom; None when none is."""
+    parts, params = [], {}
+    for i, spec in enumerate(specs):
+        if visible(spec, coords.z):
+            sql, own = layer_sql(i, spec, coords.z, when, filters.get(spec.id, {}))
+            parts.append(f"({sql})")
+            params |= own
+    if not parts:
+        return None
+    stretch = coords.lat_stretch()
+    west, south, east, north = coords.lonlat_bounds(MARGIN)
+    params |= {"z": coords.z, "x": coords.x, "y": coords.y, "west": west, "south": south,
+               "east": east, "north": north, "stretch": stretch,
+               "tol": SIMPLIFY_UNITS * _unit_deg(coords.z) / stretch,
+               "max_features": max_features}
+    return "SELECT " + "\n || ".join(parts), params
+
+
+async def render(conn: AsyncConnection, specs: Sequence[LayerSpec], coords: TileCoords,
+                 when: DateTimeInterval | None,
+                 filters: Mapping[str, Mapping[str, Value]],
+                 max_features: int = MAX_FEATURES) -> bytes:
+    """The encoded tile; empty bytes when no feature is drawn."""
+    built = tile_sql(specs, coords, when, filters, max_features)
+    if built is None:
+        return b""
+    sql, params = built
+    return bytes((await conn.execute(text(sql), params)).scalar_one())

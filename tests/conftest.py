@@ -9,6 +9,7 @@ import os
 import socket
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -98,3 +99,26 @@ def clean_db(db_url: str, engine: Engine) -> Iterator[str]:
     tables = ", ".join(f"city.{spec.id}" for spec in ALL_LAYERS)
     with engine.begin() as c:
         c.execute(text(f"TRUNCATE {tables}, city.load_runs"))
+
+
+@contextmanager
+def serving(app) -> Iterator[str]:
+    """The app under uvicorn on a free loopback port, in a thread: for real HTTP clients."""
+    import threading
+    import time
+
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(),
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{server.config.port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

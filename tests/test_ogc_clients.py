@@ -7,18 +7,15 @@ import re
 import shutil
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
-import uvicorn
 
 from citygis.settings import ServerSettings
 from layers import ALL_LAYERS, Access
 from spatial_api import create_app
-from tests.conftest import free_port
+from tests.conftest import serving
 from tests.features_data import CURRENT, insert_city, insert_samples, truncate_all
 
 PUBLIC = [s.id for s in ALL_LAYERS if s.access is Access.public]
@@ -30,18 +27,9 @@ def live_url(db_url, engine) -> Iterator[str]:
     truncate_all(engine)
     insert_city(engine)
     insert_samples(engine)
-    port = free_port()
     app = create_app(db_url, ServerSettings(restricted_tokens="ogc-token"), pool_size=4)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "server did not come up"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(app) as url:
+        yield url
     truncate_all(engine)
 
 

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
-from tests.conftest import free_port
+from tests.conftest import serving
 from tests.loading import count
 from tests.webmap_support import TOKEN, demo_loaded, fetched_urls, remote, webmap_app
 
@@ -104,18 +101,8 @@ def test_answer_map_shows_the_feature_collection(client):
 
 @pytest.fixture(scope="module")
 def live_url(demo_db):
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(webmap_app(demo_db), host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
-        time.sleep(0.1)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(webmap_app(demo_db)) as url:
+        yield url
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(),

@@ -17,13 +17,7 @@ DEMO = {"seed": 7, "scale": 0.05}
 
 
 def webmap_app(db_url: str, **settings) -> FastAPI:
-    """create_app, plus the map router while app.py does not include it yet."""
-    from spatial_api.routers import webmap
-
-    app = create_app(db_url, ServerSettings(restricted_tokens=TOKEN, **settings), pool_size=2)
-    if not any(getattr(r, "path", None) == "/map" for r in app.routes):
-        app.include_router(webmap.router)
-    return app
+    return create_app(db_url, ServerSettings(restricted_tokens=TOKEN, **settings), pool_size=2)
 
 
 def demo_loaded(db_url: str, engine: Engine) -> Iterator[str]:

@@ -33,8 +33,9 @@ GEOG = "s.geom::geography"
 
 NEAREST = """
 WITH pt AS (SELECT {pt} AS g),
+-- The point as a scalar subquery, not a join: only then does `<->` walk the GiST index.
 cand AS (SELECT ST_Distance({geog}, pt.g::geography) AS d FROM ({src}) s, pt
-         ORDER BY s.geom <-> pt.g LIMIT :k),
+         ORDER BY s.geom <-> (SELECT g FROM pt) LIMIT :k),
 -- A millimetre of slack: ST_DWithin and ST_Distance may round the k-th distance apart.
 r AS (SELECT least(max(d) + 0.001, :maxd) AS d FROM cand)
 SELECT s.props, ST_Distance({geog}, pt.g::geography) AS distance_m, {gj} AS g

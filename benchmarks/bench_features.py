@@ -41,7 +41,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.bench_tiles import (  # noqa: E402
     DB,
-    ROOT,
     TIPG_SCHEMA,
     TOKEN,
     _ensure_database,
@@ -50,6 +49,7 @@ from benchmarks.bench_tiles import (  # noqa: E402
     ours,
     tipg,
 )
+from benchmarks.record import write_section
 from citygis.cluster import database_url  # noqa: E402
 from citygis.db import make_engine  # noqa: E402
 from citygis.settings import DatabaseSettings  # noqa: E402
@@ -347,10 +347,7 @@ def report(results: dict, n_windows: int, n_points: int, args) -> str:
 
 def record(table: str, checks: str, args, segments: int, n_windows: int, n_points: int,
            note: str) -> None:
-    path = ROOT / "BENCHMARKS.md"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    start, end = "<!-- features:start -->", "<!-- features:end -->"
-    body = (f"{start}\n## Features: items pages and nearest-{K} over {segments:,} pipe "
+    body = (f"## Features: items pages and nearest-{K} over {segments:,} pipe "
             f"segments\n\n"
             f"`python benchmarks/bench_features.py --windows {args.windows} --points "
             f"{args.points} --repeat {args.repeat} --write`, {time.strftime('%Y-%m-%d')}, "
@@ -365,12 +362,8 @@ def record(table: str, checks: str, args, segments: int, n_windows: int, n_point
             f"`/lbs/nearest?k={K}` (exact geodesic order: a KNN bound, then a geodesic "
             "re-rank); floors are that statement run directly and a bare planar KNN. The "
             "machine is shared, so expect ±30 % between runs.\n\n"
-            f"{table}\n\nChecks:\n\n{checks}\n" + (f"\n{note}\n" if note else "") + end)
-    if start in text:
-        text = text[:text.index(start)] + body + text[text.index(end) + len(end):]
-    else:
-        text = text.rstrip() + "\n\n" + body + "\n"
-    path.write_text(text)
+            f"{table}\n\nChecks:\n\n{checks}\n" + (f"\n{note}\n" if note else ""))
+    write_section("features", body)
 
 
 if __name__ == "__main__":

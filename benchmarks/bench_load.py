@@ -24,6 +24,7 @@ import pyogrio
 import sqlalchemy as sa
 from shapely import linestrings
 
+from benchmarks.record import write_section
 from citygis.cluster import database_url
 from citygis.db import make_engine, upgrade
 from citygis.settings import DatabaseSettings
@@ -132,19 +133,12 @@ def main() -> None:
 
 
 def record(table: str, args) -> None:
-    path = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    start, end = "<!-- load:start -->", "<!-- load:end -->"
-    body = (f"{start}\n## Loading: {args.features:,} line features from a GeoPackage\n\n"
+    body = (f"## Loading: {args.features:,} line features from a GeoPackage\n\n"
             f"`python benchmarks/bench_load.py --repeat {args.repeat} --write`, "
             f"{time.strftime('%Y-%m-%d')}, 2 cores / 24 GB, PostgreSQL and tools on one machine; "
             f"median of {args.repeat} interleaved runs. A ratio below 1 means we are faster.\n\n"
-            f"{table}\n{end}")
-    if start in text:
-        text = text[:text.index(start)] + body + text[text.index(end) + len(end):]
-    else:
-        text = text.rstrip() + "\n\n" + body + "\n"
-    path.write_text(text)
+            f"{table}\n")
+    write_section("load", body)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ import psycopg
 import sqlalchemy as sa
 from psycopg import sql
 
+from benchmarks.record import write_section
 from citygis.cluster import database_url
 from citygis.db import make_engine, upgrade
 from citygis.settings import DatabaseSettings, ServerSettings
@@ -310,10 +311,7 @@ def _ensure_database(base: str, url: str, db: str) -> None:
 
 
 def record(table: str, args, segments: int, n_tiles: int, note: str) -> None:
-    path = ROOT / "BENCHMARKS.md"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    start, end = "<!-- tiles:start -->", "<!-- tiles:end -->"
-    body = (f"{start}\n## Vector tiles: {n_tiles} z{Z} tiles of {segments:,} pipe segments\n\n"
+    body = (f"## Vector tiles: {n_tiles} z{Z} tiles of {segments:,} pipe segments\n\n"
             f"`python benchmarks/bench_tiles.py --scale {args.scale:g} --tiles {args.tiles} "
             f"--repeat {args.repeat} --write`, {time.strftime('%Y-%m-%d')}, "
             f"{os.cpu_count()} cores, PostgreSQL, servers and client on one machine; "
@@ -327,12 +325,8 @@ def record(table: str, args, segments: int, n_tiles: int, note: str) -> None:
             "its 256-unit buffer (so lines join across tile edges), hence our heavier "
             "tiles. A ratio below 1 means faster than the floor. The machine is shared, "
             "so expect ±30 % between runs.\n\n"
-            f"{table}\n" + (f"\n{note}\n" if note else "") + end)
-    if start in text:
-        text = text[:text.index(start)] + body + text[text.index(end) + len(end):]
-    else:
-        text = text.rstrip() + "\n\n" + body + "\n"
-    path.write_text(text)
+            f"{table}\n" + (f"\n{note}\n" if note else ""))
+    write_section("tiles", body)
 
 
 if __name__ == "__main__":

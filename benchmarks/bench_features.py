@@ -43,16 +43,13 @@ from benchmarks.bench_tiles import (  # noqa: E402
     DB,
     TIPG_SCHEMA,
     TOKEN,
-    _ensure_database,
-    build,
     fetch,
     ours,
+    scratch_table,
     tipg,
 )
 from benchmarks.record import write_section
-from citygis.cluster import database_url  # noqa: E402
 from citygis.db import make_engine  # noqa: E402
-from citygis.settings import DatabaseSettings  # noqa: E402
 from layers import Catalog  # noqa: E402
 from spatial_api.features.crs import STORAGE_SRID as SRID  # noqa: E402
 
@@ -222,10 +219,7 @@ def main() -> None:
     ap.add_argument("--write", action="store_true", help="record results in BENCHMARKS.md")
     args = ap.parse_args()
 
-    base = database_url(DatabaseSettings())
-    url = sa.engine.make_url(base).set(database=args.db).render_as_string(hide_password=False)
-    _ensure_database(base, url, args.db)
-    segments = build(url, args.scale, args.seed)
+    url, segments = scratch_table(args.db, args.scale, args.seed)
     windows = pick_windows(url, args.windows, args.seed)
     points = pick_points(url, args.points, args.seed)
     print(f"{segments:,} current pipe segments; {len(windows)} bbox windows "

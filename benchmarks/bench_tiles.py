@@ -222,10 +222,7 @@ def main() -> None:
     ap.add_argument("--write", action="store_true", help="record results in BENCHMARKS.md")
     args = ap.parse_args()
 
-    base = database_url(DatabaseSettings())
-    url = sa.engine.make_url(base).set(database=args.db).render_as_string(hide_password=False)
-    _ensure_database(base, url, args.db)
-    segments = build(url, args.scale, args.seed)
+    url, segments = scratch_table(args.db, args.scale, args.seed)
     tiles = pick_tiles(url, args.tiles, args.seed)
     print(f"{segments:,} current pipe segments; {len(tiles)} z{Z} tiles", flush=True)
 
@@ -296,6 +293,14 @@ def report(results: dict, sizes: dict, n: int, args) -> str:
         lines.append(f"| {name} | " + " | ".join(f"{r:,.0f}" for r in rates)
                      + f" | {ratio:.2f} | {kb / 1024:.1f} | {feats:,.0f} |")
     return "\n".join(lines).replace("| nan | nan |", "| – | – |")
+
+
+def scratch_table(db: str, scale: float, seed: int) -> tuple[str, int]:
+    """The scratch database (created and migrated if needed) with its pipelines built."""
+    base = database_url(DatabaseSettings())
+    url = sa.engine.make_url(base).set(database=db).render_as_string(hide_password=False)
+    _ensure_database(base, url, db)
+    return url, build(url, scale, seed)
 
 
 def _ensure_database(base: str, url: str, db: str) -> None:

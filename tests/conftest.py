@@ -1,6 +1,7 @@
 """Every test talks to a real PostGIS: the self-managed cluster, or CITYGIS_DATABASE_URL.
 
-Each session gets a fresh database `citygis_test`, migrated to head.
+Each session gets a fresh database (`citygis_test`, or `$CITYGIS_TEST_DB` so that
+sessions running side by side do not drop each other's), migrated to head.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from citygis.cluster import Cluster
 from citygis.db import make_engine, upgrade
 from citygis.settings import DatabaseSettings
 
-TEST_DB = "citygis_test"
+TEST_DB = os.environ.get("CITYGIS_TEST_DB", "citygis_test")
 TEST_PORT = 55433
 
 

@@ -43,12 +43,13 @@ def create_app(database_url: str, settings: ServerSettings | None = None,
         lifespan=lifespan,
     )
     errors.install(app)
+    # Routes are matched in order; tiles come first, being the most requested by far.
+    app.include_router(tiles.router)
     app.include_router(health.router)
     app.include_router(layers.router)
     app.include_router(features.router)
     app.include_router(analysis.router)
     app.include_router(lbs.router)
     app.include_router(results.router)
-    app.include_router(tiles.router)
     app.include_router(webmap.router)
     return app

@@ -46,7 +46,7 @@ class DateTimeInterval:
         return cls(start, end, False)
 
 
-def datetime_param(
+async def datetime_param(
     datetime_: Annotated[str | None, Query(
         alias="datetime", max_length=100,
         description="Valid time: an instant (the layer as it was then), or an interval "

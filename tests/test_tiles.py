@@ -237,9 +237,8 @@ def test_cache_refuses_a_caller_who_may_not_see_the_layer(client, engine):
     coords = TileCoords.parse("WebMercatorQuad", "15", str(t.y), str(t.x))
 
     async def anonymous():
-        async with client.app.state.engine.connect() as conn:
-            await cached_tile(conn, client.app.state.tile_cache, Principal(restricted=False),
-                              [spec], coords, None, {})
+        await cached_tile(client.app.state.engine, client.app.state.tile_cache,
+                          Principal(restricted=False), [spec], coords, None, {})
     with pytest.raises(Forbidden):
         client.portal.call(anonymous)
 

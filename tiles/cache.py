@@ -5,7 +5,8 @@ Why a tile is never stale after a load commits, in any process:
 - The key holds, per layer, the database version `(load count, last load id)` read from
   `city.load_runs` on each request. The loader writes that row in the same transaction as
   the data, so the version changes exactly when the new rows become visible, in every
-  process at once; the read is one tiny query (the log has one row per load).
+  process at once; the read is one tiny query (the log has one row per load), on its own
+  autocommit pool so a cached tile costs one round trip and no pooled connection.
   (pg_stat_user_tables counters were rejected: backends flush them up to a second late.)
 - It also holds a local counter per layer, bumped by the LISTEN citygis_layer_changed
   listener (tiles/listener.py). That also catches changes made outside the loader that
@@ -29,7 +30,8 @@ from datetime import UTC, datetime
 
 from cachetools import LRUCache
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from layers import Access, LayerSpec
 from spatial_api.deps import Principal
@@ -76,8 +78,9 @@ def is_past(when: DateTimeInterval | None, now: datetime | None = None) -> bool:
 
 
 class TileCache:
-    def __init__(self, settings: TileSettings):
+    def __init__(self, settings: TileSettings, versions_engine: AsyncEngine | None = None):
         self.settings = settings
+        self.versions_engine = versions_engine
         self._lru: LRUCache[TileKey, CachedTile] = LRUCache(
             maxsize=max(int(settings.cache_mb * 2**20), 1),
             getsizeof=lambda entry: len(entry.body) + ENTRY_OVERHEAD)
@@ -119,13 +122,33 @@ class TileCache:
         return int(self._lru.currsize)
 
 
-async def db_versions(conn: AsyncConnection, layer_ids: Sequence[str]
+VERSIONS_SQL = text(
+    "SELECT layer_id, count(*), coalesce(max(id), 0) FROM city.load_runs"
+    " WHERE layer_id = ANY(:ids) GROUP BY layer_id")
+
+
+def versions_engine(url: str) -> AsyncEngine:
+    """A small autocommit pool for the per-request version read: one round trip each.
+
+    No pre-ping and no rollback on return (there is no transaction), which would each
+    cost another round trip on every cached tile; a dropped connection is retried once.
+    """
+    return create_async_engine(url, isolation_level="AUTOCOMMIT", pool_size=4,
+                               max_overflow=8, pool_reset_on_return=None)
+
+
+async def db_versions(engine: AsyncEngine, layer_ids: Sequence[str]
                       ) -> dict[str, tuple[int, int]]:
     """Per layer (committed loads, last load id); both change with every committed load."""
-    rows = await conn.execute(text(
-        "SELECT layer_id, count(*), coalesce(max(id), 0) FROM city.load_runs"
-        " WHERE layer_id = ANY(:ids) GROUP BY layer_id"), {"ids": list(layer_ids)})
-    return {layer_id: (n, last) for layer_id, n, last in rows}
+    for attempt in (1, 2):
+        try:
+            async with engine.connect() as conn:
+                rows = await conn.execute(VERSIONS_SQL, {"ids": list(layer_ids)})
+                return {layer_id: (n, last) for layer_id, n, last in rows}
+        except DBAPIError as exc:
+            if not exc.connection_invalidated or attempt == 2:
+                raise
+    raise AssertionError("unreachable")
 
 
 def _when_key(when: DateTimeInterval | None) -> tuple[str | None, str | None, bool] | None:
@@ -135,7 +158,7 @@ def _when_key(when: DateTimeInterval | None) -> tuple[str | None, str | None, bo
     return iso[0], iso[1], when.instant
 
 
-async def cached_tile(conn: AsyncConnection, cache: TileCache, principal: Principal,
+async def cached_tile(engine: AsyncEngine, cache: TileCache, principal: Principal,
                       specs: Sequence[LayerSpec], coords: TileCoords,
                       when: DateTimeInterval | None,
                       filters: Mapping[str, Mapping[str, Value]]) -> CachedTile:
@@ -143,7 +166,8 @@ async def cached_tile(conn: AsyncConnection, cache: TileCache, principal: Princi
     if hidden := [s.id for s in specs if not principal.may_see(s)]:
         raise Forbidden(f"restricted layers {hidden}: send Authorization: Bearer <token>")
     ids = tuple(s.id for s in specs)
-    db = await db_versions(conn, ids)
+    assert cache.versions_engine is not None, "a serving cache reads versions"
+    db = await db_versions(cache.versions_engine, ids)
     key = TileKey(
         layers=ids,
         versions=tuple((*db.get(i, (0, 0)), cache.local[i]) for i in ids),
@@ -154,7 +178,9 @@ async def cached_tile(conn: AsyncConnection, cache: TileCache, principal: Princi
         else Access.public)
     if entry := cache.get(key):
         return entry
-    body = await mvt.render(conn, specs, coords, when, filters, cache.settings.max_features)
+    async with engine.connect() as conn:  # only on a miss: a hit needs no pooled connection
+        body = await mvt.render(conn, specs, coords, when, filters,
+                                cache.settings.max_features)
     return cache.put(key, body, current=not is_past(when))
 
 

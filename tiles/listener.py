@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 from sqlalchemy.engine import make_url
 
-from tiles.cache import TileCache
+from tiles.cache import TileCache, versions_engine
 from tiles.settings import TileSettings
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ async def tiles_runtime(state: Any, database_url: str,
                         settings: TileSettings | None = None) -> AsyncIterator[None]:
     """The tile cache on `state.tile_cache`, kept fresh by a listener while the app runs."""
     settings = settings or TileSettings()
-    cache = state.tile_cache = TileCache(settings)
+    cache = state.tile_cache = TileCache(settings, versions_engine(database_url))
     listener = state.tile_listener = ChangeListener(
         libpq_conninfo(database_url), cache.bump, cache.clear)
     if settings.listen:
@@ -79,3 +79,4 @@ async def tiles_runtime(state: Any, database_url: str,
         yield
     finally:
         await listener.stop()
+        await cache.versions_engine.dispose()

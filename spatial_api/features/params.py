@@ -134,7 +134,7 @@ def attribute_filters(spec: LayerSpec, request: Request) -> tuple[tuple[str, Any
     return tuple((k, coerce(attrs[k], request.query_params[k])) for k in dict.fromkeys(extra))
 
 
-def items_query(
+async def items_query(
     request: Request,
     layer: LayerDep,
     limit: Annotated[int, Query(description=f"Features per page, 1 to {MAX_LIMIT}")] = 10,

@@ -29,7 +29,7 @@ TILE_RESPONSES: dict = {200: {"content": {MVT: {}}, "description": "A Mapbox vec
 XYZ = "{z}/{y}/{x}"
 
 
-def get_tile_cache(request: Request) -> TileCache:
+async def get_tile_cache(request: Request) -> TileCache:
     return request.app.state.tile_cache
 
 
@@ -38,7 +38,7 @@ WhenDep = Annotated[DateTimeInterval | None, Depends(datetime_param)]
 TmsId = Annotated[str, Path(alias="tileMatrixSetId", max_length=64)]
 
 
-def get_tile_coords(tms_id: TmsId,
+async def get_tile_coords(tms_id: TmsId,
                     z: Annotated[str, Path(alias="tileMatrix", max_length=16)],
                     y: Annotated[str, Path(alias="tileRow", max_length=16)],
                     x: Annotated[str, Path(alias="tileCol", max_length=16)]) -> TileCoords:
@@ -48,7 +48,7 @@ def get_tile_coords(tms_id: TmsId,
 TileDep = Annotated[TileCoords, Depends(get_tile_coords)]
 
 
-def get_collections(catalog: CatalogDep, principal: PrincipalDep, collections: Annotated[
+async def get_collections(catalog: CatalogDep, principal: PrincipalDep, collections: Annotated[
         str | None, Query(max_length=1000, description="Comma-separated layer ids; default: "
                           "every layer you may see")] = None) -> list[LayerSpec]:
     """The layers of a multi-layer tile, each checked for access (403) before anything else."""
@@ -142,10 +142,11 @@ async def layer_tilejson(layer: LayerDep, tms_id: TmsId, request: Request,
 @router.get("/collections/{layer_id}/tiles/{tileMatrixSetId}/{tileMatrix}/{tileRow}/{tileCol}",
             response_class=Response, responses=TILE_RESPONSES)
 async def layer_tile(layer: LayerDep, tile: TileDep, when: WhenDep, request: Request,
-                     principal: PrincipalDep, cache: TileCacheDep, conn: ConnDep) -> Response:
+                     principal: PrincipalDep, cache: TileCacheDep) -> Response:
     """One layer's features in one tile, generalised for its zoom (see tiles/mvt.py)."""
     filters = filters_for([layer], request)
-    entry = await cached_tile(conn, cache, principal, [layer], tile, when, filters)
+    entry = await cached_tile(request.app.state.engine, cache, principal, [layer], tile, when,
+                              filters)
     return tile_response(entry, request, [layer], when)
 
 
@@ -161,9 +162,10 @@ async def multi_tilejson(specs: CollectionsDep, tms_id: TmsId, request: Request,
 @router.get("/tiles/{tileMatrixSetId}/{tileMatrix}/{tileRow}/{tileCol}",
             response_class=Response, responses=TILE_RESPONSES)
 async def multi_tile(specs: CollectionsDep, tile: TileDep, when: WhenDep, request: Request,
-                     principal: PrincipalDep, cache: TileCacheDep, conn: ConnDep) -> Response:
+                     principal: PrincipalDep, cache: TileCacheDep) -> Response:
     """Several layers in one tile, one MVT layer each, named by layer id."""
     filters = filters_for(specs, request)
-    entry = await cached_tile(conn, cache, principal, specs, tile, when, filters)
+    entry = await cached_tile(request.app.state.engine, cache, principal, specs, tile, when,
+                              filters)
     return tile_response(entry, request, specs, when)
 

@@ -56,7 +56,7 @@ def _need_assets() -> None:
         raise HTTPException(503, f"{MAPLIBRE} is missing: run `npm ci --prefix web`")
 
 
-def bbox_param(bbox: Annotated[str | None, Query(
+async def bbox_param(bbox: Annotated[str | None, Query(
         max_length=200, description="minx,miny,maxx,maxy in lon/lat")] = None) -> BBox | None:
     return BBox.parse(bbox)
 

@@ -1,6 +1,6 @@
 """OGC API Features items and nearest-k, side by side: PostgreSQL alone, our server, tipg.
 
-    .venv/bin/python benchmarks/bench_features.py [--windows 50] [--points 200] [--repeat 3]
+    .venv/bin/python -m benchmarks.bench_features [--windows 50] [--points 200] [--repeat 3]
         [--write]
 
 Reuses bench_tiles' scratch database (the ~1M-row pipelines table is built there once and
@@ -343,7 +343,7 @@ def record(table: str, checks: str, args, segments: int, n_windows: int, n_point
            note: str) -> None:
     body = (f"## Features: items pages and nearest-{K} over {segments:,} pipe "
             f"segments\n\n"
-            f"`python benchmarks/bench_features.py --windows {args.windows} --points "
+            f"`python -m benchmarks.bench_features --windows {args.windows} --points "
             f"{args.points} --repeat {args.repeat} --write`, {time.strftime('%Y-%m-%d')}, "
             f"{os.cpu_count()} cores, PostgreSQL, servers and client on one machine; median of "
             f"{args.repeat} interleaved runs; one uvicorn worker per server. *items*: "

@@ -1,6 +1,6 @@
 """Load the same 200k-line GeoPackage three ways, side by side, and report the ratios.
 
-    .venv/bin/python benchmarks/bench_load.py [--features 200000] [--repeat 3] [--write]
+    .venv/bin/python -m benchmarks.bench_load [--features 200000] [--repeat 3] [--write]
 
 Peers: `ogr2ogr -f PostgreSQL` (COPY mode) and `geopandas.GeoDataFrame.to_postgis`.
 Our loader does more work: it validates every row against the catalog, reprojects
@@ -134,7 +134,7 @@ def main() -> None:
 
 def record(table: str, args) -> None:
     body = (f"## Loading: {args.features:,} line features from a GeoPackage\n\n"
-            f"`python benchmarks/bench_load.py --repeat {args.repeat} --write`, "
+            f"`python -m benchmarks.bench_load --repeat {args.repeat} --write`, "
             f"{time.strftime('%Y-%m-%d')}, 2 cores / 24 GB, PostgreSQL and tools on one machine; "
             f"median of {args.repeat} interleaved runs. A ratio below 1 means we are faster.\n\n"
             f"{table}\n")

@@ -1,6 +1,6 @@
 """The same z14 pipeline tiles four ways, side by side: PostGIS alone, our server, and tipg.
 
-    .venv/bin/python benchmarks/bench_tiles.py [--scale 18] [--tiles 200] [--repeat 3] [--write]
+    .venv/bin/python -m benchmarks.bench_tiles [--scale 18] [--tiles 200] [--repeat 3] [--write]
 
 - floor: our tile SQL (tiles/mvt.py) run straight on PostgreSQL, no HTTP: the least time
   a tile can take with this generalisation;
@@ -317,7 +317,7 @@ def _ensure_database(base: str, url: str, db: str) -> None:
 
 def record(table: str, args, segments: int, n_tiles: int, note: str) -> None:
     body = (f"## Vector tiles: {n_tiles} z{Z} tiles of {segments:,} pipe segments\n\n"
-            f"`python benchmarks/bench_tiles.py --scale {args.scale:g} --tiles {args.tiles} "
+            f"`python -m benchmarks.bench_tiles --scale {args.scale:g} --tiles {args.tiles} "
             f"--repeat {args.repeat} --write`, {time.strftime('%Y-%m-%d')}, "
             f"{os.cpu_count()} cores, PostgreSQL, servers and client on one machine; "
             f"median of {args.repeat} interleaved runs. Servers are one uvicorn worker each. "

@@ -22,8 +22,11 @@ def make_engine(url: str, **kwargs) -> Engine:
 
 
 def make_async_engine(url: str, pool_size: int = 10) -> AsyncEngine:
+    # LIFO: the next request takes the connection used last, whose backend is warm. With
+    # the default FIFO, consecutive requests rotate over every pooled backend, and tiles
+    # rendered that way were 1.5–1.7× slower (interleaved A/B on the bench_tiles table).
     return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size,
-                               pool_pre_ping=True)
+                               pool_pre_ping=True, pool_use_lifo=True)
 
 
 def alembic_config() -> Config:

@@ -24,6 +24,7 @@ from shapely.geometry import MultiPolygon, shape
 from shapely.geometry.base import BaseGeometry
 
 DATA_DIR = Path(__file__).with_name("data")
+DISTRICTS_VALID_FROM = "2012-12-01T00:00:00+08:00"
 CITY_ADCODE = "370200"  # 青岛市 as a whole; its districts are what we want
 DISTRICT_PINYIN = {
     "370202": "Shinan", "370203": "Shibei", "370211": "Huangdao", "370212": "Laoshan",
@@ -91,6 +92,10 @@ def qingdao_districts() -> gpd.GeoDataFrame:
     """
     frame = _read_districts().copy()
     frame.attrs["source_crs"] = "gcj02"
+    # The present boundaries date from the 2012-12-01 reorganisation (Shibei with Sifang,
+    # Huangdao with Jiaonan). Jimo's outline is older; it became a district on 2017-09-20,
+    # a change of level only, which this one version does not record.
+    frame["valid_from"] = pd.Timestamp(DISTRICTS_VALID_FROM)
     return frame
 
 

@@ -13,7 +13,17 @@ from citygis.db import make_async_engine
 from citygis.settings import ServerSettings
 from layers import Catalog
 from spatial_api import errors
-from spatial_api.routers import analysis, features, health, layers, lbs, results, tiles, webmap
+from spatial_api.routers import (
+    analysis,
+    features,
+    health,
+    layers,
+    lbs,
+    result_collections,
+    results,
+    tiles,
+    webmap,
+)
 from tiles.listener import tiles_runtime
 
 log = logging.getLogger(__name__)
@@ -43,7 +53,9 @@ def create_app(database_url: str, settings: ServerSettings | None = None,
         lifespan=lifespan,
     )
     errors.install(app)
-    # Routes are matched in order; tiles come first, being the most requested by far.
+    # Routes are matched in order: tiles first, being the most requested by far, after the
+    # `result-<uuid>` collections, which the catalog's `{layer_id}` routes would also match.
+    app.include_router(result_collections.router)
     app.include_router(tiles.router)
     app.include_router(health.router)
     app.include_router(layers.router)

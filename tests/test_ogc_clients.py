@@ -51,6 +51,22 @@ def test_gdal_lists_public_collections_and_reads_every_feature(live_url):
     assert len(re.findall(r"^OGRFeature\(shelters\)", paged.stdout, re.M)) == len(CURRENT)
 
 
+@pytest.mark.skipif(shutil.which("ogrinfo") is None, reason="GDAL's ogrinfo is not installed")
+def test_gdal_reads_a_saved_result_as_a_collection(live_url):
+    # Left in place: the suites below then see a result collection beside the layers.
+    r = httpx.post(f"{live_url}/lbs/within", json={
+        "layer": "shelters", "lon": 120.38, "lat": 36.07, "distance_m": 50_000, "save": True})
+    assert r.status_code == 200, r.text
+    n, cid = len(r.json()["features"]), r.json()["result"]["collection"].rsplit("/", 1)[1]
+    assert n == len(CURRENT)
+    summary = run("ogrinfo", "-ro", "-so", f"OAPIF:{live_url}/", cid)
+    assert summary.returncode == 0, summary.stderr
+    assert f"Feature Count: {n}" in summary.stdout
+    paged = run("ogrinfo", "-ro", "-oo", "PAGE_SIZE=1", f"OAPIF:{live_url}/", cid)
+    names = re.findall(r"^  name \(String\) = (.+)$", paged.stdout, re.M)
+    assert names == [f["properties"]["name"] for f in r.json()["features"]]
+
+
 @pytest.mark.skipif(importlib.util.find_spec("ogctests") is None,
                     reason="ogctests is not installed")
 def test_ogctests_features_core_suite(live_url, tmp_path):

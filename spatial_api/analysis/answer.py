@@ -32,7 +32,9 @@ async def answer(conn: AsyncConnection, kind: str, request: Options, features: l
         check_ttl(request.ttl_s)
         params = request.model_dump(mode="json", by_alias=True, exclude={"save", "ttl_s"})
         saved = await save_result(conn, kind, params, features, restricted, request.ttl_s)
-        ref = ResultRef(**saved, href=f"/results/{saved['id']}")
+        collection = f"/collections/result-{saved['id']}"
+        ref = ResultRef(**saved, href=f"/results/{saved['id']}", collection=collection,
+                        tiles=f"{collection}/tiles/WebMercatorQuad/{{z}}/{{y}}/{{x}}")
     projected = await run_in_threadpool(project_features, features, out)
     return FeatureCollection(features=projected, crs=out.name, method=METHOD,
                              number_returned=len(projected), result=ref)

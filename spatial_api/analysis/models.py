@@ -156,6 +156,8 @@ class ResultRef(BaseModel):
     created_at: datetime
     expires_at: datetime
     href: str
+    collection: str = Field(description="The same answer as an OGC collection (items, tiles)")
+    tiles: str = Field(description="Its vector tiles, a {z}/{y}/{x} URL template")
 
 
 class FeatureCollection(BaseModel):

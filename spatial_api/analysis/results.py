@@ -84,3 +84,69 @@ async def result_features(conn: AsyncConnection, result_id: UUID | str,
     return [{"type": "Feature", "id": r.fid, "geometry": r.g, "properties": r.properties}
             for r in rows]
 
+
+
+# -- Results as OGC collections: extent, pages of items, vector tiles ----------------------
+
+async def result_extent(conn: AsyncConnection, result_id: UUID | str
+                        ) -> tuple[float, float, float, float] | None:
+    row = (await conn.execute(text(
+        f"SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent(geom) "
+        f"AS e FROM {SCHEMA}.result_features WHERE result_id = :id) s"),
+        {"id": str(result_id)})).one()
+    return None if row[0] is None else tuple(row)
+
+
+_PAGE = f"""
+SELECT string_agg(CAST(json_build_object(
+           'type', 'Feature', 'id', r.fid,
+           'geometry', CAST(ST_AsGeoJSON({{geometry}}, 9, 0) AS json),
+           'properties', r.properties) AS text), ',' ORDER BY r.fid),
+       count(*),
+       (SELECT count(*) FROM {SCHEMA}.result_features AS r
+        WHERE r.result_id = :id AND {{where}})
+FROM (SELECT * FROM {SCHEMA}.result_features AS r WHERE r.result_id = :id AND {{where}}
+      ORDER BY r.fid LIMIT :limit OFFSET :offset) AS r
+"""
+
+
+async def result_page(conn: AsyncConnection, result_id: UUID | str, limit: int, offset: int,
+                      geometry_sql: str, where_sql: str, params: dict[str, Any]
+                      ) -> tuple[str, int, int]:
+    """Comma-joined GeoJSON features by fid, how many returned, how many match.
+
+    `geometry_sql` (output CRS) and `where_sql` (bbox) come from the features module's
+    CRS helpers, written against `r.geom`; their values are in `params`.
+    """
+    sql = _PAGE.format(geometry=geometry_sql, where=where_sql)
+    features, returned, matched = (await conn.execute(text(sql), params | {
+        "id": str(result_id), "limit": limit, "offset": offset})).one()
+    return features or "", returned, matched
+
+
+_TILE = f"""
+SELECT coalesce((
+    SELECT ST_AsMVT(q, :name, :extent, '_geom', '_fid')
+    FROM (
+        SELECT r.fid AS _fid, r.properties,
+               ST_AsMVTGeom(ST_Transform(r.geom, 3857),
+                            ST_TileEnvelope(CAST(:z AS int), CAST(:x AS int), CAST(:y AS int)),
+                            :extent, :buffer, true) AS _geom
+        FROM {SCHEMA}.result_features AS r
+        WHERE r.result_id = :id
+          AND r.geom && ST_MakeEnvelope(:west, :south, :east, :north, 4490)
+    ) AS q
+    WHERE q._geom IS NOT NULL
+), ''::bytea)
+"""
+
+
+async def result_tile(conn: AsyncConnection, result_id: UUID | str, name: str, z: int,
+                      x: int, y: int, bounds: tuple[float, float, float, float],
+                      extent: int, buffer: int) -> bytes:
+    """One MVT layer of a result; its jsonb properties become the feature attributes."""
+    west, south, east, north = bounds
+    row = await conn.execute(text(_TILE), {
+        "id": str(result_id), "name": name, "z": z, "x": x, "y": y, "west": west,
+        "south": south, "east": east, "north": north, "extent": extent, "buffer": buffer})
+    return bytes(row.scalar_one())

@@ -13,9 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from layers import AttrType, LayerSpec
 from layers.tables import SCHEMA
+from spatial_api.analysis import results as store
 from spatial_api.features.cql import period_sql
 from spatial_api.features.crs import CRS84, CRS_URIS, EPSG
 from spatial_api.features.links import GEOJSON, JSON, Link, base_url
+from tiles.metadata import MVT
 
 EXTENT_TTL_S = 60.0  # extents scan whole tables; loads are rare, so a minute of staleness is fine
 
@@ -41,7 +43,7 @@ class Collections(BaseModel):
     collections: list[Collection]
 
 
-def _iso(value: datetime | None) -> str | None:
+def iso(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
 
 
@@ -59,7 +61,7 @@ async def extent(conn: AsyncConnection, request: Request, spec: LayerSpec) -> Ex
         f"FROM (SELECT ST_Extent(geom) AS e FROM {SCHEMA}.{spec.current_view}) s"))).one()
     bbox = [list(row[:4])] if row[0] is not None else [[-180.0, -90.0, 180.0, 90.0]]
     result = Extent(spatial={"bbox": bbox, "crs": CRS84},
-                    temporal={"interval": [[_iso(row[4]), _iso(row[5])]],
+                    temporal={"interval": [[iso(row[4]), iso(row[5])]],
                               "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"})
     cache[spec.id] = (time.monotonic(), result)
     return result
@@ -112,3 +114,41 @@ def queryables(request: Request, spec: LayerSpec) -> dict[str, Any]:
             "$id": f"{base_url(request)}/collections/{spec.id}/queryables",
             "type": "object", "title": spec.title, "properties": props,
             "additionalProperties": False}
+
+
+# -- Saved analysis results as collections `result-<uuid>` ------------------------------
+
+RESULT_PREFIX = "result-"
+
+
+def collection_id(result_id: str) -> str:
+    return RESULT_PREFIX + result_id
+
+
+async def result_collection(conn: AsyncConnection, request: Request, result: dict
+                            ) -> Collection:
+    cid = collection_id(result["id"])
+    base = f"{base_url(request)}/collections/{cid}"
+    bbox = await store.result_extent(conn, result["id"])
+    created, expires = (iso(result[k]) for k in ("created_at", "expires_at"))
+    return Collection(
+        id=cid, title=f"Result: {result['kind']}",
+        description=(f"Saved {result['kind']} answer, {result['feature_count']} features; "
+                     f"expires {expires}"),
+        links=[Link(href=base, rel="self", type=JSON),
+               Link(href=f"{base}/items", rel="items", type=GEOJSON, title="Features"),
+               Link(href=f"{base}/tiles/WebMercatorQuad/{{tileMatrix}}/{{tileRow}}/{{tileCol}}",
+                    rel="tiles", type=MVT, title="Vector tiles (URL template)")],
+        extent=Extent(
+            spatial={"bbox": [list(bbox) if bbox else [-180.0, -90.0, 180.0, 90.0]],
+                     "crs": CRS84},
+            temporal={"interval": [[created, expires]],
+                      "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"}),
+        storageCrs=f"{EPSG}4490")
+
+
+async def result_collections(conn: AsyncConnection, request: Request, restricted: bool
+                             ) -> list[Collection]:
+    """Every live result the caller may see, for /collections."""
+    return [await result_collection(conn, request, r)
+            for r in await store.list_results(conn, restricted)]

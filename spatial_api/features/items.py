@@ -1,7 +1,8 @@
 """Items: one SQL statement builds a page of GeoJSON features and counts the matches.
 
 PostGIS writes each feature (json_build_object + ST_AsGeoJSON) and string_agg joins the
-page, so Python only wraps the envelope around one text value. numberMatched costs a
+page, so Python only wraps the envelope around one text value. The JSON is built above the
+LIMIT/OFFSET, so rows skipped by a deep offset are never encoded. numberMatched costs a
 second scan only when the page is full or past the end; it is counted up to MATCH_CAP and
 left out above that (OGC makes it optional), so huge layers stay cheap to page through.
 """
@@ -85,9 +86,9 @@ async def page(conn: AsyncConnection, spec: LayerSpec, q: ItemsQuery
     sql = (f"SELECT p.features, p.returned, CASE WHEN p.returned < :limit "
            f"AND (p.returned > 0 OR :offset = 0) THEN NULL ELSE (SELECT count(*) FROM "
            f"(SELECT 1 FROM {source} WHERE {where} LIMIT :cap) c) END "
-           f"FROM (SELECT string_agg(feature, ',' ORDER BY n) AS features, count(*) AS returned"
-           f" FROM (SELECT row_number() OVER (ORDER BY {order}) AS n, {feature} AS feature "
-           f"FROM {source} WHERE {where} ORDER BY {order} LIMIT :limit OFFSET :offset) f) p")
+           f"FROM (SELECT string_agg({feature}, ',' ORDER BY t.n) AS features, "
+           f"count(*) AS returned FROM (SELECT row_number() OVER (ORDER BY {order}) AS n, t.* "
+           f"FROM {source} WHERE {where} ORDER BY {order} LIMIT :limit OFFSET :offset) t) p")
     features, returned, counted = (await run(conn, sql, binds)).one()
     matched = q.offset + returned if counted is None else counted if counted < MATCH_CAP else None
     features = features or ""
@@ -96,17 +97,18 @@ async def page(conn: AsyncConnection, spec: LayerSpec, q: ItemsQuery
     return features, returned, matched
 
 
-def collection_json(request: Request, spec: LayerSpec, q: ItemsQuery, features: str,
-                    returned: int, matched: int | None) -> str:
+def collection_json(request: Request, collection_id: str, title: str, limit: int, offset: int,
+                    features: str, returned: int, matched: int | None) -> str:
+    """The FeatureCollection page around already encoded features, with paging links."""
     links = [Link(href=self_url(request), rel="self", type=GEOJSON, title="This page"),
-             Link(href=f"{base_url(request)}/collections/{spec.id}", rel="collection", type=JSON,
-                  title=spec.title)]
-    more = returned == q.limit if matched is None else q.offset + returned < matched
+             Link(href=f"{base_url(request)}/collections/{collection_id}", rel="collection",
+                  type=JSON, title=title)]
+    more = returned == limit if matched is None else offset + returned < matched
     if more:
-        links.append(Link(href=self_url(request, offset=q.offset + returned), rel="next",
+        links.append(Link(href=self_url(request, offset=offset + returned), rel="next",
                           type=GEOJSON, title="Next page"))
-    if q.offset > 0:
-        links.append(Link(href=self_url(request, offset=max(q.offset - q.limit, 0)), rel="prev",
+    if offset > 0:
+        links.append(Link(href=self_url(request, offset=max(offset - limit, 0)), rel="prev",
                           type=GEOJSON, title="Previous page"))
     head: dict[str, Any] = {"type": "FeatureCollection",
                             "timeStamp": datetime.now(UTC).isoformat().replace("+00:00", "Z")}

@@ -98,11 +98,12 @@ async def conformance() -> Conformance:
 @router.get("/collections", response_model=colls.Collections, response_model_exclude_none=True)
 async def list_collections(request: Request, catalog: CatalogDep, principal: PrincipalDep,
                            conn: ConnDep) -> colls.Collections:
-    """Collections this caller may see; restricted layers need a token."""
+    """Catalog layers, then live saved results; restricted ones need a token."""
     visible = [spec for spec in catalog.values() if principal.may_see(spec)]
     return colls.Collections(
         links=[Link(href=f"{base_url(request)}/collections", rel="self", type=JSON)],
-        collections=[await colls.collection(conn, request, spec) for spec in visible])
+        collections=[*[await colls.collection(conn, request, spec) for spec in visible],
+                     *await colls.result_collections(conn, request, principal.restricted)])
 
 
 @router.get("/collections/{layer_id}", response_model=colls.Collection,
@@ -123,7 +124,8 @@ async def get_items(request: Request, layer: LayerDep, conn: ConnDep,
                     q: Annotated[ItemsQuery, Depends(items_query)]) -> GeoJSONResponse:
     """Features of the layer at a valid time (now by default), paged and filtered."""
     features, returned, matched = await items.page(conn, layer, q)
-    body = items.collection_json(request, layer, q, features, returned, matched)
+    body = items.collection_json(request, layer.id, layer.title, q.limit, q.offset, features,
+                                 returned, matched)
     return GeoJSONResponse(body, headers={"Content-Crs": q.crs.header})
 
 

@@ -78,16 +78,21 @@ def pass_on_query(request: Request) -> str:
     return "?" + urlencode(pairs, safe=",") if pairs else ""
 
 
+def mvt_response(body: bytes, etag: str, request: Request, cache_control: str) -> Response:
+    """200 with the tile, 204 when it is empty, 304 when the client holds this ETag."""
+    headers = {"ETag": etag, "Vary": "Authorization, X-API-Key", "Cache-Control": cache_control}
+    sent = request.headers.get("if-none-match", "")
+    if any(tag.strip().removeprefix("W/") in (etag, "*") for tag in sent.split(",")):
+        return Response(status_code=304, headers=headers)
+    if not body:
+        return Response(status_code=204, headers=headers)
+    return Response(body, media_type=MVT, headers=headers)
+
+
 def tile_response(entry: CachedTile, request: Request, specs: list[LayerSpec],
                   when: DateTimeInterval | None) -> Response:
-    headers = {"ETag": entry.etag, "Vary": "Authorization, X-API-Key",
-               "Cache-Control": cache_control(specs, when, request.app.state.tile_cache.settings)}
-    sent = request.headers.get("if-none-match", "")
-    if any(tag.strip().removeprefix("W/") in (entry.etag, "*") for tag in sent.split(",")):
-        return Response(status_code=304, headers=headers)
-    if not entry.body:
-        return Response(status_code=204, headers=headers)
-    return Response(entry.body, media_type=MVT, headers=headers)
+    return mvt_response(entry.body, entry.etag, request,
+                        cache_control(specs, when, request.app.state.tile_cache.settings))
 
 
 def filters_for(specs: list[LayerSpec], request: Request) -> dict[str, dict[str, Value]]:

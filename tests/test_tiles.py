@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from datetime import UTC, datetime
 
@@ -96,6 +97,51 @@ def test_geometry_lands_within_one_tile_unit(client, engine):
     assert len(coords) == len(expected) == 2
     for (gx, gy), (ex, ey) in zip(coords, expected, strict=True):
         assert abs(gx - ex) <= 1 and abs(gy - ey) <= 1
+
+
+@pytest.mark.parametrize("z", [12, 17])
+def test_gcj02_shifted_tiles_put_features_where_the_basemap_has_them(client, engine, z):
+    from loaders.chinese_offsets import wgs84_to_gcj02
+    from tiles.grid import TileCoords
+    from tiles.shift import gcj02_affine
+    lon, lat = 120.3201, 36.06135
+    vid = insert(engine, "shelters", "S1", wkt=f"POINT({lon} {lat})")
+    glon, glat = (float(v) for v in wgs84_to_gcj02(lon, lat))
+    t = WMQ.tile(glon, glat, z)  # the basemap tile that shows the GCJ-02 position
+    b = WMQ.xy_bounds(t)
+    gx, gy = WMQ.xy(glon, glat)
+    want = ((gx - b.left) / (b.right - b.left) * 4096, (gy - b.bottom) / (b.top - b.bottom) * 4096)
+    url = f"/collections/shelters/tiles/WebMercatorQuad/{z}/{t.y}/{t.x}"
+    shifted = features(client.get(url, params={"shift": "gcj02"}), "shelters")
+    x, y = shifted[vid]["geometry"]["coordinates"]
+    fit = gcj02_affine(TileCoords("WebMercatorQuad", z, t.x, t.y))
+    tolerance = 1 + fit.error_m / ((b.right - b.left) / 4096 * 0.808)  # rounding + fit
+    assert abs(x - want[0]) <= tolerance and abs(y - want[1]) <= tolerance
+    # Unshifted, the same pixel is ~500 m away: 27 tile units at z12, 850 at z17.
+    plain = client.get(url)
+    if z == 17:  # the true position is in another tile altogether
+        assert plain.status_code == 204
+    else:
+        px, py = features(plain, "shelters")[vid]["geometry"]["coordinates"]
+        assert abs(px - x) + abs(py - y) > 20
+    problem = client.get(url, params={"shift": "bd09"})
+    assert problem.status_code == 422
+
+
+@pytest.mark.parametrize("z", range(3, 19))
+def test_gcj02_affine_fit_stays_below_a_quarter_pixel(z):
+    from tiles.grid import TileCoords
+    from tiles.shift import gcj02_affine
+    t = WMQ.tile(120.38, 36.07, z)
+    fit = gcj02_affine(TileCoords("WebMercatorQuad", z, t.x, t.y))
+    pixel_m = 2 * 20037508.342789244 / 2**z / 256 * 0.808  # cos(36.07°): ground metres
+    assert fit.error_m < pixel_m / 4
+    if z >= 14:  # and under half an MVT unit (1/16 pixel) where streets are drawn
+        assert fit.error_m < pixel_m / 32
+    assert abs(fit.a - 1) < 0.01 and abs(fit.e - 1) < 0.01  # nearly a translation…
+    cx, cy = WMQ.xy(120.38, 36.07)
+    moved = (fit.a * cx + fit.b * cy + fit.xoff - cx, fit.d * cx + fit.e * cy + fit.yoff - cy)
+    assert 300 < math.hypot(*moved) * 0.808 < 700  # …of about 500 m
 
 
 def test_small_polygons_are_dropped_at_low_zoom_and_kept_at_high_zoom(client, engine):

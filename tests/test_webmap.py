@@ -105,47 +105,95 @@ def live_url(demo_db):
         yield url
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(),
-                    reason="Debian chromium is not installed: apt-get install chromium")
+class Browser:
+    """Debian's headless Chromium on /map, allowed to reach 127.0.0.1 only."""
+
+    def __init__(self, playwright):
+        self.blocked: list[str] = []
+        self.errors: list[str] = []
+        self.browser = playwright.chromium.launch(  # a fresh temporary profile each launch
+            executable_path=str(CHROMIUM), headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"])
+
+    def _only_localhost(self, route):
+        url = urlsplit(route.request.url)
+        if url.scheme in ("data", "blob") or url.hostname == "127.0.0.1":
+            return route.continue_()
+        self.blocked.append(route.request.url)
+        return route.abort()
+
+    def open_map(self, url: str):
+        page = self.browser.new_page(viewport={"width": 1200, "height": 800})
+        page.route("**/*", self._only_localhost)
+        page.on("pageerror", lambda e: self.errors.append(str(e)))
+        page.goto(url)
+        page.evaluate("citygis.ready")
+        return page
+
+
+needs_chromium = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="Debian chromium is not installed: apt-get install chromium")
+
+
+@needs_chromium
 def test_browser_draws_tiles_and_the_time_slider_goes_back(live_url, engine, tmp_path):
     from playwright.sync_api import sync_playwright
 
     lon, lat = count(engine, "SELECT array[ST_X(c), ST_Y(c)] FROM (SELECT ST_Centroid("
                              "ST_Extent(geom)) c FROM city.pipelines_as_of('1975-01-01')) q")
-    blocked: list[str] = []
-    errors: list[str] = []
-
-    def only_localhost(route):
-        url = urlsplit(route.request.url)
-        if url.scheme in ("data", "blob") or url.hostname == "127.0.0.1":
-            return route.continue_()
-        blocked.append(route.request.url)
-        return route.abort()
-
     with sync_playwright() as p:
-        browser = p.chromium.launch(  # a fresh temporary profile each launch
-            executable_path=str(CHROMIUM), headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"])
+        b = Browser(p)
         try:
-            page = browser.new_page(viewport={"width": 1200, "height": 800})
-            page.route("**/*", only_localhost)
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(f"{live_url}/map?token={TOKEN}")
-            page.evaluate("citygis.ready")
+            page = b.open_map(f"{live_url}/map?token={TOKEN}")
             assert page.evaluate("citygis.rendered('districts')") >= 5
             assert page.locator("#layers li").count() == 12  # the token shows restricted ones
             page.evaluate(f"citygis.map.jumpTo({{center: [{lon}, {lat}], zoom: 12}})")
             page.evaluate("citygis.idle()")
             now = page.evaluate("citygis.rendered('pipelines')")
+            districts = page.evaluate("citygis.rendered('districts')")
             page.evaluate("citygis.setYear(1975)")
             past = page.evaluate("citygis.rendered('pipelines')")
+            assert page.evaluate("citygis.rendered('districts')") == 0  # none before 2012-12
             assert page.locator("#year-label").text_content() == "1 Jan 1975"
             page.screenshot(path=tmp_path / "map-1975.png")
+            page.evaluate("citygis.setYear(2015)")  # districts are there from 2012-12-01
+            assert page.evaluate("citygis.rendered('districts')") == districts > 0
             page.evaluate("citygis.setYear(new Date().getFullYear())")
             again = page.evaluate("citygis.rendered('pipelines')")
         finally:
-            browser.close()
+            b.browser.close()
     assert now > 0 and past < now, (past, now)
     assert again == now
-    assert blocked == [] and errors == []
+    assert b.blocked == [] and b.errors == []
+
+
+@needs_chromium
+def test_browser_on_a_gcj02_basemap_draws_and_queries_in_gcj02(demo_db, engine):
+    from playwright.sync_api import sync_playwright
+
+    from loaders.chinese_offsets import wgs84_to_gcj02
+    site, lon, lat = count(engine, "SELECT array[asset_id, ST_X(geom)::text, ST_Y(geom)::text]"
+                                   " FROM city.scenic_sites_current ORDER BY asset_id LIMIT 1")
+    lon, lat = float(lon), float(lat)
+    glon, glat = (float(v) for v in wgs84_to_gcj02(lon, lat))
+    with serving(webmap_app(demo_db, basemap_gcj02=True)) as url, sync_playwright() as p:
+        b = Browser(p)
+        try:
+            page = b.open_map(f"{url}/map")
+            page.evaluate(f"citygis.map.jumpTo({{center: [{glon}, {glat}], zoom: 16}})")
+            page.evaluate("citygis.idle()")
+            drawn = page.evaluate("""citygis.map.queryRenderedFeatures(
+                {layers: citygis.state.layerIds.scenic_sites})
+                .map((f) => [f.properties.asset_id, ...f.geometry.coordinates])""")
+            page.select_option("#target", "scenic_sites")
+            answer = page.evaluate(f"citygis.runTool('nearest', [[{glon}, {glat}]])")
+        finally:
+            b.browser.close()
+    x, y = next((x, y) for a, x, y in drawn if a == site)
+    metres = 111_320 * max(abs(x - glon) * 0.81, abs(y - glat))
+    assert metres < 3, (x, y, glon, glat)  # drawn on the GCJ-02 spot (z16 pixel ≈ 2 m)
+    first = answer["features"][0]
+    assert first["id"] == site and first["properties"]["distance_m"] < 0.5
+    assert first["geometry"]["coordinates"] == pytest.approx([glon, glat], abs=1e-6)
+    assert b.blocked == [] and b.errors == []

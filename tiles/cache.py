@@ -56,6 +56,7 @@ class TileKey:
     when: tuple[str | None, str | None, bool] | None
     filters: tuple[tuple[str, tuple[tuple[str, str], ...]], ...]
     access: str
+    shift: str | None = None
 
 
 @dataclass(frozen=True)
@@ -161,7 +162,8 @@ def _when_key(when: DateTimeInterval | None) -> tuple[str | None, str | None, bo
 async def cached_tile(engine: AsyncEngine, cache: TileCache, principal: Principal,
                       specs: Sequence[LayerSpec], coords: TileCoords,
                       when: DateTimeInterval | None,
-                      filters: Mapping[str, Mapping[str, Value]]) -> CachedTile:
+                      filters: Mapping[str, Mapping[str, Value]],
+                      shift: str | None = None) -> CachedTile:
     """The tile from the cache if its layers have not changed since, else rendered."""
     if hidden := [s.id for s in specs if not principal.may_see(s)]:
         raise Forbidden(f"restricted layers {hidden}: send Authorization: Bearer <token>")
@@ -175,12 +177,12 @@ async def cached_tile(engine: AsyncEngine, cache: TileCache, principal: Principa
         filters=tuple((i, tuple(sorted((k, repr(v)) for k, v in filters.get(i, {}).items())))
                       for i in ids),
         access=Access.restricted if any(s.access is Access.restricted for s in specs)
-        else Access.public)
+        else Access.public, shift=shift)
     if entry := cache.get(key):
         return entry
     async with engine.connect() as conn:  # only on a miss: a hit needs no pooled connection
         body = await mvt.render(conn, specs, coords, when, filters,
-                                cache.settings.max_features)
+                                cache.settings.max_features, shift)
     return cache.put(key, body, current=not is_past(when))
 
 

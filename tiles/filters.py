@@ -9,7 +9,7 @@ from layers import Attribute, AttrType, LayerSpec
 from spatial_api.errors import InvalidParameter
 
 # Query parameters that are not attribute filters.
-RESERVED = frozenset({"datetime", "collections", "token", "f"})
+RESERVED = frozenset({"datetime", "collections", "token", "f", "shift"})
 Value = str | int | float | bool | date | datetime
 _BOOLEAN = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 

@@ -28,6 +28,7 @@ from spatial_api.params import DateTimeInterval
 from spatial_api.query import layer_source
 from tiles.filters import Value
 from tiles.grid import BUFFER, EXTENT, MERCATOR_M_PER_DEG, SCREEN_PX, TileCoords
+from tiles.shift import gcj02_affine, source_lonlat_bounds
 
 SIMPLIFY_UNITS = 1.0
 MIN_POLYGON_PX = 1.0
@@ -73,7 +74,7 @@ def _unit_deg(z: int) -> float:
 
 
 def layer_sql(i: int, spec: LayerSpec, z: int, when: DateTimeInterval | None,
-              filters: Mapping[str, Value]) -> tuple[str, dict]:
+              filters: Mapping[str, Value], shifted: bool = False) -> tuple[str, dict]:
     """The SQL of one layer's MVT (a bytea) and its own bind parameters."""
     kind = shape(spec)
     geom = "ST_Force2D(t.geom)" if spec.dimension == 3 else "t.geom"
@@ -92,27 +93,38 @@ def layer_sql(i: int, spec: LayerSpec, z: int, when: DateTimeInterval | None,
     for name, value in filters.items():
         where += f"\n          AND t.{name} = :f{i}_{name}"
         params[f"f{i}_{name}"] = value
+    mercator = f"ST_Transform({geom}, 3857)"
+    if shifted:
+        mercator = f"ST_Affine({mercator}, :sa, :sb, :sd, :se, :sx, :sy)"
     sql = _template().substitute(
-        i=i, extent=EXTENT, buffer=BUFFER, srid=spec.storage_srid, geometry=geom,
+        i=i, extent=EXTENT, buffer=BUFFER, srid=spec.storage_srid, mercator=mercator,
         columns="".join(_column(spec, a) for a in attributes_at(spec, z)),
         source=source, where=where, order=order)
     return sql, params
 
 
 def tile_sql(specs: Sequence[LayerSpec], coords: TileCoords, when: DateTimeInterval | None,
-             filters: Mapping[str, Mapping[str, Value]], max_features: int = MAX_FEATURES
-             ) -> tuple[str, dict] | None:
-    """One statement for every layer visible at this zoom; None when none is."""
+             filters: Mapping[str, Mapping[str, Value]], max_features: int = MAX_FEATURES,
+             shift: str | None = None) -> tuple[str, dict] | None:
+    """One statement for every layer visible at this zoom; None when none is.
+
+    `shift="gcj02"` draws the features where a GCJ-02 basemap has them (tiles/shift.py).
+    """
     parts, params = [], {}
     for i, spec in enumerate(specs):
         if visible(spec, coords.z):
-            sql, own = layer_sql(i, spec, coords.z, when, filters.get(spec.id, {}))
+            sql, own = layer_sql(i, spec, coords.z, when, filters.get(spec.id, {}),
+                                 shifted=shift is not None)
             parts.append(f"({sql})")
             params |= own
     if not parts:
         return None
     stretch = coords.lat_stretch()
     west, south, east, north = coords.lonlat_bounds(MARGIN)
+    if shift is not None:
+        affine = gcj02_affine(coords)
+        params |= affine.params()
+        west, south, east, north = source_lonlat_bounds(coords, affine, MARGIN)
     params |= {"z": coords.z, "x": coords.x, "y": coords.y, "west": west, "south": south,
                "east": east, "north": north, "stretch": stretch,
                "tol": SIMPLIFY_UNITS * _unit_deg(coords.z) / stretch,
@@ -123,9 +135,9 @@ def tile_sql(specs: Sequence[LayerSpec], coords: TileCoords, when: DateTimeInter
 async def render(conn: AsyncConnection, specs: Sequence[LayerSpec], coords: TileCoords,
                  when: DateTimeInterval | None,
                  filters: Mapping[str, Mapping[str, Value]],
-                 max_features: int = MAX_FEATURES) -> bytes:
+                 max_features: int = MAX_FEATURES, shift: str | None = None) -> bytes:
     """The encoded tile; empty bytes when no feature is drawn."""
-    built = tile_sql(specs, coords, when, filters, max_features)
+    built = tile_sql(specs, coords, when, filters, max_features, shift)
     if built is None:
         return b""
     sql, params = built

@@ -6,7 +6,7 @@ is a 204 No Content (MapLibre and OpenLayers draw nothing for it), with its ETag
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
@@ -46,6 +46,9 @@ async def get_tile_coords(tms_id: TmsId,
 
 
 TileDep = Annotated[TileCoords, Depends(get_tile_coords)]
+ShiftDep = Annotated[Literal["gcj02"] | None, Query(
+    description="gcj02: draw features where a GCJ-02 basemap (AMap, Tencent) has them, "
+                "about 500 m from their true CGCS2000 place in China")]
 
 
 async def get_collections(catalog: CatalogDep, principal: PrincipalDep, collections: Annotated[
@@ -147,11 +150,12 @@ async def layer_tilejson(layer: LayerDep, tms_id: TmsId, request: Request,
 @router.get("/collections/{layer_id}/tiles/{tileMatrixSetId}/{tileMatrix}/{tileRow}/{tileCol}",
             response_class=Response, responses=TILE_RESPONSES)
 async def layer_tile(layer: LayerDep, tile: TileDep, when: WhenDep, request: Request,
-                     principal: PrincipalDep, cache: TileCacheDep) -> Response:
+                     principal: PrincipalDep, cache: TileCacheDep,
+                     shift: ShiftDep = None) -> Response:
     """One layer's features in one tile, generalised for its zoom (see tiles/mvt.py)."""
     filters = filters_for([layer], request)
     entry = await cached_tile(request.app.state.engine, cache, principal, [layer], tile, when,
-                              filters)
+                              filters, shift)
     return tile_response(entry, request, [layer], when)
 
 
@@ -167,10 +171,11 @@ async def multi_tilejson(specs: CollectionsDep, tms_id: TmsId, request: Request,
 @router.get("/tiles/{tileMatrixSetId}/{tileMatrix}/{tileRow}/{tileCol}",
             response_class=Response, responses=TILE_RESPONSES)
 async def multi_tile(specs: CollectionsDep, tile: TileDep, when: WhenDep, request: Request,
-                     principal: PrincipalDep, cache: TileCacheDep) -> Response:
+                     principal: PrincipalDep, cache: TileCacheDep,
+                     shift: ShiftDep = None) -> Response:
     """Several layers in one tile, one MVT layer each, named by layer id."""
     filters = filters_for(specs, request)
     entry = await cached_tile(request.app.state.engine, cache, principal, specs, tile, when,
-                              filters)
+                              filters, shift)
     return tile_response(entry, request, specs, when)
 

@@ -32,49 +32,11 @@ function status(text, error = false) {
   $("status").className = error ? "error" : "";
 }
 
-// ---- GCJ-02: AMap/Tencent basemaps are offset; our data (CGCS2000 ≈ WGS 84) is not. ----
-// GeoJSON overlays are shifted forward for display and clicks shifted back before querying.
-// Vector tiles cannot be shifted in the browser: with a GCJ-02 basemap they stay ~500 m off.
-const GCJ = { a: 6378245.0, ee: 0.00669342162296594323 };
-function gcjDelta(lon, lat) {
-  const x = lon - 105, y = lat - 35, PI = Math.PI;
-  const common = (20 * Math.sin(6 * x * PI) + 20 * Math.sin(2 * x * PI)) * 2 / 3;
-  let dLat = -100 + 2 * x + 3 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * Math.sqrt(Math.abs(x))
-    + common + (20 * Math.sin(y * PI) + 40 * Math.sin(y / 3 * PI)) * 2 / 3
-    + (160 * Math.sin(y / 12 * PI) + 320 * Math.sin(y * PI / 30)) * 2 / 3;
-  let dLon = 300 + x + 2 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * Math.sqrt(Math.abs(x))
-    + common + (20 * Math.sin(x * PI) + 40 * Math.sin(x / 3 * PI)) * 2 / 3
-    + (150 * Math.sin(x / 12 * PI) + 300 * Math.sin(x / 30 * PI)) * 2 / 3;
-  const rad = lat / 180 * PI, s = Math.sin(rad), m = 1 - GCJ.ee * s * s, sq = Math.sqrt(m);
-  dLat = dLat * 180 / ((GCJ.a * (1 - GCJ.ee)) / (m * sq) * PI);
-  dLon = dLon * 180 / (GCJ.a / sq * Math.cos(rad) * PI);
-  return [dLon, dLat];
-}
-const inChina = ([lon, lat]) => lon >= 72.004 && lon <= 137.8347 && lat >= 0.8293 && lat <= 55.8271;
-function toGcj(p) {
-  if (!inChina(p)) return p;
-  const [dx, dy] = gcjDelta(p[0], p[1]);
-  return [p[0] + dx, p[1] + dy, ...p.slice(2)];
-}
-function fromGcj(p) {  // fixed point on the forward transform: sub-millimetre in a few steps
-  let q = p.slice();
-  for (let i = 0; i < 6; i++) {
-    const g = toGcj(q);
-    q = [q[0] - (g[0] - p[0]), q[1] - (g[1] - p[1]), ...p.slice(2)];
-  }
-  return q;
-}
-function mapCoords(geojson, fn) {
-  const walk = (c) => (typeof c[0] === "number" ? fn(c) : c.map(walk));
-  const geom = (g) => g && (g.type === "GeometryCollection"
-    ? { ...g, geometries: g.geometries.map(geom) } : { ...g, coordinates: walk(g.coordinates) });
-  if (geojson.type === "FeatureCollection")
-    return { ...geojson, features: geojson.features.map((f) => ({ ...f, geometry: geom(f.geometry) })) };
-  if (geojson.type === "Feature") return { ...geojson, geometry: geom(geojson.geometry) };
-  return geom(geojson);
-}
-const forDisplay = (gj) => (state.config.basemap_gcj02 ? mapCoords(gj, toGcj) : gj);
-const fromDisplay = (p) => (state.config.basemap_gcj02 ? fromGcj(p) : p);
+// ---- GCJ-02: AMap/Tencent basemaps are offset ~500 m from our CGCS2000 data. ----
+// The server does the shifting (no GCJ-02 maths in the browser): tiles take shift=gcj02,
+// and the analysis services read clicks and write answers in crs/out_crs=gcj02.
+const gcj = () => state.config.basemap_gcj02;
+const displayCrs = () => (gcj() ? { crs: "gcj02", out_crs: "gcj02" } : {});
 
 // ---- styles from the catalog ----
 function color(s) {
@@ -101,9 +63,12 @@ function styleLayers(spec, sourceLayer) {
              "circle-stroke-color": s.outline || "#ffffff", "circle-stroke-width": 1 } }];
 }
 
-function withDatetime(template) {
-  if (!state.datetime) return template;
-  return `${template}${template.includes("?") ? "&" : "?"}datetime=${encodeURIComponent(state.datetime)}`;
+function tileURL(template) {  // the slider's instant, and the GCJ-02 shift when needed
+  const extra = [];
+  if (state.datetime) extra.push(`datetime=${encodeURIComponent(state.datetime)}`);
+  if (gcj()) extra.push("shift=gcj02");
+  if (!extra.length) return template;
+  return `${template}${template.includes("?") ? "&" : "?"}${extra.join("&")}`;
 }
 
 async function tileSource(spec) {
@@ -113,7 +78,7 @@ async function tileSource(spec) {
   try {
     const tj = await getJSON(api(`collections/${spec.id}/tiles/WebMercatorQuad/tilejson.json`));
     const url = new URL(tj.tiles[0], BASE);
-    url.searchParams.delete("datetime");
+    url.searchParams.delete("datetime"); url.searchParams.delete("shift");
     return { tiles: [decodeURI(url.href)], layer: tj.vector_layers?.[0]?.id || spec.id,
              minzoom: tj.minzoom ?? 0, maxzoom: tj.maxzoom ?? 22, bounds: tj.bounds };
   } catch (e) {
@@ -156,7 +121,7 @@ function setDatetime(year) {
   state.datetime = year >= NOW_YEAR ? null : `${year}-01-01T00:00:00Z`;
   $("year-label").textContent = state.datetime ? `1 Jan ${year}` : "now";
   for (const [id, src] of Object.entries(state.sources))
-    map.getSource(id).setTiles(src.tiles.map(withDatetime));
+    map.getSource(id).setTiles(src.tiles.map(tileURL));
 }
 
 // ---- popups: attributes and version history ----
@@ -191,8 +156,8 @@ async function inspect(e) {
 }
 
 // ---- analysis: nearest (point), within (circle), buffer (polygon) ----
-function showGeoJSON(sourceId, geojson) {
-  map.getSource(sourceId).setData(forDisplay(geojson));
+function showGeoJSON(sourceId, geojson) {  // already in display coordinates
+  map.getSource(sourceId).setData(geojson);
 }
 
 function circle([lon, lat], metres, n = 64) {
@@ -210,17 +175,18 @@ async function runTool(tool, points) {
   const [lon, lat] = points[0];
   let answer;
   if (tool === "nearest") {
-    answer = await getJSON(api("lbs/nearest", { lon, lat, layer, k: 5, datetime: state.datetime }));
+    answer = await getJSON(api("lbs/nearest", { lon, lat, layer, k: 5, datetime: state.datetime,
+                                                 ...displayCrs() }));
   } else if (tool === "within") {
     showGeoJSON("draft", { type: "Feature", properties: {}, geometry: circle([lon, lat], distance) });
     answer = await getJSON(api("lbs/within", { lon, lat, layer, distance_m: distance,
-                                                 datetime: state.datetime }));
+                                                 datetime: state.datetime, ...displayCrs() }));
   } else {
     const geometry = points.length > 2
       ? { type: "Polygon", coordinates: [[...points, points[0]]] } : { type: "Point", coordinates: [lon, lat] };
     answer = await getJSON(api("analysis/buffer"), {
       method: "POST", headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ geometry, distance_m: distance }),
+      body: JSON.stringify({ geometry, distance_m: distance, ...displayCrs() }),
     });
   }
   const fc = answer.type === "FeatureCollection" ? answer
@@ -234,7 +200,7 @@ async function runTool(tool, points) {
 async function onClick(e) {
   const tool = $("tool").value;
   if (tool === "inspect") return inspect(e);
-  const p = fromDisplay([e.lngLat.lng, e.lngLat.lat]);
+  const p = [e.lngLat.lng, e.lngLat.lat];
   if (tool === "buffer") {
     state.draft.push(p);
     showGeoJSON("draft", { type: "Feature", properties: {}, geometry: state.draft.length > 2
@@ -283,7 +249,7 @@ async function start() {
   state.specs.forEach((spec, i) => {
     const src = sources[i];
     state.sources[spec.id] = src;
-    map.addSource(spec.id, { type: "vector", tiles: src.tiles.map(withDatetime),
+    map.addSource(spec.id, { type: "vector", tiles: src.tiles.map(tileURL),
                              minzoom: src.minzoom, maxzoom: src.maxzoom });
     const layers = styleLayers(spec, src.layer);
     layers.forEach((l) => map.addLayer(l));

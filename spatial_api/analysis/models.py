@@ -61,13 +61,41 @@ class BufferRequest(Options):
         return self
 
 
+Technology = Literal["gsm", "umts", "lte", "nr"]
+
+
+class Coverage(BaseModel):
+    """How sectors become coverage wedges (see spatial_api/analysis/coverage.py)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    radius_m: float = Field(default=800, description="Wedge radius, 0 < r ≤ 50,000 m")
+    radius_by_technology: dict[Technology, float] = Field(
+        default_factory=dict, description="Radius per technology, e.g. {\"nr\": 300}")
+    dissolve_by: Literal["operator", "technology", "site_id", "all"] | None = Field(
+        default=None, description="Union the wedges per value, so overlaps count once")
+
+
+class CoverageInput(BaseModel):
+    """The sectors layer's coverage wedges as one side of an overlay."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    coverage: Coverage
+    filter: Filter | None = _FILTER
+
+
+class CoverageRequest(Options, Coverage):
+    filter: Filter | None = _FILTER
+
+
 Operation = Literal["intersection", "union", "difference", "symmetric_difference", "identity"]
 
 
 class OverlayRequest(Options):
     operation: Operation
-    a: LayerInput
-    b: LayerInput | GeometryInput
+    a: LayerInput | CoverageInput
+    b: LayerInput | CoverageInput | GeometryInput
     group_by: list[str] | None = Field(
         default=None, max_length=5,
         description="Prefixed attributes to total by, e.g. [\"b_name\", \"a_utility\"]")

@@ -15,8 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from layers import Catalog, LayerSpec
 from spatial_api.analysis import metric
 from spatial_api.analysis.answer import feature
+from spatial_api.analysis.coverage import select_coverage
 from spatial_api.analysis.geometry import parse_crs, parse_geometry, sql_geometry
-from spatial_api.analysis.models import GeometryInput, LayerInput, OverlayRequest
+from spatial_api.analysis.models import CoverageInput, GeometryInput, LayerInput, OverlayRequest
 from spatial_api.analysis.sources import (
     MAX_INPUT_FEATURES,
     Selection,
@@ -49,8 +50,12 @@ PARTS = {
 }
 
 
-def _side(catalog: Catalog, principal: Principal, side: LayerInput | GeometryInput,
-          prefix: str, when) -> tuple[Selection | None, str, dict, tuple]:
+def _side(catalog: Catalog, principal: Principal,
+          side: LayerInput | CoverageInput | GeometryInput, prefix: str, when
+          ) -> tuple[Selection | None, str, dict, tuple]:
+    if isinstance(side, CoverageInput):
+        sel = select_coverage(catalog, principal, side.coverage, side.filter, when, prefix)
+        return sel, sel.sql, sel.params, sel.binds
     if isinstance(side, GeometryInput):
         crs = parse_crs(side.crs)
         expr, params = sql_geometry(parse_geometry(side.geometry, crs), crs, prefix)
@@ -96,7 +101,9 @@ async def overlay(conn: AsyncConnection, catalog: Catalog, principal: Principal,
     params = a_params | b_params | {"max_in": MAX_INPUT_FEATURES}
     binds = a_binds + b_binds
     keys = _group_keys(req.group_by, a_sel.spec, b_sel and b_sel.spec) if req.group_by else []
-    await _check_sizes(conn, a_sql, b_sql, params, binds)
+    # Count what each side is made from (a dissolved coverage: its sectors).
+    await _check_sizes(conn, a_sel.inputs or a_sql, (b_sel and b_sel.inputs) or b_sql, params,
+                       binds)
     union = " UNION ALL ".join(f"SELECT ap, bp, geom FROM {p}" for p in PARTS[req.operation])
     pieces = (f"SELECT ap, bp, geom, {metric.area_m2('geom')} AS area_m2, "
               f"{metric.length_m('geom')} AS length_m FROM ({union}) u "

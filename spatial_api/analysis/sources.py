@@ -62,6 +62,7 @@ class Selection:
     sql: str
     params: dict[str, Any]
     binds: tuple[BindParameter, ...]
+    inputs: str | None = None  # the rows `sql` derives from, when not its own (to count)
 
 
 def select_features(spec: LayerSpec, when: DateTimeInterval | None,

@@ -9,9 +9,15 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from spatial_api.analysis import buffer as buffer_ops
+from spatial_api.analysis import coverage as coverage_ops
 from spatial_api.analysis import overlay as overlay_ops
 from spatial_api.analysis.answer import answer
-from spatial_api.analysis.models import BufferRequest, FeatureCollection, OverlayRequest
+from spatial_api.analysis.models import (
+    BufferRequest,
+    CoverageRequest,
+    FeatureCollection,
+    OverlayRequest,
+)
 from spatial_api.deps import CatalogDep, ConnDep, PrincipalDep
 
 router = APIRouter(tags=["analysis"])
@@ -32,3 +38,15 @@ async def overlay(req: OverlayRequest, conn: ConnDep, catalog: CatalogDep,
     features, restricted = await overlay_ops.overlay(conn, catalog, principal, req)
     return await answer(conn, "overlay", req, features, restricted)
 
+
+
+@router.post("/analysis/coverage", response_model=FeatureCollection)
+async def coverage(req: CoverageRequest, conn: ConnDep, catalog: CatalogDep,
+                   principal: PrincipalDep) -> FeatureCollection:
+    """Sector coverage wedges (radius per technology), optionally dissolved; with area_m2.
+
+    To intersect coverage with districts, use /analysis/overlay with
+    `{"coverage": {...}}` as a side.
+    """
+    features, restricted = await coverage_ops.coverage(conn, catalog, principal, req)
+    return await answer(conn, "coverage", req, features, restricted)

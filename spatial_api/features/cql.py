@@ -1,7 +1,8 @@
 """CQL2 (text or JSON) filters → SQL over one layer, through pygeofilter's parsers.
 
 Property names resolve only against the catalog (plus `geometry`, `datetime`, `id` and the
-version columns); every literal becomes a bind parameter.
+version columns); every literal becomes a bind parameter. CQL2 1.0 has no distance
+predicate (no S_DWITHIN); "within d metres of" is /lbs/within.
 """
 
 from __future__ import annotations
@@ -224,13 +225,6 @@ class SqlEvaluator(Evaluator):
     def bbox(self, node, lhs: Expr, *_) -> Expr:
         env = values.Envelope(node.minx, node.maxx, node.miny, node.maxy)
         return self.spatial(ast.GeometryIntersects(node.lhs, env), lhs, self.geometry(env))
-
-    @handle(ast.DistanceWithin)
-    def dwithin(self, node, lhs: Expr, rhs: Expr, *_) -> Expr:
-        if node.units not in ("meters", "metres", "m") or lhs.kind != "geometry":
-            raise InvalidParameter("filter: DWITHIN needs a geometry and a distance in meters")
-        return Expr(f"ST_DWithin(CAST({lhs.sql} AS geography), CAST({rhs.sql} AS geography), "
-                    f"{self.binds.add(float(node.distance))})", "bool-expr")
 
     @handle(*TEMPORAL_SQL)
     def temporal(self, node, lhs: Expr, rhs: Expr) -> Expr:

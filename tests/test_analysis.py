@@ -335,6 +335,39 @@ def test_route_respects_oneway_and_speed(client):
     assert back["properties"]["roads"] == ["h10", "h00"]
 
 
+def along(a, b, f: float, south_m: float = 0.0) -> tuple[float, float]:
+    """The point a fraction f from node a to node b, moved south_m metres south."""
+    (x0, y0), (x1, y1) = node(*a), node(*b)
+    return (x0 + f * (x1 - x0), y0 + f * (y1 - y0) - south_m / 110_950)
+
+
+def test_route_starts_and_ends_on_the_road_not_at_the_nearest_node(client):
+    start = along((0, 1), (1, 1), 0.5, south_m=5)  # beside the middle of h01
+    r = client.post("/lbs/route", json={"from": start, "to": list(node(2, 1))})
+    assert r.status_code == 200, r.text
+    f = r.json()["features"][0]
+    mid = along((0, 1), (1, 1), 0.5)
+    assert f["geometry"]["coordinates"][0] == pytest.approx(list(mid), abs=1e-7)
+    assert f["properties"]["roads"] == ["h01", "h11"]
+    length = seg(mid, node(1, 1)) + seg(node(1, 1), node(2, 1))
+    assert f["properties"]["length_m"] == pytest.approx(length, abs=0.01)
+    assert f["properties"]["duration_s"] == pytest.approx(length / 10, abs=0.01)
+    assert f["properties"]["snap_from_m"] == pytest.approx(5, abs=0.05)
+
+    # Both ends on one edge: only the stretch between them is driven.
+    a, b = along((0, 1), (1, 1), 0.25), along((0, 1), (1, 1), 0.75)
+    same = client.post("/lbs/route", json={"from": a, "to": b}).json()["features"][0]
+    assert same["properties"]["roads"] == ["h01"]
+    assert same["properties"]["length_m"] == pytest.approx(seg(a, b), abs=0.01)
+
+    # h10 runs one way, westwards: from its middle west is direct, east goes round.
+    mid10 = along((2, 0), (1, 0), 0.5)
+    west = client.post("/lbs/route", json={"from": mid10, "to": list(node(1, 0))}).json()
+    assert west["features"][0]["properties"]["roads"] == ["h10"]
+    east = client.post("/lbs/route", json={"from": mid10, "to": list(node(2, 0))}).json()
+    assert east["features"][0]["properties"]["roads"] == ["h10", "v10", "h11", "v20"]
+
+
 @pytest.mark.parametrize("budget", [{"distance_m": 150}, {"time_s": 15}])
 def test_isochrone_contains_exactly_the_reachable_nodes(client, budget):
     r = client.post("/lbs/isochrone", json={"from": list(node(0, 0)), "include_nodes": True}
@@ -354,8 +387,8 @@ def test_isochrone_contains_exactly_the_reachable_nodes(client, budget):
 def test_no_route_is_a_404_with_a_reason(client):
     problem(route(client, (0, 0), (5, 5)), 404, "not connected")
     far = client.post("/lbs/route", json={"from": [121.5, 36.9], "to": list(node(0, 0))})
-    problem(far, 404, "no road node within 500 m of from")
-    problem(route(client, (0, 0), (0, 0)), 404, "same road node")
+    problem(far, 404, "no road within 500 m of from")
+    problem(route(client, (0, 0), (0, 0)), 404, "at the same point")
     problem(route(client, (0, 0), (2, 0), datetime="1990-01-01"), 404, "no segments")
     problem(route(client, (0, 0), (2, 0), datetime="2020-01-01/2021-01-01"), 400, "instant")
 

@@ -3,8 +3,12 @@
 The graph is built per request in temporary tables dropped at commit: only the roads in a
 box around the query, vertices from their endpoints snapped to a 1e-7° grid (~1 cm; the
 demo's roads are noded at intersections), cost = geodesic length / speed (road speed or a
-default for its class), reverse_cost = −1 on one-way roads (digitised direction). Points
-snap to the nearest road node within max_snap_m.
+default for its class), reverse_cost = −1 on one-way roads (digitised direction).
+
+Points snap to the nearest road, not the nearest node: the edge is split at the point on it
+closest to the query (within max_snap_m), so a route starts and ends where the user stands
+and only the part of the edge driven counts. Splits are sequential, so from and to may
+fall on the same edge. A point within SNAP_TO_NODE_M of an edge's end uses that node.
 """
 
 from __future__ import annotations
@@ -59,8 +63,28 @@ GRAPH_SQL = {
     "distance": "SELECT id, source, target, len AS cost, "
                 "CASE WHEN oneway THEN -1 ELSE len END AS reverse_cost FROM _g",
 }
+SNAP_TO_NODE_M = 0.5
+# The 16 planar-nearest edges, re-ranked on the spheroid (degrees are not metres).
 SNAP = """
-SELECT id, ST_Distance(geom::geography, {pt}::geography) AS d FROM _n ORDER BY d, id LIMIT 1
+SELECT id, source, target, len, f, d FROM (
+  SELECT g.id, g.source, g.target, g.len, ST_LineLocatePoint(g.geom, p.g) AS f,
+         ST_Distance(g.geom::geography, p.g::geography) AS d
+  FROM _g g, (SELECT {pt} AS g) p ORDER BY g.geom <-> p.g LIMIT 16) c
+ORDER BY d, id LIMIT 1
+"""
+SPLIT = """
+WITH e AS (SELECT * FROM _g WHERE id = :edge),
+parts AS (
+  SELECT e.source AS a, CAST(:node AS bigint) AS b, ST_LineSubstring(e.geom, 0, :f) AS part,
+         e.asset_id, e.cost_s, e.len, e.oneway FROM e
+  UNION ALL
+  SELECT :node, e.target, ST_LineSubstring(e.geom, :f, 1), e.asset_id, e.cost_s, e.len,
+         e.oneway FROM e),
+ins_node AS (INSERT INTO _n (id, geom) SELECT :node, ST_LineInterpolatePoint(geom, :f) FROM e)
+INSERT INTO _g (id, source, target, asset_id, geom, len, cost_s, oneway)
+SELECT (SELECT max(id) FROM _g) + row_number() OVER (), a, b, asset_id, part,
+       ST_Length(part::geography), cost_s * ST_Length(part::geography) / len, oneway
+FROM parts
 """
 ROUTE = """
 WITH p AS (
@@ -123,12 +147,20 @@ async def _fastest_kmh(conn: AsyncConnection, catalog: Catalog, principal: Princ
 
 async def _snap(conn: AsyncConnection, lonlat: tuple[float, float], q, name: str
                 ) -> tuple[int, float]:
+    """The graph node where the point meets the nearest road (made by splitting the edge)."""
     pt, params = sql_point(lonlat[0], lonlat[1], parse_crs(q.crs))
     row = (await conn.execute(text(SNAP.format(pt=pt)), params)).one()
     if row.d > q.max_snap_m:
-        raise NotFound(f"no route: no road node within {q.max_snap_m:g} m of {name} "
+        raise NotFound(f"no route: no road within {q.max_snap_m:g} m of {name} "
                        f"(nearest is {row.d:.0f} m away)")
-    return row.id, row.d
+    if row.f * row.len <= SNAP_TO_NODE_M:
+        return row.source, row.d
+    if (1 - row.f) * row.len <= SNAP_TO_NODE_M:
+        return row.target, row.d
+    node = (await conn.execute(text("SELECT max(id) + 1 FROM _n"))).scalar_one()
+    await conn.execute(text(SPLIT), {"edge": row.id, "node": node, "f": row.f})
+    await conn.execute(text("DELETE FROM _g WHERE id = :edge"), {"edge": row.id})
+    return node, row.d
 
 
 async def route(conn: AsyncConnection, catalog: Catalog, principal: Principal,
@@ -150,7 +182,7 @@ async def route(conn: AsyncConnection, catalog: Catalog, principal: Principal,
         s, ds = await _snap(conn, q.from_, q, "from")
         t, dt = await _snap(conn, q.to, q, "to")
         if s == t:
-            raise NotFound("no route: from and to snap to the same road node")
+            raise NotFound("no route: from and to meet the road at the same point")
         row = (await conn.execute(text(ROUTE.format(gj=metric.geojson("ST_MakeLine(geom)"))),
                                   {"graph": GRAPH_SQL["time"], "s": s, "t": t})).one_or_none()
     if row is None:

@@ -77,13 +77,31 @@ def test_restricted_layer_map_needs_the_token(client):
 def test_area_map_checks_its_bbox_and_layers(client):
     r = client.get("/map/area.html?bbox=120.3,36.0,120.5")
     assert r.status_code == 400
-    assert r.json()["detail"] == "bbox: expected 4 numbers, got 3"
+    assert r.json()["detail"] == "bbox: expected 4 or 6 finite numbers"
     r = client.get("/map/area.html?bbox=120.5,36.0,120.3,36.2")
-    assert r.status_code == 400 and "minx <= maxx" in r.json()["detail"]
+    assert r.status_code == 400 and "exceeds its upper" in r.json()["detail"]
     r = client.get("/map/area.html?bbox=120.3,36.0,120.5,36.2&layers=districts,hazard_sources")
     assert r.status_code == 403 and "hazard_sources" in r.json()["detail"]
     r = client.get("/map/area.html?bbox=120.3,36.0,120.5,36.2&layers=districts,shelters")
     assert r.status_code == 200 and remote(fetched_urls(r.text)[0]) == []
+
+
+def test_area_map_takes_its_bbox_in_any_supported_crs(client, engine):
+    from pyproj import Transformer
+    n = count(engine, "SELECT count(*) FROM city.shelters_current WHERE geom && "
+                      "ST_MakeEnvelope(120.3, 36.0, 120.5, 36.2, 4490)")
+    lonlat = client.get("/map/area.html", params={"bbox": "120.3,36.0,120.5,36.2",
+                                                  "layers": "shelters"})
+    # The same area as a Gauss-Kruger box (EPSG:4549, metres) that holds the lon/lat box.
+    xs, ys = Transformer.from_crs(4490, 4549, always_xy=True).transform(
+        [120.3, 120.5, 120.5, 120.3], [36.0, 36.0, 36.2, 36.2])
+    gk = client.get("/map/area.html", params={
+        "bbox": f"{min(xs)},{min(ys)},{max(xs)},{max(ys)}", "bbox-crs": "EPSG:4549",
+        "layers": "shelters"})
+    assert lonlat.status_code == gk.status_code == 200
+    assert 0 < n == lonlat.text.count('"type": "Feature"') <= gk.text.count('"type": "Feature"')
+    bad = client.get("/map/area.html", params={"bbox": "1,2,3,4", "bbox-crs": "EPSG:9999"})
+    assert bad.status_code == 400 and "unsupported CRS" in bad.json()["detail"]
 
 
 def test_answer_map_shows_the_feature_collection(client):

@@ -7,9 +7,12 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Annotated, Any
 
+import shapely
 from fastapi import Query, Request
+from pyproj import Transformer
 
 from layers import Attribute, AttrType, LayerSpec
+from loaders.chinese_offsets import to_wgs84
 from spatial_api.deps import LayerDep
 from spatial_api.errors import InvalidParameter
 from spatial_api.features.crs import Crs, parse_crs
@@ -51,6 +54,18 @@ class BBox:
         if crs.geographic and (x0 < -180 or x1 > 180 or y0 < -90 or y1 > 90):
             raise InvalidParameter("bbox: longitude must be within ±180 and latitude ±90")
         return cls(x0, y0, x1, y1, crs)
+
+    def lonlat(self) -> tuple[float, float, float, float]:
+        """west, south, east, north in WGS 84 lon/lat (corners moved, for drawing)."""
+        if self.crs.geographic and not self.crs.offset:
+            return self.minx, self.miny, self.maxx, self.maxy
+        if self.crs.offset:
+            box = shapely.box(self.minx, self.miny, self.maxx, self.maxy)
+            return tuple(to_wgs84(box, self.crs.offset).bounds)
+        xs, ys = [self.minx, self.maxx, self.maxx, self.minx], [self.miny, self.miny,
+                                                               self.maxy, self.maxy]
+        lons, lats = Transformer.from_crs(self.crs.srid, 4326, always_xy=True).transform(xs, ys)
+        return min(lons), min(lats), max(lons), max(lats)
 
     def as_geojson(self) -> dict:
         ring = [[self.minx, self.miny], [self.maxx, self.miny], [self.maxx, self.maxy],

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import base64
 import json
-import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -25,7 +23,9 @@ from sqlalchemy import Connection, Engine, text
 
 from layers import LayerSpec
 from layers.spec import Style
-from spatial_api.errors import InvalidParameter
+from spatial_api.features.binds import Binds
+from spatial_api.features.crs import storage_geometry
+from spatial_api.features.params import BBox
 from spatial_api.params import DateTimeInterval
 from spatial_api.query import layer_source
 
@@ -41,42 +41,6 @@ class MapAssetsMissing(RuntimeError):
     """web/node_modules is not installed: the map would have no Leaflet."""
 
 
-@dataclass(frozen=True)
-class BBox:
-    """lon/lat box (CGCS2000 ≈ WGS 84) as OGC writes it: minx,miny,maxx,maxy."""
-
-    minx: float
-    miny: float
-    maxx: float
-    maxy: float
-
-    def __post_init__(self) -> None:
-        if not all(math.isfinite(v) for v in (self.minx, self.miny, self.maxx, self.maxy)):
-            raise InvalidParameter("bbox: coordinates must be finite numbers")
-        if not (-180 <= self.minx <= self.maxx <= 180 and -90 <= self.miny <= self.maxy <= 90):
-            raise InvalidParameter("bbox: need -180 <= minx <= maxx <= 180 and "
-                                   "-90 <= miny <= maxy <= 90 (lon/lat)")
-
-    @classmethod
-    def parse(cls, value: str | None) -> BBox | None:
-        if value is None or not value.strip():
-            return None
-        parts = value.split(",")
-        try:
-            numbers = [float(p) for p in parts]
-        except ValueError:
-            raise InvalidParameter(f"bbox: {value!r} is not four comma-separated numbers"
-                                   ) from None
-        if len(numbers) != 4:
-            raise InvalidParameter(f"bbox: expected 4 numbers, got {len(numbers)}")
-        return cls(*numbers)
-
-    @property
-    def bounds(self) -> list[list[float]]:
-        """Leaflet order: [[south, west], [north, east]]."""
-        return [[self.miny, self.minx], [self.maxy, self.maxx]]
-
-
 def read_layer(conn: Connection | Engine, spec: LayerSpec, *, bbox: BBox | None = None,
                when: DateTimeInterval | None = None, limit: int | None = 5000
                ) -> gpd.GeoDataFrame:
@@ -85,9 +49,10 @@ def read_layer(conn: Connection | Engine, spec: LayerSpec, *, bbox: BBox | None 
     cols = ", ".join(f"t.{a.name}" for a in spec.attributes)
     where = ""
     if bbox is not None:
-        where = (f"WHERE t.geom && ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, "
-                 f"{spec.storage_srid})")
-        params |= {"minx": bbox.minx, "miny": bbox.miny, "maxx": bbox.maxx, "maxy": bbox.maxy}
+        binds = Binds()
+        box = storage_geometry(bbox.as_geojson(), bbox.crs, binds)
+        where = f"WHERE ST_Intersects(t.geom, {box})"
+        params |= binds
     sql = (f"SELECT t.asset_id, t.version_id, lower(t.valid) AS valid_from, "
            f"upper(t.valid) AS valid_to, {cols}, ST_Force2D(t.geom) AS geom "
            f"FROM {source} {where} ORDER BY t.version_id")
@@ -193,9 +158,11 @@ def render_map(layers: Sequence[tuple[LayerSpec, gpd.GeoDataFrame]] = (),
         legend.append((name, answer_style()))
         bounds += _fc_bounds(fc)
     if bbox is not None:
-        folium.Rectangle(bbox.bounds, color="#333", weight=1, dash_array="6 4", fill=False,
+        west, south, east, north = bbox.lonlat()
+        area = [[south, west], [north, east]]  # Leaflet order
+        folium.Rectangle(area, color="#333", weight=1, dash_array="6 4", fill=False,
                          name="area").add_to(m)
-        m.fit_bounds(bbox.bounds, max_zoom=MAX_FIT_ZOOM)
+        m.fit_bounds(area, max_zoom=MAX_FIT_ZOOM)
     elif bounds:
         m.fit_bounds([[min(b[0] for b in bounds), min(b[1] for b in bounds)],
                       [max(b[0] for b in bounds), max(b[1] for b in bounds)]],

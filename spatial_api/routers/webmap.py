@@ -18,9 +18,10 @@ from starlette.exceptions import HTTPException
 
 from spatial_api.deps import CatalogDep, ConnDep, LayerDep, PrincipalDep
 from spatial_api.errors import Forbidden
+from spatial_api.features.crs import parse_crs
+from spatial_api.features.params import BBox
 from spatial_api.maps.folium_map import (
     WEB_ASSETS,
-    BBox,
     MapAssetsMissing,
     leaflet_assets,
     read_layer,
@@ -56,9 +57,13 @@ def _need_assets() -> None:
         raise HTTPException(503, f"{MAPLIBRE} is missing: run `npm ci --prefix web`")
 
 
-async def bbox_param(bbox: Annotated[str | None, Query(
-        max_length=200, description="minx,miny,maxx,maxy in lon/lat")] = None) -> BBox | None:
-    return BBox.parse(bbox)
+async def bbox_param(
+    bbox: Annotated[str | None, Query(max_length=200,
+                                      description="minx,miny,maxx,maxy in bbox-crs")] = None,
+    bbox_crs: Annotated[str | None, Query(alias="bbox-crs", max_length=200,
+                                          description="default CRS84")] = None,
+) -> BBox | None:
+    return None if bbox is None else BBox.parse(bbox, parse_crs(bbox_crs, "bbox-crs"))
 
 
 async def _html(m_args: dict[str, Any]) -> HTMLResponse:
@@ -101,13 +106,15 @@ async def layer_map(layer: LayerDep, conn: ConnDep, bbox: BBoxDep, when: WhenDep
 @router.get("/map/area.html", response_class=HTMLResponse)
 async def area_map(catalog: CatalogDep, principal: PrincipalDep, conn: ConnDep,
                    bbox: Annotated[str, Query(max_length=200,
-                                              description="minx,miny,maxx,maxy in lon/lat")],
+                                              description="minx,miny,maxx,maxy in bbox-crs")],
                    when: WhenDep,
+                   bbox_crs: Annotated[str | None, Query(alias="bbox-crs", max_length=200,
+                                                         description="default CRS84")] = None,
                    layers: Annotated[str, Query(max_length=500, description="comma-separated "
                                                 "layer ids; default: every public one")] = "",
                    limit: LimitQuery = 5000) -> HTMLResponse:
     """An area: several layers clipped to a bbox, as one self-contained HTML map."""
-    area = BBox.parse(bbox)
+    area = BBox.parse(bbox, parse_crs(bbox_crs, "bbox-crs"))
     ids = [i.strip() for i in layers.split(",") if i.strip()] or \
         [s.id for s in catalog.values() if principal.may_see(s)]
     specs = [catalog[i] for i in ids]  # LayerNotFound → 404

@@ -11,13 +11,13 @@ from __future__ import annotations
 import math
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 from shapely import Geometry
 from shapely.geometry import Polygon, box
 from sqlalchemy import Connection, Engine, text
 
 from layers.spec import STORAGE_SRID
+from spatial_api.params import DateTimeInterval
 
 METRIC_CRS = 4549
 METRES_PER_DEGREE = 111_320.0
@@ -39,21 +39,25 @@ def _read(db: Db, sql: str, **params) -> gpd.GeoDataFrame:
 
 # ---- planner: shared base stations ----
 
-def sector_wedges(sectors: gpd.GeoDataFrame, radius_m: float = 800,
-                  steps: int = 12) -> gpd.GeoDataFrame:
-    """Each sector's coverage as a wedge: azimuth ± beamwidth/2 out to radius_m."""
-    wedges = []
-    for geom, az, bw in zip(sectors.geometry, sectors["azimuth_deg"],
-                            sectors["beamwidth_deg"].fillna(65), strict=True):
-        lon, lat = geom.x, geom.y
-        kx = METRES_PER_DEGREE * math.cos(math.radians(lat))
-        angles = np.radians(np.linspace(az - bw / 2, az + bw / 2, steps))
-        arc = [(lon + radius_m * math.sin(a) / kx, lat + radius_m * math.cos(a) /
-                METRES_PER_DEGREE) for a in angles]
-        wedges.append(Polygon([(lon, lat), *arc, (lon, lat)]))
-    cols = [c for c in ("asset_id", "site_id", "operator", "technology", "azimuth_deg")
-            if c in sectors]
-    return gpd.GeoDataFrame(sectors[cols].copy(), geometry=wedges, crs=sectors.crs)
+def sector_coverage(db: Db, radius_m: float = 800, *,
+                    radius_by_technology: dict[str, float] | None = None,
+                    dissolve_by: str | None = None,
+                    when: DateTimeInterval | None = None) -> gpd.GeoDataFrame:
+    """Sector coverage wedges, by the same SQL as POST /analysis/coverage (true metres)."""
+    from layers import Catalog
+    from spatial_api.analysis.coverage import select_coverage
+    from spatial_api.analysis.models import Coverage
+    from spatial_api.deps import Principal
+
+    cov = Coverage(radius_m=radius_m, radius_by_technology=radius_by_technology or {},
+                   dissolve_by=dissolve_by)
+    sel = select_coverage(Catalog(), Principal(restricted=True), cov, None, when)
+    frame = gpd.read_postgis(
+        text(f"SELECT c.props, c.geom FROM ({sel.sql}) c").bindparams(*sel.binds), db,
+        geom_col="geom", params=sel.params)
+    props = pd.DataFrame(list(frame.pop("props")), index=frame.index)
+    return gpd.GeoDataFrame(pd.concat([props, frame], axis=1), geometry="geom",
+                            crs=STORAGE_SRID)
 
 
 def coverage_gaps(area: gpd.GeoDataFrame, wedges: gpd.GeoDataFrame,

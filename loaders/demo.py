@@ -95,7 +95,7 @@ def qingdao_districts() -> gpd.GeoDataFrame:
     # The present boundaries date from the 2012-12-01 reorganisation (Shibei with Sifang,
     # Huangdao with Jiaonan). Jimo's outline is older; it became a district on 2017-09-20,
     # a change of level only, which this one version does not record.
-    frame["valid_from"] = pd.Timestamp(DISTRICTS_VALID_FROM)
+    frame["valid_from"] = pd.Timestamp(DISTRICTS_VALID_FROM).tz_convert("UTC")
     return frame
 
 

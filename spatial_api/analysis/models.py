@@ -172,6 +172,23 @@ class IsochroneQuery(Options):
         return self
 
 
+class IsolateRequest(Options):
+    """A pipe break: the pipe's asset id, or a point (the nearest pipe within max_snap_m)."""
+
+    pipe: str | None = Field(default=None, max_length=200, description="asset_id of the pipe")
+    point: tuple[float, float] | None = Field(default=None, description="[lon, lat] in `crs`")
+    crs: str | None = _CRS
+    max_snap_m: float = Field(default=50, description="How far the point may be from a pipe")
+    max_radius_m: float = Field(default=3000, description="How far from the break to search "
+                                                         "for closing valves, ≤ 20,000 m")
+
+    @model_validator(mode="after")
+    def _one_break(self) -> IsolateRequest:
+        if (self.pipe is None) == (self.point is None):
+            raise ValueError("give exactly one of pipe or point")
+        return self
+
+
 class Feature(BaseModel):
     type: Literal["Feature"] = "Feature"
     id: int | str | None = None

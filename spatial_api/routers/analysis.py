@@ -10,12 +10,14 @@ from fastapi import APIRouter
 
 from spatial_api.analysis import buffer as buffer_ops
 from spatial_api.analysis import coverage as coverage_ops
+from spatial_api.analysis import isolation
 from spatial_api.analysis import overlay as overlay_ops
 from spatial_api.analysis.answer import answer
 from spatial_api.analysis.models import (
     BufferRequest,
     CoverageRequest,
     FeatureCollection,
+    IsolateRequest,
     OverlayRequest,
 )
 from spatial_api.deps import CatalogDep, ConnDep, PrincipalDep
@@ -50,3 +52,15 @@ async def coverage(req: CoverageRequest, conn: ConnDep, catalog: CatalogDep,
     """
     features, restricted = await coverage_ops.coverage(conn, catalog, principal, req)
     return await answer(conn, "coverage", req, features, restricted)
+
+
+@router.post("/analysis/isolate", response_model=FeatureCollection)
+async def isolate(req: IsolateRequest, conn: ConnDep, catalog: CatalogDep,
+                  principal: PrincipalDep) -> FeatureCollection:
+    """Which valves to close for a pipe break, and the pipes that section shuts off.
+
+    The first feature (no geometry) is the summary; then valves (role close,
+    already_closed, broken_passed) and the isolated pipes. Restricted: needs a token.
+    """
+    features, restricted = await isolation.isolate(conn, catalog, principal, req)
+    return await answer(conn, "isolate", req, features, restricted)

@@ -153,6 +153,10 @@ def _serve(host: str | None, port: int | None, url: str | None = None,
     if server.tokens:
         console.print(f"restricted layers (pipelines, pipe nodes, hazard sources) need "
                       f"'Authorization: Bearer {server.tokens[0]}'")
+        console.print(f"[bold]map with every layer: http://{host}:{port}/map?token="
+                      f"{server.tokens[0]}[/]")
+    else:
+        console.print(f"[bold]map: http://{host}:{port}/map[/]")
     uvicorn.run(api, host=host, port=port, log_level=server.log_level)
 
 

@@ -210,20 +210,23 @@ class Utility:
     node_kinds: dict[str, float]
 
 
+# A valve node shuts every pipe meeting there. Crews isolate a break with a handful of
+# valves, so most nodes of pressurised networks carry one: with fewer than about two in
+# three, sections percolate (each node has ~3 pipes) and one break shuts a whole district.
 UTILITY_SPECS = {
     "water": Utility("WAT", 3.0, (1.0, 2.0), ((400, 500, 600, 800), (200, 300), (100, 150, 200)),
                      ("cast_iron", "steel"), ("ductile_iron", "pe"), 1995, ("medium", "low", "low"),
-                     0, {"junction": 0.8, "valve": 0.15, "hydrant": 0.05}),
+                     0, {"junction": 0.2, "valve": 0.75, "hydrant": 0.05}),
     "drainage": Utility("DRN", -1.5, (2.0, 6.0),
                         ((1000, 1200, 1500, 2000), (600, 800, 1000), (300, 400, 500)),
                         ("concrete", "clay"), ("concrete", "hdpe", "pvc"), 2000,
                         ("gravity",) * 3, 0, {"manhole": 1.0}),
     "gas": Utility("GAS", -4.5, (0.8, 1.5), ((300, 400, 500), (200, 250), (100, 150)),
                    ("cast_iron", "steel"), ("pe", "steel"), 1998,
-                   ("medium", "medium", "low"), 8, {"junction": 0.8, "valve": 0.2}),
+                   ("medium", "medium", "low"), 8, {"junction": 0.25, "valve": 0.75}),
     "heating": Utility("HEA", 6.0, (1.0, 2.0), ((500, 600, 800), (250, 300, 400), (100, 150, 200)),
                        ("steel",), ("steel",), 1990, ("high", "medium", "medium"), 12,
-                       {"junction": 0.85, "valve": 0.15}),
+                       {"junction": 0.3, "valve": 0.7}),
     "telecom": Utility("TEL", 7.5, (0.7, 1.2), ((150, 200), (100, 150), (100,)),
                        ("copper", "pvc"), ("fibre", "hdpe"), 2005, (None,) * 3, 10,
                        {"manhole": 0.7, "junction": 0.3}),

@@ -116,13 +116,10 @@ async def isolate(conn: AsyncConnection, catalog: Catalog, principal: Principal,
             f"e.geom, ST_Buffer({box}, -0.000001))"),
             params | {"ids": [r.asset_id for r in rows if r.kind == "pipe"]})).scalar_one()
     role = {"open": "close", "closed": "already_closed", "broken": "broken_passed"}
-    features = [feature(i, r.g, {"asset_id": r.asset_id, "role": role.get(r.state, "passed"),
-                                 "valve_state": r.state})
-                if r.kind == "valve" else
-                feature(i, r.g, {"asset_id": r.asset_id, "role": "isolated_pipe",
-                                 "broken": r.asset_id == brk.props["asset_id"],
-                                 "length_m": r.length_m})
-                for i, r in enumerate(rows, 1)]
+    features = [feature(i, r.g, {
+        "asset_id": r.asset_id, "valve_state": r.state, "length_m": r.length_m,
+        "role": role.get(r.state, "passed") if r.kind == "valve" else "isolated_pipe",
+        "broken": r.asset_id == brk.props["asset_id"]}) for i, r in enumerate(rows, 1)]
     isolated = [f for f in features if f["properties"]["role"] == "isolated_pipe"]
     summary = {"role": "summary", "broken_pipe": brk.props["asset_id"], "utility": utility,
                "valves_to_close": sum(f["properties"]["role"] == "close" for f in features),

@@ -114,17 +114,38 @@ def under_dig(db: Db, dig: Geometry) -> gpd.GeoDataFrame:
         ORDER BY depth_min_m NULLS LAST, asset_id""", wkt=dig.wkt)
 
 
-def valves_near(db: Db, point: Geometry, distance_m: float = 300,
-                utility: str | None = None) -> gpd.GeoDataFrame:
-    """Valves within distance_m of a break, nearest first, with their state."""
-    return _read(db, f"""
-        SELECT asset_id, utility, valve_state, depth_m,
-               round(ST_Distance(geom::geography, p::geography)::numeric, 1) AS distance_m,
-               ST_Force2D(geom) AS geom
-        FROM city.pipe_nodes_current, ST_GeomFromText(:wkt, {STORAGE_SRID}) AS p
-        WHERE node_kind = 'valve' AND ST_DWithin(geom::geography, p::geography, :d)
-          AND (CAST(:utility AS text) IS NULL OR utility = :utility)
-        ORDER BY distance_m""", wkt=point.wkt, d=distance_m, utility=utility)
+def isolate_break(db: Engine, pipe: str, max_radius_m: float = 3000) -> gpd.GeoDataFrame:
+    """Valves to close and pipes shut off for a break on `pipe`: POST /analysis/isolate.
+
+    The analysis is async (the API's own code); it runs here on its own event loop in a
+    worker thread, since a notebook's kernel already runs one. `attrs["summary"]` holds the
+    totals (valves_to_close, isolated_length_m, complete).
+    """
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    from citygis.db import make_async_engine
+    from layers import Catalog
+    from spatial_api.analysis.isolation import isolate
+    from spatial_api.analysis.models import IsolateRequest
+    from spatial_api.deps import Principal
+
+    url = db.url.render_as_string(hide_password=False)
+    request = IsolateRequest(pipe=pipe, max_radius_m=max_radius_m)
+
+    async def ask() -> list[dict]:
+        engine = make_async_engine(url, pool_size=1)
+        try:
+            async with engine.connect() as conn:
+                return (await isolate(conn, Catalog(), Principal(restricted=True), request))[0]
+        finally:
+            await engine.dispose()
+
+    with ThreadPoolExecutor(1) as pool:
+        summary, *features = pool.submit(asyncio.run, ask()).result()
+    frame = gpd.GeoDataFrame.from_features(features, crs=4326)
+    frame.attrs["summary"] = summary["properties"]
+    return frame
 
 
 # ---- emergency staff: incident, zone, shelters, timeline ----

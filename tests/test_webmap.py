@@ -215,3 +215,31 @@ def test_browser_on_a_gcj02_basemap_draws_and_queries_in_gcj02(demo_db, engine):
     assert first["id"] == site and first["properties"]["distance_m"] < 0.5
     assert first["geometry"]["coordinates"] == pytest.approx([glon, glat], abs=1e-6)
     assert b.blocked == [] and b.errors == []
+
+
+@needs_chromium
+def test_browser_isolates_a_pipe_break_clicked_on_the_map(live_url, engine):
+    import httpx
+    from playwright.sync_api import sync_playwright
+
+    pipe, x, y = count(engine, """
+        SELECT array[asset_id, ST_X(p)::text, ST_Y(p)::text] FROM (
+            SELECT asset_id, ST_LineInterpolatePoint(ST_Force2D(geom), 0.5) AS p
+            FROM city.pipelines_current WHERE utility = 'water' ORDER BY version_id LIMIT 1) q""")
+    want = httpx.post(f"{live_url}/analysis/isolate", headers=AUTH,
+                      json={"pipe": pipe}).json()["features"]
+    with sync_playwright() as p:
+        b = Browser(p)
+        try:
+            page = b.open_map(f"{live_url}/map?token={TOKEN}")
+            page.select_option("#tool", "isolate")
+            got = page.evaluate(f"citygis.runTool('isolate', [[{x}, {y}]])")["features"]
+            status = page.locator("#status").text_content()
+        finally:
+            b.browser.close()
+    assert got[0]["properties"]["broken_pipe"] == pipe
+    close = {f["properties"]["asset_id"] for f in got if f["properties"]["role"] == "close"}
+    assert close == {f["properties"]["asset_id"] for f in want
+                     if f["properties"]["role"] == "close"} != set()
+    assert status.startswith(f"break on {pipe}: close {len(close)} valve(s)")
+    assert b.blocked == [] and b.errors == []

@@ -181,6 +181,11 @@ async function runTool(tool, points) {
     showGeoJSON("draft", { type: "Feature", properties: {}, geometry: circle([lon, lat], distance) });
     answer = await getJSON(api("lbs/within", { lon, lat, layer, distance_m: distance,
                                                  datetime: state.datetime, ...displayCrs() }));
+  } else if (tool === "isolate") {  // a break on the pipe nearest the click
+    answer = await getJSON(api("analysis/isolate"), {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ point: [lon, lat], datetime: state.datetime, ...displayCrs() }),
+    });
   } else {
     const geometry = points.length > 2
       ? { type: "Polygon", coordinates: [[...points, points[0]]] } : { type: "Point", coordinates: [lon, lat] };
@@ -192,8 +197,14 @@ async function runTool(tool, points) {
   const fc = answer.type === "FeatureCollection" ? answer
     : answer.features ? { type: "FeatureCollection", features: answer.features }
     : { type: "FeatureCollection", features: answer.type === "Feature" ? [answer] : [] };
-  showGeoJSON("answer", fc);
-  status(`${tool}: ${fc.features.length} feature(s)`);
+  const drawn = fc.features.filter((f) => f.geometry);  // isolate's summary has none
+  showGeoJSON("answer", { type: "FeatureCollection", features: drawn });
+  const summary = fc.features.find((f) => f.properties?.role === "summary")?.properties;
+  status(summary
+    ? `break on ${summary.broken_pipe}: close ${summary.valves_to_close} valve(s); ` +
+      `${summary.isolated_pipes} pipe(s), ${Math.round(summary.isolated_length_m)} m shut off` +
+      (summary.complete ? "" : " (section reaches the search radius)")
+    : `${tool}: ${fc.features.length} feature(s)`);
   return fc;
 }
 

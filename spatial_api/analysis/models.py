@@ -189,6 +189,37 @@ class IsolateRequest(Options):
         return self
 
 
+class PlannedPipe(BaseModel):
+    """A pipe not yet laid, to check against what is in the ground."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    geometry: dict[str, Any] = Field(description="A GeoJSON LineString in the request's `crs`")
+    z_m: float = Field(description="Centreline Z, in the pipelines layer's vertical reference "
+                                   "(minus the depth below ground in the demo)")
+    diameter_mm: float = Field(default=0, ge=0, le=10_000)
+    utility: str | None = Field(default=None, max_length=40)
+
+
+class ClearanceRequest(Options):
+    """Wall-to-wall clearances between buried pipes in an area, or around a planned pipe."""
+
+    area: dict[str, Any] | None = Field(default=None, description="GeoJSON polygon (a dig)")
+    planned: PlannedPipe | None = None
+    crs: str | None = _CRS
+    search_m: float = Field(default=5, description="Pairs closer than this (centrelines), ≤ 50")
+    min_horizontal_m: float = Field(default=0.5, ge=0, le=20,
+                                    description="Required side clearance, wall to wall")
+    min_vertical_m: float = Field(default=0.15, ge=0, le=20,
+                                  description="Required clearance where pipes cross")
+
+    @model_validator(mode="after")
+    def _one_input(self) -> ClearanceRequest:
+        if (self.area is None) == (self.planned is None):
+            raise ValueError("give exactly one of area or planned")
+        return self
+
+
 class Feature(BaseModel):
     type: Literal["Feature"] = "Feature"
     id: int | str | None = None

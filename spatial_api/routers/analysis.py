@@ -9,12 +9,14 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from spatial_api.analysis import buffer as buffer_ops
+from spatial_api.analysis import clearance as clearance_ops
 from spatial_api.analysis import coverage as coverage_ops
 from spatial_api.analysis import isolation
 from spatial_api.analysis import overlay as overlay_ops
 from spatial_api.analysis.answer import answer
 from spatial_api.analysis.models import (
     BufferRequest,
+    ClearanceRequest,
     CoverageRequest,
     FeatureCollection,
     IsolateRequest,
@@ -64,3 +66,15 @@ async def isolate(req: IsolateRequest, conn: ConnDep, catalog: CatalogDep,
     """
     features, restricted = await isolation.isolate(conn, catalog, principal, req)
     return await answer(conn, "isolate", req, features, restricted)
+
+
+@router.post("/analysis/clearance", response_model=FeatureCollection)
+async def clearance(req: ClearanceRequest, conn: ConnDep, catalog: CatalogDep,
+                    principal: PrincipalDep) -> FeatureCollection:
+    """Wall-to-wall clearances between pipes in a dig area, or around a planned pipe.
+
+    One feature per close pair (the shortest line between them): horizontal_m, vertical_m,
+    crossing, required_m and violation. Restricted: needs a token.
+    """
+    features, restricted = await clearance_ops.clearance(conn, catalog, principal, req)
+    return await answer(conn, "clearance", req, features, restricted)

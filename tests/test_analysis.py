@@ -729,6 +729,20 @@ def test_a_saved_result_is_an_ogc_collection_with_items_and_tiles(client):
                       ).status_code == 304
     empty = client.get(f"{ref['collection']}/tiles/WebMercatorQuad/15/0/0")
     assert empty.status_code == 204
+    # On a GCJ-02 basemap the feature sits where the basemap has it (~500 m away).
+    wmq = morecantile.tms.get("WebMercatorQuad")
+    glon, glat = (float(v) for v in chinese_offsets.wgs84_to_gcj02(x, y))
+    gt = wmq.tile(glon, glat, 17)
+    shifted = client.get(f"{ref['collection']}/tiles/WebMercatorQuad/17/{gt.y}/{gt.x}",
+                         params={"shift": "gcj02"})
+    b = wmq.xy_bounds(gt)
+    gx, gy = wmq.xy(glon, glat)
+    [moved] = [f for f in mapbox_vector_tile.decode(shifted.content)[cid]["features"]
+               if f["id"] == 1]
+    mx, my = moved["geometry"]["coordinates"]
+    # Within 1.5 tile units (11 cm at z17, a tenth of a pixel): grid rounding and the fit.
+    assert abs(mx - (gx - b.left) / (b.right - b.left) * 4096) <= 1.5
+    assert abs(my - (gy - b.bottom) / (b.top - b.bottom) * 4096) <= 1.5
 
     problem(client.get(f"{ref['collection']}/items/{n + 1}"), 404, "no feature")
     problem(client.get(f"{ref['collection']}/items", params={"datetime": "2020-01-01"}),

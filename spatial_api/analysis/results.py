@@ -129,7 +129,7 @@ SELECT coalesce((
     SELECT ST_AsMVT(q, :name, :extent, '_geom', '_fid')
     FROM (
         SELECT r.fid AS _fid, r.properties,
-               ST_AsMVTGeom(ST_Transform(r.geom, 3857),
+               ST_AsMVTGeom(ST_Affine(ST_Transform(r.geom, 3857), :sa, :sb, :sd, :se, :sx, :sy),
                             ST_TileEnvelope(CAST(:z AS int), CAST(:x AS int), CAST(:y AS int)),
                             :extent, :buffer, true) AS _geom
         FROM {SCHEMA}.result_features AS r
@@ -141,12 +141,20 @@ SELECT coalesce((
 """
 
 
+IDENTITY = {"sa": 1.0, "sb": 0.0, "sd": 0.0, "se": 1.0, "sx": 0.0, "sy": 0.0}
+
+
 async def result_tile(conn: AsyncConnection, result_id: UUID | str, name: str, z: int,
                       x: int, y: int, bounds: tuple[float, float, float, float],
-                      extent: int, buffer: int) -> bytes:
-    """One MVT layer of a result; its jsonb properties become the feature attributes."""
+                      extent: int, buffer: int, affine: dict[str, float] | None = None
+                      ) -> bytes:
+    """One MVT layer of a result; its jsonb properties become the feature attributes.
+
+    `affine` (tiles/shift.py) moves the features for a GCJ-02 basemap; `bounds` must then
+    be where they come from.
+    """
     west, south, east, north = bounds
-    row = await conn.execute(text(_TILE), {
+    row = await conn.execute(text(_TILE), (affine or IDENTITY) | {
         "id": str(result_id), "name": name, "z": z, "x": x, "y": y, "west": west,
         "south": south, "east": east, "north": north, "extent": extent, "buffer": buffer})
     return bytes(row.scalar_one())

@@ -30,10 +30,11 @@ from spatial_api.features.crs import (
 from spatial_api.features.links import GEOJSON, JSON, base_url
 from spatial_api.features.params import FORMATS, MAX_LIMIT, BBox
 from spatial_api.routers.features import GEOJSON_RESPONSE, GeoJSONResponse, OgcRoute
-from spatial_api.routers.tiles import TILE_RESPONSES, TileDep, mvt_response
+from spatial_api.routers.tiles import TILE_RESPONSES, ShiftDep, TileDep, mvt_response
 from tiles.cache import etag_of
 from tiles.grid import BUFFER, EXTENT
 from tiles.mvt import MARGIN
+from tiles.shift import gcj02_affine, source_lonlat_bounds
 
 router = APIRouter(tags=["results"], route_class=OgcRoute)
 ITEM_PARAMS = {"limit", "offset", "bbox", "bbox-crs", "crs", "f", "token"}
@@ -120,11 +121,15 @@ async def get_result_item(request: Request, result: ResultDep, conn: ConnDep, fe
 @router.get("/collections/result-{result_id}/tiles/{tileMatrixSetId}/{tileMatrix}/{tileRow}"
             "/{tileCol}", response_class=Response, responses=TILE_RESPONSES)
 async def get_result_tile(request: Request, result: ResultDep, tile: TileDep,
-                          conn: ConnDep) -> Response:
+                          conn: ConnDep, shift: ShiftDep = None) -> Response:
     """The result as one MVT layer named by its collection id; properties as written."""
     cid = colls.collection_id(result["id"])
+    bounds, affine = tile.lonlat_bounds(MARGIN), None
+    if shift is not None:
+        fit = gcj02_affine(tile)
+        bounds, affine = source_lonlat_bounds(tile, fit, MARGIN), fit.params()
     body = await store.result_tile(conn, result["id"], cid, tile.z, tile.x, tile.y,
-                                   tile.lonlat_bounds(MARGIN), EXTENT, BUFFER)
+                                   bounds, EXTENT, BUFFER, affine)
     # A result never changes, so the tile may be cached until the result expires.
     left = int((result["expires_at"] - datetime.now(UTC)).total_seconds())
     scope = "private" if result["restricted"] else "public"

@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 from sqlalchemy.engine import make_url
 
-from tiles.cache import TileCache, versions_engine
+from tiles.cache import TileCache, versions_pool
 from tiles.settings import TileSettings
 
 log = logging.getLogger(__name__)
@@ -70,13 +70,15 @@ async def tiles_runtime(state: Any, database_url: str,
                         settings: TileSettings | None = None) -> AsyncIterator[None]:
     """The tile cache on `state.tile_cache`, kept fresh by a listener while the app runs."""
     settings = settings or TileSettings()
-    cache = state.tile_cache = TileCache(settings, versions_engine(database_url))
-    listener = state.tile_listener = ChangeListener(
-        libpq_conninfo(database_url), cache.bump, cache.clear)
+    conninfo = libpq_conninfo(database_url)
+    cache = state.tile_cache = TileCache(settings, versions_pool(conninfo))
+    listener = state.tile_listener = ChangeListener(conninfo, cache.bump, cache.clear)
+    assert cache.versions is not None
+    await cache.versions.open(wait=False)  # connects in the background; first use waits
     if settings.listen:
         listener.start()
     try:
         yield
     finally:
         await listener.stop()
-        await cache.versions_engine.dispose()
+        await cache.versions.close()

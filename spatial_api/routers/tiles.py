@@ -29,11 +29,6 @@ TILE_RESPONSES: dict = {200: {"content": {MVT: {}}, "description": "A Mapbox vec
 XYZ = "{z}/{y}/{x}"
 
 
-async def get_tile_cache(request: Request) -> TileCache:
-    return request.app.state.tile_cache
-
-
-TileCacheDep = Annotated[TileCache, Depends(get_tile_cache)]
 WhenDep = Annotated[DateTimeInterval | None, Depends(datetime_param)]
 TmsId = Annotated[str, Path(alias="tileMatrixSetId", max_length=64)]
 
@@ -150,9 +145,10 @@ async def layer_tilejson(layer: LayerDep, tms_id: TmsId, request: Request,
 @router.get("/collections/{layer_id}/tiles/{tileMatrixSetId}/{tileMatrix}/{tileRow}/{tileCol}",
             response_class=Response, responses=TILE_RESPONSES)
 async def layer_tile(layer: LayerDep, tile: TileDep, when: WhenDep, request: Request,
-                     principal: PrincipalDep, cache: TileCacheDep,
-                     shift: ShiftDep = None) -> Response:
+                     principal: PrincipalDep, shift: ShiftDep = None) -> Response:
     """One layer's features in one tile, generalised for its zoom (see tiles/mvt.py)."""
+    # The hot path: every dependency costs FastAPI time, so the cache is read off the app.
+    cache: TileCache = request.app.state.tile_cache
     filters = filters_for([layer], request)
     entry = await cached_tile(request.app.state.engine, cache, principal, [layer], tile, when,
                               filters, shift)
@@ -171,9 +167,9 @@ async def multi_tilejson(specs: CollectionsDep, tms_id: TmsId, request: Request,
 @router.get("/tiles/{tileMatrixSetId}/{tileMatrix}/{tileRow}/{tileCol}",
             response_class=Response, responses=TILE_RESPONSES)
 async def multi_tile(specs: CollectionsDep, tile: TileDep, when: WhenDep, request: Request,
-                     principal: PrincipalDep, cache: TileCacheDep,
-                     shift: ShiftDep = None) -> Response:
+                     principal: PrincipalDep, shift: ShiftDep = None) -> Response:
     """Several layers in one tile, one MVT layer each, named by layer id."""
+    cache: TileCache = request.app.state.tile_cache
     filters = filters_for(specs, request)
     entry = await cached_tile(request.app.state.engine, cache, principal, specs, tile, when,
                               filters, shift)

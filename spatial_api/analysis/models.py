@@ -13,6 +13,13 @@ Filter = dict[str, Scalar]
 _LAYER = Field(max_length=64, description="Layer id from the catalog")
 _FILTER = Field(default=None, max_length=20,
                 description="Attribute equality, e.g. {\"utility\": \"water\"}")
+def exactly_one(model: Any, first: str, second: str) -> Any:
+    """For the "give one of two inputs" models: exactly one of the two fields is set."""
+    if (getattr(model, first) is None) == (getattr(model, second) is None):
+        raise ValueError(f"give exactly one of {first} or {second}")
+    return model
+
+
 _CRS = Field(default=None, max_length=200,
              description="CRS of input coordinates: CRS84 (default), EPSG:4326, EPSG:4490, "
                          "EPSG:4549, EPSG:3857, gcj02 (AMap/Tencent), bd09 (Baidu)")
@@ -56,9 +63,7 @@ class BufferRequest(Options):
 
     @model_validator(mode="after")
     def _one_input(self) -> BufferRequest:
-        if (self.geometry is None) == (self.layer is None):
-            raise ValueError("give exactly one of geometry or layer")
-        return self
+        return exactly_one(self, "geometry", "layer")
 
 
 Technology = Literal["gsm", "umts", "lte", "nr"]
@@ -167,9 +172,7 @@ class IsochroneQuery(Options):
 
     @model_validator(mode="after")
     def _one_budget(self) -> IsochroneQuery:
-        if (self.time_s is None) == (self.distance_m is None):
-            raise ValueError("give exactly one of time_s or distance_m")
-        return self
+        return exactly_one(self, "time_s", "distance_m")
 
 
 class IsolateRequest(Options):
@@ -184,9 +187,7 @@ class IsolateRequest(Options):
 
     @model_validator(mode="after")
     def _one_break(self) -> IsolateRequest:
-        if (self.pipe is None) == (self.point is None):
-            raise ValueError("give exactly one of pipe or point")
-        return self
+        return exactly_one(self, "pipe", "point")
 
 
 class PlannedPipe(BaseModel):
@@ -215,9 +216,7 @@ class ClearanceRequest(Options):
 
     @model_validator(mode="after")
     def _one_input(self) -> ClearanceRequest:
-        if (self.area is None) == (self.planned is None):
-            raise ValueError("give exactly one of area or planned")
-        return self
+        return exactly_one(self, "area", "planned")
 
 
 class Feature(BaseModel):

@@ -149,6 +149,16 @@ def attribute_filters(spec: LayerSpec, request: Request) -> tuple[tuple[str, Any
     return tuple((k, coerce(attrs[k], request.query_params[k])) for k in dict.fromkeys(extra))
 
 
+def check_page(limit: int, offset: int, f: str | None) -> None:
+    """The paging and format parameters every items page shares (→ 400)."""
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidParameter(f"limit: {limit} is outside 1..{MAX_LIMIT}")
+    if offset < 0:
+        raise InvalidParameter("offset: must not be negative")
+    if f is not None and f.lower() not in FORMATS:
+        raise InvalidParameter(f"f: unsupported format {f!r}; only json")
+
+
 async def items_query(
     request: Request,
     layer: LayerDep,
@@ -169,12 +179,7 @@ async def items_query(
     filter_crs: Annotated[str | None, Query(alias="filter-crs", max_length=200)] = None,
     f: Annotated[str | None, Query(max_length=40, description="json (the only format)")] = None,
 ) -> ItemsQuery:
-    if not 1 <= limit <= MAX_LIMIT:
-        raise InvalidParameter(f"limit: {limit} is outside 1..{MAX_LIMIT}")
-    if offset < 0:
-        raise InvalidParameter("offset: must not be negative")
-    if f is not None and f.lower() not in FORMATS:
-        raise InvalidParameter(f"f: unsupported format {f!r}; only json")
+    check_page(limit, offset, f)
     if filter_lang not in (None, "cql2-text", "cql2-json"):
         raise InvalidParameter(f"filter-lang: {filter_lang!r} is not cql2-text or cql2-json")
     return ItemsQuery(

@@ -28,7 +28,7 @@ from spatial_api.features.crs import (
     storage_geometry,
 )
 from spatial_api.features.links import GEOJSON, JSON, base_url
-from spatial_api.features.params import FORMATS, MAX_LIMIT, BBox
+from spatial_api.features.params import MAX_LIMIT, BBox, check_page
 from spatial_api.routers.features import GEOJSON_RESPONSE, GeoJSONResponse, OgcRoute
 from spatial_api.routers.tiles import TILE_RESPONSES, ShiftDep, TileDep, mvt_response
 from tiles.cache import etag_of
@@ -74,12 +74,7 @@ async def get_result_items(
     if unknown := sorted(set(request.query_params) - ITEM_PARAMS):
         raise InvalidParameter(f"unknown query parameter(s) {', '.join(unknown)}; results "
                                "take limit, offset, bbox, bbox-crs and crs")
-    if not 1 <= limit <= MAX_LIMIT:
-        raise InvalidParameter(f"limit: {limit} is outside 1..{MAX_LIMIT}")
-    if offset < 0:
-        raise InvalidParameter("offset: must not be negative")
-    if f is not None and f.lower() not in FORMATS:
-        raise InvalidParameter(f"f: unsupported format {f!r}; only json")
+    check_page(limit, offset, f)
     out = parse_crs(crs, "crs")
     binds = Binds()
     where = "TRUE"

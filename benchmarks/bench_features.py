@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
 import sys
 import time
@@ -48,7 +47,7 @@ from benchmarks.bench_tiles import (  # noqa: E402
     scratch_table,
     tipg,
 )
-from benchmarks.record import write_section
+from benchmarks.record import SHARED_MACHINE, provenance, write_section
 from citygis.db import make_engine  # noqa: E402
 from layers import Catalog  # noqa: E402
 from spatial_api.features.crs import STORAGE_SRID as SRID  # noqa: E402
@@ -343,10 +342,9 @@ def record(table: str, checks: str, args, segments: int, n_windows: int, n_point
            note: str) -> None:
     body = (f"## Features: items pages and nearest-{K} over {segments:,} pipe "
             f"segments\n\n"
-            f"`python -m benchmarks.bench_features --windows {args.windows} --points "
-            f"{args.points} --repeat {args.repeat} --write`, {time.strftime('%Y-%m-%d')}, "
-            f"{os.cpu_count()} cores, PostgreSQL, servers and client on one machine; median of "
-            f"{args.repeat} interleaved runs; one uvicorn worker per server. *items*: "
+            + provenance(f"python -m benchmarks.bench_features --windows {args.windows} "
+                         f"--points {args.points} --repeat {args.repeat} --write", args.repeat)
+            + "; one uvicorn worker per server. *items*: "
             f"`limit={LIMIT}` pages over {n_windows} bbox windows at offsets 0–9000 (every page "
             "full); ours returns the four properties tipg's view has "
             f"(`properties={','.join(PROPS)}`), tipg (1.6, a view of the current pipelines) "
@@ -354,8 +352,8 @@ def record(table: str, checks: str, args, segments: int, n_windows: int, n_point
             "100,000). The floor is the page statement our server sends, run directly. "
             f"*nearest*: {n_points} uniform random points in the data extent, "
             f"`/lbs/nearest?k={K}` (exact geodesic order: a KNN bound, then a geodesic "
-            "re-rank); floors are that statement run directly and a bare planar KNN. The "
-            "machine is shared, so expect ±30 % between runs.\n\n"
+            "re-rank); floors are that statement run directly and a bare planar KNN. "
+            f"{SHARED_MACHINE}\n\n"
             f"{table}\n\nChecks:\n\n{checks}\n" + (f"\n{note}\n" if note else ""))
     write_section("features", body)
 

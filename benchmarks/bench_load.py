@@ -24,7 +24,7 @@ import pyogrio
 import sqlalchemy as sa
 from shapely import linestrings
 
-from benchmarks.record import write_section
+from benchmarks.record import provenance, write_section
 from citygis.cluster import database_url
 from citygis.db import make_engine, upgrade
 from citygis.settings import DatabaseSettings
@@ -134,9 +134,9 @@ def main() -> None:
 
 def record(table: str, args) -> None:
     body = (f"## Loading: {args.features:,} line features from a GeoPackage\n\n"
-            f"`python -m benchmarks.bench_load --repeat {args.repeat} --write`, "
-            f"{time.strftime('%Y-%m-%d')}, 2 cores / 24 GB, PostgreSQL and tools on one machine; "
-            f"median of {args.repeat} interleaved runs. A ratio below 1 means we are faster.\n\n"
+            + provenance(f"python -m benchmarks.bench_load --repeat {args.repeat} --write",
+                         args.repeat, beside="our loader and the tools")
+            + ". A ratio below 1 means we are faster.\n\n"
             f"{table}\n")
     write_section("load", body)
 

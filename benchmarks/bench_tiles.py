@@ -37,7 +37,7 @@ import psycopg
 import sqlalchemy as sa
 from psycopg import sql
 
-from benchmarks.record import write_section
+from benchmarks.record import SHARED_MACHINE, provenance, write_section
 from citygis.cluster import database_url
 from citygis.db import make_engine, upgrade
 from citygis.settings import DatabaseSettings, ServerSettings
@@ -317,10 +317,9 @@ def _ensure_database(base: str, url: str, db: str) -> None:
 
 def record(table: str, args, segments: int, n_tiles: int, note: str) -> None:
     body = (f"## Vector tiles: {n_tiles} z{Z} tiles of {segments:,} pipe segments\n\n"
-            f"`python -m benchmarks.bench_tiles --scale {args.scale:g} --tiles {args.tiles} "
-            f"--repeat {args.repeat} --write`, {time.strftime('%Y-%m-%d')}, "
-            f"{os.cpu_count()} cores, PostgreSQL, servers and client on one machine; "
-            f"median of {args.repeat} interleaved runs. Servers are one uvicorn worker each. "
+            + provenance(f"python -m benchmarks.bench_tiles --scale {args.scale:g} --tiles "
+                         f"{args.tiles} --repeat {args.repeat} --write", args.repeat)
+            + ". Servers are one uvicorn worker each. "
             "*floor* is our tile SQL run directly (no HTTP); *cold* renders every tile "
             "(cache off) after checking the layer's change version; *warm* answers from the "
             "in-process cache (still one version check per request; clock TTL raised for the "
@@ -328,8 +327,7 @@ def record(table: str, args, segments: int, n_tiles: int, note: str) -> None:
             "of the current pipelines with the same four properties, extent, buffer and "
             "feature limit; it selects features meeting the tile itself, we also those in "
             "its 256-unit buffer (so lines join across tile edges), hence our heavier "
-            "tiles. A ratio below 1 means faster than the floor. The machine is shared, "
-            "so expect ±30 % between runs.\n\n"
+            f"tiles. A ratio below 1 means faster than the floor. {SHARED_MACHINE}\n\n"
             f"{table}\n" + (f"\n{note}\n" if note else ""))
     write_section("tiles", body)
 

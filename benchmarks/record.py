@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 BENCHMARKS_MD = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
+SHARED_MACHINE = "The machine is shared, so expect ±30 % between runs."
+
+
+def provenance(command: str, repeat: int, beside: str = "servers and client") -> str:
+    """How and where a section's figures were measured: command, date, machine, runs."""
+    return (f"`{command}`, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, PostgreSQL, "
+            f"{beside} on one machine; median of {repeat} interleaved runs")
 
 
 def write_section(name: str, body: str, path: Path = BENCHMARKS_MD) -> None:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated
 
 from fastapi import Query
 
+from layers import Attribute, AttrType
 from spatial_api.errors import InvalidParameter
+
+Value = str | int | float | bool | date | datetime
+_BOOLEAN = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 OPEN = ("..", "")
 
@@ -19,6 +24,28 @@ def _instant(text: str, name: str) -> datetime:
     except ValueError:
         raise InvalidParameter(f"{name}: {text!r} is not an RFC 3339 date-time") from None
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def typed_value(attr: Attribute, text: str) -> Value:
+    """A query-string value typed like its attribute's column (→ 400 when it cannot be)."""
+    try:
+        match attr.type:
+            case AttrType.integer:
+                return int(text)
+            case AttrType.real:
+                value = float(text)
+                if not math.isfinite(value):
+                    raise ValueError
+                return value
+            case AttrType.boolean:
+                return _BOOLEAN[text.lower()]
+            case AttrType.date:
+                return date.fromisoformat(text)
+            case AttrType.timestamp:
+                return _instant(text, attr.name)
+    except (ValueError, KeyError):
+        raise InvalidParameter(f"{attr.name}: {text!r} is not a valid {attr.type}") from None
+    return text
 
 
 @dataclass(frozen=True)

@@ -3,36 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, datetime
 
-from layers import Attribute, AttrType, LayerSpec
+from layers import Attribute, LayerSpec
 from spatial_api.errors import InvalidParameter
+from spatial_api.params import Value, typed_value
 
 # Query parameters that are not attribute filters.
 RESERVED = frozenset({"datetime", "collections", "token", "f", "shift"})
-Value = str | int | float | bool | date | datetime
-_BOOLEAN = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 
-def typed_value(attr: Attribute, text: str) -> Value:
-    """The value as the column's type, so the database compares like with like."""
-    try:
-        match attr.type:
-            case AttrType.integer:
-                return int(text)
-            case AttrType.real:
-                return float(text)
-            case AttrType.boolean:
-                return _BOOLEAN[text.lower()]
-            case AttrType.date:
-                return date.fromisoformat(text)
-            case AttrType.timestamp:
-                return datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except (ValueError, KeyError):
-        raise InvalidParameter(f"{attr.name}: {text!r} is not a valid {attr.type}") from None
+def checked_value(attr: Attribute, text: str) -> Value:
+    """The value as the column's type, one of the attribute's choices when it has them."""
+    value = typed_value(attr, text)
     if attr.choices and text not in attr.choices:
         raise InvalidParameter(f"{attr.name}: {text!r} is not one of {', '.join(attr.choices)}")
-    return text
+    return value
 
 
 def _find(spec: LayerSpec, name: str) -> Attribute | None:
@@ -62,7 +47,7 @@ def parse_filters(specs: Iterable[LayerSpec], pairs: Iterable[tuple[str, str]]
         matched = False
         for spec in specs:
             if attr := _find(spec, name):
-                out[spec.id][name] = typed_value(attr, text)
+                out[spec.id][name] = checked_value(attr, text)
                 matched = True
         if not matched:
             layers = ", ".join(s.id for s in specs)

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Annotated, Any
 
 import shapely
 from fastapi import Query, Request
 from pyproj import Transformer
 
-from layers import Attribute, AttrType, LayerSpec
+from layers import LayerSpec
 from loaders.chinese_offsets import to_wgs84
 from spatial_api.deps import LayerDep
 from spatial_api.errors import InvalidParameter
 from spatial_api.features.crs import Crs, parse_crs
-from spatial_api.params import DateTimeInterval, _instant
+from spatial_api.params import DateTimeInterval, typed_value
 
 MAX_LIMIT = 10_000
 # Version columns every feature carries besides the catalog attributes.
@@ -75,28 +74,6 @@ class BBox:
         return {"type": "Polygon", "coordinates": [ring]}
 
 
-def coerce(attr: Attribute, text: str) -> Any:
-    """A query-string value typed like its attribute (→ 400 when it cannot be)."""
-    try:
-        match attr.type:
-            case AttrType.integer:
-                return int(text)
-            case AttrType.real:
-                value = float(text)
-                if not math.isfinite(value):
-                    raise ValueError
-                return value
-            case AttrType.boolean:
-                return {"true": True, "false": False}[text.lower()]
-            case AttrType.date:
-                return date.fromisoformat(text)
-            case AttrType.timestamp:
-                return _instant(text, attr.name)
-    except (ValueError, KeyError):
-        raise InvalidParameter(f"{attr.name}: {text!r} is not a valid {attr.type}") from None
-    return text
-
-
 @dataclass(frozen=True)
 class ItemsQuery:
     limit: int = 10
@@ -146,7 +123,7 @@ def attribute_filters(spec: LayerSpec, request: Request) -> tuple[tuple[str, Any
     if unknown := [k for k in extra if k not in attrs]:
         raise InvalidParameter(f"unknown query parameter(s) {', '.join(sorted(set(unknown)))}; "
                                f"{spec.id!r} filters on {', '.join(attrs)}")
-    return tuple((k, coerce(attrs[k], request.query_params[k])) for k in dict.fromkeys(extra))
+    return tuple((k, typed_value(attrs[k], request.query_params[k])) for k in dict.fromkeys(extra))
 
 
 def check_page(limit: int, offset: int, f: str | None) -> None:

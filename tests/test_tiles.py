@@ -19,7 +19,7 @@ from layers import ALL_LAYERS
 from loaders import load_frames
 from spatial_api import create_app
 from tests.factories import insert_sql, sample_row
-from tiles.mvt import attributes_at
+from tiles.mvt import attributes_at, fetch_margin
 
 TOKEN = "tiles-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -154,6 +154,25 @@ def test_small_polygons_are_dropped_at_low_zoom_and_kept_at_high_zoom(client, en
                         "logistics_parks")) == {big}
     assert set(features(client.get(tile_path("logistics_parks", LON, LAT, 16)),
                         "logistics_parks")) == {big, tiny}
+
+
+def test_features_are_fetched_as_far_beyond_the_edge_as_their_symbol_reaches(client, engine):
+    # Scenic sites draw as 6 px circles with a 1 px stroke: one whose centre is 5 px past the
+    # east edge still paints into the tile; one 12 px past cannot (fetch_margin: 8 px).
+    z = 15
+    t = WMQ.tile(LON, LAT, z)
+    b = WMQ.xy_bounds(t)
+    px = (b.right - b.left) / 256
+    mid_y = (b.bottom + b.top) / 2
+    near, far = (WMQ.lnglat(b.right + k * px, mid_y) for k in (5, 12))
+    inside = insert(engine, "scenic_sites", "NEAR", wkt=f"POINT({near.x} {near.y})")
+    insert(engine, "scenic_sites", "FAR", wkt=f"POINT({far.x} {far.y})")
+    got = features(client.get(f"/collections/scenic_sites/tiles/WebMercatorQuad/{z}/{t.y}/{t.x}"),
+                   "scenic_sites")
+    assert set(got) == {inside}
+    x, _ = got[inside]["geometry"]["coordinates"]
+    assert abs(x - (4096 + 5 * 16)) <= 1  # 16 tile units a pixel
+    assert fetch_margin(next(s for s in ALL_LAYERS if s.id == "scenic_sites")) == 8 / 256
 
 
 def test_layer_is_empty_outside_its_zoom_range(client, engine):

@@ -8,6 +8,9 @@ Generalisation by zoom, all in the tile's own units (EXTENT per tile side):
   MIN_LINE_UNITS tile units, are dropped (they would draw as nothing or a speck);
 - at most `max_features` per layer per tile, the largest first, so a dense low-zoom tile
   stays small and keeps what is most visible;
+- a layer fetches only features that can draw into the tile: those within its symbol's
+  half-size on screen (circle radius, half the line width, plus a pixel) of the edge.
+  ST_AsMVTGeom still clips at BUFFER units, so what is fetched is drawn whole;
 - outside the style's [min_zoom, max_zoom] a layer is not queried at all;
 - attributes are those of `style.zoom_attributes` at the highest key ≤ z, plus asset_id;
   the MVT feature id is the version_id.
@@ -34,9 +37,9 @@ SIMPLIFY_UNITS = 1.0
 MIN_POLYGON_PX = 1.0
 MIN_LINE_UNITS = 2.0
 MAX_FEATURES = 20_000
-MARGIN = BUFFER / EXTENT  # fetch features this far (in tile sides) beyond the edge
-_SIZE = ("greatest(ST_XMax(t.geom) - ST_XMin(t.geom), "
-         "(ST_YMax(t.geom) - ST_YMin(t.geom)) * :stretch)")
+MARGIN = BUFFER / EXTENT  # result layers (no style): everything the clip buffer keeps
+_SIZE = ("greatest(ST_XMax(t._box) - ST_XMin(t._box), "
+         "(ST_YMax(t._box) - ST_YMin(t._box)) * :stretch)")
 
 
 @cache
@@ -53,6 +56,15 @@ def shape(spec: LayerSpec) -> str:
 
 def visible(spec: LayerSpec, z: int) -> bool:
     return spec.style.min_zoom <= z <= spec.style.max_zoom
+
+
+def fetch_margin(spec: LayerSpec) -> float:
+    """How far beyond the tile edge, in tile sides, a feature of this layer can still draw
+    into the tile: its symbol's half-size in pixels (the web map's stroke included) plus one.
+    """
+    style = spec.style
+    half = {"circle": style.radius + 1, "line": style.width / 2, "fill": 0.5}[style.kind]
+    return min((half + 1) / SCREEN_PX, MARGIN)
 
 
 def attributes_at(spec: LayerSpec, z: int) -> tuple[str, ...]:
@@ -75,10 +87,10 @@ def _unit_deg(z: int) -> float:
 
 def layer_sql(i: int, spec: LayerSpec, z: int, when: DateTimeInterval | None,
               filters: Mapping[str, Value], shifted: bool = False) -> tuple[str, dict]:
-    """The SQL of one layer's MVT (a bytea) and its own bind parameters."""
+    """The SQL of one layer's MVT (a bytea) and its own bind parameters (bar the bounds)."""
     kind = shape(spec)
     geom = "ST_Force2D(t.geom)" if spec.dimension == 3 else "t.geom"
-    where, order = "", "t.version_id"
+    where, size_test, order, box = "", "", "t.version_id", "NULL::box2d"
     if kind == "line":
         geom = f"ST_Simplify({geom}, :tol, true)"
     elif kind == "polygon":
@@ -87,19 +99,22 @@ def layer_sql(i: int, spec: LayerSpec, z: int, when: DateTimeInterval | None,
     if kind != "point":
         min_units = MIN_POLYGON_PX * EXTENT / SCREEN_PX if kind == "polygon" else MIN_LINE_UNITS
         params[f"min_size_{i}"] = min_units * _unit_deg(z)
-        where = f"\n          AND {_SIZE} >= :min_size_{i}"
+        box = "box2d(t.geom)"
+        size_test = f"\n        WHERE {_SIZE} >= :min_size_{i}"
         order = f"{_SIZE} DESC, t.version_id"
     params[f"name_{i}"] = spec.id
     for name, value in filters.items():
-        where += f"\n          AND t.{name} = :f{i}_{name}"
+        where += f"\n              AND t.{name} = :f{i}_{name}"
         params[f"f{i}_{name}"] = value
     mercator = f"ST_Transform({geom}, 3857)"
     if shifted:
         mercator = f"ST_Affine({mercator}, :sa, :sb, :sd, :se, :sx, :sy)"
+    shown = attributes_at(spec, z)
     sql = _template().substitute(
         i=i, extent=EXTENT, buffer=BUFFER, srid=spec.storage_srid, mercator=mercator,
-        columns="".join(_column(spec, a) for a in attributes_at(spec, z)),
-        source=source, where=where, order=order)
+        columns="".join(_column(spec, a) for a in shown),
+        kept="".join(f", t.{a}" for a in shown),
+        source=source, where=where, size_test=size_test, order=order, box=box)
     return sql, params
 
 
@@ -110,23 +125,24 @@ def tile_sql(specs: Sequence[LayerSpec], coords: TileCoords, when: DateTimeInter
 
     `shift="gcj02"` draws the features where a GCJ-02 basemap has them (tiles/shift.py).
     """
-    parts, params = [], {}
-    for i, spec in enumerate(specs):
-        if visible(spec, coords.z):
-            sql, own = layer_sql(i, spec, coords.z, when, filters.get(spec.id, {}),
-                                 shifted=shift is not None)
-            parts.append(f"({sql})")
-            params |= own
-    if not parts:
+    shown = [(i, spec) for i, spec in enumerate(specs) if visible(spec, coords.z)]
+    if not shown:
         return None
-    stretch = coords.lat_stretch()
-    west, south, east, north = coords.lonlat_bounds(MARGIN)
-    if shift is not None:
-        affine = gcj02_affine(coords)
+    parts, params = [], {}
+    affine = gcj02_affine(coords) if shift is not None else None
+    for i, spec in shown:
+        sql, own = layer_sql(i, spec, coords.z, when, filters.get(spec.id, {}),
+                             shifted=affine is not None)
+        parts.append(f"({sql})")
+        margin = fetch_margin(spec)
+        bounds = coords.lonlat_bounds(margin) if affine is None else \
+            source_lonlat_bounds(coords, affine, margin)
+        params |= own | dict(zip((f"west_{i}", f"south_{i}", f"east_{i}", f"north_{i}"),
+                                 bounds, strict=True))
+    if affine is not None:
         params |= affine.params()
-        west, south, east, north = source_lonlat_bounds(coords, affine, MARGIN)
-    params |= {"z": coords.z, "x": coords.x, "y": coords.y, "west": west, "south": south,
-               "east": east, "north": north, "stretch": stretch,
+    stretch = coords.lat_stretch()
+    params |= {"z": coords.z, "x": coords.x, "y": coords.y, "stretch": stretch,
                "tol": SIMPLIFY_UNITS * _unit_deg(coords.z) / stretch,
                "max_features": max_features}
     return "SELECT " + "\n || ".join(parts), params

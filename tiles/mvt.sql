@@ -1,7 +1,9 @@
 -- One MVT layer of one tile; tiles/mvt.py fills the $-slots from the catalog only.
 -- The bbox test runs in the storage CRS on the raw column so the GiST index answers it;
--- only the features that pass are simplified (in degrees) and transformed to 3857 (then,
--- for a GCJ-02 basemap, moved by the tile's affine fit: tiles/shift.py).
+-- the inner query (kept apart by OFFSET 0) computes each candidate's box once, for the
+-- size test and the largest-first order; only the features kept are simplified (in
+-- degrees) and transformed to 3857 (then, for a GCJ-02 basemap, moved by the tile's
+-- affine fit: tiles/shift.py).
 SELECT coalesce((
     SELECT ST_AsMVT(q, :name_${i}, ${extent}, '_geom', '_fid')
     FROM (
@@ -9,8 +11,13 @@ SELECT coalesce((
                ST_AsMVTGeom(${mercator},
                             ST_TileEnvelope(CAST(:z AS int), CAST(:x AS int), CAST(:y AS int)),
                             ${extent}, ${buffer}, true) AS _geom
-        FROM ${source}
-        WHERE t.geom && ST_MakeEnvelope(:west, :south, :east, :north, ${srid})${where}
+        FROM (
+            SELECT t.version_id, t.asset_id, t.geom${kept}, ${box} AS _box
+            FROM ${source}
+            WHERE t.geom && ST_MakeEnvelope(:west_${i}, :south_${i}, :east_${i}, :north_${i},
+                                            ${srid})${where}
+            OFFSET 0
+        ) AS t${size_test}
         ORDER BY ${order}
         LIMIT :max_features
     ) AS q

@@ -35,13 +35,18 @@ class Principal:
         return spec.access is Access.public or self.restricted
 
 
-async def get_principal(request: Request) -> Principal:
+def principal_of(request: Request) -> Principal:
+    """From `Authorization: Bearer`, `X-API-Key` or `?token=`, checked in constant time."""
     header = request.headers.get("authorization", "")
     token = header[7:].strip() if header.lower().startswith("bearer ") else \
         request.headers.get("x-api-key") or request.query_params.get("token")
     tokens = request.app.state.settings.tokens
     ok = bool(token) and any(secrets.compare_digest(token, t) for t in tokens)
     return Principal(restricted=ok)
+
+
+async def get_principal(request: Request) -> Principal:
+    return principal_of(request)
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -16,6 +16,7 @@ Value = str | int | float | bool | date | datetime
 _BOOLEAN = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 OPEN = ("..", "")
+DATETIME_MAX_LENGTH = 100
 
 
 def _instant(text: str, name: str) -> datetime:
@@ -75,7 +76,7 @@ class DateTimeInterval:
 
 async def datetime_param(
     datetime_: Annotated[str | None, Query(
-        alias="datetime", max_length=100,
+        alias="datetime", max_length=DATETIME_MAX_LENGTH,
         description="Valid time: an instant (the layer as it was then), or an interval "
                     "a/b, ../b, a/.. (every version valid during it). Default: now.",
     )] = None,

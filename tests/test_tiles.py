@@ -226,6 +226,35 @@ def test_etag_and_304(client, engine):
     assert client.get(path, headers={"If-None-Match": '"other"'}).status_code == 200
 
 
+def test_a_cached_tile_is_answered_like_the_route_answers_it(client, engine):
+    """Hits skip routing (spatial_api/tile_hits.py): same bytes and headers, same refusals."""
+    insert(engine, "shelters", "S1")
+    insert(engine, "pipelines", "P1")
+    path = tile_path(None, LON, LAT, 15)
+    params = {"collections": "shelters,pipelines", "datetime": "2030-01-01T00:00:00Z"}
+    cache = client.app.state.tile_cache
+    first = client.get(path, params=params, headers=AUTH)
+    hits = cache.hits
+    again = client.get(path, params=params, headers=AUTH)
+    assert cache.hits == hits + 1 and cache.misses == 1
+    assert again.content == first.content and len(first.content) > 0
+    for name in ("etag", "cache-control", "vary", "content-type"):
+        assert again.headers[name] == first.headers[name], name
+    # What the route refuses is still refused once the tile is cached.
+    for extra, status, words in [({"shift": "wgs84"}, 422, "gcj02"),
+                                 ({"datetime": "yesterday"}, 400, "RFC 3339"),
+                                 ({"datetime": "2030-01-01T00:00:00Z" + " " * 100}, 422, "100"),
+                                 ({"material": "lead"}, 400, "not one of"),
+                                 ({"collections": "shelters,shelters"}, 400, "distinct")]:
+        r = client.get(path, params=params | extra, headers=AUTH)
+        assert r.status_code == status, extra
+        assert r.headers["content-type"] == "application/problem+json"
+        assert words in r.text, extra
+    hidden = client.get(path, params=params)
+    assert hidden.status_code == 403 and "restricted" in hidden.json()["detail"]
+    assert cache.misses == 1  # refusals neither render nor count as misses
+
+
 def shelters_frame(name: str) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame({"asset_id": ["S1"], "name": [name], "capacity": [100]},
                             geometry=[Point(LON, LAT)], crs="EPSG:4490")

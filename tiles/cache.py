@@ -90,14 +90,15 @@ class TileCache:
         self.local: defaultdict[str, int] = defaultdict(int)
         self.hits = self.misses = 0
 
-    def get(self, key: TileKey) -> CachedTile | None:
+    def get(self, key: TileKey, count_miss: bool = True) -> CachedTile | None:
+        """The live entry; `count_miss=False` for a look that the route repeats on a miss."""
         entry = self._lru.get(key)
         if entry and entry.current and \
                 time.monotonic() - entry.stored_at > self.settings.current_ttl_s:
             del self._lru[key]
             entry = None
         if entry is None:
-            self.misses += 1
+            self.misses += count_miss
         else:
             self.hits += 1
         return entry
@@ -160,18 +161,14 @@ def _when_key(when: DateTimeInterval | None) -> tuple[str | None, str | None, bo
     return iso[0], iso[1], when.instant
 
 
-async def cached_tile(engine: AsyncEngine, cache: TileCache, principal: Principal,
-                      specs: Sequence[LayerSpec], coords: TileCoords,
-                      when: DateTimeInterval | None,
-                      filters: Mapping[str, Mapping[str, Value]],
-                      shift: str | None = None) -> CachedTile:
-    """The tile from the cache if its layers have not changed since, else rendered."""
-    if hidden := [s.id for s in specs if not principal.may_see(s)]:
-        raise Forbidden(f"restricted layers {hidden}: send Authorization: Bearer <token>")
+async def tile_key(cache: TileCache, specs: Sequence[LayerSpec], coords: TileCoords,
+                   when: DateTimeInterval | None, filters: Mapping[str, Mapping[str, Value]],
+                   shift: str | None) -> TileKey:
+    """The tile's cache key, with each layer's change version as committed right now."""
     ids = tuple(s.id for s in specs)
     assert cache.versions is not None, "a serving cache reads versions"
     db = await db_versions(cache.versions, ids)
-    key = TileKey(
+    return TileKey(
         layers=ids,
         versions=tuple((*db.get(i, (0, 0)), cache.local[i]) for i in ids),
         tms=coords.tms_id, z=coords.z, x=coords.x, y=coords.y, when=_when_key(when),
@@ -179,6 +176,21 @@ async def cached_tile(engine: AsyncEngine, cache: TileCache, principal: Principa
                       for i in ids),
         access=Access.restricted if any(s.access is Access.restricted for s in specs)
         else Access.public, shift=shift)
+
+
+def refuse_hidden(principal: Principal, specs: Sequence[LayerSpec]) -> None:
+    if hidden := [s.id for s in specs if not principal.may_see(s)]:
+        raise Forbidden(f"restricted layers {hidden}: send Authorization: Bearer <token>")
+
+
+async def cached_tile(engine: AsyncEngine, cache: TileCache, principal: Principal,
+                      specs: Sequence[LayerSpec], coords: TileCoords,
+                      when: DateTimeInterval | None,
+                      filters: Mapping[str, Mapping[str, Value]],
+                      shift: str | None = None) -> CachedTile:
+    """The tile from the cache if its layers have not changed since, else rendered."""
+    refuse_hidden(principal, specs)
+    key = await tile_key(cache, specs, coords, when, filters, shift)
     if entry := cache.get(key):
         return entry
     async with engine.connect() as conn:  # only on a miss: a hit needs no pooled connection

@@ -12,8 +12,8 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from morecantile.models import TileMatrixSet
 
-from layers import LayerSpec
-from spatial_api.deps import CatalogDep, ConnDep, LayerDep, PrincipalDep
+from layers import Catalog, LayerSpec
+from spatial_api.deps import CatalogDep, ConnDep, LayerDep, Principal, PrincipalDep
 from spatial_api.errors import Forbidden, InvalidParameter
 from spatial_api.params import DateTimeInterval, datetime_param
 from tiles import metadata
@@ -46,9 +46,18 @@ ShiftDep = Annotated[Literal["gcj02"] | None, Query(
                 "about 500 m from their true CGCS2000 place in China")]
 
 
+COLLECTIONS_MAX_LENGTH = 1000
+
+
 async def get_collections(catalog: CatalogDep, principal: PrincipalDep, collections: Annotated[
-        str | None, Query(max_length=1000, description="Comma-separated layer ids; default: "
-                          "every layer you may see")] = None) -> list[LayerSpec]:
+        str | None, Query(max_length=COLLECTIONS_MAX_LENGTH, description="Comma-separated "
+                          "layer ids; default: every layer you may see")] = None
+                          ) -> list[LayerSpec]:
+    return layers_named(catalog, principal, collections)
+
+
+def layers_named(catalog: Catalog, principal: Principal, collections: str | None
+                 ) -> list[LayerSpec]:
     """The layers of a multi-layer tile, each checked for access (403) before anything else."""
     if collections is None:
         return [s for s in catalog.values() if principal.may_see(s)]

@@ -10,8 +10,11 @@
 - tipg (developmentseed/tipg, its own venv, `--tipg-python`): a view of the current
   pipelines with the same columns, same 4096/256 extent/buffer and feature limit.
 
-Every server is a single uvicorn worker on 127.0.0.1; each client count is a bounded loop
-over the tile list. The table is built once (synthetic.generate → load_frames) in a scratch
+Every server is a single uvicorn worker on 127.0.0.1. The HTTP paths are driven by wrk
+(apt: wrk; `./dev bench-setup`), cycling over the tile list with keep-alive connections for
+`--seconds`: a Python client spends ~1 ms of CPU a request, so near a cached tile server's
+rate it measures itself. The tiles are first fetched once with httpx, which checks every
+answer and warms the cache. The table is built once (synthetic.generate → load_frames) in a scratch
 database and kept for later runs. Uses the embedded cluster (or CITYGIS_DATABASE_URL).
 """
 
@@ -20,13 +23,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
+import shutil
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -45,7 +50,8 @@ from layers import Catalog
 from loaders import load_frames
 from loaders.synthetic import generate
 from tiles.grid import TileCoords
-from tiles.mvt import attributes_at, tile_sql
+from tiles.listener import libpq_conninfo
+from tiles.mvt import attributes_at, render
 
 DB = "citygis_bench_tiles"
 Z = 14
@@ -109,26 +115,32 @@ def pick_tiles(url: str, count: int, seed: int) -> list[Tile]:
 
 
 class Floor:
-    """Our tile SQL over every tile, straight on PostgreSQL, on already open connections."""
+    """Our tile rendering (tiles.mvt.render: its SQL, binary results) over every tile,
+    straight on PostgreSQL through open psycopg connections: no HTTP, no cache."""
 
     def __init__(self, url: str, tiles: list[Tile], max_clients: int):
-        spec = Catalog()["pipelines"]
-        self.engine = make_engine(url, pool_size=max_clients)
-        self.queries = [tile_sql([spec], TileCoords.parse("WebMercatorQuad", *map(str, t)),
-                                 None, {}) for t in tiles]
-        self(max_clients)  # opens the connections and reads every tile once
+        self.conninfo = libpq_conninfo(url)
+        self.spec = Catalog()["pipelines"]
+        self.coords = [TileCoords.parse("WebMercatorQuad", *map(str, t)) for t in tiles]
+        self(max_clients)  # reads every tile once, so PostgreSQL's buffers hold the data
 
-    def _one(self, chunk: list) -> None:
-        with self.engine.connect() as c:
-            for sql_text, params in chunk:
-                c.execute(sa.text(sql_text), params).scalar_one()
+    async def _run(self, clients: int) -> float:
+        conns = [await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True)
+                 for _ in range(clients)]
+
+        async def one(conn: psycopg.AsyncConnection, chunk: list[TileCoords]) -> None:
+            for coords in chunk:
+                await render(conn, [self.spec], coords, None, {})
+
+        started = time.perf_counter()
+        await asyncio.gather(*(one(c, self.coords[i::clients]) for i, c in enumerate(conns)))
+        elapsed = time.perf_counter() - started
+        for conn in conns:
+            await conn.close()
+        return elapsed
 
     def __call__(self, clients: int) -> float:
-        chunks = [self.queries[i::clients] for i in range(clients)]
-        started = time.perf_counter()
-        with ThreadPoolExecutor(clients) as pool:
-            list(pool.map(self._one, chunks))
-        return time.perf_counter() - started
+        return asyncio.run(self._run(clients))
 
 
 async def _fetch_all(urls: list[str], clients: int, headers: dict) -> tuple[float, list]:
@@ -149,6 +161,34 @@ async def _fetch_all(urls: list[str], clients: int, headers: dict) -> tuple[floa
 
 def fetch(urls: list[str], clients: int, headers: dict | None = None) -> tuple[float, list]:
     return asyncio.run(_fetch_all(urls, clients, headers or {}))
+
+
+_WRK_SCRIPT = """
+local paths = {%s}
+local i = 0
+request = function()
+  i = i + 1
+  return wrk.format("GET", paths[(i %% #paths) + 1])
+end
+"""
+
+
+def wrk_seconds(urls: list[str], clients: int, headers: dict, seconds: float) -> float:
+    """Seconds per pass over `urls` at wrk's measured rate (one wrk thread, `clients`
+    keep-alive connections, each request the next URL of the list)."""
+    base = re.match(r"https?://[^/]+", urls[0]).group(0)
+    paths = ", ".join(f'"{u[len(base):]}"' for u in urls)
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
+        script.write(_WRK_SCRIPT % paths)
+        script.flush()
+        head = [a for k, v in headers.items() for a in ("-H", f"{k}: {v}")]
+        out = subprocess.run(["wrk", "-t1", f"-c{clients}", f"-d{seconds:g}s", "-s",
+                              script.name, *head, base], capture_output=True, text=True,
+                             check=True).stdout
+    if "Non-2xx" in out or "Socket errors" in out:
+        raise RuntimeError(f"wrk saw failed requests:\n{out}")
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    return len(urls) / rate
 
 
 class Server:
@@ -216,11 +256,15 @@ def main() -> None:
     ap.add_argument("--tiles", type=int, default=200)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--clients", type=int, nargs="+", default=[1, 4])
+    ap.add_argument("--seconds", type=float, default=10, help="wrk run per path and clients")
     ap.add_argument("--tipg-python", default="/tmp/tipg-venv/bin/python",
                     help="a Python with tipg and uvicorn installed (kept out of our venv)")
     ap.add_argument("--db", default=DB, help="scratch database, kept between runs")
     ap.add_argument("--write", action="store_true", help="record results in BENCHMARKS.md")
     args = ap.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("bench_tiles drives the servers with wrk: run ./dev bench-setup "
+                 "(or apt-get install wrk)")
 
     url, segments = scratch_table(args.db, args.scale, args.seed)
     tiles = pick_tiles(url, args.tiles, args.seed)
@@ -269,13 +313,12 @@ def measure(url: str, tiles: list[Tile], urls: dict[str, list[str]], auth: dict,
                        feature_count(responses))
     runs: dict[str, Callable[[int], float]] = {"floor (tile SQL, no HTTP)": floor}
     for name, u in urls.items():
-        runs[name] = lambda c, u=u: fetch(u, c, auth)[0]
+        runs[name] = lambda c, u=u: wrk_seconds(u, c, auth, args.seconds)
     results: dict[tuple[str, int], list[float]] = {}
     for _ in range(args.repeat):  # interleaved so drift hits every path alike
         for clients in args.clients:
             for name, run in runs.items():
                 results.setdefault((name, clients), []).append(run(clients))
-    floor.engine.dispose()
     return results, sizes
 
 
@@ -318,8 +361,10 @@ def _ensure_database(base: str, url: str, db: str) -> None:
 def record(table: str, args, segments: int, n_tiles: int, note: str) -> None:
     body = (f"## Vector tiles: {n_tiles} z{Z} tiles of {segments:,} pipe segments\n\n"
             + provenance(f"python -m benchmarks.bench_tiles --scale {args.scale:g} --tiles "
-                         f"{args.tiles} --repeat {args.repeat} --write", args.repeat)
-            + ". Servers are one uvicorn worker each. "
+                         f"{args.tiles} --repeat {args.repeat} --seconds {args.seconds:g} --write",
+                         args.repeat, beside="servers and wrk")
+            + ". Servers are one uvicorn worker each (uvloop and httptools for both), driven "
+            f"by wrk for {args.seconds:g} s per cell, cycling over the tiles. "
             "*floor* is our tile SQL run directly (no HTTP); *cold* renders every tile "
             "(cache off) after checking the layer's change version; *warm* answers from the "
             "in-process cache (still one version check per request; clock TTL raised for the "

@@ -31,6 +31,7 @@ from spatial_api.routers.tiles import (
 )
 from tiles.cache import TileCache, tile_key
 from tiles.grid import TileCoords
+from tiles.shift import SHIFTS
 
 _LAYER_TILE = re.compile(r"/collections/([a-z][a-z0-9_]{0,40})/tiles/([^/]+)/([^/]+)/([^/]+)"
                          r"/([^/]+)")
@@ -63,7 +64,7 @@ async def _cached(request: Request) -> Response | None:
     cache: TileCache | None = getattr(state, "tile_cache", None)
     query = request.query_params
     when_text, shift = query.get("datetime"), query.get("shift")
-    if cache is None or shift not in (None, "gcj02") or \
+    if cache is None or (shift is not None and shift not in SHIFTS) or \
             len(when_text or "") > DATETIME_MAX_LENGTH or \
             len(query.get("collections") or "") > COLLECTIONS_MAX_LENGTH:
         return None  # the route's own validation answers these

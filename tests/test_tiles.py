@@ -144,6 +144,18 @@ def test_gcj02_affine_fit_stays_below_a_quarter_pixel(z):
     assert 300 < math.hypot(*moved) * 0.808 < 700  # …of about 500 m
 
 
+def test_lines_are_simplified_below_a_tile_unit_and_kept_above(client, engine):
+    # The middle vertex is 0.5 m off the straight line: under a unit at z12 (~8 m a unit
+    # here), some 40 units at z20.
+    vid = insert(engine, "pipelines", "BENT", wkt="LINESTRING Z(120.3190 36.0610 -1, "
+                 "120.3200 36.061004 -1, 120.3210 36.0610 -1)")
+    for z, vertices in ((12, 2), (20, 3)):
+        t = WMQ.tile(120.3200, 36.0610, z)
+        r = client.get(f"/collections/pipelines/tiles/WebMercatorQuad/{z}/{t.y}/{t.x}",
+                       headers=AUTH)
+        assert len(features(r, "pipelines")[vid]["geometry"]["coordinates"]) == vertices, z
+
+
 def test_small_polygons_are_dropped_at_low_zoom_and_kept_at_high_zoom(client, engine):
     big = insert(engine, "logistics_parks", "BIG", wkt="MULTIPOLYGON(((120.30 36.05, "
                  "120.33 36.05, 120.33 36.08, 120.30 36.08, 120.30 36.05)))")
@@ -331,7 +343,7 @@ def test_cache_refuses_a_caller_who_may_not_see_the_layer(client, engine):
     coords = TileCoords.parse("WebMercatorQuad", "15", str(t.y), str(t.x))
 
     async def anonymous():
-        await cached_tile(client.app.state.engine, client.app.state.tile_cache,
+        await cached_tile(client.app.state.tile_cache,
                           Principal(restricted=False), [spec], coords, None, {})
     with pytest.raises(Forbidden):
         client.portal.call(anonymous)
@@ -430,9 +442,16 @@ def test_feature_limit_keeps_the_largest(client, engine):
     for i, d in enumerate((0.001, 0.004, 0.002)):
         sizes[d] = insert(engine, "logistics_parks", f"L{i}", wkt=f"MULTIPOLYGON((({LON} {LAT}, "
                           f"{LON + d} {LAT}, {LON + d} {LAT + d}, {LON} {LAT + d}, {LON} {LAT})))")
-    client.app.state.tile_cache.settings.max_features = 2
+    shelter = insert(engine, "shelters", "S1")
+    settings = client.app.state.tile_cache.settings
+    settings.max_features = 3  # exactly full: every park, read once in version order
     got = features(client.get(tile_path("logistics_parks", LON, LAT, 15)), "logistics_parks")
-    assert set(got) == {sizes[0.004], sizes[0.002]}
+    assert list(got) == sorted(sizes.values())
+    settings.max_features = 2  # one too many: read again, largest first
+    multi = client.get(tile_path(None, LON, LAT, 15),
+                       params={"collections": "logistics_parks,shelters"})
+    assert list(features(multi, "logistics_parks")) == [sizes[0.004], sizes[0.002]]
+    assert set(features(multi, "shelters")) == {shelter}  # a layer within its limit is whole
 
 
 def test_cache_stays_within_its_byte_bound():

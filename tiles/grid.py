@@ -8,6 +8,7 @@ from functools import cache
 
 import morecantile
 from morecantile import TileMatrixSet
+from pyproj import Transformer
 
 from spatial_api.errors import InvalidParameter, TileMatrixSetNotFound, TileNotFound
 
@@ -18,6 +19,13 @@ EXTENT = 4096  # MVT coordinate units per tile side
 BUFFER = 256  # units drawn beyond the tile edge so strokes and labels join across tiles
 SCREEN_PX = 256  # a tile's size on screen in WebMercatorQuad, for "too small to see"
 MERCATOR_M_PER_DEG = 2 * math.pi * 6378137.0 / 360  # Web Mercator x metres per degree
+
+
+@cache
+def mercator_to_lonlat() -> Transformer:
+    """EPSG:3857 → lon/lat. Kept: morecantile's lnglat hashes the CRS on every call, which
+    was 0.4 ms of a tile's 0.7 ms of Python (profiled)."""
+    return Transformer.from_crs(3857, 4326, always_xy=True)
 
 
 @cache
@@ -73,10 +81,9 @@ class TileCoords:
         b = tms.xy_bounds(self.x, self.y, self.z)
         pad = (b.right - b.left) * margin
         lim = 20037508.342789244
-        left, right = max(b.left - pad, -lim), min(b.right + pad, lim)
-        bottom, top = max(b.bottom - pad, -lim), min(b.top + pad, lim)
-        w, s = tms.lnglat(left, bottom, truncate=True)
-        e, n = tms.lnglat(right, top, truncate=True)
+        xs = max(b.left - pad, -lim), min(b.right + pad, lim)
+        ys = max(b.bottom - pad, -lim), min(b.top + pad, lim)
+        (w, e), (s, n) = mercator_to_lonlat().transform(xs, ys)
         return w, s, e, n
 
     def lat_stretch(self) -> float:

@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 from sqlalchemy.engine import make_url
 
-from tiles.cache import TileCache, versions_pool
+from tiles.cache import TileCache, tiles_pool
 from tiles.settings import TileSettings
 
 log = logging.getLogger(__name__)
@@ -71,14 +71,14 @@ async def tiles_runtime(state: Any, database_url: str,
     """The tile cache on `state.tile_cache`, kept fresh by a listener while the app runs."""
     settings = settings or TileSettings()
     conninfo = libpq_conninfo(database_url)
-    cache = state.tile_cache = TileCache(settings, versions_pool(conninfo))
+    cache = state.tile_cache = TileCache(settings, tiles_pool(conninfo, settings.connections))
     listener = state.tile_listener = ChangeListener(conninfo, cache.bump, cache.clear)
-    assert cache.versions is not None
-    await cache.versions.open(wait=False)  # connects in the background; first use waits
+    assert cache.pool is not None
+    await cache.pool.open(wait=False)  # connects in the background; first use waits
     if settings.listen:
         listener.start()
     try:
         yield
     finally:
         await listener.stop()
-        await cache.versions.close()
+        await cache.pool.close()

@@ -1,4 +1,4 @@
-"""Mapbox Vector Tiles built in PostGIS: one MVT layer per catalog layer, joined with `||`.
+"""Mapbox Vector Tiles built in PostGIS: one MVT layer per catalog layer, joined.
 
 Generalisation by zoom, all in the tile's own units (EXTENT per tile side):
 
@@ -19,12 +19,13 @@ Generalisation by zoom, all in the tile's own units (EXTENT per tile side):
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from functools import cache
+from functools import cache, lru_cache
 from importlib.resources import files
 from string import Template
 
+from psycopg import AsyncConnection
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
 
 from layers import AttrType, LayerSpec
 from spatial_api.params import DateTimeInterval
@@ -86,13 +87,15 @@ def _unit_deg(z: int) -> float:
 
 
 def layer_sql(i: int, spec: LayerSpec, z: int, when: DateTimeInterval | None,
-              filters: Mapping[str, Value], shifted: bool = False) -> tuple[str, dict]:
-    """The SQL of one layer's MVT (a bytea) and its own bind parameters (bar the bounds)."""
+              filters: Mapping[str, Value], shifted: bool, largest_first: bool
+              ) -> tuple[str, dict]:
+    """One layer's (mvt, candidates) query and its own bind parameters (bar the bounds)."""
     kind = shape(spec)
     geom = "ST_Force2D(t.geom)" if spec.dimension == 3 else "t.geom"
-    where, size_test, order, box = "", "", "t.version_id", "NULL::box2d"
-    if kind == "line":
-        geom = f"ST_Simplify({geom}, :tol, true)"
+    where, size_test, box = "", "", "NULL::box2d"
+    if kind == "line":  # a two-point line (most pipe segments) has nothing to simplify
+        geom = f"CASE WHEN ST_NPoints(t.geom) > 2 THEN ST_Simplify({geom}, :tol, true) " \
+               "ELSE t.geom END"
     elif kind == "polygon":
         geom = f"ST_SimplifyPreserveTopology({geom}, :tol)"
     source, params = layer_source(spec, when)
@@ -100,11 +103,12 @@ def layer_sql(i: int, spec: LayerSpec, z: int, when: DateTimeInterval | None,
         min_units = MIN_POLYGON_PX * EXTENT / SCREEN_PX if kind == "polygon" else MIN_LINE_UNITS
         params[f"min_size_{i}"] = min_units * _unit_deg(z)
         box = "box2d(t.geom)"
-        size_test = f"\n        WHERE {_SIZE} >= :min_size_{i}"
-        order = f"{_SIZE} DESC, t.version_id"
+        size_test = f"\n    WHERE {_SIZE} >= :min_size_{i}"
+    order = f"{_SIZE} DESC, t.version_id" if largest_first and kind != "point" \
+        else "t.version_id"
     params[f"name_{i}"] = spec.id
     for name, value in filters.items():
-        where += f"\n              AND t.{name} = :f{i}_{name}"
+        where += f"\n          AND t.{name} = :f{i}_{name}"
         params[f"f{i}_{name}"] = value
     mercator = f"ST_Transform({geom}, 3857)"
     if shifted:
@@ -119,42 +123,67 @@ def layer_sql(i: int, spec: LayerSpec, z: int, when: DateTimeInterval | None,
 
 
 def tile_sql(specs: Sequence[LayerSpec], coords: TileCoords, when: DateTimeInterval | None,
-             filters: Mapping[str, Mapping[str, Value]], max_features: int = MAX_FEATURES,
-             shift: str | None = None) -> tuple[str, dict] | None:
-    """One statement for every layer visible at this zoom; None when none is.
+             filters: Mapping[str, Mapping[str, Value]], limit: int,
+             shift: str | None = None, largest_first: bool = False) -> tuple[str, dict]:
+    """One statement giving (mvt, candidates) per layer, in order, each layer's at most
+    `limit` features, in version order or `largest_first`.
 
     `shift="gcj02"` draws the features where a GCJ-02 basemap has them (tiles/shift.py).
     """
-    shown = [(i, spec) for i, spec in enumerate(specs) if visible(spec, coords.z)]
-    if not shown:
-        return None
     parts, params = [], {}
     affine = gcj02_affine(coords) if shift is not None else None
-    for i, spec in shown:
+    for i, spec in enumerate(specs):
         sql, own = layer_sql(i, spec, coords.z, when, filters.get(spec.id, {}),
-                             shifted=affine is not None)
-        parts.append(f"({sql})")
+                             affine is not None, largest_first)
+        parts.append(f"({sql}) AS l{i}")
         margin = fetch_margin(spec)
         bounds = coords.lonlat_bounds(margin) if affine is None else \
             source_lonlat_bounds(coords, affine, margin)
         params |= own | dict(zip((f"west_{i}", f"south_{i}", f"east_{i}", f"north_{i}"),
                                  bounds, strict=True))
+        params[f"limit_{i}"] = limit
     if affine is not None:
         params |= affine.params()
     stretch = coords.lat_stretch()
     params |= {"z": coords.z, "x": coords.x, "y": coords.y, "stretch": stretch,
-               "tol": SIMPLIFY_UNITS * _unit_deg(coords.z) / stretch,
-               "max_features": max_features}
-    return "SELECT " + "\n || ".join(parts), params
+               "tol": SIMPLIFY_UNITS * _unit_deg(coords.z) / stretch}
+    columns = ", ".join(f"l{i}.mvt, l{i}.candidates" for i in range(len(specs)))
+    return f"SELECT {columns}\nFROM " + "\nCROSS JOIN ".join(parts), params
+
+
+@lru_cache(maxsize=1024)
+def _psycopg(sql: str) -> str:
+    """The statement with psycopg's %(name)s placeholders (and any % doubled)."""
+    return str(text(sql).compile(dialect=psycopg_dialect()))
+
+
+async def _layers(conn: AsyncConnection, specs: Sequence[LayerSpec], coords: TileCoords,
+                  when: DateTimeInterval | None, filters: Mapping[str, Mapping[str, Value]],
+                  limit: int, shift: str | None, largest_first: bool
+                  ) -> list[tuple[bytes, int]]:
+    sql, params = tile_sql(specs, coords, when, filters, limit, shift, largest_first)
+    # Binary results: the tile arrives as its bytes, not as hex text to decode.
+    row = await (await conn.execute(_psycopg(sql), params, binary=True)).fetchone()
+    assert row is not None
+    return [(bytes(row[k]), row[k + 1]) for k in range(0, len(row), 2)]
 
 
 async def render(conn: AsyncConnection, specs: Sequence[LayerSpec], coords: TileCoords,
                  when: DateTimeInterval | None,
                  filters: Mapping[str, Mapping[str, Value]],
                  max_features: int = MAX_FEATURES, shift: str | None = None) -> bytes:
-    """The encoded tile; empty bytes when no feature is drawn."""
-    built = tile_sql(specs, coords, when, filters, max_features, shift)
-    if built is None:
+    """The encoded tile; empty bytes when no feature is drawn.
+
+    Each layer is first read in version order with room for one feature too many. Only a
+    layer that overflows is read again, largest first: sorting every tile by size cost a
+    quarter of the tile time (measured), and most tiles hold every candidate anyway.
+    """
+    shown = [s for s in specs if visible(s, coords.z)]
+    if not shown:
         return b""
-    sql, params = built
-    return bytes((await conn.execute(text(sql), params)).scalar_one())
+    layers = await _layers(conn, shown, coords, when, filters, max_features + 1, shift, False)
+    for k, (_, candidates) in enumerate(layers):
+        if candidates > max_features:
+            [layers[k]] = await _layers(conn, [shown[k]], coords, when, filters, max_features,
+                                        shift, True)
+    return b"".join(body for body, _ in layers)

@@ -19,4 +19,5 @@ class TileSettings(BaseSettings):
         "this, since versions can start or end by the clock alone, with no write")
     current_max_age_s: int = Field(default=10, ge=0, description="HTTP max-age, current data")
     past_max_age_s: int = Field(default=3600, ge=0, description="HTTP max-age, past as-of")
+    connections: int = Field(default=8, ge=1, description="Database connections for tiles")
     listen: bool = Field(default=True, description="LISTEN citygis_layer_changed")

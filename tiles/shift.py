@@ -15,21 +15,21 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+from pyproj.enums import TransformDirection
 
 from loaders.chinese_offsets import wgs84_to_gcj02
-from tiles.grid import TileCoords, tile_matrix_set
+from tiles.grid import TileCoords, mercator_to_lonlat, tile_matrix_set
 
 SHIFTS = ("gcj02",)
-_R = 6378137.0
 _GRID = 9
 
 
 def _to_lonlat(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    return np.degrees(x / _R), np.degrees(2 * np.arctan(np.exp(y / _R)) - np.pi / 2)
+    return mercator_to_lonlat().transform(x, y)
 
 
 def _to_mercator(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    return np.radians(lon) * _R, _R * np.log(np.tan(np.pi / 4 + np.radians(lat) / 2))
+    return mercator_to_lonlat().transform(lon, lat, direction=TransformDirection.INVERSE)
 
 
 @dataclass(frozen=True)

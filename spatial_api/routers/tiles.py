@@ -159,7 +159,7 @@ async def layer_tile(layer: LayerDep, tile: TileDep, when: WhenDep, request: Req
     # The hot path: every dependency costs FastAPI time, so the cache is read off the app.
     cache: TileCache = request.app.state.tile_cache
     filters = filters_for([layer], request)
-    entry = await cached_tile(request.app.state.engine, cache, principal, [layer], tile, when,
+    entry = await cached_tile(cache, principal, [layer], tile, when,
                               filters, shift)
     return tile_response(entry, request, [layer], when)
 
@@ -180,7 +180,7 @@ async def multi_tile(specs: CollectionsDep, tile: TileDep, when: WhenDep, reques
     """Several layers in one tile, one MVT layer each, named by layer id."""
     cache: TileCache = request.app.state.tile_cache
     filters = filters_for(specs, request)
-    entry = await cached_tile(request.app.state.engine, cache, principal, specs, tile, when,
+    entry = await cached_tile(cache, principal, specs, tile, when,
                               filters, shift)
     return tile_response(entry, request, specs, when)
 

@@ -156,6 +156,15 @@ def test_lines_are_simplified_below_a_tile_unit_and_kept_above(client, engine):
         assert len(features(r, "pipelines")[vid]["geometry"]["coordinates"]) == vertices, z
 
 
+def test_lines_shorter_than_a_tile_unit_are_dropped(client, engine):
+    stub = insert(engine, "pipelines", "STUB", wkt=f"LINESTRING Z({LON} {LAT} -1, "
+                  f"{LON + 0.000003} {LAT} -1)")  # 0.27 m: a z12 unit is ~8 m, a z18 one 12 cm
+    long = insert(engine, "pipelines", "LONG")
+    z12 = features(client.get(tile_path("pipelines", LON, LAT, 12), headers=AUTH), "pipelines")
+    z18 = features(client.get(tile_path("pipelines", LON, LAT, 18), headers=AUTH), "pipelines")
+    assert set(z12) == {long} and stub in z18
+
+
 def test_small_polygons_are_dropped_at_low_zoom_and_kept_at_high_zoom(client, engine):
     big = insert(engine, "logistics_parks", "BIG", wkt="MULTIPOLYGON(((120.30 36.05, "
                  "120.33 36.05, 120.33 36.08, 120.30 36.08, 120.30 36.05)))")

@@ -4,8 +4,9 @@ Generalisation by zoom, all in the tile's own units (EXTENT per tile side):
 
 - lines and polygons are simplified with a tolerance of SIMPLIFY_UNITS tile units, done in
   the storage CRS before the transform so fewer vertices are transformed;
-- polygons whose bounding box is under MIN_POLYGON_PX screen pixels, and lines under
-  MIN_LINE_UNITS tile units, are dropped (they would draw as nothing or a speck);
+- polygons whose bounding box is under MIN_POLYGON_PX screen pixels are dropped (they
+  would draw as a speck); lines that collapse to a point on the tile's integer grid are
+  dropped by ST_AsMVTGeom itself (a size test of our own cost 5% of a pipe tile);
 - at most `max_features` per layer per tile, the largest first, so a dense low-zoom tile
   stays small and keeps what is most visible;
 - a layer fetches only features that can draw into the tile: those within its symbol's
@@ -36,7 +37,6 @@ from tiles.shift import gcj02_affine, source_lonlat_bounds
 
 SIMPLIFY_UNITS = 1.0
 MIN_POLYGON_PX = 1.0
-MIN_LINE_UNITS = 2.0
 MAX_FEATURES = 20_000
 MARGIN = BUFFER / EXTENT  # result layers (no style): everything the clip buffer keeps
 _SIZE = ("greatest(ST_XMax(t._box) - ST_XMin(t._box), "
@@ -99,11 +99,11 @@ def layer_sql(i: int, spec: LayerSpec, z: int, when: DateTimeInterval | None,
     elif kind == "polygon":
         geom = f"ST_SimplifyPreserveTopology({geom}, :tol)"
     source, params = layer_source(spec, when)
-    if kind != "point":
-        min_units = MIN_POLYGON_PX * EXTENT / SCREEN_PX if kind == "polygon" else MIN_LINE_UNITS
-        params[f"min_size_{i}"] = min_units * _unit_deg(z)
-        box = "box2d(t.geom)"
+    if kind == "polygon":
+        params[f"min_size_{i}"] = MIN_POLYGON_PX * EXTENT / SCREEN_PX * _unit_deg(z)
         size_test = f"\n    WHERE {_SIZE} >= :min_size_{i}"
+    if kind == "polygon" or (largest_first and kind == "line"):
+        box = "box2d(t.geom)"
     order = f"{_SIZE} DESC, t.version_id" if largest_first and kind != "point" \
         else "t.version_id"
     params[f"name_{i}"] = spec.id

@@ -49,6 +49,7 @@ from citygis.settings import DatabaseSettings, ServerSettings
 from layers import Catalog
 from loaders import load_frames
 from loaders.synthetic import generate
+from tiles.cache import CONNECTION
 from tiles.grid import TileCoords
 from tiles.listener import libpq_conninfo
 from tiles.mvt import attributes_at, render
@@ -125,7 +126,7 @@ class Floor:
         self(max_clients)  # reads every tile once, so PostgreSQL's buffers hold the data
 
     async def _run(self, clients: int) -> float:
-        conns = [await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True)
+        conns = [await psycopg.AsyncConnection.connect(self.conninfo, **CONNECTION)
                  for _ in range(clients)]
 
         async def one(conn: psycopg.AsyncConnection, chunk: list[TileCoords]) -> None:

@@ -245,6 +245,8 @@ def test_etag_and_304(client, engine):
     assert again.status_code == 304 and again.content == b""
     assert again.headers["etag"] == etag
     assert client.get(path, headers={"If-None-Match": '"other"'}).status_code == 200
+    client.app.state.tile_cache.clear()  # rendered afresh, as another process would
+    assert client.get(path, headers={"If-None-Match": etag}).status_code == 304
 
 
 def test_a_cached_tile_is_answered_like_the_route_answers_it(client, engine):
@@ -455,7 +457,7 @@ def test_feature_limit_keeps_the_largest(client, engine):
     settings = client.app.state.tile_cache.settings
     settings.max_features = 3  # exactly full: every park, read once in version order
     got = features(client.get(tile_path("logistics_parks", LON, LAT, 15)), "logistics_parks")
-    assert list(got) == sorted(sizes.values())
+    assert set(got) == set(sizes.values())
     settings.max_features = 2  # one too many: read again, largest first
     multi = client.get(tile_path(None, LON, LAT, 15),
                        params={"collections": "logistics_parks,shelters"})

@@ -104,8 +104,10 @@ def layer_sql(i: int, spec: LayerSpec, z: int, when: DateTimeInterval | None,
         size_test = f"\n    WHERE {_SIZE} >= :min_size_{i}"
     if kind == "polygon" or (largest_first and kind == "line"):
         box = "box2d(t.geom)"
-    order = f"{_SIZE} DESC, t.version_id" if largest_first and kind != "point" \
-        else "t.version_id"
+    order = ""
+    if largest_first:
+        order = "\n    ORDER BY " + (f"{_SIZE} DESC, t.version_id" if kind != "point"
+                                     else "t.version_id")
     params[f"name_{i}"] = spec.id
     for name, value in filters.items():
         where += f"\n          AND t.{name} = :f{i}_{name}"
@@ -126,7 +128,7 @@ def tile_sql(specs: Sequence[LayerSpec], coords: TileCoords, when: DateTimeInter
              filters: Mapping[str, Mapping[str, Value]], limit: int,
              shift: str | None = None, largest_first: bool = False) -> tuple[str, dict]:
     """One statement giving (mvt, candidates) per layer, in order, each layer's at most
-    `limit` features, in version order or `largest_first`.
+    `limit` features, as the scan finds them or `largest_first`.
 
     `shift="gcj02"` draws the features where a GCJ-02 basemap has them (tiles/shift.py).
     """
@@ -174,9 +176,9 @@ async def render(conn: AsyncConnection, specs: Sequence[LayerSpec], coords: Tile
                  max_features: int = MAX_FEATURES, shift: str | None = None) -> bytes:
     """The encoded tile; empty bytes when no feature is drawn.
 
-    Each layer is first read in version order with room for one feature too many. Only a
-    layer that overflows is read again, largest first: sorting every tile by size cost a
-    quarter of the tile time (measured), and most tiles hold every candidate anyway.
+    Each layer is first read unsorted with room for one feature too many. Only a layer
+    that overflows is read again, largest first: sorting every tile by size cost a quarter
+    of the tile time (measured), and most tiles hold every candidate anyway.
     """
     shown = [s for s in specs if visible(s, coords.z)]
     if not shown:

@@ -2,7 +2,9 @@
 -- tiles/mvt.py fills the $-slots from the catalog only.
 -- The bbox test runs in the storage CRS on the raw column so the GiST index answers it;
 -- the inner query (kept apart by OFFSET 0) computes each candidate's box once, for the
--- size test and, when the layer overflows, the largest-first order; only the features
+-- size test and, when the layer overflows, the largest-first order (otherwise rows keep
+-- the scan's order, the same for the same data: tiles.cache runs no parallel plans);
+-- only the features
 -- kept are simplified (in degrees) and transformed to 3857 (then, for a GCJ-02 basemap,
 -- moved by the tile's affine fit: tiles/shift.py).
 SELECT coalesce(ST_AsMVT(q, :name_${i}, ${extent}, '_geom', '_fid')
@@ -19,7 +21,6 @@ FROM (
         WHERE t.geom && ST_MakeEnvelope(:west_${i}, :south_${i}, :east_${i}, :north_${i},
                                         ${srid})${where}
         OFFSET 0
-    ) AS t${size_test}
-    ORDER BY ${order}
+    ) AS t${size_test}${order}
     LIMIT :limit_${i}
 ) AS q

@@ -24,7 +24,7 @@ from spatial_api.routers import (
     tiles,
     webmap,
 )
-from spatial_api.tile_hits import CachedTiles
+from spatial_api.tile_lane import TileLane
 from tiles.listener import tiles_runtime
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ def create_app(database_url: str, settings: ServerSettings | None = None,
         lifespan=lifespan,
     )
     errors.install(app)
-    app.add_middleware(CachedTiles)  # cache hits skip routing (spatial_api/tile_hits.py)
+    app.add_middleware(TileLane)  # tiles skip routing (spatial_api/tile_lane.py)
     # Routes are matched in order: tiles first, being the most requested by far, after the
     # `result-<uuid>` collections, which the catalog's `{layer_id}` routes would also match.
     app.include_router(result_collections.router)

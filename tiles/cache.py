@@ -87,15 +87,14 @@ class TileCache:
         self.local: defaultdict[str, int] = defaultdict(int)
         self.hits = self.misses = 0
 
-    def get(self, key: TileKey, count_miss: bool = True) -> CachedTile | None:
-        """The live entry; `count_miss=False` for a look that the route repeats on a miss."""
+    def get(self, key: TileKey) -> CachedTile | None:
         entry = self._lru.get(key)
         if entry and entry.current and \
                 time.monotonic() - entry.stored_at > self.settings.current_ttl_s:
             del self._lru[key]
             entry = None
         if entry is None:
-            self.misses += count_miss
+            self.misses += 1
         else:
             self.hits += 1
         return entry

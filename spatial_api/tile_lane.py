@@ -1,15 +1,14 @@
-"""Cached tiles answered ahead of routing.
+"""Tile requests answered ahead of routing: the fast lane.
 
-A cache hit spent about two thirds of its server time in FastAPI's route matching and
-dependency solving (profiled), which no tile needs once it is encoded. This middleware
-answers a hit before the router runs.
+A cached tile spent about two thirds of its server time in FastAPI's route matching and
+dependency solving (profiled); a rendered one paid that too, and read the layer versions
+twice. This middleware answers a well-formed tile request before the router runs: it parses
+the request with the same typed parsers as the routes and calls the same `cached_tile`.
 
-It answers only what it fully understands: a GET of a tile path whose parameters parse,
-for layers the caller may see, whose key (with the layers' change versions read now, as the
-route reads them) is in the cache. Everything else goes on to the tile routes untouched:
-misses, bad input (the route gives the 4xx), restricted layers without a token (403), and
-`result-…` collections. Both paths build the key with the same functions (tiles/cache.py),
-so a tile the route cached is the tile served here.
+It answers only what it fully understands: a GET of a tile path whose parameters parse, for
+layers the caller may see. Everything else goes on to the tile routes in
+spatial_api/routers/tiles.py, which document the API and give the 4xx answers: bad input,
+restricted layers without a token (403), and `result-…` collections (their own routes).
 """
 
 from __future__ import annotations
@@ -29,7 +28,7 @@ from spatial_api.routers.tiles import (
     layers_named,
     tile_response,
 )
-from tiles.cache import TileCache, tile_key
+from tiles.cache import TileCache, cached_tile
 from tiles.grid import TileCoords
 from tiles.shift import SHIFTS
 
@@ -39,8 +38,8 @@ _MULTI_TILE = re.compile(r"/tiles/([^/]+)/([^/]+)/([^/]+)/([^/]+)")
 _DOMAIN_ERRORS = tuple(STATUS)
 
 
-class CachedTiles:
-    """ASGI middleware: serve cached tiles, pass everything else on."""
+class TileLane:
+    """ASGI middleware: serve well-formed tile requests, pass everything else on."""
 
     def __init__(self, app: ASGIApp):
         self.app = app
@@ -48,14 +47,14 @@ class CachedTiles:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "GET":
             request = Request(scope)
-            response = await _cached(request)
+            response = await _tile(request)
             if response is not None:
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 
 
-async def _cached(request: Request) -> Response | None:
+async def _tile(request: Request) -> Response | None:
     path = request.scope["path"].removeprefix(request.scope.get("root_path", ""))
     layer, multi = _LAYER_TILE.fullmatch(path), _MULTI_TILE.fullmatch(path)
     if layer is None and multi is None:
@@ -81,8 +80,7 @@ async def _cached(request: Request) -> Response | None:
         coords = TileCoords.parse(tms, z, y, x)
         when = DateTimeInterval.parse(when_text)
         filters = filters_for(specs, request)
+        entry = await cached_tile(cache, principal, specs, coords, when, filters, shift)
     except _DOMAIN_ERRORS:
         return None
-    key = await tile_key(cache, specs, coords, when, filters, shift)
-    entry = cache.get(key, count_miss=False)
-    return None if entry is None else tile_response(entry, request, specs, when)
+    return tile_response(entry, request, specs, when)

@@ -366,14 +366,15 @@ def record(table: str, args, segments: int, n_tiles: int, note: str) -> None:
                          args.repeat, beside="servers and wrk")
             + ". Servers are one uvicorn worker each (uvloop and httptools for both), driven "
             f"by wrk for {args.seconds:g} s per cell, cycling over the tiles. "
-            "*floor* is our tile SQL run directly (no HTTP); *cold* renders every tile "
-            "(cache off) after checking the layer's change version; *warm* answers from the "
-            "in-process cache (still one version check per request; clock TTL raised for the "
-            "run); tipg 1.6 reads a view "
-            "of the current pipelines with the same four properties, extent, buffer and "
-            "feature limit; it selects features meeting the tile itself, we also those in "
-            "its 256-unit buffer (so lines join across tile edges), hence our heavier "
-            f"tiles. A ratio below 1 means faster than the floor. {SHARED_MACHINE}\n\n"
+            "*floor* is our tile rendering (tiles.mvt.render: its SQL, binary results) run "
+            "directly on PostgreSQL, no HTTP; *cold* renders every tile (cache off) after "
+            "checking the layer's change version; *warm* answers from the in-process cache "
+            "(still one version check per request; clock TTL raised for the run); tipg 1.6 "
+            "reads a view of the current pipelines with the same four properties, extent, "
+            "buffer and feature limit. tipg selects the features meeting the tile; we also "
+            "take those within a line's half-width (plus a pixel) of its edge, and give "
+            "every feature its id (the version id), hence our slightly heavier tiles. "
+            f"A ratio below 1 means faster than the floor. {SHARED_MACHINE}\n\n"
             f"{table}\n" + (f"\n{note}\n" if note else ""))
     write_section("tiles", body)
 

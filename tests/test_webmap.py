@@ -243,3 +243,35 @@ def test_browser_isolates_a_pipe_break_clicked_on_the_map(live_url, engine):
                      if f["properties"]["role"] == "close"} != set()
     assert status.startswith(f"break on {pipe}: close {len(close)} valve(s)")
     assert b.blocked == [] and b.errors == []
+
+
+@needs_chromium
+def test_browser_labels_features_by_their_style_without_overlaps(live_url, engine):
+    from playwright.sync_api import sync_playwright
+
+    districts = set(count(engine, "SELECT array_agg(name) FROM city.districts_current"))
+    site, lon, lat = count(engine, "SELECT array[name, ST_X(geom)::text, ST_Y(geom)::text]"
+                                   " FROM city.scenic_sites_current ORDER BY asset_id LIMIT 1")
+    with sync_playwright() as p:
+        b = Browser(p)
+        try:
+            page = b.open_map(f"{live_url}/map")
+            page.wait_for_function("citygis.labels().length > 0")
+            whole = page.evaluate("citygis.labels()")
+            page.click("#toggle-districts")
+            page.evaluate("new Promise((ok) => citygis.map.once('idle', ok))")
+            hidden = page.evaluate("citygis.labels()")
+            page.evaluate(f"citygis.map.jumpTo({{center: [{lon}, {lat}], zoom: 16}})")
+            page.evaluate("citygis.idle()")
+            page.wait_for_function("citygis.labels().some(([l]) => l === 'scenic_sites')")
+            close = page.evaluate("citygis.labels()")
+        finally:
+            b.browser.close()
+    named = {text for layer, text, *_ in whole if layer == "districts"}
+    assert len(named) >= 5 and named <= districts
+    for i, (_, _, x, y, w, h) in enumerate(whole):  # no two labels overlap
+        for _, _, x2, y2, w2, h2 in whole[i + 1:]:
+            assert x + w <= x2 or x2 + w2 <= x or y + h <= y2 or y2 + h2 <= y
+    assert not any(layer == "districts" for layer, *_ in hidden)
+    assert site in {text for layer, text, *_ in close if layer == "scenic_sites"}
+    assert b.blocked == [] and b.errors == []

@@ -155,6 +155,63 @@ async function inspect(e) {
   }
 }
 
+// ---- labels: the catalog style's label attribute, drawn as HTML over the map ----
+// MapLibre's own text needs glyph files, which no package registry ships; the browser's
+// fonts draw any script (Chinese included). Greedy placement: top layers first, no two
+// labels overlap, at most MAX_LABELS; redrawn whenever the map comes to rest.
+const MAX_LABELS = 200;
+
+function extent(coords, box) {  // grow box [w, s, e, n] by nested GeoJSON coordinates
+  if (typeof coords[0] === "number") {
+    box[0] = Math.min(box[0], coords[0]); box[1] = Math.min(box[1], coords[1]);
+    box[2] = Math.max(box[2], coords[0]); box[3] = Math.max(box[3], coords[1]);
+  } else for (const c of coords) extent(c, box);
+  return box;
+}
+
+function labelAnchors(spec) {  // one point per feature in view: its visible parts' middle
+  const attr = spec.style.label, view = map.getBounds(), byId = new Map();
+  for (const f of map.queryRenderedFeatures({ layers: state.layerIds[spec.id] })) {
+    const name = f.properties[attr];
+    if (name == null || name === "") continue;
+    const key = f.id ?? f.properties.asset_id;
+    const seen = byId.get(key) || { name, box: [Infinity, Infinity, -Infinity, -Infinity] };
+    extent(f.geometry.coordinates, seen.box);
+    byId.set(key, seen);
+  }
+  return [...byId.values()].map(({ name, box }) => {
+    const [w, s] = [Math.max(box[0], view.getWest()), Math.max(box[1], view.getSouth())];
+    const [e, n] = [Math.min(box[2], view.getEast()), Math.min(box[3], view.getNorth())];
+    return { name, at: map.project([(w + e) / 2, (s + n) / 2]) };
+  });
+}
+
+function drawLabels() {
+  const placed = [], box = $("labels");
+  box.replaceChildren();
+  for (const spec of [...state.specs].reverse()) {
+    if (!spec.style.label || !$(`toggle-${spec.id}`)?.checked) continue;
+    const area = spec.style.kind === "fill", below = area ? 0 : spec.style.radius + 2;
+    for (const { name, at } of labelAnchors(spec)) {
+      if (placed.length >= MAX_LABELS) return;
+      const el = document.createElement("div");
+      el.className = `map-label${area ? " area" : ""}`;
+      el.dataset.layer = spec.id;
+      el.textContent = name;
+      box.append(el);
+      const size = el.getBoundingClientRect(), gap = 2;  // px kept clear around each label
+      const w = Math.ceil(size.width) + gap, h = Math.ceil(size.height) + gap;
+      const r = { x: Math.round(at.x - w / 2), y: Math.round(at.y + (area ? -h / 2 : below)), w, h };
+      if (placed.some((q) => r.x < q.x + q.w && q.x < r.x + r.w && r.y < q.y + q.h && q.y < r.y + r.h)) {
+        el.remove();
+        continue;
+      }
+      el.style.transform = `translate(${r.x}px, ${r.y}px)`;
+      placed.push(r);
+    }
+  }
+}
+
 // ---- analysis: nearest (point), within (circle), buffer (polygon) ----
 function showGeoJSON(sourceId, geojson) {  // already in display coordinates
   map.getSource(sourceId).setData(geojson);
@@ -285,6 +342,11 @@ async function start() {
     showGeoJSON("answer", { type: "FeatureCollection", features: [] }); status("");
   });
   map.on("click", onClick);
+  const labels = document.createElement("div");
+  labels.id = "labels";
+  map.getCanvasContainer().after(labels);  // under popups, which come later in the container
+  map.on("movestart", () => labels.replaceChildren());
+  map.on("idle", drawLabels);
 }
 
 const idle = () => new Promise((ok) => (map.loaded() && !map.isMoving() ? ok() : map.once("idle", ok)));
@@ -294,6 +356,12 @@ window.citygis = {
   map, state, idle,
   ready: start().then(idle).catch((err) => { status(`map failed: ${err.message}`, true); throw err; }),
   async setYear(year) { $("year").value = year; setDatetime(year); await new Promise((ok) => setTimeout(ok, 50)); await idle(); },
+  labels() {  // the labels on the map: [layer, text, x, y, width, height]
+    return [...document.querySelectorAll("#labels .map-label")].map((el) => {
+      const r = el.getBoundingClientRect();
+      return [el.dataset.layer, el.textContent, r.x, r.y, r.width, r.height];
+    });
+  },
   rendered(layerId) {  // distinct features of one layer drawn in the viewport
     const fs = map.queryRenderedFeatures({ layers: state.layerIds[layerId] || [] });
     return new Set(fs.map((f) => f.id ?? f.properties.asset_id)).size;

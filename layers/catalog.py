@@ -12,10 +12,11 @@ from layers.pipe_nodes import PIPE_NODES
 from layers.pipelines import PIPELINES
 from layers.roads import ROADS
 from layers.scenic_sites import SCENIC_SITES
+from layers.sensors import SENSORS
 from layers.spec import LayerSpec
 
 ALL_LAYERS: tuple[LayerSpec, ...] = (
-    DISTRICTS, LOGISTICS_PARKS, ROADS, PIPELINES, PIPE_NODES, BASE_STATIONS, SECTORS,
+    DISTRICTS, LOGISTICS_PARKS, ROADS, PIPELINES, PIPE_NODES, SENSORS, BASE_STATIONS, SECTORS,
     SCENIC_SITES, SHELTERS, HAZARD_SOURCES, PROTECTED_TARGETS, INCIDENTS,
 )
 

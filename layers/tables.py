@@ -145,10 +145,31 @@ def result_tables(metadata: MetaData) -> tuple[Table, Table]:
     return results, features
 
 
+def sensor_readings_table(metadata: MetaData) -> Table:
+    """Sensor time series: one row per sensor per instant, not versioned (a reading that is
+    corrected is replaced). Keyed by the sensor's asset_id, which outlives its versions."""
+    return Table(
+        "sensor_readings",
+        metadata,
+        Column("sensor_id", Text, primary_key=True, comment="asset_id of the sensor"),
+        Column("observed_at", TIMESTAMP(timezone=True), primary_key=True),
+        Column("value", Double, nullable=False, comment="In the sensor's unit"),
+        Column("load_id", BigInteger, comment="city.load_runs row that wrote it"),
+        CheckConstraint("value NOT IN ('NaN', 'Infinity', '-Infinity')",
+                        name="sensor_readings_value_finite"),
+        # Readings arrive in time order, so a BRIN stays tiny and serves "all sensors in
+        # this hour"; one sensor's series is the primary key's prefix.
+        Index("sensor_readings_time_idx", "observed_at", postgresql_using="brin"),
+        schema=SCHEMA,
+        comment="Readings of city.sensors (time series of the pipe-network monitoring)",
+    )
+
+
 def build_metadata(layers: tuple[LayerSpec, ...]) -> MetaData:
     metadata = MetaData(schema=SCHEMA)
     load_runs_table(metadata)
     result_tables(metadata)
+    sensor_readings_table(metadata)
     for spec in layers:
         layer_table(spec, metadata)
     return metadata

@@ -24,7 +24,7 @@ def test_catalog_has_the_platform_layers():
     assert set(LAYER_IDS) == {
         "districts", "pipelines", "pipe_nodes", "base_stations", "sectors", "scenic_sites",
         "logistics_parks", "roads", "incidents", "shelters", "hazard_sources",
-        "protected_targets",
+        "protected_targets", "sensors",
     }
     catalog = Catalog()
     assert catalog["pipelines"].access == "restricted"

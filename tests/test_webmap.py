@@ -165,7 +165,7 @@ def test_browser_draws_tiles_and_the_time_slider_goes_back(live_url, engine, tmp
         try:
             page = b.open_map(f"{live_url}/map?token={TOKEN}")
             assert page.evaluate("citygis.rendered('districts')") >= 5
-            assert page.locator("#layers li").count() == 12  # the token shows restricted ones
+            assert page.locator("#layers li").count() == 13  # the token shows restricted ones
             page.evaluate(f"citygis.map.jumpTo({{center: [{lon}, {lat}], zoom: 12}})")
             page.evaluate("citygis.idle()")
             now = page.evaluate("citygis.rendered('pipelines')")

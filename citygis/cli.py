@@ -112,6 +112,7 @@ def db_revision(message: Annotated[str, typer.Option("-m", "--message")]) -> Non
 
 
 app.command("load")(load_cmd.load)
+app.command("load-readings")(load_cmd.load_readings)
 
 
 @app.command("layers")

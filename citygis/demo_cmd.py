@@ -22,7 +22,9 @@ def loaded_sources(url: str) -> set[str]:
 def load_demo(url: str, seed: int, scale: float, reload: bool = False) -> None:
     """Load every demo layer not loaded before (same source label); each in one transaction."""
     from loaders import LoadOptions, load_frames
-    from loaders.demo import demo_sources
+    from loaders.demo import demo_readings, demo_sources
+    from loaders.load import libpq_url
+    from loaders.readings import load_readings
 
     log.info("building the Qingdao demo (seed %s, scale %g)", seed, scale)
     sources = demo_sources(seed=seed, scale=scale)
@@ -41,3 +43,8 @@ def load_demo(url: str, seed: int, scale: float, reload: bool = False) -> None:
             log.info("%s: %d new, %d changed, %d unchanged from %s in %.1f s", src.layer,
                      layer.new, layer.changed, layer.unchanged, src.source, report.seconds)
             bar.advance(task)
+    frame, label = demo_readings(sources, seed)
+    if reload or label not in done:
+        readings = load_readings(libpq_url(url), frame, name="demo readings", source=label)
+        log.info("sensor readings: %d new, %d replaced from %s in %.1f s", readings.inserted,
+                 readings.replaced, label, readings.seconds)

@@ -126,3 +126,32 @@ def _summary(report: LoadReport) -> None:
     if report.rejects_file:
         console.print(f"  rejected rows with reasons: {report.rejects_file}")
     console.print(f"  done in {report.seconds:.2f} s")
+
+
+def load_readings(
+    path: Annotated[Path, typer.Argument(help="CSV or Parquet of sensor_id, observed_at, value")],
+    timezone: Annotated[str, typer.Option(help="Zone of timestamps without one")] = "Asia/Shanghai",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
+) -> None:
+    """Load sensor readings (a time series of the sensors layer): all or nothing."""
+    from citygis.cli import migrated_url
+    from loaders import LoadError
+    from loaders.load import libpq_url
+    from loaders.readings import load_readings as load
+    from loaders.readings import read_table
+
+    try:
+        report = load(libpq_url(migrated_url()), read_table(path), name=path.name,
+                      source=str(path.resolve()), timezone=timezone)
+    except (LoadError, OSError, ValueError) as exc:
+        if as_json:
+            print(json.dumps({"error": str(exc)}, ensure_ascii=False))
+        console.print(f"[red]load refused:[/red] {exc}\n[dim]The database is unchanged.[/dim]")
+        raise typer.Exit(1) from None
+    if as_json:
+        print(json.dumps(report.__dict__, ensure_ascii=False, indent=1))
+    else:
+        console.print(f"{report.rows:,} readings of {report.sensors} sensors "
+                      f"({report.first} → {report.last}): {report.inserted:,} new, "
+                      f"{report.replaced:,} replaced, {report.unchanged:,} unchanged "
+                      f"in {report.seconds:.1f} s")

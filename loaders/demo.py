@@ -157,3 +157,12 @@ def demo_sources(seed: int = 20261123, scale: float = 1.0) -> list[DemoSource]:
     sources += [DemoSource(layer, frame, label, synthetic=True)
                 for layer, frame in synthetic.generate(seed, scale).items()]
     return sources
+
+
+def demo_readings(sources: list[DemoSource], seed: int) -> tuple[pd.DataFrame, str]:
+    """SYNTHETIC readings of the demo's sensors (loaders.synthetic_sensors) and their label."""
+    from loaders import synthetic_sensors
+
+    sensors = next(s.frame for s in sources if s.layer == "sensors")
+    rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(10)[9])
+    return synthetic_sensors.readings(rng, sensors), f"synthetic readings seed={seed}"

@@ -23,6 +23,7 @@ from shapely.geometry import box
 from shapely.geometry.base import BaseGeometry
 
 from layers.common import UTILITIES
+from loaders import synthetic_sensors
 from loaders.demo import qingdao_districts
 
 CRS = "EPSG:4490"
@@ -515,7 +516,7 @@ def generate(seed: int, scale: float) -> dict[str, gpd.GeoDataFrame]:
     """All synthetic layers in loading order; pipe count grows about linearly with scale."""
     if not scale > 0:
         raise ValueError(f"scale must be positive, got {scale}")
-    rng = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(8)]
+    rng = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(9)]
     g = road_graph(rng[0], scale)
     pipe_nodes, pipelines = pipe_network(rng[2], g)
     sites, sectors = base_stations(rng[3])
@@ -525,6 +526,7 @@ def generate(seed: int, scale: float) -> dict[str, gpd.GeoDataFrame]:
         "hazard_sources": hazard_sources(rng[5], g),
         "protected_targets": protected_targets(rng[6], g),
         "incidents": incidents(rng[7], g, pipelines),
+        "sensors": synthetic_sensors.sensors(rng[8], pipe_nodes),
     }
     for layer in layers.values():
         layer.attrs["synthetic"] = True  # set here: pd.concat does not keep attrs reliably

@@ -19,6 +19,7 @@ from spatial_api.routers import (
     health,
     layers,
     lbs,
+    readings,
     result_collections,
     results,
     tiles,
@@ -61,6 +62,7 @@ def create_app(database_url: str, settings: ServerSettings | None = None,
     app.include_router(tiles.router)
     app.include_router(health.router)
     app.include_router(layers.router)
+    app.include_router(readings.router)
     app.include_router(features.router)
     app.include_router(analysis.router)
     app.include_router(lbs.router)

@@ -1,0 +1,129 @@
+"""Sensor time series: the readings of one sensor over a period, raw or binned.
+
+`GET /collections/sensors/items/{sensor_id}/readings?datetime=a/b&bin=PT15M`
+
+Raw readings come in time order, at most `limit`, with a `next` link when more remain.
+With `bin` (an ISO 8601 duration), readings are grouped into bins aligned on midnight UTC
+(`date_bin`) and each bin gives min, mean, max and count, as a chart wants them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from sqlalchemy import text
+
+from spatial_api.deps import CatalogDep, ConnDep, PrincipalDep
+from spatial_api.errors import FeatureNotFound, Forbidden, InvalidParameter
+from spatial_api.params import DATETIME_MAX_LENGTH, DateTimeInterval
+
+router = APIRouter(tags=["sensor readings"])
+MAX_LIMIT = 100_000
+MIN_BIN, MAX_BIN = timedelta(seconds=1), timedelta(days=366)
+EARLIEST, LATEST = datetime(1900, 1, 1, tzinfo=UTC), datetime(9000, 1, 1, tzinfo=UTC)
+
+
+class Link(BaseModel):
+    href: str
+    rel: str
+    type: str = "application/json"
+
+
+class Sensor(BaseModel):
+    id: str
+    sensor_kind: str
+    unit: str
+    utility: str
+
+
+class Reading(BaseModel):
+    time: datetime
+    value: float | None = None  # raw readings
+    min: float | None = None  # bins
+    mean: float | None = None
+    max: float | None = None
+    count: int | None = None
+
+
+class Readings(BaseModel):
+    sensor: Sensor
+    datetime: str | None
+    bin: str | None
+    numberReturned: int
+    readings: list[Reading]
+    links: list[Link]
+
+
+def parse_bin(text_: str | None) -> timedelta | None:
+    if text_ is None:
+        return None
+    try:
+        step = TypeAdapter(timedelta).validate_python(text_)
+    except ValidationError:
+        raise InvalidParameter(f"bin: {text_!r} is not an ISO 8601 duration such as PT15M "
+                               "or P1D") from None
+    if not MIN_BIN <= step <= MAX_BIN:
+        raise InvalidParameter("bin: give a duration from 1 second to 366 days")
+    return step
+
+
+SENSOR_SQL = """
+SELECT asset_id, sensor_kind, unit, utility FROM city.sensors
+WHERE asset_id = :id ORDER BY upper(valid) DESC NULLS FIRST LIMIT 1
+"""
+
+RAW_SQL = """
+SELECT observed_at, value FROM city.sensor_readings
+WHERE sensor_id = :id AND observed_at >= :start AND observed_at <= :end
+ORDER BY observed_at LIMIT :limit
+"""
+
+BINNED_SQL = """
+SELECT date_bin(:bin, observed_at, TIMESTAMPTZ '2000-01-01 00:00+00') AS t,
+       min(value), avg(value), max(value), count(*)
+FROM city.sensor_readings
+WHERE sensor_id = :id AND observed_at >= :start AND observed_at <= :end
+GROUP BY t ORDER BY t LIMIT :limit
+"""
+
+
+@router.get("/collections/sensors/items/{sensor_id}/readings", response_model=Readings,
+            response_model_exclude_none=True)
+async def readings(
+    sensor_id: Annotated[str, Path(max_length=200)], request: Request, conn: ConnDep,
+    catalog: CatalogDep, principal: PrincipalDep,
+    datetime_: Annotated[str | None, Query(
+        alias="datetime", max_length=DATETIME_MAX_LENGTH,
+        description="An interval a/b, ../b or a/.. (an instant gives that instant's "
+                    "reading); default: all")] = None,
+    bin_: Annotated[str | None, Query(alias="bin", max_length=40, description=(
+        "ISO 8601 duration (PT15M, PT1H, P1D): min/mean/max/count per bin"))] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 10_000,
+) -> Readings:
+    """One sensor's readings over a period, raw or binned; 404 for a sensor never known."""
+    if not principal.may_see(catalog["sensors"]):
+        raise Forbidden("sensors are restricted (critical infrastructure): "
+                        "send Authorization: Bearer <token>")
+    when, step = DateTimeInterval.parse(datetime_), parse_bin(bin_)
+    sensor = (await conn.execute(text(SENSOR_SQL), {"id": sensor_id})).one_or_none()
+    if sensor is None:
+        raise FeatureNotFound(f"no sensor {sensor_id!r} in the sensors layer")
+    start = when.start if when and when.start else EARLIEST
+    end = when.end if when and when.end else LATEST
+    params = {"id": sensor_id, "start": start, "end": end, "limit": limit, "bin": step}
+    rows = (await conn.execute(text(BINNED_SQL if step else RAW_SQL), params)).all()
+    out = [Reading(time=r[0], min=r[1], mean=r[2], max=r[3], count=r[4]) if step
+           else Reading(time=r[0], value=r[1]) for r in rows]
+    links = [Link(href=str(request.url), rel="self")]
+    if len(out) == limit:  # more may remain: continue after the last one returned
+        after = out[-1].time + (step or timedelta(microseconds=1))
+        period = f"{after.isoformat()}/{end.isoformat() if when and when.end else '..'}"
+        links.append(Link(href=str(request.url.include_query_params(datetime=period)),
+                          rel="next"))
+    return Readings(sensor=Sensor(id=sensor[0], sensor_kind=sensor[1], unit=sensor[2],
+                                  utility=sensor[3]),
+                    datetime=datetime_, bin=bin_, numberReturned=len(out), readings=out,
+                    links=links)

@@ -260,3 +260,20 @@ def test_bursts_and_leaks_lie_on_their_pipes(city):
         pipes = shapely.force_2d(pipes[pipes.utility == utility].geometry.values)
         _, gap = shapely.STRtree(pipes).query_nearest(at, return_distance=True)
         assert len(at) > 0 and (gap < 1e-6).all()
+
+
+def test_sensors_sit_on_nodes_and_read_a_daily_demand_curve(city):
+    sources = [demo.DemoSource("sensors", city["sensors"], "s", synthetic=True)]
+    sensors, nodes = city["sensors"], city["pipe_nodes"].set_index("asset_id")
+    readings, label = demo.demo_readings(sources, SEED)
+    assert label == f"synthetic readings seed={SEED}"
+    assert sensors.groupby("sensor_kind").size().to_dict() == {
+        "flow": 2, "gas_concentration": 8, "level": 2, "pressure": 24}
+    on = nodes.loc[sensors["node_id"]]
+    assert (on.geometry.x.to_numpy() == sensors.geometry.x.to_numpy()).all()
+    assert set(on["node_kind"]) == {"junction", "source", "tank", "valve"}
+    assert len(readings) == len(sensors) * 7 * 96  # every 15 minutes for a week
+    pressure = readings[readings["sensor_id"].isin(
+        sensors.loc[sensors["sensor_kind"] == "pressure", "asset_id"])]
+    by_hour = pressure.groupby(pressure["observed_at"].dt.hour)["value"].mean()
+    assert by_hour[3] - by_hour[7] > 0.03  # MPa: the morning peak draws pressure down

@@ -132,6 +132,10 @@ def test_raw_readings_in_a_period_with_a_next_link(client):
     nxt = next(link["href"] for link in page["links"] if link["rel"] == "next")
     rest = client.get(nxt, headers=AUTH).json()
     assert [x["value"] for x in rest["readings"]] == [0.34, 0.40]
+    newest = client.get(path, params={"limit": 3, "sortby": "-time"}, headers=AUTH).json()
+    assert [x["value"] for x in newest["readings"]] == [0.40, 0.34, 0.32]
+    nxt = next(link["href"] for link in newest["links"] if link["rel"] == "next")
+    assert [x["value"] for x in client.get(nxt, headers=AUTH).json()["readings"]] == [0.30]
 
 
 def test_binned_readings_give_min_mean_max_count(client):

@@ -28,7 +28,7 @@ def demo_loaded(db_url: str, engine: Engine) -> Iterator[str]:
     yield db_url
     tables = ", ".join(f"city.{spec.id}" for spec in ALL_LAYERS)
     with engine.begin() as c:
-        c.execute(text(f"TRUNCATE {tables}, city.load_runs"))
+        c.execute(text(f"TRUNCATE {tables}, city.load_runs, city.sensor_readings"))
 
 
 class _Refs(HTMLParser):

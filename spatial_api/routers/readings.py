@@ -2,7 +2,8 @@
 
 `GET /collections/sensors/items/{sensor_id}/readings?datetime=a/b&bin=PT15M`
 
-Raw readings come in time order, at most `limit`, with a `next` link when more remain.
+Raw readings come in time order (`sortby=-time`: newest first), at most `limit`, with a
+`next` link when more remain.
 With `bin` (an ISO 8601 duration), readings are grouped into bins aligned on midnight UTC
 (`date_bin`) and each bin gives min, mean, max and count, as a chart wants them.
 """
@@ -10,7 +11,7 @@ With `bin` (an ISO 8601 duration), readings are grouped into bins aligned on mid
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -78,7 +79,7 @@ WHERE asset_id = :id ORDER BY upper(valid) DESC NULLS FIRST LIMIT 1
 RAW_SQL = """
 SELECT observed_at, value FROM city.sensor_readings
 WHERE sensor_id = :id AND observed_at >= :start AND observed_at <= :end
-ORDER BY observed_at LIMIT :limit
+ORDER BY observed_at {direction} LIMIT :limit
 """
 
 BINNED_SQL = """
@@ -86,7 +87,7 @@ SELECT date_bin(:bin, observed_at, TIMESTAMPTZ '2000-01-01 00:00+00') AS t,
        min(value), avg(value), max(value), count(*)
 FROM city.sensor_readings
 WHERE sensor_id = :id AND observed_at >= :start AND observed_at <= :end
-GROUP BY t ORDER BY t LIMIT :limit
+GROUP BY t ORDER BY t {direction} LIMIT :limit
 """
 
 
@@ -102,6 +103,8 @@ async def readings(
     bin_: Annotated[str | None, Query(alias="bin", max_length=40, description=(
         "ISO 8601 duration (PT15M, PT1H, P1D): min/mean/max/count per bin"))] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 10_000,
+    sortby: Annotated[Literal["time", "-time"], Query(
+        description="-time: newest first (the latest readings, e.g. for a chart)")] = "time",
 ) -> Readings:
     """One sensor's readings over a period, raw or binned; 404 for a sensor never known."""
     if not principal.may_see(catalog["sensors"]):
@@ -114,13 +117,19 @@ async def readings(
     start = when.start if when and when.start else EARLIEST
     end = when.end if when and when.end else LATEST
     params = {"id": sensor_id, "start": start, "end": end, "limit": limit, "bin": step}
-    rows = (await conn.execute(text(BINNED_SQL if step else RAW_SQL), params)).all()
+    newest_first = sortby == "-time"
+    sql = (BINNED_SQL if step else RAW_SQL).format(direction="DESC" if newest_first else "ASC")
+    rows = (await conn.execute(text(sql), params)).all()
     out = [Reading(time=r[0], min=r[1], mean=r[2], max=r[3], count=r[4]) if step
            else Reading(time=r[0], value=r[1]) for r in rows]
     links = [Link(href=str(request.url), rel="self")]
-    if len(out) == limit:  # more may remain: continue after the last one returned
-        after = out[-1].time + (step or timedelta(microseconds=1))
-        period = f"{after.isoformat()}/{end.isoformat() if when and when.end else '..'}"
+    if len(out) == limit:  # more may remain: continue past the last one returned
+        if newest_first:
+            before = out[-1].time - timedelta(microseconds=1)
+            period = f"{start.isoformat() if when and when.start else '..'}/{before.isoformat()}"
+        else:
+            after = out[-1].time + (step or timedelta(microseconds=1))
+            period = f"{after.isoformat()}/{end.isoformat() if when and when.end else '..'}"
         links.append(Link(href=str(request.url.include_query_params(datetime=period)),
                           rel="next"))
     return Readings(sensor=Sensor(id=sensor[0], sensor_kind=sensor[1], unit=sensor[2],

@@ -275,3 +275,31 @@ def test_browser_labels_features_by_their_style_without_overlaps(live_url, engin
     assert not any(layer == "districts" for layer, *_ in hidden)
     assert site in {text for layer, text, *_ in close if layer == "scenic_sites"}
     assert b.blocked == [] and b.errors == []
+
+
+@needs_chromium
+def test_browser_charts_a_sensors_readings_in_its_popup(live_url, engine):
+    from playwright.sync_api import sync_playwright
+
+    sensor, lon, lat = count(engine, "SELECT array[asset_id, ST_X(geom)::text, ST_Y(geom)::text]"
+                                     " FROM city.sensors_current WHERE sensor_kind = 'pressure'"
+                                     " ORDER BY asset_id LIMIT 1")
+    with sync_playwright() as p:
+        b = Browser(p)
+        try:
+            page = b.open_map(f"{live_url}/map?token={TOKEN}")
+            page.evaluate(f"citygis.map.jumpTo({{center: [{lon}, {lat}], zoom: 17}})")
+            page.evaluate("citygis.idle()")
+            page.evaluate(f"""citygis.inspect({{point: citygis.map.project([{lon}, {lat}]),
+                                                lngLat: {{lng: {lon}, lat: {lat}}}}})""")
+            popup = page.locator(".maplibregl-popup-content")
+            popup.locator(".sensor-chart").wait_for()
+            text = popup.text_content()
+            points = page.evaluate(
+                "document.querySelector('.sensor-chart polyline').getAttribute('points')")
+        finally:
+            b.browser.close()
+    assert f"管网监测点 {sensor}" in text
+    assert "168 hourly means to 2024-12-31T15:00:00Z" in text and "MPa" in text
+    assert len(points.split()) == 168
+    assert b.blocked == [] and b.errors == []

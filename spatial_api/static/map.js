@@ -132,6 +132,25 @@ function table(props) {
 }
 const esc = (v) => String(v).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
 
+// A sensor's popup also charts its latest readings: hourly means over up to a week, ending
+// at the slider's instant (or now), as an inline SVG line.
+async function sensorChart(assetId) {
+  const r = await getJSON(api(`collections/sensors/items/${encodeURIComponent(assetId)}/readings`, {
+    bin: "PT1H", sortby: "-time", limit: 168, datetime: `../${state.datetime || new Date().toISOString()}`,
+  }));
+  const pts = r.readings.slice().reverse();
+  if (!pts.length) return "<p>no readings</p>";
+  const w = 300, h = 80, vals = pts.map((p) => p.mean);
+  const lo = Math.min(...vals), hi = Math.max(...vals), span = hi - lo || 1;
+  const xy = pts.map((p, i) => `${((i / Math.max(pts.length - 1, 1)) * w).toFixed(1)},` +
+                                `${(h - ((p.mean - lo) / span) * h).toFixed(1)}`).join(" ");
+  const last = pts[pts.length - 1];
+  return `<svg class="sensor-chart" viewBox="0 0 ${w} ${h}" width="${w}" height="${h}">` +
+    `<polyline fill="none" stroke="#0070c0" stroke-width="1.5" points="${xy}"/></svg>` +
+    `<p>${esc(pts.length)} hourly means to ${esc(last.time)}; latest ${esc(last.mean.toFixed(3))} ` +
+    `${esc(r.sensor.unit)} (range ${esc(lo.toFixed(3))}–${esc(hi.toFixed(3))})</p>`;
+}
+
 async function inspect(e) {
   const layers = Object.values(state.layerIds).flat();
   const hit = map.queryRenderedFeatures(e.point, { layers }).find((f) => f.properties.asset_id != null);
@@ -147,8 +166,10 @@ async function inspect(e) {
       const p = f.properties || {};
       return `<tr><td>${esc(p.valid_from ?? "")}</td><td>→ ${esc(p.valid_to ?? "now")}</td></tr>`;
     });
+    const chart = spec.id === "sensors"
+      ? `<h4>Readings</h4>${await sensorChart(assetId).catch((err) => esc(err.message))}` : "";
     popup.setHTML(`<h3>${esc(spec.title_zh)} ${esc(assetId)}</h3>${table(hit.properties)}` +
-                  `<h4>History · ${rows.length} version(s)</h4><table>${rows.join("")}</table>`);
+                  chart + `<h4>History · ${rows.length} version(s)</h4><table>${rows.join("")}</table>`);
   } catch (err) {
     popup.setHTML(`<h3>${esc(spec.title_zh)} ${esc(assetId)}</h3>${table(hit.properties)}` +
                   `<h4>History</h4><p>unavailable (${esc(err.message)})</p>`);
@@ -366,5 +387,5 @@ window.citygis = {
     const fs = map.queryRenderedFeatures({ layers: state.layerIds[layerId] || [] });
     return new Set(fs.map((f) => f.id ?? f.properties.asset_id)).size;
   },
-  runTool,
+  runTool, inspect,
 };

@@ -148,6 +148,26 @@ def isolate_break(db: Engine, pipe: str, max_radius_m: float = 3000) -> gpd.GeoD
     return frame
 
 
+def nearest_sensor(db: Db, pipe: str, kind: str = "pressure") -> str:
+    """The in-service sensor of a kind nearest a pipe (geodesic), e.g. to watch a break."""
+    with _connect(db) as conn:
+        return conn.execute(text("""
+            SELECT s.asset_id FROM city.sensors_current s, city.pipelines_current p
+            WHERE p.asset_id = :pipe AND s.sensor_kind = :kind
+            ORDER BY s.geom <-> ST_Force2D(p.geom) LIMIT 1"""),
+            {"pipe": pipe, "kind": kind}).scalar_one()
+
+
+def sensor_series(db: Db, sensor: str, bin_: str = "PT1H") -> pd.DataFrame:
+    """A sensor's readings binned (min/mean/max/count), with the API's own SQL."""
+    from spatial_api.routers.readings import BINNED_SQL, EARLIEST, LATEST, parse_bin
+
+    with _connect(db) as conn:
+        return pd.read_sql(text(BINNED_SQL.format(direction="ASC")), conn, params={
+            "id": sensor, "bin": parse_bin(bin_), "start": EARLIEST, "end": LATEST,
+            "limit": 100_000})
+
+
 # ---- emergency staff: incident, zone, shelters, timeline ----
 
 def worst_incident(db: Db) -> gpd.GeoDataFrame:

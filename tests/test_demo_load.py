@@ -26,7 +26,10 @@ def test_every_demo_layer_loads_without_rejects(demo_db, engine):
     assert reports == 0
     # Synthetic layers say so in their load log.
     assert count(engine, "SELECT count(*) FROM city.load_runs WHERE (report->>'synthetic')::bool"
-                         " AND source LIKE 'synthetic seed=7%'") == 9
+                         " AND source LIKE 'synthetic seed=7%'") == 10
+    # …and the sensors' week of 15-minute readings came too.
+    assert count(engine, "SELECT count(*) FROM city.sensor_readings") == \
+        expected["sensors"] * 7 * 96
 
 
 def test_demo_districts_cover_the_scenic_sites(demo_db, engine):

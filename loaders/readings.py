@@ -75,7 +75,7 @@ def instants(column: pd.Series, timezone: str) -> pd.Series:
 
 
 def validate(frame: pd.DataFrame, name: str, timezone: str) -> pd.DataFrame:
-    """Typed readings; a LoadError naming every bad row (numbered as in the file, from 1)."""
+    """Typed readings; a LoadError naming every bad row (data rows, from 1)."""
     rows = _pick_columns(frame, name)
     line = pd.Series(np.arange(1, len(rows) + 1), index=rows.index)
     errors: list[tuple[int, str]] = []
@@ -105,7 +105,8 @@ def _refused(name: str, errors: list[tuple[int, str]]) -> LoadError:
     errors.sort()
     lines = "".join(f"\n  row {n}: {why}" for n, why in errors[:SHOWN_ERRORS])
     more = f"\n  … and {len(errors) - SHOWN_ERRORS} more" if len(errors) > SHOWN_ERRORS else ""
-    return LoadError(f"{name}: {len(errors)} bad readings; nothing was loaded.{lines}{more}")
+    rows = len({n for n, _ in errors})
+    return LoadError(f"{name}: {rows} bad readings; nothing was loaded.{lines}{more}")
 
 
 # Readings of sensors that have no version in service at that instant.

@@ -72,11 +72,13 @@ def test_bad_readings_are_named_by_row_and_nothing_is_written(sensors, engine):
     before = readings(engine)
     bad = frame([("P1", "2024-12-26 08:00", "0.3"), ("P1", "soon", "0.3"),
                  ("P1", "2024-12-26 09:00", "high"), ("P1", "2024-12-26 10:00", "inf"),
-                 ("", "2024-12-26 11:00", "0.3"), ("P1", "2024-12-26 08:00", "0.31")])
+                 ("", "2024-12-26 11:00", "0.3"), ("P1", "2024-12-26 08:00", "0.31"),
+                 ("P1", "never", "x")])  # two problems, one bad reading
     with pytest.raises(LoadError) as exc:
         load_readings(url, bad, name="bad.csv", source="bad.csv")
     message = str(exc.value)
-    assert message.startswith("bad.csv: 5 bad readings; nothing was loaded.")
+    assert message.startswith("bad.csv: 6 bad readings; nothing was loaded.")
+    assert "row 7: 'never' is not a date-time" in message and "row 7: value 'x'" in message
     for line in ("row 2: 'soon' is not a date-time", "row 3: value 'high' is not a finite",
                  "row 4: value 'inf' is not a finite", "row 5: no sensor id",
                  "row 6: a second reading of P1 at 2024-12-26T00:00:00+00:00 (first at row 1)"):

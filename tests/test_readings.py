@@ -168,3 +168,24 @@ def test_bad_requests_are_problems(client, params, headers, status, words):
 def test_an_unknown_sensor_is_404(client):
     r = client.get("/collections/sensors/items/NOPE/readings", headers=AUTH)
     assert r.status_code == 404 and "no sensor 'NOPE'" in r.json()["detail"]
+
+
+def test_latest_readings_are_the_live_view_of_every_sensor(client):
+    path = "/collections/sensors/readings/latest"
+    now = client.get(path, headers=AUTH)
+    assert now.status_code == 200, now.text
+    assert now.headers["content-type"] == "application/geo+json"
+    [p1] = now.json()["features"]  # P2 was removed in 2024-07
+    assert p1["id"] == "P1" and p1["geometry"]["type"] == "Point"
+    assert (p1["properties"]["value"], p1["properties"]["observed_at"]) == (
+        0.40, "2024-12-25T01:05:00+00:00")
+    march = client.get(path, params={"datetime": "2024-03-02T00:00:00Z"}, headers=AUTH).json()
+    got = {f["id"]: f["properties"]["value"] for f in march["features"]}
+    assert got == {"P1": None, "P2": 0.5}  # P1 had not read anything yet
+    christmas = client.get(path, params={"datetime": "2024-12-25T00:20:00Z"}, headers=AUTH)
+    assert christmas.json()["features"][0]["properties"]["value"] == 0.32
+    far = client.get(path, params={"bbox": "100,20,101,21"}, headers=AUTH).json()
+    assert far["numberReturned"] == 0 and far["features"] == []
+    assert client.get(path).status_code == 403
+    interval = client.get(path, params={"datetime": "2024-01-01T00:00:00Z/.."}, headers=AUTH)
+    assert interval.status_code == 400 and "give an instant" in interval.json()["detail"]

@@ -4,22 +4,29 @@
 
 Raw readings come in time order (`sortby=-time`: newest first), at most `limit`, with a
 `next` link when more remain.
+
+`GET /collections/sensors/readings/latest?bbox=…&datetime=…` is the live view: every sensor
+in service at that instant (default now) with its latest reading up to then, as GeoJSON.
 With `bin` (an ISO 8601 duration), readings are grouped into bins aligned on midnight UTC
 (`date_bin`) and each bin gives min, mean, max and count, as a chart wants them.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from sqlalchemy import text
 
 from spatial_api.deps import CatalogDep, ConnDep, PrincipalDep
 from spatial_api.errors import FeatureNotFound, Forbidden, InvalidParameter
+from spatial_api.features.params import BBox
 from spatial_api.params import DATETIME_MAX_LENGTH, DateTimeInterval
+from spatial_api.routers.features import GEOJSON_RESPONSE, GeoJSONResponse
+from spatial_api.routers.webmap import bbox_param
 
 router = APIRouter(tags=["sensor readings"])
 MAX_LIMIT = 100_000
@@ -136,3 +143,46 @@ async def readings(
                                   utility=sensor[3]),
                     datetime=datetime_, bin=bin_, numberReturned=len(out), readings=out,
                     links=links)
+
+
+LATEST_SQL = """
+SELECT s.asset_id, s.sensor_kind, s.unit, s.utility, s.node_id, s.status,
+       ST_AsGeoJSON(s.geom, 7) AS geometry, r.observed_at, r.value
+FROM city.sensors_as_of(:at) AS s
+LEFT JOIN LATERAL (  -- one backward step on the primary key per sensor
+    SELECT observed_at, value FROM city.sensor_readings
+    WHERE sensor_id = s.asset_id AND observed_at <= :at
+    ORDER BY observed_at DESC LIMIT 1) AS r ON true
+WHERE s.geom && ST_MakeEnvelope(:west, :south, :east, :north, 4490)
+ORDER BY s.asset_id
+"""
+
+
+@router.get("/collections/sensors/readings/latest", response_class=GeoJSONResponse,
+            responses={200: GEOJSON_RESPONSE})
+async def latest(conn: ConnDep, catalog: CatalogDep, principal: PrincipalDep,
+                 box: Annotated[BBox | None, Depends(bbox_param)],
+                 datetime_: Annotated[str | None, Query(
+                     alias="datetime", max_length=DATETIME_MAX_LENGTH,
+                     description="An instant: the sensors then, each with its latest "
+                                 "reading up to it; default now")] = None) -> GeoJSONResponse:
+    """Every sensor in service, with its latest reading (null when it has none yet)."""
+    if not principal.may_see(catalog["sensors"]):
+        raise Forbidden("sensors are restricted (critical infrastructure): "
+                        "send Authorization: Bearer <token>")
+    when = DateTimeInterval.parse(datetime_)
+    if when is not None and not when.instant:
+        raise InvalidParameter("datetime: give an instant, the moment to read the sensors at")
+    at = when.start if when else datetime.now(UTC)
+    west, south, east, north = box.lonlat() if box else (-180.0, -90.0, 180.0, 90.0)
+    rows = (await conn.execute(text(LATEST_SQL), {
+        "at": at, "west": west, "south": south, "east": east, "north": north})).all()
+    features = [{
+        "type": "Feature", "id": r.asset_id, "geometry": json.loads(r.geometry),
+        "properties": {"sensor_kind": r.sensor_kind, "unit": r.unit, "utility": r.utility,
+                       "node_id": r.node_id, "status": r.status,
+                       "observed_at": r.observed_at.isoformat() if r.observed_at else None,
+                       "value": r.value}} for r in rows]
+    body = {"type": "FeatureCollection", "timeStamp": at.isoformat(),
+            "numberReturned": len(features), "features": features}
+    return GeoJSONResponse(json.dumps(body, ensure_ascii=False))

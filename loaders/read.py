@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import warnings
 import zipfile
 from dataclasses import dataclass
@@ -125,13 +126,17 @@ def _zipped_shapefile(path: Path) -> str:
     return f"/vsizip/{path}/{shps[0]}"
 
 
+# GDAL passes undecodable bytes through as U+FFFD or lone surrogates.
+_UNDECODED = re.compile("[\ufffd\ud800-\udfff]")
+
+
 def _check_text(frame: pd.DataFrame, path: Path) -> None:
-    # GDAL passes undecodable bytes through as U+FFFD or surrogates: refuse, don't store mojibake.
+    """Refuse text GDAL could not decode, rather than store mojibake."""
     for col in frame.columns:
         if frame[col].dtype == object or pd.api.types.is_string_dtype(frame[col]):
             values = frame[col].dropna()
-            bad = values[values.map(lambda v: isinstance(v, str) and (
-                "\ufffd" in v or any(0xD800 <= ord(ch) <= 0xDFFF for ch in v)))]
+            bad = values[[isinstance(v, str) and _UNDECODED.search(v) is not None
+                          for v in values]]
             if len(bad):
                 raise LoadError(f"{path.name}: row {bad.index[0]} column {col!r} is not valid "
                                 "UTF-8 text; pass --encoding (e.g. gbk)")

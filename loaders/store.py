@@ -14,6 +14,8 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 import psycopg
+import pyarrow as pa
+import pyarrow.csv as pacsv
 import shapely
 from psycopg import sql
 from sqlalchemy.dialects import postgresql
@@ -58,12 +60,15 @@ def stage(conn: psycopg.Connection, spec: LayerSpec, rows: pd.DataFrame,
     names = [n for n, _ in cols]
     copy = sql.SQL("COPY stage ({}) FROM STDIN (FORMAT csv)").format(
         sql.SQL(", ").join(map(sql.Identifier, names)))
+    # Arrow's CSV writer (C++) is ~5x faster than pandas' here, and writes what COPY wants:
+    # NULL as an empty field, an empty string as "", times as UTC with microseconds.
+    options = pacsv.WriteOptions(include_header=False)
     with conn.cursor().copy(copy) as cp:
         for start in range(0, len(rows), COPY_CHUNK):
             chunk = rows.iloc[start:start + COPY_CHUNK][names]
-            buf = io.StringIO()
-            chunk.to_csv(buf, header=False, index=False, date_format="%Y-%m-%dT%H:%M:%S.%f%z")
-            cp.write(buf.getvalue())
+            buf = io.BytesIO()
+            pacsv.write_csv(pa.Table.from_pandas(chunk, preserve_index=False), buf, options)
+            cp.write(buf.getbuffer())
             if progress:
                 progress(len(chunk))
     conn.execute("CREATE INDEX ON stage (asset_id)")

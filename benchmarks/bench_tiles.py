@@ -49,7 +49,7 @@ from citygis.settings import DatabaseSettings, ServerSettings
 from layers import Catalog
 from loaders import load_frames
 from loaders.synthetic import generate
-from tiles.cache import CONNECTION
+from tiles.cache import configure
 from tiles.grid import TileCoords
 from tiles.listener import libpq_conninfo
 from tiles.mvt import attributes_at, render
@@ -126,8 +126,10 @@ class Floor:
         self(max_clients)  # reads every tile once, so PostgreSQL's buffers hold the data
 
     async def _run(self, clients: int) -> float:
-        conns = [await psycopg.AsyncConnection.connect(self.conninfo, **CONNECTION)
+        conns = [await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True)
                  for _ in range(clients)]
+        for conn in conns:
+            await configure(conn)  # as the server's tile pool does
 
         async def one(conn: psycopg.AsyncConnection, chunk: list[TileCoords]) -> None:
             for coords in chunk:

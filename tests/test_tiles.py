@@ -482,3 +482,12 @@ def test_cache_stays_within_its_byte_bound():
     assert cache.get(keys[-1]) is not None and cache.get(keys[0]) is None
     cache.bump("a")
     assert cache.bytes == 0 and cache.local["a"] == 1
+
+
+def test_tile_connections_run_no_parallel_plans(client):
+    """Equal data must give equal bytes (ETags) without a sort: no worker reorders rows."""
+    async def setting() -> str:
+        async with client.app.state.tile_cache.pool.connection() as conn:
+            row = await (await conn.execute("SHOW max_parallel_workers_per_gather")).fetchone()
+            return row[0]
+    assert client.portal.call(setting) == "0"

@@ -126,10 +126,12 @@ VERSIONS_SQL = ("SELECT layer_id, count(*), coalesce(max(id), 0) FROM city.load_
                 " WHERE layer_id = ANY(%s) GROUP BY layer_id")
 
 
-# No parallel plans: a tile server's parallelism is its concurrent requests, and one
-# worker-less scan returns rows in the same order for the same data, so equal tiles have
-# equal bytes (and ETags) without a sort.
-CONNECTION = {"autocommit": True, "options": "-c max_parallel_workers_per_gather=0"}
+async def configure(conn: psycopg.AsyncConnection) -> None:
+    """No parallel plans: a tile server's parallelism is its concurrent requests, and one
+    worker-less scan returns rows in the same order for the same data, so equal tiles have
+    equal bytes (and ETags) without a sort. A SET, not a startup option, which poolers
+    such as PgBouncer refuse."""
+    await conn.execute("SET max_parallel_workers_per_gather = 0")
 
 
 def tiles_pool(conninfo: str, size: int) -> AsyncConnectionPool:
@@ -140,7 +142,8 @@ def tiles_pool(conninfo: str, size: int) -> AsyncConnectionPool:
     nothing to roll back on return.
     """
     return AsyncConnectionPool(conninfo, min_size=1, max_size=size, open=False,
-                               kwargs=CONNECTION, name="tiles")
+                               kwargs={"autocommit": True}, configure=configure,
+                               name="tiles")
 
 
 async def db_versions(pool: AsyncConnectionPool, layer_ids: Sequence[str]

@@ -52,13 +52,18 @@ async def get_principal(request: Request) -> Principal:
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-async def get_layer(catalog: CatalogDep, principal: PrincipalDep,
-              layer_id: Annotated[str, Path(max_length=64)]) -> LayerSpec:
+def visible_layer(catalog: Catalog, principal: Principal, layer_id: str) -> LayerSpec:
+    """The layer, if this caller may see it (403 otherwise; 404 for no such layer)."""
     spec = catalog[layer_id]  # LayerNotFound → 404
     if not principal.may_see(spec):
         raise Forbidden(f"layer {spec.id!r} is restricted (critical infrastructure): "
                         "send Authorization: Bearer <token>")
     return spec
+
+
+async def get_layer(catalog: CatalogDep, principal: PrincipalDep,
+              layer_id: Annotated[str, Path(max_length=64)]) -> LayerSpec:
+    return visible_layer(catalog, principal, layer_id)
 
 
 LayerDep = Annotated[LayerSpec, Depends(get_layer)]

@@ -23,7 +23,7 @@ def base_url(request: Request) -> str:
     return (public or str(request.base_url)).rstrip("/")
 
 
-def self_url(request: Request, **replace: int) -> str:
+def self_url(request: Request, **replace: int | str) -> str:
     """This request's URL with some query parameters replaced (for paging links)."""
     query = dict(request.query_params) | {k: str(v) for k, v in replace.items()}
     q = urlencode(query, safe=",:/")

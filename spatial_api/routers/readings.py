@@ -21,23 +21,23 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from sqlalchemy import text
 
-from spatial_api.deps import CatalogDep, ConnDep, PrincipalDep
-from spatial_api.errors import FeatureNotFound, Forbidden, InvalidParameter
+from spatial_api.deps import CatalogDep, ConnDep, PrincipalDep, visible_layer
+from spatial_api.errors import FeatureNotFound, InvalidParameter
+from spatial_api.features.links import JSON, Link, self_url
 from spatial_api.features.params import BBox
 from spatial_api.params import DATETIME_MAX_LENGTH, DateTimeInterval
 from spatial_api.routers.features import GEOJSON_RESPONSE, GeoJSONResponse
 from spatial_api.routers.webmap import bbox_param
 
-router = APIRouter(tags=["sensor readings"])
+
+async def require_sensors(catalog: CatalogDep, principal: PrincipalDep) -> None:
+    visible_layer(catalog, principal, "sensors")  # restricted, like the pipe network
+
+
+router = APIRouter(tags=["sensor readings"], dependencies=[Depends(require_sensors)])
 MAX_LIMIT = 100_000
 MIN_BIN, MAX_BIN = timedelta(seconds=1), timedelta(days=366)
 EARLIEST, LATEST = datetime(1900, 1, 1, tzinfo=UTC), datetime(9000, 1, 1, tzinfo=UTC)
-
-
-class Link(BaseModel):
-    href: str
-    rel: str
-    type: str = "application/json"
 
 
 class Sensor(BaseModel):
@@ -102,7 +102,6 @@ GROUP BY t ORDER BY t {direction} LIMIT :limit
             response_model_exclude_none=True)
 async def readings(
     sensor_id: Annotated[str, Path(max_length=200)], request: Request, conn: ConnDep,
-    catalog: CatalogDep, principal: PrincipalDep,
     datetime_: Annotated[str | None, Query(
         alias="datetime", max_length=DATETIME_MAX_LENGTH,
         description="An interval a/b, ../b or a/.. (an instant gives that instant's "
@@ -114,9 +113,6 @@ async def readings(
         description="-time: newest first (the latest readings, e.g. for a chart)")] = "time",
 ) -> Readings:
     """One sensor's readings over a period, raw or binned; 404 for a sensor never known."""
-    if not principal.may_see(catalog["sensors"]):
-        raise Forbidden("sensors are restricted (critical infrastructure): "
-                        "send Authorization: Bearer <token>")
     when, step = DateTimeInterval.parse(datetime_), parse_bin(bin_)
     sensor = (await conn.execute(text(SENSOR_SQL), {"id": sensor_id})).one_or_none()
     if sensor is None:
@@ -129,7 +125,7 @@ async def readings(
     rows = (await conn.execute(text(sql), params)).all()
     out = [Reading(time=r[0], min=r[1], mean=r[2], max=r[3], count=r[4]) if step
            else Reading(time=r[0], value=r[1]) for r in rows]
-    links = [Link(href=str(request.url), rel="self")]
+    links = [Link(href=self_url(request), rel="self", type=JSON)]
     if len(out) == limit:  # more may remain: continue past the last one returned
         if newest_first:
             before = out[-1].time - timedelta(microseconds=1)
@@ -137,8 +133,7 @@ async def readings(
         else:
             after = out[-1].time + (step or timedelta(microseconds=1))
             period = f"{after.isoformat()}/{end.isoformat() if when and when.end else '..'}"
-        links.append(Link(href=str(request.url.include_query_params(datetime=period)),
-                          rel="next"))
+        links.append(Link(href=self_url(request, datetime=period), rel="next", type=JSON))
     return Readings(sensor=Sensor(id=sensor[0], sensor_kind=sensor[1], unit=sensor[2],
                                   utility=sensor[3]),
                     datetime=datetime_, bin=bin_, numberReturned=len(out), readings=out,
@@ -160,16 +155,13 @@ ORDER BY s.asset_id
 
 @router.get("/collections/sensors/readings/latest", response_class=GeoJSONResponse,
             responses={200: GEOJSON_RESPONSE})
-async def latest(conn: ConnDep, catalog: CatalogDep, principal: PrincipalDep,
+async def latest(conn: ConnDep,
                  box: Annotated[BBox | None, Depends(bbox_param)],
                  datetime_: Annotated[str | None, Query(
                      alias="datetime", max_length=DATETIME_MAX_LENGTH,
                      description="An instant: the sensors then, each with its latest "
                                  "reading up to it; default now")] = None) -> GeoJSONResponse:
     """Every sensor in service, with its latest reading (null when it has none yet)."""
-    if not principal.may_see(catalog["sensors"]):
-        raise Forbidden("sensors are restricted (critical infrastructure): "
-                        "send Authorization: Bearer <token>")
     when = DateTimeInterval.parse(datetime_)
     if when is not None and not when.instant:
         raise InvalidParameter("datetime: give an instant, the moment to read the sensors at")

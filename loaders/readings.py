@@ -9,7 +9,6 @@ is replaced (a corrected series can be loaded again); the load log records the f
 
 from __future__ import annotations
 
-import io
 import json
 import time
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ import pandas as pd
 import psycopg
 
 from loaders.errors import LoadError
+from loaders.store import copy_frame
 
 COLUMNS = {  # our name: the names files use for it
     "sensor_id": ("sensor_id", "sensor", "asset_id", "传感器编号", "监测点编号", "SENSOR_ID"),
@@ -136,10 +136,7 @@ def write(conninfo: str, typed: pd.DataFrame, name: str, source: str) -> Reading
     with psycopg.connect(conninfo) as conn, conn.transaction():
         conn.execute("CREATE TEMP TABLE stage (row integer, sensor_id text, "
                      "observed_at timestamptz, value double precision) ON COMMIT DROP")
-        buf = io.StringIO()
-        typed.to_csv(buf, header=False, index=False, date_format="%Y-%m-%dT%H:%M:%S.%f%z")
-        with conn.cursor().copy("COPY stage FROM STDIN (FORMAT csv)") as copy:
-            copy.write(buf.getvalue())
+        copy_frame(conn, "COPY stage FROM STDIN (FORMAT csv)", typed)
         orphans = conn.execute(ORPHANS).fetchall()
         if orphans:
             raise _refused(name, [

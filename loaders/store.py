@@ -48,6 +48,24 @@ def copy_payload(frame: pd.DataFrame, geoms: np.ndarray, srid: int) -> pd.DataFr
     return out
 
 
+def copy_frame(conn: psycopg.Connection, copy: sql.Composable | str, frame: pd.DataFrame,
+               progress: Callable[[int], None] | None = None) -> None:
+    """The frame's rows through `COPY … FROM STDIN (FORMAT csv)`, in chunks.
+
+    Arrow's CSV writer (C++) is ~5x faster than pandas' here, and writes what COPY wants:
+    NULL as an empty field, an empty string as "", times as UTC with microseconds.
+    """
+    options = pacsv.WriteOptions(include_header=False)
+    with conn.cursor().copy(copy) as cp:
+        for start in range(0, len(frame), COPY_CHUNK):
+            chunk = frame.iloc[start:start + COPY_CHUNK]
+            buf = io.BytesIO()
+            pacsv.write_csv(pa.Table.from_pandas(chunk, preserve_index=False), buf, options)
+            cp.write(buf.getbuffer())
+            if progress:
+                progress(len(chunk))
+
+
 def stage(conn: psycopg.Connection, spec: LayerSpec, rows: pd.DataFrame,
           progress: Callable[[int], None] | None = None) -> None:
     """A temporary staging table filled through COPY in chunks."""
@@ -60,17 +78,7 @@ def stage(conn: psycopg.Connection, spec: LayerSpec, rows: pd.DataFrame,
     names = [n for n, _ in cols]
     copy = sql.SQL("COPY stage ({}) FROM STDIN (FORMAT csv)").format(
         sql.SQL(", ").join(map(sql.Identifier, names)))
-    # Arrow's CSV writer (C++) is ~5x faster than pandas' here, and writes what COPY wants:
-    # NULL as an empty field, an empty string as "", times as UTC with microseconds.
-    options = pacsv.WriteOptions(include_header=False)
-    with conn.cursor().copy(copy) as cp:
-        for start in range(0, len(rows), COPY_CHUNK):
-            chunk = rows.iloc[start:start + COPY_CHUNK][names]
-            buf = io.BytesIO()
-            pacsv.write_csv(pa.Table.from_pandas(chunk, preserve_index=False), buf, options)
-            cp.write(buf.getbuffer())
-            if progress:
-                progress(len(chunk))
+    copy_frame(conn, copy, rows[names], progress)
     conn.execute("CREATE INDEX ON stage (asset_id)")
     conn.execute("ANALYZE stage")
 

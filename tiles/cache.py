@@ -185,8 +185,10 @@ async def tile_key(cache: TileCache, specs: Sequence[LayerSpec], coords: TileCoo
 
 
 def refuse_hidden(principal: Principal, specs: Sequence[LayerSpec]) -> None:
+    """403 before anything else when any of the layers is hidden from this caller."""
     if hidden := [s.id for s in specs if not principal.may_see(s)]:
-        raise Forbidden(f"restricted layers {hidden}: send Authorization: Bearer <token>")
+        raise Forbidden(f"layers {hidden} are restricted (critical infrastructure): "
+                        "send Authorization: Bearer <token>")
 
 
 async def cached_tile(cache: TileCache, principal: Principal,

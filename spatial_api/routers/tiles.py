@@ -14,10 +14,10 @@ from morecantile.models import TileMatrixSet
 
 from layers import Catalog, LayerSpec
 from spatial_api.deps import CatalogDep, ConnDep, LayerDep, Principal, PrincipalDep
-from spatial_api.errors import Forbidden, InvalidParameter
+from spatial_api.errors import InvalidParameter
 from spatial_api.params import DateTimeInterval, datetime_param
 from tiles import metadata
-from tiles.cache import CachedTile, TileCache, cache_control, cached_tile
+from tiles.cache import CachedTile, TileCache, cache_control, cached_tile, refuse_hidden
 from tiles.filters import Value, parse_filters
 from tiles.grid import SUPPORTED, TileCoords, tile_matrix_set
 from tiles.metadata import MVT, TileJSON, TileMatrixSetList, TileSet, TileSetList
@@ -65,9 +65,7 @@ def layers_named(catalog: Catalog, principal: Principal, collections: str | None
     if not ids or len(set(ids)) != len(ids):
         raise InvalidParameter("collections: give distinct layer ids, comma-separated")
     specs = [catalog[i] for i in ids]  # LayerNotFound → 404
-    if hidden := [s.id for s in specs if not principal.may_see(s)]:
-        raise Forbidden(f"layers {hidden} are restricted (critical infrastructure): "
-                        "send Authorization: Bearer <token>")
+    refuse_hidden(principal, specs)
     return specs
 
 

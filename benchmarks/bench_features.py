@@ -136,9 +136,9 @@ def items_sql(windows: list[Window]) -> list[tuple]:
 
 def nearest_sql(points: list[tuple[float, float]]) -> list[tuple]:
     """The statement spatial_api.analysis.lbs.nearest sends for each point."""
+    from layers.access import Principal
     from spatial_api.analysis import lbs
     from spatial_api.analysis.models import NearestQuery
-    from spatial_api.deps import Principal
     catalog, who = Catalog(), Principal(restricted=True)
     out = []
     for lon, lat in points:

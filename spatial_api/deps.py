@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from layers import Access, Catalog, LayerSpec
-from spatial_api.errors import Forbidden
+from layers import Catalog, LayerSpec
+from layers.access import Principal
 
 
 async def get_catalog(request: Request) -> Catalog:
@@ -23,16 +22,6 @@ async def get_catalog(request: Request) -> Catalog:
 
 
 CatalogDep = Annotated[Catalog, Depends(get_catalog)]
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is asking; only holders of a configured token see restricted layers."""
-
-    restricted: bool
-
-    def may_see(self, spec: LayerSpec) -> bool:
-        return spec.access is Access.public or self.restricted
 
 
 def principal_of(request: Request) -> Principal:
@@ -52,18 +41,9 @@ async def get_principal(request: Request) -> Principal:
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def visible_layer(catalog: Catalog, principal: Principal, layer_id: str) -> LayerSpec:
-    """The layer, if this caller may see it (403 otherwise; 404 for no such layer)."""
-    spec = catalog[layer_id]  # LayerNotFound → 404
-    if not principal.may_see(spec):
-        raise Forbidden(f"layer {spec.id!r} is restricted (critical infrastructure): "
-                        "send Authorization: Bearer <token>")
-    return spec
-
-
 async def get_layer(catalog: CatalogDep, principal: PrincipalDep,
               layer_id: Annotated[str, Path(max_length=64)]) -> LayerSpec:
-    return visible_layer(catalog, principal, layer_id)
+    return principal.layer(catalog, layer_id)
 
 
 LayerDep = Annotated[LayerSpec, Depends(get_layer)]

@@ -1,4 +1,5 @@
-"""Domain errors carry their HTTP status; all of them leave as problem+json (RFC 9457)."""
+"""The HTTP face of the domain errors (layers/errors.py): one status table, problem+json
+(RFC 9457) for every error."""
 
 from __future__ import annotations
 
@@ -9,7 +10,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from layers import LayerNotFound
+from layers.errors import (
+    FeatureNotFound,
+    Forbidden,
+    InvalidParameter,
+    LayerNotFound,
+    NotFound,
+    TileMatrixSetNotFound,
+    TileNotFound,
+    TooLarge,
+)
 
 log = logging.getLogger(__name__)
 PROBLEM = "application/problem+json"
@@ -18,34 +28,6 @@ PROBLEM = "application/problem+json"
 def problem(status: int, title: str, detail: str, **extra) -> JSONResponse:
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
     return JSONResponse(body, status_code=status, media_type=PROBLEM)
-
-
-class InvalidParameter(ValueError):
-    """A query parameter or body value the API cannot use (→ 400)."""
-
-
-class Forbidden(PermissionError):
-    """A restricted layer asked for without the right credentials (→ 403)."""
-
-
-class TooLarge(ValueError):
-    """An input geometry or an answer bigger than the API will handle (→ 413)."""
-
-
-class NotFound(LookupError):
-    """Nothing to answer with: no route, no such (or an expired) result (→ 404)."""
-
-
-class TileMatrixSetNotFound(LookupError):
-    """A tile matrix set the tile service does not offer (→ 404)."""
-
-
-class TileNotFound(LookupError):
-    """A tileMatrix, tileRow or tileCol outside the tile matrix set (→ 404)."""
-
-
-class FeatureNotFound(LookupError):
-    """No feature with that id in a collection (→ 404)."""
 
 
 STATUS: dict[type[Exception], tuple[int, str]] = {

@@ -1,77 +1,14 @@
-"""Small self-validating query parameter models shared by every router."""
+"""FastAPI dependencies for the typed query values every router shares."""
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
 from typing import Annotated
 
-from fastapi import Query
+from fastapi import Depends, Query
 
-from layers import Attribute, AttrType
-from spatial_api.errors import InvalidParameter
-
-Value = str | int | float | bool | date | datetime
-_BOOLEAN = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
-
-OPEN = ("..", "")
-DATETIME_MAX_LENGTH = 100
-
-
-def _instant(text: str, name: str) -> datetime:
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidParameter(f"{name}: {text!r} is not an RFC 3339 date-time") from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def typed_value(attr: Attribute, text: str) -> Value:
-    """A query-string value typed like its attribute's column (→ 400 when it cannot be)."""
-    try:
-        match attr.type:
-            case AttrType.integer:
-                return int(text)
-            case AttrType.real:
-                value = float(text)
-                if not math.isfinite(value):
-                    raise ValueError
-                return value
-            case AttrType.boolean:
-                return _BOOLEAN[text.lower()]
-            case AttrType.date:
-                return date.fromisoformat(text)
-            case AttrType.timestamp:
-                return _instant(text, attr.name)
-    except (ValueError, KeyError):
-        raise InvalidParameter(f"{attr.name}: {text!r} is not a valid {attr.type}") from None
-    return text
-
-
-@dataclass(frozen=True)
-class DateTimeInterval:
-    """OGC `datetime`: an instant, a closed interval a/b, or an open one ../b, a/.. ."""
-
-    start: datetime | None
-    end: datetime | None
-    instant: bool
-
-    @classmethod
-    def parse(cls, text: str | None) -> DateTimeInterval | None:
-        if text is None or text.strip() == "":
-            return None
-        if "/" not in text:
-            at = _instant(text.strip(), "datetime")
-            return cls(at, at, True)
-        a, _, b = text.partition("/")
-        start = None if a.strip() in OPEN else _instant(a.strip(), "datetime")
-        end = None if b.strip() in OPEN else _instant(b.strip(), "datetime")
-        if start is None and end is None:
-            raise InvalidParameter("datetime: an interval needs at least one end")
-        if start and end and start > end:
-            raise InvalidParameter("datetime: the interval ends before it starts")
-        return cls(start, end, False)
+from layers.query import DATETIME_MAX_LENGTH, DateTimeInterval
+from spatial_api.features.crs import parse_crs
+from spatial_api.features.params import BBox
 
 
 async def datetime_param(
@@ -82,3 +19,16 @@ async def datetime_param(
     )] = None,
 ) -> DateTimeInterval | None:
     return DateTimeInterval.parse(datetime_)
+
+
+async def bbox_param(
+    bbox: Annotated[str | None, Query(max_length=200,
+                                      description="minx,miny,maxx,maxy in bbox-crs")] = None,
+    bbox_crs: Annotated[str | None, Query(alias="bbox-crs", max_length=200,
+                                          description="default CRS84")] = None,
+) -> BBox | None:
+    return None if bbox is None else BBox.parse(bbox, parse_crs(bbox_crs, "bbox-crs"))
+
+
+WhenDep = Annotated[DateTimeInterval | None, Depends(datetime_param)]
+BBoxDep = Annotated[BBox | None, Depends(bbox_param)]

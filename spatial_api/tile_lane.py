@@ -19,10 +19,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from layers.query import DATETIME_MAX_LENGTH, DateTimeInterval
 from spatial_api.deps import principal_of
 from spatial_api.errors import STATUS
-from spatial_api.params import DATETIME_MAX_LENGTH, DateTimeInterval
-from spatial_api.routers.tiles import (
+from spatial_api.tile_http import (
     COLLECTIONS_MAX_LENGTH,
     filters_for,
     layers_named,

@@ -273,3 +273,33 @@ ERRORS = [
 @pytest.mark.parametrize(("url", "status", "text"), ERRORS)
 def test_bad_input_is_a_problem_not_a_500(client, url, status, text):
     problem(client.get(url), status, text)
+
+
+def test_item_reads_the_version_valid_at_datetime(client):
+    """Defect: a single item ignored `datetime` and answered 404 "not valid now"."""
+    then = client.get(f"{ITEMS}/S4", params={"datetime": "2021-06-01T00:00:00Z"})
+    assert then.status_code == 200, then.text
+    assert then.json()["id"] == "S4" and then.json()["properties"]["name"] == "旧学校"
+    old = client.get(f"{ITEMS}/S1", params={"datetime": "2021-06-01T00:00:00Z"}).json()
+    now = client.get(f"{ITEMS}/S1").json()
+    assert (old["properties"]["capacity"], now["properties"]["capacity"]) == (100, 200)
+    problem(client.get(f"{ITEMS}/S4"), 404, "no feature 'S4' in 'shelters' valid now")
+    problem(client.get(f"{ITEMS}/S3", params={"datetime": "2020-06-01T00:00:00Z"}), 404,
+            "valid at 2020-06-01T00:00:00+00:00")
+    problem(client.get(f"{ITEMS}/S1", params={"datetime": "2020-01-01/2024-01-01"}), 400,
+            "an item is read at an instant")
+
+
+@pytest.mark.parametrize("name", ["id", "asset_id"])
+def test_asset_id_and_id_are_one_queryable(client, name):
+    """Defect: README and answers say `asset_id`; filters and queryables knew only `id`."""
+    assert name in client.get("/collections/shelters/queryables").json()["properties"]
+    cql = client.get(ITEMS, params={"filter": f"{name} IN ('S2','S5')"})
+    assert cql.status_code == 200, cql.text
+    assert sorted(ids(cql.json())) == ["S2", "S5"]
+    cql_json = client.get(ITEMS, params={"filter-lang": "cql2-json", "filter": json.dumps(
+        {"op": "=", "args": [{"property": name}, "S3"]})})
+    assert ids(cql_json.json()) == ["S3"]
+    assert ids(client.get(ITEMS, params={name: "S1"}).json()) == ["S1"]
+    assert ids(client.get(ITEMS, params={"sortby": f"-{name}"}).json()) == ["S5", "S3", "S2",
+                                                                             "S1"]

@@ -348,8 +348,8 @@ def test_restricted_tiles_need_a_token_even_once_cached(client, engine):
 
 
 def test_cache_refuses_a_caller_who_may_not_see_the_layer(client, engine):
-    from spatial_api.deps import Principal
-    from spatial_api.errors import Forbidden
+    from layers.access import Principal
+    from layers.errors import Forbidden
     from tiles.cache import cached_tile
     from tiles.grid import TileCoords
     insert(engine, "pipelines", "P1")
@@ -445,7 +445,7 @@ def test_every_layer_tiles(client, engine, spec):
 
 
 def test_past_is_detected_for_cache_headers():
-    from spatial_api.params import DateTimeInterval
+    from layers.query import DateTimeInterval
     from tiles.cache import is_past
     assert is_past(DateTimeInterval.parse("2001-01-01"))
     assert not is_past(DateTimeInterval.parse("2001-01-01/.."))

@@ -115,6 +115,33 @@ def test_answer_map_shows_the_feature_collection(client):
     assert r.status_code == 422
 
 
+@pytest.mark.parametrize("features, where", [
+    ([{}], "features.0.type"),  # was a 500
+    ([{"type": "Feature", "properties": {}}], "features.0.geometry"),
+    ([{"type": "Feature", "properties": {},
+       "geometry": {"type": "LineString", "coordinates": [[120.3, 36.0]]}}],
+     "features.0.geometry.LineString.coordinates"),
+    ([{"type": "Feature", "properties": {}, "geometry": {"type": "Circle"}}],
+     "features.0.geometry"),
+])
+def test_answer_map_refuses_bad_geojson_with_422(client, features, where):
+    r = client.post("/map/answer.html", json={"type": "FeatureCollection", "features": features})
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    assert any(".".join(map(str, e["loc"])).startswith(f"body.{where}")
+               for e in r.json()["errors"]), r.json()
+
+
+def test_answer_map_draws_features_and_skips_null_geometries(client):
+    fc = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": None, "properties": {"name": "nowhere-1"}},
+        {"type": "Feature", "id": 7, "properties": None,
+         "geometry": {"type": "Point", "coordinates": [120.38, 36.07]}}]}
+    r = client.post("/map/answer.html", json=fc)
+    assert r.status_code == 200, r.text
+    assert "120.38" in r.text and "nowhere-1" not in r.text
+
+
 # ---- a real browser on a live server ----
 
 @pytest.fixture(scope="module")

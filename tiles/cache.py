@@ -33,9 +33,8 @@ from cachetools import LRUCache
 from psycopg_pool import AsyncConnectionPool
 
 from layers import Access, LayerSpec
-from spatial_api.deps import Principal
-from spatial_api.errors import Forbidden
-from spatial_api.params import DateTimeInterval
+from layers.access import Principal
+from layers.query import DateTimeInterval
 from tiles import mvt
 from tiles.filters import Value
 from tiles.grid import TileCoords
@@ -184,20 +183,13 @@ async def tile_key(cache: TileCache, specs: Sequence[LayerSpec], coords: TileCoo
         else Access.public, shift=shift)
 
 
-def refuse_hidden(principal: Principal, specs: Sequence[LayerSpec]) -> None:
-    """403 before anything else when any of the layers is hidden from this caller."""
-    if hidden := [s.id for s in specs if not principal.may_see(s)]:
-        raise Forbidden(f"layers {hidden} are restricted (critical infrastructure): "
-                        "send Authorization: Bearer <token>")
-
-
 async def cached_tile(cache: TileCache, principal: Principal,
                       specs: Sequence[LayerSpec], coords: TileCoords,
                       when: DateTimeInterval | None,
                       filters: Mapping[str, Mapping[str, Value]],
                       shift: str | None = None) -> CachedTile:
     """The tile from the cache if its layers have not changed since, else rendered."""
-    refuse_hidden(principal, specs)
+    principal.refuse_hidden(specs)
     key = await tile_key(cache, specs, coords, when, filters, shift)
     if entry := cache.get(key):
         return entry

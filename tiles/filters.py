@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from layers import Attribute, LayerSpec
-from spatial_api.errors import InvalidParameter
-from spatial_api.params import Value, typed_value
+from layers.errors import InvalidParameter
+from layers.query import Value, typed_value
 
 # Query parameters that are not attribute filters.
 RESERVED = frozenset({"datetime", "collections", "token", "f", "shift"})

@@ -10,7 +10,7 @@ import morecantile
 from morecantile import TileMatrixSet
 from pyproj import Transformer
 
-from spatial_api.errors import InvalidParameter, TileMatrixSetNotFound, TileNotFound
+from layers.errors import InvalidParameter, TileMatrixSetNotFound, TileNotFound
 
 # MVT is built with ST_TileEnvelope, which is Web Mercator's grid; other sets would need
 # their own envelope and CRS, so only this one is offered.

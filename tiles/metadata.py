@@ -9,6 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from layers import AttrType, LayerSpec
+from layers.links import Link
 from layers.tables import SCHEMA
 from tiles.grid import tile_matrix_set
 from tiles.mvt import shape
@@ -20,14 +21,6 @@ WORLD = (-180.0, -85.0511287798066, 180.0, 85.0511287798066)
 EXACT_EXTENT_BELOW = 50_000  # rows; bigger tables use the planner's estimated extent
 TEMPLATE = "{tileMatrix}/{tileRow}/{tileCol}"
 _TYPE_WORDS = {AttrType.integer: "Number", AttrType.real: "Number", AttrType.boolean: "Boolean"}
-
-
-class Link(BaseModel):
-    href: str
-    rel: str
-    type: str | None = None
-    title: str | None = None
-    templated: bool | None = None
 
 
 class TileMatrixSetRef(BaseModel):

@@ -29,8 +29,7 @@ from sqlalchemy import text
 from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
 
 from layers import AttrType, LayerSpec
-from spatial_api.params import DateTimeInterval
-from spatial_api.query import layer_source
+from layers.query import DateTimeInterval, layer_source
 from tiles.filters import Value
 from tiles.grid import BUFFER, EXTENT, MERCATOR_M_PER_DEG, SCREEN_PX, TileCoords
 from tiles.shift import gcj02_affine, source_lonlat_bounds

@@ -7,11 +7,11 @@ from typing import Any
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from layers.errors import TooLarge
 from spatial_api.analysis import METHOD
 from spatial_api.analysis.geometry import parse_crs, project_features
 from spatial_api.analysis.models import FeatureCollection, Options, ResultRef
 from spatial_api.analysis.results import check_ttl, save_result
-from spatial_api.errors import TooLarge
 
 MAX_FEATURES = 10_000
 

@@ -6,6 +6,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from layers import Catalog
+from layers.access import Principal
+from layers.errors import InvalidParameter, TooLarge
 from spatial_api.analysis import metric
 from spatial_api.analysis.answer import MAX_FEATURES, feature
 from spatial_api.analysis.geometry import parse_crs, parse_geometry, sql_geometry
@@ -13,11 +15,8 @@ from spatial_api.analysis.models import BufferRequest
 from spatial_api.analysis.sources import (
     MAX_INPUT_FEATURES,
     parse_when,
-    resolve_layer,
     select_features,
 )
-from spatial_api.deps import Principal
-from spatial_api.errors import InvalidParameter, TooLarge
 
 MAX_DISTANCE_M = 1_000_000.0
 
@@ -39,7 +38,7 @@ async def buffer(conn: AsyncConnection, catalog: Catalog, principal: Principal,
         source, binds = f"SELECT '{{}}'::jsonb AS props, {expr} AS geom", ()
     else:
         assert req.layer is not None
-        spec = resolve_layer(catalog, principal, req.layer)
+        spec = principal.layer(catalog, req.layer)
         restricted = spec.access == "restricted"
         sel = select_features(spec, parse_when(req.datetime_), req.filter)
         source, params, binds = sel.sql, sel.params, sel.binds

@@ -21,14 +21,14 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from layers import Catalog
+from layers.access import Principal
+from layers.errors import InvalidParameter, TooLarge
 from spatial_api.analysis import metric
 from spatial_api.analysis.answer import MAX_FEATURES, feature
 from spatial_api.analysis.buffer import check_distance
 from spatial_api.analysis.geometry import parse_crs, parse_geometry, sql_geometry
 from spatial_api.analysis.models import ClearanceRequest
-from spatial_api.analysis.sources import parse_when, resolve_layer, select_features
-from spatial_api.deps import Principal
-from spatial_api.errors import InvalidParameter, TooLarge
+from spatial_api.analysis.sources import parse_when, select_features
 
 MAX_PIPES = 20_000
 # z of a 3D line at the point of its plan view nearest another line.
@@ -61,7 +61,7 @@ async def clearance(conn: AsyncConnection, catalog: Catalog, principal: Principa
                     req: ClearanceRequest) -> tuple[list[dict], bool]:
     check_distance("search_m", req.search_m, 50)
     crs = parse_crs(req.crs)
-    pipes = select_features(resolve_layer(catalog, principal, "pipelines"),
+    pipes = select_features(principal.layer(catalog, "pipelines"),
                             parse_when(req.datetime_), None, "p")
     params = pipes.params | {"search": req.search_m}
     if req.area is not None:

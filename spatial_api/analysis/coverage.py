@@ -19,6 +19,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from layers import Catalog
+from layers.access import Principal
+from layers.errors import TooLarge
+from layers.query import DateTimeInterval
 from spatial_api.analysis import metric
 from spatial_api.analysis.answer import MAX_FEATURES, feature
 from spatial_api.analysis.buffer import check_distance
@@ -27,12 +30,8 @@ from spatial_api.analysis.sources import (
     MAX_INPUT_FEATURES,
     Selection,
     parse_when,
-    resolve_layer,
     select_features,
 )
-from spatial_api.deps import Principal
-from spatial_api.errors import TooLarge
-from spatial_api.params import DateTimeInterval
 
 ARC_STEPS = 32  # vertices along a wedge's arc
 DEFAULT_BEAMWIDTH = 65.0
@@ -67,7 +66,7 @@ def select_coverage(catalog: Catalog, principal: Principal, cov: Coverage,
                     prefix: str = "c") -> Selection:
     """`SELECT props, geom` of the sectors' wedges (dissolved when asked), as of `when`."""
     _check(cov)
-    sectors = select_features(resolve_layer(catalog, principal, "sectors"), when, filters,
+    sectors = select_features(principal.layer(catalog, "sectors"), when, filters,
                               prefix)
     proj = metric.aeqd("s.geom")
     wedge = _WEDGE.replace("{p}", prefix)

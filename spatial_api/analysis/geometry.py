@@ -11,9 +11,9 @@ import shapely
 from pyproj import Transformer
 from shapely.geometry import mapping, shape
 
+from layers.errors import InvalidParameter, TooLarge
 from layers.spec import STORAGE_SRID
 from loaders import chinese_offsets
-from spatial_api.errors import InvalidParameter, TooLarge
 
 MAX_VERTICES = 10_000
 GEOMETRY_TYPES = {"Point", "MultiPoint", "LineString", "MultiLineString", "Polygon",

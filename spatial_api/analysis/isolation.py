@@ -15,14 +15,14 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from layers import Catalog
+from layers.access import Principal
+from layers.errors import InvalidParameter, NotFound, TooLarge
 from spatial_api.analysis import metric
 from spatial_api.analysis.answer import feature
 from spatial_api.analysis.buffer import check_distance
 from spatial_api.analysis.geometry import parse_crs, sql_point
 from spatial_api.analysis.models import IsolateRequest
-from spatial_api.analysis.sources import parse_when, resolve_layer, select_features
-from spatial_api.deps import Principal
-from spatial_api.errors import InvalidParameter, NotFound, TooLarge
+from spatial_api.analysis.sources import parse_when, select_features
 
 MAX_RADIUS_M = 20_000.0
 MAX_PIPES = 200_000
@@ -76,8 +76,8 @@ async def isolate(conn: AsyncConnection, catalog: Catalog, principal: Principal,
     when = parse_when(req.datetime_)
     if when is not None and not when.instant:
         raise InvalidParameter("datetime: isolation needs an instant, not an interval")
-    pipes = select_features(resolve_layer(catalog, principal, "pipelines"), when, None, "p")
-    nodes = select_features(resolve_layer(catalog, principal, "pipe_nodes"), when, None, "n")
+    pipes = select_features(principal.layer(catalog, "pipelines"), when, None, "p")
+    nodes = select_features(principal.layer(catalog, "pipe_nodes"), when, None, "n")
     async with conn.begin():
         brk = await _find_break(conn, req, pipes)
         utility, a, b = (brk.props.get(k) for k in ("utility", "from_node", "to_node"))

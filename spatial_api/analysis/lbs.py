@@ -11,6 +11,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from layers import Catalog
+from layers.access import Principal
+from layers.errors import InvalidParameter
 from spatial_api.analysis import metric
 from spatial_api.analysis.answer import feature
 from spatial_api.analysis.buffer import check_distance
@@ -23,9 +25,7 @@ from spatial_api.analysis.models import (
     WithinBody,
     WithinQuery,
 )
-from spatial_api.analysis.sources import Selection, parse_when, resolve_layer, select_features
-from spatial_api.deps import Principal
-from spatial_api.errors import InvalidParameter
+from spatial_api.analysis.sources import Selection, parse_when, select_features
 
 MAX_K = 100
 MAX_WITHIN = 10_000
@@ -54,7 +54,7 @@ ORDER BY distance_m, s.props ->> 'asset_id' LIMIT :limit
 
 
 def _selection(catalog: Catalog, principal: Principal, q: PointQuery) -> Selection:
-    spec = resolve_layer(catalog, principal, q.layer)
+    spec = principal.layer(catalog, q.layer)
     filters = q.filter if isinstance(q, NearestBody | WithinBody) else None
     return select_features(spec, parse_when(q.datetime_), filters)
 

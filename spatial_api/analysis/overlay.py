@@ -13,6 +13,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from layers import Catalog, LayerSpec
+from layers.access import Principal
+from layers.errors import InvalidParameter, TooLarge
 from spatial_api.analysis import metric
 from spatial_api.analysis.answer import feature
 from spatial_api.analysis.coverage import select_coverage
@@ -22,11 +24,8 @@ from spatial_api.analysis.sources import (
     MAX_INPUT_FEATURES,
     Selection,
     parse_when,
-    resolve_layer,
     select_features,
 )
-from spatial_api.deps import Principal
-from spatial_api.errors import InvalidParameter, TooLarge
 
 PIECES = """
 a AS (SELECT props, ST_Force2D(geom) AS geom FROM ({a}) a0),
@@ -60,7 +59,7 @@ def _side(catalog: Catalog, principal: Principal,
         crs = parse_crs(side.crs)
         expr, params = sql_geometry(parse_geometry(side.geometry, crs), crs, prefix)
         return None, f"SELECT '{{}}'::jsonb AS props, {expr} AS geom", params, ()
-    spec = resolve_layer(catalog, principal, side.layer)
+    spec = principal.layer(catalog, side.layer)
     sel = select_features(spec, when, side.filter, prefix)
     return sel, sel.sql, sel.params, sel.binds
 

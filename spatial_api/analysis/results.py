@@ -13,8 +13,8 @@ from uuid import UUID
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from layers.errors import InvalidParameter, NotFound
 from layers.tables import SCHEMA
-from spatial_api.errors import InvalidParameter, NotFound
 
 DEFAULT_TTL_S = 86_400
 MAX_TTL_S = 30 * 86_400

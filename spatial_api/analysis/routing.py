@@ -17,14 +17,14 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from layers import Catalog
+from layers.access import Principal
+from layers.errors import InvalidParameter, NotFound, TooLarge
 from spatial_api.analysis import metric
 from spatial_api.analysis.answer import feature
 from spatial_api.analysis.buffer import check_distance
 from spatial_api.analysis.geometry import parse_crs, sql_point
 from spatial_api.analysis.models import IsochroneQuery, RouteQuery
-from spatial_api.analysis.sources import parse_when, resolve_layer, select_features
-from spatial_api.deps import Principal
-from spatial_api.errors import InvalidParameter, NotFound, TooLarge
+from spatial_api.analysis.sources import parse_when, select_features
 
 DEFAULT_SPEED_KMH = {"motorway": 100, "trunk": 80, "primary": 60, "secondary": 50,
                      "tertiary": 40, "residential": 30, "service": 20, "unclassified": 30}
@@ -122,7 +122,7 @@ async def _build_graph(conn: AsyncConnection, catalog: Catalog, principal: Princ
     when = parse_when(q.datetime_)
     if when is not None and not when.instant:
         raise InvalidParameter("datetime: routing needs an instant, not an interval")
-    sel = select_features(resolve_layer(catalog, principal, "roads"), when, None)
+    sel = select_features(principal.layer(catalog, "roads"), when, None)
     box = metric.search_box(centre[0], ":radius")
     await conn.execute(text(EDGES.format(src=sel.sql, box=box)).bindparams(*sel.binds),
                        sel.params | centre[1] | {"radius": radius_m, "max_edges": MAX_EDGES})
@@ -139,7 +139,7 @@ async def _build_graph(conn: AsyncConnection, catalog: Catalog, principal: Princ
 async def _fastest_kmh(conn: AsyncConnection, catalog: Catalog, principal: Principal,
                        q: IsochroneQuery) -> float:
     """The top speed on the roads, which bounds how far a time budget can reach."""
-    sel = select_features(resolve_layer(catalog, principal, "roads"), parse_when(q.datetime_),
+    sel = select_features(principal.layer(catalog, "roads"), parse_when(q.datetime_),
                           None)
     sql = f"SELECT max({_SPEED}) FROM ({sel.sql}) s"
     return (await conn.execute(text(sql).bindparams(*sel.binds), sel.params)).scalar() or 1.0

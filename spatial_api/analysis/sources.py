@@ -10,25 +10,14 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import bindparam
 from sqlalchemy.sql.elements import BindParameter
 
-from layers import Catalog, LayerSpec
+from layers import LayerSpec
+from layers.errors import InvalidParameter
+from layers.query import DateTimeInterval, layer_source
 from layers.spec import PY_TYPES, AttrType
 from layers.tables import SQL_TYPES
-from spatial_api.deps import Principal
-from spatial_api.errors import Forbidden, InvalidParameter
-from spatial_api.params import DateTimeInterval
-from spatial_api.query import layer_source
 
 Scalar = str | int | float | bool | None
 MAX_INPUT_FEATURES = 100_000
-
-
-def resolve_layer(catalog: Catalog, principal: Principal, layer_id: str) -> LayerSpec:
-    """The layer named in a body, with the same 404/403 as the path dependency."""
-    spec = catalog[layer_id]
-    if not principal.may_see(spec):
-        raise Forbidden(f"layer {spec.id!r} is restricted (critical infrastructure): "
-                        "send Authorization: Bearer <token>")
-    return spec
 
 
 def parse_when(text: str | None) -> DateTimeInterval | None:

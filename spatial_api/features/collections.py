@@ -106,6 +106,8 @@ def queryables(request: Request, spec: LayerSpec) -> dict[str, Any]:
         "datetime": {"title": "Date-time", "type": "string", "format": "date-time",
                      "description": f"Temporal predicates on `datetime` test {period}"},
         "id": {"title": "Asset id", "type": "string"},
+        "asset_id": {"title": "Asset id", "type": "string",
+                     "description": "the same as id: the asset's stable id"},
         "version_id": {"title": "Version id", "type": "integer"},
         "valid_from": {"title": "Valid from", "type": "string", "format": "date-time"},
         "valid_to": {"title": "Valid to", "type": "string", "format": "date-time"},

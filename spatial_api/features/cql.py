@@ -19,7 +19,7 @@ from pygeofilter.parsers.cql2_json import parse as parse_json
 from pygeofilter.parsers.cql2_text import parse as parse_text
 
 from layers import AttrType, LayerSpec
-from spatial_api.errors import InvalidParameter
+from layers.errors import InvalidParameter
 from spatial_api.features.binds import Binds
 from spatial_api.features.crs import Crs, storage_geometry
 
@@ -128,7 +128,8 @@ class SqlEvaluator(Evaluator):
             return Expr(f"t.{name}", KINDS[self.attrs[name].type])
         fixed = {"geometry": Expr("t.geom", "geometry"), "geom": Expr("t.geom", "geometry"),
                  "datetime": Expr(period_sql(self.spec), "period"),
-                 "id": Expr("t.asset_id", "text"), "version_id": Expr("t.version_id", "number"),
+                 "id": Expr("t.asset_id", "text"), "asset_id": Expr("t.asset_id", "text"),
+                 "version_id": Expr("t.version_id", "number"),
                  "valid_from": Expr("lower(t.valid)", "timestamp"),
                  "valid_to": Expr("upper(t.valid)", "timestamp")}
         if name in fixed:

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import shapely
 
+from layers.errors import InvalidParameter
 from layers.spec import STORAGE_SRID
 from loaders.chinese_offsets import Offset, from_wgs84, to_wgs84
-from spatial_api.errors import InvalidParameter
 from spatial_api.features.binds import Binds
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"

@@ -20,19 +20,20 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from layers import LayerSpec
+from layers.errors import FeatureNotFound, InvalidParameter
+from layers.query import DateTimeInterval, layer_source
 from layers.tables import SCHEMA
-from spatial_api.errors import FeatureNotFound, InvalidParameter
 from spatial_api.features import cql
 from spatial_api.features.binds import Binds
 from spatial_api.features.crs import Crs, output_geometry_sql, shift_features, storage_geometry
 from spatial_api.features.links import GEOJSON, JSON, Link, base_url, self_url
 from spatial_api.features.params import VERSION_PROPS, ItemsQuery
-from spatial_api.query import layer_source
 
 log = logging.getLogger(__name__)
 MATCH_CAP = 100_000
 VERSION_SQL = {"version_id": "t.version_id", "valid_from": "lower(t.valid)",
-               "valid_to": "upper(t.valid)", "id": "t.asset_id"}
+               "valid_to": "upper(t.valid)", "id": "t.asset_id",
+               "asset_id": "t.asset_id"}
 # Data errors a request's values can provoke (bad casts, GEOS/PROJ refusals): a 400, not a 500.
 CLIENT_SQLSTATES = ("22", "42883", "XX000")
 
@@ -120,21 +121,30 @@ def collection_json(request: Request, collection_id: str, title: str, limit: int
 
 
 async def one(conn: AsyncConnection, spec: LayerSpec, feature_id: str, crs: Crs,
-              history: bool = False) -> list[dict]:
-    """One asset's current version, one version (`<asset_id>@<version_id>`), or all of them."""
+              history: bool = False, when: DateTimeInterval | None = None) -> list[dict]:
+    """One asset's version valid now or at the instant `when`, one version
+    (`<asset_id>@<version_id>`), or all of them (`history`)."""
+    if when is not None and not when.instant:
+        raise InvalidParameter("datetime: an item is read at an instant; for every version "
+                               "use its /history")
     asset, _, version = feature_id.rpartition("@")
     binds = Binds()
     if version.isdigit() and asset and not history:
         cond = f"t.asset_id = {binds.add(asset)} AND t.version_id = {binds.add(int(version))}"
         source = f"{SCHEMA}.{spec.id} AS t"
+    elif history:
+        cond = f"t.asset_id = {binds.add(feature_id)}"
+        source = f"{SCHEMA}.{spec.id} AS t"
     else:
         cond = f"t.asset_id = {binds.add(feature_id)}"
-        source = f"{SCHEMA}.{spec.id} AS t" if history else f"{SCHEMA}.{spec.current_view} AS t"
+        source, params = layer_source(spec, when)
+        binds.update(params)
     versioned = history or source.startswith(f"{SCHEMA}.{spec.id} ")
     sql = (f"SELECT {feature_sql(spec, crs, None, versioned)} FROM {source} "
            f"WHERE {cond} ORDER BY lower(t.valid), t.version_id LIMIT 10000")
     rows = [json.loads(r[0]) for r in await run(conn, sql, binds)]
     if not rows:
+        at = f" valid at {when.start.isoformat()}" if when and when.start else " valid now"
         raise FeatureNotFound(f"no feature {feature_id!r} in {spec.id!r}"
-                              + ("" if history or "@" in feature_id else " valid now"))
+                              + ("" if history or "@" in feature_id else at))
     return shift_features(rows, crs)

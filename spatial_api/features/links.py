@@ -5,17 +5,10 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from fastapi import Request
-from pydantic import BaseModel
 
-JSON = "application/json"
-GEOJSON = "application/geo+json"
+from layers.links import GEOJSON, JSON, Link
 
-
-class Link(BaseModel):
-    href: str
-    rel: str
-    type: str | None = None
-    title: str | None = None
+__all__ = ["GEOJSON", "JSON", "Link", "base_url", "self_url"]
 
 
 def base_url(request: Request) -> str:

@@ -11,17 +11,19 @@ from fastapi import Query, Request
 from pyproj import Transformer
 
 from layers import LayerSpec
+from layers.errors import InvalidParameter
+from layers.query import DateTimeInterval, typed_value
 from loaders.chinese_offsets import to_wgs84
 from spatial_api.deps import LayerDep
-from spatial_api.errors import InvalidParameter
 from spatial_api.features.crs import Crs, parse_crs
-from spatial_api.params import DateTimeInterval, typed_value
 
 MAX_LIMIT = 10_000
 # Version columns every feature carries besides the catalog attributes.
 VERSION_PROPS = ("version_id", "valid_from", "valid_to")
 RESERVED = {"limit", "offset", "bbox", "bbox-crs", "crs", "datetime", "properties", "sortby",
             "filter", "filter-lang", "filter-crs", "f", "token"}
+# The asset id goes by both names: `id` in OGC documents, `asset_id` in tables and answers.
+ASSET_ID_NAMES = ("id", "asset_id")
 FORMATS = {"json", "geojson", "application/json", "application/geo+json"}
 
 
@@ -110,7 +112,7 @@ def parse_sortby(spec: LayerSpec, text: str | None) -> tuple[tuple[str, bool], .
             continue
         desc = key.startswith("-")
         name = key.lstrip("+- ")
-        if name not in _names(spec) | {"id"}:
+        if name not in _names(spec) | {"id", "asset_id"}:
             raise InvalidParameter(f"sortby: unknown property {name!r} in {spec.id!r}")
         keys.append((name, desc))
     return tuple(keys)
@@ -120,10 +122,12 @@ def attribute_filters(spec: LayerSpec, request: Request) -> tuple[tuple[str, Any
     """`?utility=gas`: equality on catalog attributes; other unknown parameters are refused."""
     attrs = {a.name: a for a in spec.attributes}
     extra = [k for k in request.query_params if k not in RESERVED]
-    if unknown := [k for k in extra if k not in attrs]:
+    if unknown := [k for k in extra if k not in attrs and k not in ASSET_ID_NAMES]:
         raise InvalidParameter(f"unknown query parameter(s) {', '.join(sorted(set(unknown)))}; "
-                               f"{spec.id!r} filters on {', '.join(attrs)}")
-    return tuple((k, typed_value(attrs[k], request.query_params[k])) for k in dict.fromkeys(extra))
+                               f"{spec.id!r} filters on id, {', '.join(attrs)}")
+    return tuple(("asset_id", request.query_params[k]) if k in ASSET_ID_NAMES
+                 else (k, typed_value(attrs[k], request.query_params[k]))
+                 for k in dict.fromkeys(extra))
 
 
 def check_page(limit: int, offset: int, f: str | None) -> None:

@@ -22,12 +22,11 @@ from branca.element import Element
 from sqlalchemy import Connection, Engine, text
 
 from layers import LayerSpec
+from layers.query import DateTimeInterval, layer_source
 from layers.spec import Style
 from spatial_api.features.binds import Binds
 from spatial_api.features.crs import storage_geometry
 from spatial_api.features.params import BBox
-from spatial_api.params import DateTimeInterval
-from spatial_api.query import layer_source
 
 # npm installs here at set-up (`npm ci --prefix web`); a checkout, not a wheel, is assumed.
 WEB_ASSETS = Path(__file__).resolve().parents[2] / "web" / "node_modules"

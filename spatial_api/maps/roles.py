@@ -16,8 +16,8 @@ from shapely import Geometry
 from shapely.geometry import Polygon, box
 from sqlalchemy import Connection, Engine, text
 
+from layers.query import DateTimeInterval
 from layers.spec import STORAGE_SRID
-from spatial_api.params import DateTimeInterval
 
 METRIC_CRS = 4549
 METRES_PER_DEGREE = 111_320.0
@@ -45,9 +45,9 @@ def sector_coverage(db: Db, radius_m: float = 800, *,
                     when: DateTimeInterval | None = None) -> gpd.GeoDataFrame:
     """Sector coverage wedges, by the same SQL as POST /analysis/coverage (true metres)."""
     from layers import Catalog
+    from layers.access import Principal
     from spatial_api.analysis.coverage import select_coverage
     from spatial_api.analysis.models import Coverage
-    from spatial_api.deps import Principal
 
     cov = Coverage(radius_m=radius_m, radius_by_technology=radius_by_technology or {},
                    dissolve_by=dissolve_by)
@@ -126,9 +126,9 @@ def isolate_break(db: Engine, pipe: str, max_radius_m: float = 3000) -> gpd.GeoD
 
     from citygis.db import make_async_engine
     from layers import Catalog
+    from layers.access import Principal
     from spatial_api.analysis.isolation import isolate
     from spatial_api.analysis.models import IsolateRequest
-    from spatial_api.deps import Principal
 
     url = db.url.render_as_string(hide_password=False)
     request = IsolateRequest(pipe=pipe, max_radius_m=max_radius_m)
@@ -160,7 +160,7 @@ def nearest_sensor(db: Db, pipe: str, kind: str = "pressure") -> str:
 
 def sensor_series(db: Db, sensor: str, bin_: str = "PT1H") -> pd.DataFrame:
     """A sensor's readings binned (min/mean/max/count), with the API's own SQL."""
-    from spatial_api.routers.readings import BINNED_SQL, EARLIEST, LATEST, parse_bin
+    from spatial_api.readings import BINNED_SQL, EARLIEST, LATEST, parse_bin
 
     with _connect(db) as conn:
         return pd.read_sql(text(BINNED_SQL.format(direction="ASC")), conn, params={

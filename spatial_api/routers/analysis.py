@@ -23,8 +23,9 @@ from spatial_api.analysis.models import (
     OverlayRequest,
 )
 from spatial_api.deps import CatalogDep, ConnDep, PrincipalDep
+from spatial_api.routing import StrictRoute
 
-router = APIRouter(tags=["analysis"])
+router = APIRouter(tags=["analysis"], route_class=StrictRoute)
 
 
 @router.post("/analysis/buffer", response_model=FeatureCollection)

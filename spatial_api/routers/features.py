@@ -3,40 +3,21 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
-from fastapi.routing import APIRoute
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from spatial_api.deps import CatalogDep, ConnDep, LayerDep, PrincipalDep
-from spatial_api.errors import InvalidParameter
 from spatial_api.features import collections as colls
 from spatial_api.features import items
 from spatial_api.features.crs import parse_crs
 from spatial_api.features.links import GEOJSON, JSON, Link, base_url
 from spatial_api.features.params import ItemsQuery, items_query
-
-
-class OgcRoute(APIRoute):
-    """OGC API Features wants 400 for an invalid query parameter, not FastAPI's 422."""
-
-    def get_route_handler(self):
-        handler = super().get_route_handler()
-
-        async def route_handler(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except RequestValidationError as e:
-                if not all(err["loc"][0] == "query" for err in e.errors()):
-                    raise
-                raise InvalidParameter("; ".join(
-                    f"{err['loc'][-1]}: {err['msg']}" for err in e.errors())) from None
-
-        return route_handler
-
+from spatial_api.params import WhenDep
+from spatial_api.responses import GEOJSON_RESPONSE, GeoJSONResponse
+from spatial_api.routing import OgcRoute, attribute_filters
 
 router = APIRouter(tags=["OGC API Features"], route_class=OgcRoute)
 
@@ -57,14 +38,6 @@ CONFORMANCE = [
 # FastAPI publishes OpenAPI 3.1, so the oas30 conformance class is not claimed.
 OPENAPI_31 = "application/vnd.oai.openapi+json;version=3.1"
 CrsParam = Annotated[str | None, Query(max_length=200, description="Output CRS")]
-GEOJSON_RESPONSE: dict[int | str, dict[str, Any]] = {
-    200: {"content": {GEOJSON: {"schema": {"type": "object"}}}}}
-
-
-class GeoJSONResponse(Response):
-    media_type = GEOJSON
-
-
 class Landing(BaseModel):
     title: str
     description: str
@@ -120,6 +93,7 @@ async def queryables(request: Request, layer: LayerDep) -> JSONResponse:
 
 @router.get("/collections/{layer_id}/items", response_class=GeoJSONResponse,
             responses=GEOJSON_RESPONSE)
+@attribute_filters
 async def get_items(request: Request, layer: LayerDep, conn: ConnDep,
                     q: Annotated[ItemsQuery, Depends(items_query)]) -> GeoJSONResponse:
     """Features of the layer at a valid time (now by default), paged and filtered."""
@@ -132,10 +106,11 @@ async def get_items(request: Request, layer: LayerDep, conn: ConnDep,
 @router.get("/collections/{layer_id}/items/{feature_id}", response_class=GeoJSONResponse,
             responses=GEOJSON_RESPONSE)
 async def get_item(request: Request, layer: LayerDep, conn: ConnDep, feature_id: str,
-                   crs: CrsParam = None) -> GeoJSONResponse:
-    """The asset's current version, or one version when the id reads `<asset_id>@<version>`."""
+                   when: WhenDep, crs: CrsParam = None) -> GeoJSONResponse:
+    """The asset as it is now, or at the instant `datetime`, or one version when the id
+    reads `<asset_id>@<version>`."""
     out = parse_crs(crs, "crs")
-    feature = (await items.one(conn, layer, feature_id, out))[0]
+    feature = (await items.one(conn, layer, feature_id, out, when=when))[0]
     base = f"{base_url(request)}/collections/{layer.id}"
     feature["links"] = [
         {"href": f"{base}/items/{feature_id}", "rel": "self", "type": GEOJSON},

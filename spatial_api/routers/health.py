@@ -6,8 +6,9 @@ from sqlalchemy import text
 
 from citygis import __version__
 from spatial_api.deps import ConnDep
+from spatial_api.routing import StrictRoute
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], route_class=StrictRoute)
 
 
 class Health(BaseModel):

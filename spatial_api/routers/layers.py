@@ -6,8 +6,9 @@ from fastapi import APIRouter
 
 from layers import LayerSpec
 from spatial_api.deps import CatalogDep, LayerDep, PrincipalDep
+from spatial_api.routing import StrictRoute
 
-router = APIRouter(tags=["layers"])
+router = APIRouter(tags=["layers"], route_class=StrictRoute)
 
 
 @router.get("/layers", response_model=list[LayerSpec])

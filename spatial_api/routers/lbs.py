@@ -19,8 +19,10 @@ from spatial_api.analysis.models import (
     WithinQuery,
 )
 from spatial_api.deps import CatalogDep, ConnDep, PrincipalDep
+from spatial_api.routing import StrictRoute
 
-router = APIRouter(prefix="/lbs", tags=["location services"])
+router = APIRouter(prefix="/lbs", tags=["location services"],
+                   route_class=StrictRoute)
 FC = {"response_model": FeatureCollection}
 
 

@@ -18,26 +18,34 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel
 from sqlalchemy import text
 
-from spatial_api.deps import CatalogDep, ConnDep, PrincipalDep, visible_layer
-from spatial_api.errors import FeatureNotFound, InvalidParameter
+from layers.errors import FeatureNotFound, InvalidParameter
+from layers.query import DATETIME_MAX_LENGTH, DateTimeInterval
+from spatial_api.deps import CatalogDep, ConnDep, PrincipalDep
 from spatial_api.features.links import JSON, Link, self_url
-from spatial_api.features.params import BBox
-from spatial_api.params import DATETIME_MAX_LENGTH, DateTimeInterval
-from spatial_api.routers.features import GEOJSON_RESPONSE, GeoJSONResponse
-from spatial_api.routers.webmap import bbox_param
+from spatial_api.params import BBoxDep
+from spatial_api.readings import (
+    BINNED_SQL,
+    EARLIEST,
+    LATEST,
+    LATEST_SQL,
+    RAW_SQL,
+    SENSOR_SQL,
+    parse_bin,
+)
+from spatial_api.responses import GEOJSON_RESPONSE, GeoJSONResponse
+from spatial_api.routing import StrictRoute
 
 
 async def require_sensors(catalog: CatalogDep, principal: PrincipalDep) -> None:
-    visible_layer(catalog, principal, "sensors")  # restricted, like the pipe network
+    principal.layer(catalog, "sensors")  # restricted, like the pipe network
 
 
-router = APIRouter(tags=["sensor readings"], dependencies=[Depends(require_sensors)])
+router = APIRouter(tags=["sensor readings"], dependencies=[Depends(require_sensors)],
+                   route_class=StrictRoute)
 MAX_LIMIT = 100_000
-MIN_BIN, MAX_BIN = timedelta(seconds=1), timedelta(days=366)
-EARLIEST, LATEST = datetime(1900, 1, 1, tzinfo=UTC), datetime(9000, 1, 1, tzinfo=UTC)
 
 
 class Sensor(BaseModel):
@@ -63,39 +71,6 @@ class Readings(BaseModel):
     numberReturned: int
     readings: list[Reading]
     links: list[Link]
-
-
-def parse_bin(text_: str | None) -> timedelta | None:
-    if text_ is None:
-        return None
-    try:
-        step = TypeAdapter(timedelta).validate_python(text_)
-    except ValidationError:
-        raise InvalidParameter(f"bin: {text_!r} is not an ISO 8601 duration such as PT15M "
-                               "or P1D") from None
-    if not MIN_BIN <= step <= MAX_BIN:
-        raise InvalidParameter("bin: give a duration from 1 second to 366 days")
-    return step
-
-
-SENSOR_SQL = """
-SELECT asset_id, sensor_kind, unit, utility FROM city.sensors
-WHERE asset_id = :id ORDER BY upper(valid) DESC NULLS FIRST LIMIT 1
-"""
-
-RAW_SQL = """
-SELECT observed_at, value FROM city.sensor_readings
-WHERE sensor_id = :id AND observed_at >= :start AND observed_at <= :end
-ORDER BY observed_at {direction} LIMIT :limit
-"""
-
-BINNED_SQL = """
-SELECT date_bin(:bin, observed_at, TIMESTAMPTZ '2000-01-01 00:00+00') AS t,
-       min(value), avg(value), max(value), count(*)
-FROM city.sensor_readings
-WHERE sensor_id = :id AND observed_at >= :start AND observed_at <= :end
-GROUP BY t ORDER BY t {direction} LIMIT :limit
-"""
 
 
 @router.get("/collections/sensors/items/{sensor_id}/readings", response_model=Readings,
@@ -140,23 +115,10 @@ async def readings(
                     links=links)
 
 
-LATEST_SQL = """
-SELECT s.asset_id, s.sensor_kind, s.unit, s.utility, s.node_id, s.status,
-       ST_AsGeoJSON(s.geom, 7) AS geometry, r.observed_at, r.value
-FROM city.sensors_as_of(:at) AS s
-LEFT JOIN LATERAL (  -- one backward step on the primary key per sensor
-    SELECT observed_at, value FROM city.sensor_readings
-    WHERE sensor_id = s.asset_id AND observed_at <= :at
-    ORDER BY observed_at DESC LIMIT 1) AS r ON true
-WHERE s.geom && ST_MakeEnvelope(:west, :south, :east, :north, 4490)
-ORDER BY s.asset_id
-"""
-
-
 @router.get("/collections/sensors/readings/latest", response_class=GeoJSONResponse,
             responses={200: GEOJSON_RESPONSE})
 async def latest(conn: ConnDep,
-                 box: Annotated[BBox | None, Depends(bbox_param)],
+                 box: BBoxDep,
                  datetime_: Annotated[str | None, Query(
                      alias="datetime", max_length=DATETIME_MAX_LENGTH,
                      description="An instant: the sensors then, each with its latest "

@@ -15,9 +15,9 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
+from layers.errors import InvalidParameter, NotFound
 from spatial_api.analysis import results as store
 from spatial_api.deps import ConnDep, PrincipalDep
-from spatial_api.errors import InvalidParameter, NotFound
 from spatial_api.features import collections as colls
 from spatial_api.features import items
 from spatial_api.features.binds import Binds
@@ -29,8 +29,9 @@ from spatial_api.features.crs import (
 )
 from spatial_api.features.links import GEOJSON, JSON, base_url
 from spatial_api.features.params import MAX_LIMIT, BBox, check_page
-from spatial_api.routers.features import GEOJSON_RESPONSE, GeoJSONResponse, OgcRoute
-from spatial_api.routers.tiles import TILE_RESPONSES, ShiftDep, TileDep, mvt_response
+from spatial_api.responses import GEOJSON_RESPONSE, GeoJSONResponse
+from spatial_api.routing import OgcRoute
+from spatial_api.tile_http import TILE_RESPONSES, ShiftDep, TileDep, mvt_response
 from tiles.cache import etag_of
 from tiles.grid import BUFFER, EXTENT
 from tiles.mvt import MARGIN

@@ -10,8 +10,9 @@ from spatial_api.analysis import METHOD
 from spatial_api.analysis import results as store
 from spatial_api.analysis.models import FeatureCollection, ResultInfo
 from spatial_api.deps import ConnDep, PrincipalDep
+from spatial_api.routing import StrictRoute
 
-router = APIRouter(prefix="/results", tags=["results"])
+router = APIRouter(prefix="/results", tags=["results"], route_class=StrictRoute)
 
 
 @router.get("", response_model=list[ResultInfo])

@@ -7,17 +7,18 @@ here, so the page loads nothing from anyone else; a basemap is only used when co
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from geojson_pydantic import Feature, FeatureCollection
+from geojson_pydantic.geometries import Geometry
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from spatial_api.deps import CatalogDep, ConnDep, LayerDep, PrincipalDep
-from spatial_api.errors import Forbidden
 from spatial_api.features.crs import parse_crs
 from spatial_api.features.params import BBox
 from spatial_api.maps.folium_map import (
@@ -28,13 +29,14 @@ from spatial_api.maps.folium_map import (
     render_map,
     to_html,
 )
-from spatial_api.params import DateTimeInterval, datetime_param
+from spatial_api.params import BBoxDep, WhenDep
+from spatial_api.routing import StrictRoute
 
 STATIC = Path(__file__).resolve().parents[1] / "static"
 MAPLIBRE = WEB_ASSETS / "maplibre-gl" / "dist"
 MAX_FEATURES = 20_000  # a folium page carries every feature inline
 
-router = APIRouter(tags=["map"])
+router = APIRouter(tags=["map"], route_class=StrictRoute)
 router.mount("/static/map", StaticFiles(directory=STATIC), name="map-static")
 # check_dir=False: a missing npm install is reported by /map, not by an import error.
 router.mount("/static/vendor/maplibre-gl", StaticFiles(directory=MAPLIBRE, check_dir=False),
@@ -47,23 +49,17 @@ class MapConfig(BaseModel):
     tile_matrix_set: str = "WebMercatorQuad"
 
 
-class FeatureCollection(BaseModel):
-    type: Literal["FeatureCollection"]
-    features: list[dict[str, Any]] = Field(max_length=MAX_FEATURES)
+class AnswerCollection(FeatureCollection[Feature[Geometry | None, dict[str, Any] | None]]):
+    """A GeoJSON FeatureCollection checked feature by feature (RFC 7946, geojson-pydantic),
+    so a feature without a type or with a malformed geometry is a 422, not a 500."""
+
+    features: list[Feature[Geometry | None, dict[str, Any] | None]] = Field(
+        max_length=MAX_FEATURES)
 
 
 def _need_assets() -> None:
     if not (MAPLIBRE / "maplibre-gl.js").is_file():
         raise HTTPException(503, f"{MAPLIBRE} is missing: run `npm ci --prefix web`")
-
-
-async def bbox_param(
-    bbox: Annotated[str | None, Query(max_length=200,
-                                      description="minx,miny,maxx,maxy in bbox-crs")] = None,
-    bbox_crs: Annotated[str | None, Query(alias="bbox-crs", max_length=200,
-                                          description="default CRS84")] = None,
-) -> BBox | None:
-    return None if bbox is None else BBox.parse(bbox, parse_crs(bbox_crs, "bbox-crs"))
 
 
 async def _html(m_args: dict[str, Any]) -> HTMLResponse:
@@ -88,8 +84,6 @@ async def map_config(request: Request) -> MapConfig:
     return MapConfig(basemap_url=settings.basemap_url, basemap_gcj02=settings.basemap_gcj02)
 
 
-BBoxDep = Annotated[BBox | None, Depends(bbox_param)]
-WhenDep = Annotated[DateTimeInterval | None, Depends(datetime_param)]
 LimitQuery = Annotated[int, Query(ge=1, le=MAX_FEATURES, description="features per layer")]
 
 
@@ -118,16 +112,20 @@ async def area_map(catalog: CatalogDep, principal: PrincipalDep, conn: ConnDep,
     ids = [i.strip() for i in layers.split(",") if i.strip()] or \
         [s.id for s in catalog.values() if principal.may_see(s)]
     specs = [catalog[i] for i in ids]  # LayerNotFound → 404
-    if hidden := [s.id for s in specs if not principal.may_see(s)]:
-        raise Forbidden(f"layers {hidden} are restricted (critical infrastructure): "
-                        "send Authorization: Bearer <token>")
+    principal.refuse_hidden(specs)
     frames = [(s, await conn.run_sync(
         lambda c, s=s: read_layer(c, s, bbox=area, when=when, limit=limit))) for s in specs]
     return await _html({"layers": frames, "bbox": area, "title": f"area {bbox}"})
 
 
 @router.post("/map/answer.html", response_class=HTMLResponse)
-async def answer_map(answer: Annotated[FeatureCollection, Body()],
+async def answer_map(answer: Annotated[AnswerCollection, Body()],
                      title: Annotated[str, Query(max_length=200)] = "answer") -> HTMLResponse:
     """A query answer (GeoJSON FeatureCollection) as a self-contained HTML map."""
-    return await _html({"answers": {title: answer.model_dump()}, "title": title})
+    # A feature with a null geometry has no place on a map; the others are drawn.
+    features = [{"type": "Feature", "id": f.id,
+                 "geometry": f.geometry.model_dump(mode="json", exclude_none=True),
+                 "properties": f.properties or {}}
+                for f in answer.features if f.geometry is not None]
+    return await _html({"answers": {title: {"type": "FeatureCollection", "features": features}},
+                        "title": title})

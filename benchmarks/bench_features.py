@@ -122,8 +122,9 @@ def items_sql(windows: list[Window]) -> list[tuple]:
     """The statement spatial_api.features.items.page sends for each window."""
     from spatial_api.features import items
     from spatial_api.features.crs import parse_crs
+    from layers.source import LayerSource
     from spatial_api.features.params import BBox, ItemsQuery
-    spec = Catalog()["pipelines"]
+    spec = LayerSource(Catalog()["pipelines"])
     out = []
     for *box, offset in windows:
         q = ItemsQuery(limit=LIMIT, offset=offset, properties=PROPS,

@@ -40,6 +40,7 @@ import morecantile
 import numpy as np
 import psycopg
 import sqlalchemy as sa
+from loaders.synthetic import generate
 from psycopg import sql
 
 from benchmarks.record import SHARED_MACHINE, provenance, write_section
@@ -47,8 +48,8 @@ from citygis.cluster import database_url
 from citygis.db import make_engine, upgrade
 from citygis.settings import DatabaseSettings, ServerSettings
 from layers import Catalog
+from layers.source import LayerSource
 from loaders import load_frames
-from loaders.synthetic import generate
 from tiles.cache import configure
 from tiles.grid import TileCoords
 from tiles.listener import libpq_conninfo
@@ -133,7 +134,7 @@ class Floor:
 
         async def one(conn: psycopg.AsyncConnection, chunk: list[TileCoords]) -> None:
             for coords in chunk:
-                await render(conn, [self.spec], coords, None, {})
+                await render(conn, [LayerSource(self.spec)], coords, None, {})
 
         started = time.perf_counter()
         await asyncio.gather(*(one(c, self.coords[i::clients]) for i, c in enumerate(conns)))

@@ -8,9 +8,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from layers.errors import Forbidden
 from layers.spec import Access, LayerSpec
+
+
+class Guarded(Protocol):
+    """Anything with an access level: a catalog layer, or a collection read from one."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def access(self) -> Access: ...
 
 
 @dataclass(frozen=True)
@@ -19,10 +30,10 @@ class Principal:
 
     restricted: bool
 
-    def may_see(self, spec: LayerSpec) -> bool:
+    def may_see(self, spec: Guarded) -> bool:
         return spec.access is Access.public or self.restricted
 
-    def refuse_hidden(self, specs: Iterable[LayerSpec]) -> None:
+    def refuse_hidden(self, specs: Iterable[Guarded]) -> None:
         """Raise Forbidden (403) naming every layer of `specs` this caller may not see."""
         if hidden := [s.id for s in specs if not self.may_see(s)]:
             what = f"layer {hidden[0]!r} is" if len(hidden) == 1 else f"layers {hidden} are"

@@ -4,6 +4,7 @@ coordinates and layers from the request, and the 200/204/304 answer with its hea
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Literal
 from urllib.parse import urlencode
 
@@ -13,6 +14,7 @@ from layers import Catalog, LayerSpec
 from layers.access import Principal
 from layers.errors import InvalidParameter
 from layers.query import DateTimeInterval
+from layers.source import FeatureSource
 from spatial_api.deps import CatalogDep, PrincipalDep
 from tiles.cache import CachedTile, cache_control
 from tiles.filters import Value, parse_filters
@@ -84,7 +86,7 @@ def mvt_response(body: bytes, etag: str, request: Request, cache_control: str) -
     return Response(body, media_type=MVT, headers=headers)
 
 
-def tile_response(entry: CachedTile, request: Request, specs: list[LayerSpec],
+def tile_response(entry: CachedTile, request: Request, specs: Sequence[FeatureSource],
                   when: DateTimeInterval | None) -> Response:
     return mvt_response(entry.body, entry.etag, request,
                         cache_control(specs, when, request.app.state.tile_cache.settings))

@@ -20,6 +20,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from layers.query import DATETIME_MAX_LENGTH, DateTimeInterval
+from layers.source import LayerSource
 from spatial_api.deps import principal_of
 from spatial_api.errors import STATUS
 from spatial_api.tile_http import (
@@ -80,7 +81,8 @@ async def _tile(request: Request) -> Response | None:
         coords = TileCoords.parse(tms, z, y, x)
         when = DateTimeInterval.parse(when_text)
         filters = filters_for(specs, request)
-        entry = await cached_tile(cache, principal, specs, coords, when, filters, shift)
+        sources = [LayerSource(s) for s in specs]
+        entry = await cached_tile(cache, principal, sources, coords, when, filters, shift)
     except _DOMAIN_ERRORS:
         return None
-    return tile_response(entry, request, specs, when)
+    return tile_response(entry, request, sources, when)

@@ -16,6 +16,7 @@ from sqlalchemy import text
 
 from citygis.settings import ServerSettings
 from layers import ALL_LAYERS
+from layers.source import LayerSource
 from loaders import load_frames
 from spatial_api import create_app
 from tests.factories import insert_sql, sample_row
@@ -193,7 +194,8 @@ def test_features_are_fetched_as_far_beyond_the_edge_as_their_symbol_reaches(cli
     assert set(got) == {inside}
     x, _ = got[inside]["geometry"]["coordinates"]
     assert abs(x - (4096 + 5 * 16)) <= 1  # 16 tile units a pixel
-    assert fetch_margin(next(s for s in ALL_LAYERS if s.id == "scenic_sites")) == 8 / 256
+    assert fetch_margin(LayerSource(next(s for s in ALL_LAYERS if s.id == "scenic_sites"))) \
+        == 8 / 256
 
 
 def test_layer_is_empty_outside_its_zoom_range(client, engine):
@@ -350,6 +352,7 @@ def test_restricted_tiles_need_a_token_even_once_cached(client, engine):
 def test_cache_refuses_a_caller_who_may_not_see_the_layer(client, engine):
     from layers.access import Principal
     from layers.errors import Forbidden
+    from layers.source import LayerSource
     from tiles.cache import cached_tile
     from tiles.grid import TileCoords
     insert(engine, "pipelines", "P1")
@@ -360,7 +363,8 @@ def test_cache_refuses_a_caller_who_may_not_see_the_layer(client, engine):
 
     async def anonymous():
         await cached_tile(client.app.state.tile_cache,
-                          Principal(restricted=False), [spec], coords, None, {})
+                          Principal(restricted=False), [LayerSource(spec)], coords, None,
+                          {})
     with pytest.raises(Forbidden):
         client.portal.call(anonymous)
 

@@ -32,9 +32,10 @@ import psycopg
 from cachetools import LRUCache
 from psycopg_pool import AsyncConnectionPool
 
-from layers import Access, LayerSpec
+from layers import Access
 from layers.access import Principal
 from layers.query import DateTimeInterval
+from layers.source import FeatureSource
 from tiles import mvt
 from tiles.filters import Value
 from tiles.grid import TileCoords
@@ -166,7 +167,7 @@ def _when_key(when: DateTimeInterval | None) -> tuple[str | None, str | None, bo
     return iso[0], iso[1], when.instant
 
 
-async def tile_key(cache: TileCache, specs: Sequence[LayerSpec], coords: TileCoords,
+async def tile_key(cache: TileCache, specs: Sequence[FeatureSource], coords: TileCoords,
                    when: DateTimeInterval | None, filters: Mapping[str, Mapping[str, Value]],
                    shift: str | None) -> TileKey:
     """The tile's cache key, with each layer's change version as committed right now."""
@@ -184,7 +185,7 @@ async def tile_key(cache: TileCache, specs: Sequence[LayerSpec], coords: TileCoo
 
 
 async def cached_tile(cache: TileCache, principal: Principal,
-                      specs: Sequence[LayerSpec], coords: TileCoords,
+                      specs: Sequence[FeatureSource], coords: TileCoords,
                       when: DateTimeInterval | None,
                       filters: Mapping[str, Mapping[str, Value]],
                       shift: str | None = None) -> CachedTile:
@@ -200,7 +201,7 @@ async def cached_tile(cache: TileCache, principal: Principal,
     return cache.put(key, body, current=not is_past(when))
 
 
-def cache_control(specs: Sequence[LayerSpec], when: DateTimeInterval | None,
+def cache_control(specs: Sequence[FeatureSource], when: DateTimeInterval | None,
                   settings: TileSettings) -> str:
     """Short and revalidated for current data; longer for a past that no longer moves."""
     scope = "private" if any(s.access is Access.restricted for s in specs) else "public"

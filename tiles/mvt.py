@@ -28,8 +28,10 @@ from psycopg import AsyncConnection
 from sqlalchemy import text
 from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
 
-from layers import AttrType, LayerSpec
-from layers.query import DateTimeInterval, layer_source
+from layers import LayerSpec
+from layers.query import DateTimeInterval
+from layers.source import FeatureSource
+from layers.spec import STORAGE_SRID
 from tiles.filters import Value
 from tiles.grid import BUFFER, EXTENT, MERCATOR_M_PER_DEG, SCREEN_PX, TileCoords
 from tiles.shift import gcj02_affine, source_lonlat_bounds
@@ -54,15 +56,19 @@ def shape(spec: LayerSpec) -> str:
     return {"Point": "point", "LineString": "line", "Polygon": "polygon"}[name]
 
 
-def visible(spec: LayerSpec, z: int) -> bool:
-    return spec.style.min_zoom <= z <= spec.style.max_zoom
+def visible(source: FeatureSource, z: int) -> bool:
+    spec = source.spec
+    return spec is None or spec.style.min_zoom <= z <= spec.style.max_zoom
 
 
-def fetch_margin(spec: LayerSpec) -> float:
+def fetch_margin(source: FeatureSource) -> float:
     """How far beyond the tile edge, in tile sides, a feature of this layer can still draw
     into the tile: its symbol's half-size in pixels (the web map's stroke included) plus one.
+    A source with no style (a saved result) takes all the clip buffer keeps.
     """
-    style = spec.style
+    if source.spec is None:
+        return MARGIN
+    style = source.spec.style
     half = {"circle": style.radius + 1, "line": style.width / 2, "fill": 0.5}[style.kind]
     return min((half + 1) / SCREEN_PX, MARGIN)
 
@@ -73,57 +79,56 @@ def attributes_at(spec: LayerSpec, z: int) -> tuple[str, ...]:
     return spec.style.zoom_attributes[max(keys)] if keys else ()
 
 
-def _column(spec: LayerSpec, name: str) -> str:
-    # MVT values are strings, numbers or booleans; dates leave as ISO 8601 text.
-    if spec.attribute(name).type in (AttrType.date, AttrType.timestamp):
-        return f", to_json(t.{name}) #>> '{{}}' AS {name}"
-    return f", t.{name}"
-
-
 def _unit_deg(z: int) -> float:
     """One tile unit at zoom z, in degrees of longitude."""
     return 2 * 20037508.342789244 / 2**z / EXTENT / MERCATOR_M_PER_DEG
 
 
-def layer_sql(i: int, spec: LayerSpec, z: int, when: DateTimeInterval | None,
+def layer_sql(i: int, collection: FeatureSource, z: int, when: DateTimeInterval | None,
               filters: Mapping[str, Value], shifted: bool, largest_first: bool
               ) -> tuple[str, dict]:
-    """One layer's (mvt, candidates) query and its own bind parameters (bar the bounds)."""
-    kind = shape(spec)
-    geom = "ST_Force2D(t.geom)" if spec.dimension == 3 else "t.geom"
+    """One layer's (mvt, candidates) query and its own bind parameters (bar the bounds).
+
+    A source with no catalog style (a saved result, of any geometry) is drawn as stored:
+    not simplified, no size test, every property it has.
+    """
+    spec = collection.spec
+    kind = shape(spec) if spec is not None else None
+    geom = "t.geom" if spec is not None and spec.dimension == 2 else "ST_Force2D(t.geom)"
     where, size_test, box = "", "", "NULL::box2d"
     if kind == "line":  # a two-point line (most pipe segments) has nothing to simplify
         geom = f"CASE WHEN ST_NPoints(t.geom) > 2 THEN ST_Simplify({geom}, :tol, true) " \
                "ELSE t.geom END"
     elif kind == "polygon":
         geom = f"ST_SimplifyPreserveTopology({geom}, :tol)"
-    source, params = layer_source(spec, when)
+    source, params = collection.rows(when)
     if kind == "polygon":
         params[f"min_size_{i}"] = MIN_POLYGON_PX * EXTENT / SCREEN_PX * _unit_deg(z)
         size_test = f"\n    WHERE {_SIZE} >= :min_size_{i}"
-    if kind == "polygon" or (largest_first and kind == "line"):
+    if kind == "polygon" or (largest_first and kind != "point"):
         box = "box2d(t.geom)"
     order = ""
     if largest_first:
         order = "\n    ORDER BY " + (f"{_SIZE} DESC, t.version_id" if kind != "point"
                                      else "t.version_id")
-    params[f"name_{i}"] = spec.id
+    params[f"name_{i}"] = collection.id
     for name, value in filters.items():
         where += f"\n          AND t.{name} = :f{i}_{name}"
         params[f"f{i}_{name}"] = value
     mercator = f"ST_Transform({geom}, 3857)"
     if shifted:
         mercator = f"ST_Affine({mercator}, :sa, :sb, :sd, :se, :sx, :sy)"
-    shown = attributes_at(spec, z)
+    shown = collection.tile_columns(attributes_at(spec, z) if spec is not None else ())
     sql = _template().substitute(
-        i=i, extent=EXTENT, buffer=BUFFER, srid=spec.storage_srid, mercator=mercator,
-        columns="".join(_column(spec, a) for a in shown),
-        kept="".join(f", t.{a}" for a in shown),
+        i=i, extent=EXTENT, buffer=BUFFER, mercator=mercator,
+        srid=spec.storage_srid if spec is not None else STORAGE_SRID,
+        columns="".join(f", {expr}" for _, expr in shown),
+        kept="".join(f", {column}" for column, _ in shown),
         source=source, where=where, size_test=size_test, order=order, box=box)
     return sql, params
 
 
-def tile_sql(specs: Sequence[LayerSpec], coords: TileCoords, when: DateTimeInterval | None,
+def tile_sql(specs: Sequence[FeatureSource], coords: TileCoords, when: DateTimeInterval | None,
              filters: Mapping[str, Mapping[str, Value]], limit: int,
              shift: str | None = None, largest_first: bool = False) -> tuple[str, dict]:
     """One statement giving (mvt, candidates) per layer, in order, each layer's at most
@@ -158,7 +163,7 @@ def _psycopg(sql: str) -> str:
     return str(text(sql).compile(dialect=psycopg_dialect()))
 
 
-async def _layers(conn: AsyncConnection, specs: Sequence[LayerSpec], coords: TileCoords,
+async def _layers(conn: AsyncConnection, specs: Sequence[FeatureSource], coords: TileCoords,
                   when: DateTimeInterval | None, filters: Mapping[str, Mapping[str, Value]],
                   limit: int, shift: str | None, largest_first: bool
                   ) -> list[tuple[bytes, int]]:
@@ -169,7 +174,7 @@ async def _layers(conn: AsyncConnection, specs: Sequence[LayerSpec], coords: Til
     return [(bytes(row[k]), row[k + 1]) for k in range(0, len(row), 2)]
 
 
-async def render(conn: AsyncConnection, specs: Sequence[LayerSpec], coords: TileCoords,
+async def render(conn: AsyncConnection, specs: Sequence[FeatureSource], coords: TileCoords,
                  when: DateTimeInterval | None,
                  filters: Mapping[str, Mapping[str, Value]],
                  max_features: int = MAX_FEATURES, shift: str | None = None) -> bytes:

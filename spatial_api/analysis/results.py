@@ -1,12 +1,15 @@
 """Answers become layers: saved results live in city.results/result_features until they expire.
 
-`result_features(conn, result_id)` is the one read path, so the features and tiles routers
-can serve a live result as a collection (its geometries are in storage CRS, EPSG:4490).
+A live result is read as a collection through `ResultSource`, the same protocol as a
+catalog layer (layers/source.py), so the items and tiles queries serve it unchanged.
+`result_features` gives the whole answer back as it was returned.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -14,6 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from layers.errors import InvalidParameter, NotFound
+from layers.spec import Access, LayerSpec
 from layers.tables import SCHEMA
 
 DEFAULT_TTL_S = 86_400
@@ -85,76 +89,66 @@ async def result_features(conn: AsyncConnection, result_id: UUID | str,
             for r in rows]
 
 
-
-# -- Results as OGC collections: extent, pages of items, vector tiles ----------------------
-
-async def result_extent(conn: AsyncConnection, result_id: UUID | str
-                        ) -> tuple[float, float, float, float] | None:
-    row = (await conn.execute(text(
-        f"SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent(geom) "
-        f"AS e FROM {SCHEMA}.result_features WHERE result_id = :id) s"),
-        {"id": str(result_id)})).one()
-    return None if row[0] is None else tuple(row)
-
-
-_PAGE = f"""
-SELECT string_agg(CAST(json_build_object(
-           'type', 'Feature', 'id', r.fid,
-           'geometry', CAST(ST_AsGeoJSON({{geometry}}, 9, 0) AS json),
-           'properties', r.properties) AS text), ',' ORDER BY r.fid),
-       count(*),
-       (SELECT count(*) FROM {SCHEMA}.result_features AS r
-        WHERE r.result_id = :id AND {{where}})
-FROM (SELECT * FROM {SCHEMA}.result_features AS r WHERE r.result_id = :id AND {{where}}
-      ORDER BY r.fid LIMIT :limit OFFSET :offset) AS r
+RESULT_PREFIX = "result-"
+_ROWS = f"""(SELECT r.fid AS version_id, r.fid AS asset_id, r.geom, r.properties
+    FROM {SCHEMA}.result_features AS r WHERE r.result_id = :result_id) AS t"""
+_EXTENT = f"""
+SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e), CAST(:created AS timestamptz),
+       CAST(:expires AS timestamptz)
+FROM (SELECT ST_Extent(geom) AS e FROM {SCHEMA}.result_features WHERE result_id = :result_id) s
 """
 
 
-async def result_page(conn: AsyncConnection, result_id: UUID | str, limit: int, offset: int,
-                      geometry_sql: str, where_sql: str, params: dict[str, Any]
-                      ) -> tuple[str, int, int]:
-    """Comma-joined GeoJSON features by fid, how many returned, how many match.
+@dataclass(frozen=True)
+class ResultSource:
+    """A live saved result as a collection `result-<uuid>`: a snapshot (no valid time) whose
+    features keep whatever properties their analysis wrote (jsonb), ids 1, 2, 3 …"""
 
-    `geometry_sql` (output CRS) and `where_sql` (bbox) come from the features module's
-    CRS helpers, written against `r.geom`; their values are in `params`.
-    """
-    sql = _PAGE.format(geometry=geometry_sql, where=where_sql)
-    features, returned, matched = (await conn.execute(text(sql), params | {
-        "id": str(result_id), "limit": limit, "offset": offset})).one()
-    return features or "", returned, matched
+    result_id: UUID
+    kind: str
+    feature_count: int
+    restricted: bool
+    created_at: datetime
+    expires_at: datetime
+    spec: LayerSpec | None = None
+
+    @classmethod
+    def of(cls, row: dict[str, Any]) -> ResultSource:
+        return cls(UUID(str(row["id"])), row["kind"], row["feature_count"], row["restricted"],
+                   row["created_at"], row["expires_at"])
+
+    @property
+    def id(self) -> str:
+        return RESULT_PREFIX + str(self.result_id)
+
+    @property
+    def title(self) -> str:
+        return f"Result: {self.kind}"
+
+    @property
+    def description(self) -> str:
+        return (f"Saved {self.kind} answer, {self.feature_count} features; expires "
+                f"{self.expires_at.isoformat()}")
+
+    @property
+    def access(self) -> Access:
+        return Access.restricted if self.restricted else Access.public
+
+    def rows(self, when: Any = None) -> tuple[str, dict[str, Any]]:
+        return _ROWS, {"result_id": self.result_id}
+
+    def properties_sql(self, names: Any = None) -> str:
+        return "t.properties"
+
+    def tile_columns(self, names: Any = ()) -> list[tuple[str, str]]:
+        return [("t.properties", "t.properties")]  # ST_AsMVT makes each jsonb key an attribute
+
+    def extent_sql(self) -> tuple[str, dict[str, Any]]:
+        return _EXTENT, {"result_id": self.result_id, "created": self.created_at,
+                         "expires": self.expires_at}
 
 
-_TILE = f"""
-SELECT coalesce((
-    SELECT ST_AsMVT(q, :name, :extent, '_geom', '_fid')
-    FROM (
-        SELECT r.fid AS _fid, r.properties,
-               ST_AsMVTGeom(ST_Affine(ST_Transform(r.geom, 3857), :sa, :sb, :sd, :se, :sx, :sy),
-                            ST_TileEnvelope(CAST(:z AS int), CAST(:x AS int), CAST(:y AS int)),
-                            :extent, :buffer, true) AS _geom
-        FROM {SCHEMA}.result_features AS r
-        WHERE r.result_id = :id
-          AND r.geom && ST_MakeEnvelope(:west, :south, :east, :north, 4490)
-    ) AS q
-    WHERE q._geom IS NOT NULL
-), ''::bytea)
-"""
-
-
-IDENTITY = {"sa": 1.0, "sb": 0.0, "sd": 0.0, "se": 1.0, "sx": 0.0, "sy": 0.0}
-
-
-async def result_tile(conn: AsyncConnection, result_id: UUID | str, name: str, z: int,
-                      x: int, y: int, bounds: tuple[float, float, float, float],
-                      extent: int, buffer: int, affine: dict[str, float] | None = None
-                      ) -> bytes:
-    """One MVT layer of a result; its jsonb properties become the feature attributes.
-
-    `affine` (tiles/shift.py) moves the features for a GCJ-02 basemap; `bounds` must then
-    be where they come from.
-    """
-    west, south, east, north = bounds
-    row = await conn.execute(text(_TILE), (affine or IDENTITY) | {
-        "id": str(result_id), "name": name, "z": z, "x": x, "y": y, "west": west,
-        "south": south, "east": east, "north": north, "extent": extent, "buffer": buffer})
-    return bytes(row.scalar_one())
+async def live_source(conn: AsyncConnection, result_id: UUID, restricted: bool
+                      ) -> ResultSource:
+    """The live result as a collection (404 as `get_result`)."""
+    return ResultSource.of(await get_result(conn, result_id, restricted))

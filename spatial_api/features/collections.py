@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from layers import AttrType, LayerSpec
-from layers.tables import SCHEMA
+from layers.source import FeatureSource
 from spatial_api.analysis import results as store
 from spatial_api.features.cql import period_sql
 from spatial_api.features.crs import CRS84, CRS_URIS, EPSG
@@ -47,35 +47,38 @@ def iso(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
 
 
-async def extent(conn: AsyncConnection, request: Request, spec: LayerSpec) -> Extent:
+async def extent(conn: AsyncConnection, request: Request, source: FeatureSource) -> Extent:
     """Bbox of what is valid now and the span of all versions' valid time (cached briefly)."""
     cache = request.app.state.__dict__.setdefault("features_extents", {})
-    hit = cache.get(spec.id)
+    hit = cache.get(source.id)
     if hit and time.monotonic() - hit[0] < EXTENT_TTL_S:
         return hit[1]
-    row = (await conn.execute(text(
-        f"SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e), "
-        f"(SELECT min(lower(valid)) FROM {SCHEMA}.{spec.id}), "
-        f"(SELECT CASE WHEN bool_or(upper_inf(valid)) THEN NULL ELSE max(upper(valid)) END "
-        f" FROM {SCHEMA}.{spec.id}) "
-        f"FROM (SELECT ST_Extent(geom) AS e FROM {SCHEMA}.{spec.current_view}) s"))).one()
+    sql, params = source.extent_sql()
+    row = (await conn.execute(text(sql), params)).one()
     bbox = [list(row[:4])] if row[0] is not None else [[-180.0, -90.0, 180.0, 90.0]]
     result = Extent(spatial={"bbox": bbox, "crs": CRS84},
                     temporal={"interval": [[iso(row[4]), iso(row[5])]],
                               "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"})
-    cache[spec.id] = (time.monotonic(), result)
+    cache[source.id] = (time.monotonic(), result)
     return result
 
 
-async def collection(conn: AsyncConnection, request: Request, spec: LayerSpec) -> Collection:
-    base = f"{base_url(request)}/collections/{spec.id}"
-    links = [Link(href=base, rel="self", type=JSON, title=spec.title),
-             Link(href=f"{base}/items", rel="items", type=GEOJSON, title="Features"),
-             Link(href=f"{base}/queryables", rel="http://www.opengis.net/def/rel/ogc/1.0/queryables",
-                  type="application/schema+json", title="Queryables")]
-    return Collection(id=spec.id, title=f"{spec.title} ({spec.title_zh})",
-                      description=spec.description, links=links,
-                      extent=await extent(conn, request, spec), storageCrs=f"{EPSG}4490")
+async def collection(conn: AsyncConnection, request: Request, source: FeatureSource
+                     ) -> Collection:
+    """The collection document of a catalog layer or a saved result."""
+    base = f"{base_url(request)}/collections/{source.id}"
+    links = [Link(href=base, rel="self", type=JSON, title=source.title),
+             Link(href=f"{base}/items", rel="items", type=GEOJSON, title="Features")]
+    if source.spec is not None:
+        links.append(Link(href=f"{base}/queryables",
+                          rel="http://www.opengis.net/def/rel/ogc/1.0/queryables",
+                          type="application/schema+json", title="Queryables"))
+    else:  # a result has no tileset documents, only its tiles
+        links.append(Link(href=f"{base}/tiles/WebMercatorQuad/{{tileMatrix}}/{{tileRow}}/"
+                          "{tileCol}", rel="tiles", type=MVT, title="Vector tiles (URL template)"))
+    return Collection(id=source.id, title=source.title, description=source.description,
+                      links=links, extent=await extent(conn, request, source),
+                      storageCrs=f"{EPSG}4490")
 
 
 JSON_TYPES = {AttrType.text: {"type": "string"}, AttrType.integer: {"type": "integer"},
@@ -118,39 +121,8 @@ def queryables(request: Request, spec: LayerSpec) -> dict[str, Any]:
             "additionalProperties": False}
 
 
-# -- Saved analysis results as collections `result-<uuid>` ------------------------------
-
-RESULT_PREFIX = "result-"
-
-
-def collection_id(result_id: str) -> str:
-    return RESULT_PREFIX + result_id
-
-
-async def result_collection(conn: AsyncConnection, request: Request, result: dict
-                            ) -> Collection:
-    cid = collection_id(result["id"])
-    base = f"{base_url(request)}/collections/{cid}"
-    bbox = await store.result_extent(conn, result["id"])
-    created, expires = (iso(result[k]) for k in ("created_at", "expires_at"))
-    return Collection(
-        id=cid, title=f"Result: {result['kind']}",
-        description=(f"Saved {result['kind']} answer, {result['feature_count']} features; "
-                     f"expires {expires}"),
-        links=[Link(href=base, rel="self", type=JSON),
-               Link(href=f"{base}/items", rel="items", type=GEOJSON, title="Features"),
-               Link(href=f"{base}/tiles/WebMercatorQuad/{{tileMatrix}}/{{tileRow}}/{{tileCol}}",
-                    rel="tiles", type=MVT, title="Vector tiles (URL template)")],
-        extent=Extent(
-            spatial={"bbox": [list(bbox) if bbox else [-180.0, -90.0, 180.0, 90.0]],
-                     "crs": CRS84},
-            temporal={"interval": [[created, expires]],
-                      "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"}),
-        storageCrs=f"{EPSG}4490")
-
-
 async def result_collections(conn: AsyncConnection, request: Request, restricted: bool
                              ) -> list[Collection]:
     """Every live result the caller may see, for /collections."""
-    return [await result_collection(conn, request, r)
+    return [await collection(conn, request, store.ResultSource.of(r))
             for r in await store.list_results(conn, restricted)]

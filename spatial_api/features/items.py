@@ -19,43 +19,40 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from layers import LayerSpec
 from layers.errors import FeatureNotFound, InvalidParameter
-from layers.query import DateTimeInterval, layer_source
+from layers.query import DateTimeInterval
+from layers.source import VERSION_SQL, FeatureSource
 from layers.tables import SCHEMA
 from spatial_api.features import cql
 from spatial_api.features.binds import Binds
 from spatial_api.features.crs import Crs, output_geometry_sql, shift_features, storage_geometry
 from spatial_api.features.links import GEOJSON, JSON, Link, base_url, self_url
-from spatial_api.features.params import VERSION_PROPS, ItemsQuery
+from spatial_api.features.params import ItemsQuery
 
 log = logging.getLogger(__name__)
 MATCH_CAP = 100_000
-VERSION_SQL = {"version_id": "t.version_id", "valid_from": "lower(t.valid)",
-               "valid_to": "upper(t.valid)", "id": "t.asset_id",
-               "asset_id": "t.asset_id"}
 # Data errors a request's values can provoke (bad casts, GEOS/PROJ refusals): a 400, not a 500.
 CLIENT_SQLSTATES = ("22", "42883", "XX000")
 
 
-def feature_sql(spec: LayerSpec, crs: Crs, props: tuple[str, ...] | None, versioned: bool
-                ) -> str:
+def feature_sql(source: FeatureSource, crs: Crs, props: tuple[str, ...] | None,
+                versioned: bool) -> str:
     """One feature as GeoJSON text; `versioned` ids read `<asset_id>@<version_id>`."""
-    names = props if props is not None else (*VERSION_PROPS, *(a.name for a in spec.attributes))
-    pairs = ", ".join(f"'{n}', {VERSION_SQL.get(n, f't.{n}')}" for n in names)
     fid = "t.asset_id || '@' || t.version_id" if versioned else "t.asset_id"
     return (f"CAST(json_build_object('type', 'Feature', 'id', {fid}, 'geometry', "
             f"CAST(ST_AsGeoJSON({output_geometry_sql(crs, 't.geom')}, 9, 0) AS json), "
-            f"'properties', json_build_object({pairs})) AS text)")
+            f"'properties', {source.properties_sql(props)}) AS text)")
 
 
-def where_sql(spec: LayerSpec, q: ItemsQuery, binds: Binds) -> str:
+def where_sql(source: FeatureSource, q: ItemsQuery, binds: Binds) -> str:
     conds = [f"t.{name} = {binds.add(value)}" for name, value in q.equals]
     if q.bbox:
         box = storage_geometry(q.bbox.as_geojson(), q.bbox.crs, binds)
         conds.append(f"ST_Intersects(t.geom, {box})")
     if q.filter is not None:
-        conds.append(cql.to_sql(spec, q.filter, q.filter_lang, q.filter_crs, binds))
+        if source.spec is None:
+            raise InvalidParameter(f"filter: {source.id!r} has no queryables")
+        conds.append(cql.to_sql(source.spec, q.filter, q.filter_lang, q.filter_crs, binds))
     return " AND ".join(conds) or "TRUE"
 
 
@@ -76,14 +73,15 @@ async def run(conn: AsyncConnection, sql: str, params: dict[str, Any]):
         raise InvalidParameter(f"the query cannot be evaluated: {message}") from None
 
 
-async def page(conn: AsyncConnection, spec: LayerSpec, q: ItemsQuery
+async def page(conn: AsyncConnection, collection: FeatureSource, q: ItemsQuery
                ) -> tuple[str, int, int | None]:
     """Features (comma-joined GeoJSON), how many, and how many match (None: above the cap)."""
     binds = Binds(limit=q.limit, offset=q.offset, cap=MATCH_CAP)
-    source, source_params = layer_source(spec, q.when)
+    source, source_params = collection.rows(q.when)
     binds.update(source_params)
-    where, order = where_sql(spec, q, binds), order_sql(q)
-    feature = feature_sql(spec, q.crs, q.properties, q.when is not None and not q.when.instant)
+    where, order = where_sql(collection, q, binds), order_sql(q)
+    feature = feature_sql(collection, q.crs, q.properties,
+                          q.when is not None and not q.when.instant)
     sql = (f"SELECT p.features, p.returned, CASE WHEN p.returned < :limit "
            f"AND (p.returned > 0 OR :offset = 0) THEN NULL ELSE (SELECT count(*) FROM "
            f"(SELECT 1 FROM {source} WHERE {where} LIMIT :cap) c) END "
@@ -120,31 +118,33 @@ def collection_json(request: Request, collection_id: str, title: str, limit: int
     return json.dumps(head, ensure_ascii=False)[:-1] + f', "features": [{features}]}}'
 
 
-async def one(conn: AsyncConnection, spec: LayerSpec, feature_id: str, crs: Crs,
-              history: bool = False, when: DateTimeInterval | None = None) -> list[dict]:
-    """One asset's version valid now or at the instant `when`, one version
-    (`<asset_id>@<version_id>`), or all of them (`history`)."""
+async def one(conn: AsyncConnection, collection: FeatureSource, feature_id: str | int,
+              crs: Crs, history: bool = False, when: DateTimeInterval | None = None
+              ) -> list[dict]:
+    """The feature as it is now or at the instant `when`; for a layer also one version
+    (`<asset_id>@<version_id>`) or every version (`history`)."""
     if when is not None and not when.instant:
         raise InvalidParameter("datetime: an item is read at an instant; for every version "
                                "use its /history")
-    asset, _, version = feature_id.rpartition("@")
-    binds = Binds()
-    if version.isdigit() and asset and not history:
+    spec, binds = collection.spec, Binds()
+    asset, _, version = str(feature_id).rpartition("@")
+    table = f"{SCHEMA}.{spec.id} AS t" if spec is not None else None
+    versioned = table is not None and (history or (version.isdigit() and bool(asset)))
+    if versioned and not history:
         cond = f"t.asset_id = {binds.add(asset)} AND t.version_id = {binds.add(int(version))}"
-        source = f"{SCHEMA}.{spec.id} AS t"
-    elif history:
-        cond = f"t.asset_id = {binds.add(feature_id)}"
-        source = f"{SCHEMA}.{spec.id} AS t"
     else:
         cond = f"t.asset_id = {binds.add(feature_id)}"
-        source, params = layer_source(spec, when)
+    if versioned:
+        source = table
+    else:
+        source, params = collection.rows(when)
         binds.update(params)
-    versioned = history or source.startswith(f"{SCHEMA}.{spec.id} ")
-    sql = (f"SELECT {feature_sql(spec, crs, None, versioned)} FROM {source} "
-           f"WHERE {cond} ORDER BY lower(t.valid), t.version_id LIMIT 10000")
+    sql = (f"SELECT {feature_sql(collection, crs, None, versioned)} FROM {source} "
+           f"WHERE {cond} ORDER BY {'lower(t.valid), ' if versioned else ''}t.version_id "
+           "LIMIT 10000")
     rows = [json.loads(r[0]) for r in await run(conn, sql, binds)]
     if not rows:
         at = f" valid at {when.start.isoformat()}" if when and when.start else " valid now"
-        raise FeatureNotFound(f"no feature {feature_id!r} in {spec.id!r}"
-                              + ("" if history or "@" in feature_id else at))
+        raise FeatureNotFound(f"no feature {str(feature_id)!r} in {collection.id!r}"
+                              + ("" if versioned or spec is None else at))
     return shift_features(rows, crs)

@@ -13,13 +13,12 @@ from pyproj import Transformer
 from layers import LayerSpec
 from layers.errors import InvalidParameter
 from layers.query import DateTimeInterval, typed_value
+from layers.source import VERSION_PROPS
 from loaders.chinese_offsets import to_wgs84
 from spatial_api.deps import LayerDep
 from spatial_api.features.crs import Crs, parse_crs
 
 MAX_LIMIT = 10_000
-# Version columns every feature carries besides the catalog attributes.
-VERSION_PROPS = ("version_id", "valid_from", "valid_to")
 RESERVED = {"limit", "offset", "bbox", "bbox-crs", "crs", "datetime", "properties", "sortby",
             "filter", "filter-lang", "filter-crs", "f", "token"}
 # The asset id goes by both names: `id` in OGC documents, `asset_id` in tables and answers.

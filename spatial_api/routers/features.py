@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from layers.source import LayerSource
 from spatial_api.deps import CatalogDep, ConnDep, LayerDep, PrincipalDep
 from spatial_api.features import collections as colls
 from spatial_api.features import items
@@ -75,14 +76,15 @@ async def list_collections(request: Request, catalog: CatalogDep, principal: Pri
     visible = [spec for spec in catalog.values() if principal.may_see(spec)]
     return colls.Collections(
         links=[Link(href=f"{base_url(request)}/collections", rel="self", type=JSON)],
-        collections=[*[await colls.collection(conn, request, spec) for spec in visible],
+        collections=[*[await colls.collection(conn, request, LayerSource(spec))
+                       for spec in visible],
                      *await colls.result_collections(conn, request, principal.restricted)])
 
 
 @router.get("/collections/{layer_id}", response_model=colls.Collection,
             response_model_exclude_none=True)
 async def get_collection(request: Request, layer: LayerDep, conn: ConnDep) -> colls.Collection:
-    return await colls.collection(conn, request, layer)
+    return await colls.collection(conn, request, LayerSource(layer))
 
 
 @router.get("/collections/{layer_id}/queryables",
@@ -97,8 +99,9 @@ async def queryables(request: Request, layer: LayerDep) -> JSONResponse:
 async def get_items(request: Request, layer: LayerDep, conn: ConnDep,
                     q: Annotated[ItemsQuery, Depends(items_query)]) -> GeoJSONResponse:
     """Features of the layer at a valid time (now by default), paged and filtered."""
-    features, returned, matched = await items.page(conn, layer, q)
-    body = items.collection_json(request, layer.id, layer.title, q.limit, q.offset, features,
+    source = LayerSource(layer)
+    features, returned, matched = await items.page(conn, source, q)
+    body = items.collection_json(request, source.id, source.title, q.limit, q.offset, features,
                                  returned, matched)
     return GeoJSONResponse(body, headers={"Content-Crs": q.crs.header})
 
@@ -110,7 +113,7 @@ async def get_item(request: Request, layer: LayerDep, conn: ConnDep, feature_id:
     """The asset as it is now, or at the instant `datetime`, or one version when the id
     reads `<asset_id>@<version>`."""
     out = parse_crs(crs, "crs")
-    feature = (await items.one(conn, layer, feature_id, out, when=when))[0]
+    feature = (await items.one(conn, LayerSource(layer), feature_id, out, when=when))[0]
     base = f"{base_url(request)}/collections/{layer.id}"
     feature["links"] = [
         {"href": f"{base}/items/{feature_id}", "rel": "self", "type": GEOJSON},
@@ -127,7 +130,7 @@ async def get_history(layer: LayerDep, conn: ConnDep, feature_id: str,
                       crs: CrsParam = None) -> GeoJSONResponse:
     """Every version of one asset, by valid_from; ids read `<asset_id>@<version_id>`."""
     out = parse_crs(crs, "crs")
-    features = await items.one(conn, layer, feature_id, out, history=True)
+    features = await items.one(conn, LayerSource(layer), feature_id, out, history=True)
     body = {"type": "FeatureCollection", "numberMatched": len(features),
             "numberReturned": len(features), "features": features}
     return GeoJSONResponse(json.dumps(body, ensure_ascii=False),

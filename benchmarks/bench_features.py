@@ -120,9 +120,9 @@ class _Capture:
 
 def items_sql(windows: list[Window]) -> list[tuple]:
     """The statement spatial_api.features.items.page sends for each window."""
+    from layers.source import LayerSource
     from spatial_api.features import items
     from spatial_api.features.crs import parse_crs
-    from layers.source import LayerSource
     from spatial_api.features.params import BBox, ItemsQuery
     spec = LayerSource(Catalog()["pipelines"])
     out = []

@@ -40,7 +40,6 @@ import morecantile
 import numpy as np
 import psycopg
 import sqlalchemy as sa
-from loaders.demo_city import generate
 from psycopg import sql
 
 from benchmarks.record import SHARED_MACHINE, provenance, write_section
@@ -50,6 +49,7 @@ from citygis.settings import DatabaseSettings, ServerSettings
 from layers import Catalog
 from layers.source import LayerSource
 from loaders import load_frames
+from loaders.demo_city import generate
 from tiles.cache import configure
 from tiles.grid import TileCoords
 from tiles.listener import libpq_conninfo

@@ -74,6 +74,7 @@ async def _tile(request: Request) -> Response | None:
             layer_id, tms, z, y, x = layer.groups()
             specs = [state.catalog[layer_id]]
         else:
+            assert multi is not None  # one of the two matched (checked above)
             tms, z, y, x = multi.groups()
             specs = layers_named(state.catalog, principal, query.get("collections"))
         if not all(principal.may_see(s) for s in specs):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import cache
 
 import morecantile
-from morecantile import TileMatrixSet
+from morecantile import BoundingBox, Tile, TileMatrixSet
 from pyproj import Transformer
 
 from layers.errors import InvalidParameter, TileMatrixSetNotFound, TileNotFound
@@ -71,14 +71,17 @@ class TileCoords:
         """Side of the tile in Web Mercator metres."""
         return 2 * 20037508.342789244 / 2**self.z
 
+    def xy_bounds(self) -> BoundingBox:
+        """Bounds in the set's CRS (Web Mercator metres)."""
+        return tile_matrix_set(self.tms_id).xy_bounds(Tile(self.x, self.y, self.z))
+
     def lonlat_bounds(self, margin: float = 0.0) -> tuple[float, float, float, float]:
         """Geographic bounds, widened by `margin` tile sides, clamped to the world.
 
         Web Mercator maps a lon/lat rectangle onto a rectangle, so these corners bound the
         tile exactly; CGCS2000 and WGS 84 agree to centimetres, far inside the margin.
         """
-        tms = tile_matrix_set(self.tms_id)
-        b = tms.xy_bounds(self.x, self.y, self.z)
+        b = self.xy_bounds()
         pad = (b.right - b.left) * margin
         lim = 20037508.342789244
         xs = max(b.left - pad, -lim), min(b.right + pad, lim)

@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from functools import cache, lru_cache
 from importlib.resources import files
 from string import Template
+from typing import Any
 
 from psycopg import AsyncConnection
 from sqlalchemy import text
@@ -130,13 +131,15 @@ def layer_sql(i: int, collection: FeatureSource, z: int, when: DateTimeInterval 
 
 def tile_sql(specs: Sequence[FeatureSource], coords: TileCoords, when: DateTimeInterval | None,
              filters: Mapping[str, Mapping[str, Value]], limit: int,
-             shift: str | None = None, largest_first: bool = False) -> tuple[str, dict]:
+             shift: str | None = None, largest_first: bool = False
+             ) -> tuple[str, dict[str, Any]]:
     """One statement giving (mvt, candidates) per layer, in order, each layer's at most
     `limit` features, as the scan finds them or `largest_first`.
 
     `shift="gcj02"` draws the features where a GCJ-02 basemap has them (tiles/shift.py).
     """
-    parts, params = [], {}
+    parts: list[str] = []
+    params: dict[str, Any] = {}
     affine = gcj02_affine(coords) if shift is not None else None
     for i, spec in enumerate(specs):
         sql, own = layer_sql(i, spec, coords.z, when, filters.get(spec.id, {}),

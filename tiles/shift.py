@@ -18,7 +18,7 @@ import numpy as np
 from pyproj.enums import TransformDirection
 
 from loaders.chinese_offsets import wgs84_to_gcj02
-from tiles.grid import TileCoords, mercator_to_lonlat, tile_matrix_set
+from tiles.grid import TileCoords, mercator_to_lonlat
 
 SHIFTS = ("gcj02",)
 _GRID = 9
@@ -61,7 +61,7 @@ class Affine:
 @lru_cache(maxsize=4096)
 def gcj02_affine(coords: TileCoords) -> Affine:
     """The affine map that best moves this tile's WGS 84 positions to GCJ-02."""
-    b = tile_matrix_set(coords.tms_id).xy_bounds(coords.x, coords.y, coords.z)
+    b = coords.xy_bounds()
     gx, gy = np.meshgrid(np.linspace(b.left, b.right, _GRID),
                          np.linspace(b.bottom, b.top, _GRID))
     x, y = gx.ravel(), gy.ravel()
@@ -82,7 +82,7 @@ def gcj02_affine(coords: TileCoords) -> Affine:
 def source_lonlat_bounds(coords: TileCoords, affine: Affine, margin: float
                          ) -> tuple[float, float, float, float]:
     """Lon/lat bounds of the unshifted features that land in the tile (plus margin)."""
-    b = tile_matrix_set(coords.tms_id).xy_bounds(coords.x, coords.y, coords.z)
+    b = coords.xy_bounds()
     pad = (b.right - b.left) * margin
     x0, y0, x1, y1 = affine.inverse_box((b.left - pad, b.bottom - pad, b.right + pad,
                                          b.top + pad))

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import BindParameter
 
 from layers import Catalog
 from layers.access import Principal
@@ -32,12 +35,13 @@ async def buffer(conn: AsyncConnection, catalog: Catalog, principal: Principal,
     """Buffered features with area_m2, and whether they derive from a restricted layer."""
     check_distance("distance_m", req.distance_m)
     restricted = False
+    binds: tuple[BindParameter[Any], ...] = ()
     if req.geometry is not None:
         crs = parse_crs(req.crs)
         expr, params = sql_geometry(parse_geometry(req.geometry, crs), crs)
-        source, binds = f"SELECT '{{}}'::jsonb AS props, {expr} AS geom", ()
+        source = f"SELECT '{{}}'::jsonb AS props, {expr} AS geom"
     else:
-        assert req.layer is not None
+        assert req.layer is not None  # BufferRequest validates exactly one of geometry, layer
         spec = principal.layer(catalog, req.layer)
         restricted = spec.access == "restricted"
         sel = select_features(spec, parse_when(req.datetime_), req.filter)

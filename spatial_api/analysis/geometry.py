@@ -109,15 +109,17 @@ def project_features(features: list[dict], crs: CrsChoice) -> list[dict]:
     if crs.srid in (4326, 4490) and not crs.offset:
         return features
     out = []
-    t = None if crs.offset else _transformer(crs.srid)
+    offset = crs.offset
+    t = None if offset else _transformer(crs.srid)
     for feature in features:
         if feature["geometry"] is None:
             out.append(feature)
             continue
         geom = shape(feature["geometry"])
-        if t is None:
-            geom = chinese_offsets.from_wgs84(geom, crs.offset)
+        if offset:
+            geom = chinese_offsets.from_wgs84(geom, offset)
         else:
+            assert t is not None  # built above whenever there is no offset
             geom = shapely.transform(geom, lambda c, t=t: np.column_stack(t.transform(*c.T)))
         out.append(feature | {"geometry": mapping(geom)})
     return out

@@ -7,7 +7,10 @@ geodesic distance among everything within D (index-pruned by a lon/lat box).
 
 from __future__ import annotations
 
-from sqlalchemy import text
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from layers import Catalog
@@ -60,7 +63,7 @@ def _selection(catalog: Catalog, principal: Principal, q: PointQuery) -> Selecti
 
 
 async def _run(conn: AsyncConnection, template: str, sel: Selection, q: PointQuery,
-               params: dict) -> list:
+               params: dict[str, Any]) -> Sequence[Row[Any]]:
     pt, pt_params = sql_point(q.lon, q.lat, parse_crs(q.crs))
     sql = template.format(pt=pt, src=sel.sql, geog=GEOG, gj=metric.geojson("s.geom"),
                           box=metric.search_box("pt.g", ":maxd" if "r.d" not in template
@@ -69,7 +72,7 @@ async def _run(conn: AsyncConnection, template: str, sel: Selection, q: PointQue
                                sel.params | pt_params | params)).all()
 
 
-def _features(rows) -> list[dict]:
+def _features(rows: Sequence[Row[Any]]) -> list[dict]:
     return [feature(r.props.get("asset_id"), r.g, r.props | {"distance_m": r.distance_m})
             for r in rows]
 

@@ -11,10 +11,12 @@ from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import BindParameter
 
 from layers import Catalog, LayerSpec
 from layers.access import Principal
 from layers.errors import InvalidParameter, TooLarge
+from layers.query import DateTimeInterval
 from spatial_api.analysis import metric
 from spatial_api.analysis.answer import feature
 from spatial_api.analysis.coverage import select_coverage
@@ -50,8 +52,9 @@ PARTS = {
 
 
 def _side(catalog: Catalog, principal: Principal,
-          side: LayerInput | CoverageInput | GeometryInput, prefix: str, when
-          ) -> tuple[Selection | None, str, dict, tuple]:
+          side: LayerInput | CoverageInput | GeometryInput, prefix: str,
+          when: DateTimeInterval | None
+          ) -> tuple[Selection | None, str, dict[str, Any], tuple[BindParameter[Any], ...]]:
     if isinstance(side, CoverageInput):
         sel = select_coverage(catalog, principal, side.coverage, side.filter, when, prefix)
         return sel, sel.sql, sel.params, sel.binds
@@ -79,7 +82,8 @@ def _group_keys(group_by: list[str], a: LayerSpec, b: LayerSpec | None) -> list[
     return keys
 
 
-async def _check_sizes(conn: AsyncConnection, a: str, b: str, params: dict, binds) -> None:
+async def _check_sizes(conn: AsyncConnection, a: str, b: str, params: dict[str, Any],
+                       binds: tuple[BindParameter[Any], ...]) -> None:
     sql = (f"SELECT (SELECT count(*) FROM ({a} LIMIT :max_in + 1) x) AS na, "
            f"(SELECT count(*) FROM ({b} LIMIT :max_in + 1) y) AS nb")
     row = (await conn.execute(text(sql).bindparams(*binds), params)).one()
@@ -96,13 +100,14 @@ async def overlay(conn: AsyncConnection, catalog: Catalog, principal: Principal,
     when = parse_when(req.datetime_)
     a_sel, a_sql, a_params, a_binds = _side(catalog, principal, req.a, "a", when)
     b_sel, b_sql, b_params, b_binds = _side(catalog, principal, req.b, "b", when)
-    assert a_sel is not None
+    assert a_sel is not None  # side a is a layer or a coverage, never a bare geometry
     params = a_params | b_params | {"max_in": MAX_INPUT_FEATURES}
     binds = a_binds + b_binds
-    keys = _group_keys(req.group_by, a_sel.spec, b_sel and b_sel.spec) if req.group_by else []
+    b_spec = b_sel.spec if b_sel is not None else None
+    keys = _group_keys(req.group_by, a_sel.spec, b_spec) if req.group_by else []
     # Count what each side is made from (a dissolved coverage: its sectors).
-    await _check_sizes(conn, a_sel.inputs or a_sql, (b_sel and b_sel.inputs) or b_sql, params,
-                       binds)
+    b_inputs = b_sel.inputs if b_sel is not None else None
+    await _check_sizes(conn, a_sel.inputs or a_sql, b_inputs or b_sql, params, binds)
     union = " UNION ALL ".join(f"SELECT ap, bp, geom FROM {p}" for p in PARTS[req.operation])
     pieces = (f"SELECT ap, bp, geom, {metric.area_m2('geom')} AS area_m2, "
               f"{metric.length_m('geom')} AS length_m FROM ({union}) u "

@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from sqlalchemy.ext.asyncio import AsyncConnection
 
+from layers import Catalog
+from layers.access import Principal
 from spatial_api.analysis import lbs, routing
 from spatial_api.analysis.answer import answer
 from spatial_api.analysis.models import (
@@ -23,10 +26,9 @@ from spatial_api.routing import StrictRoute
 
 router = APIRouter(prefix="/lbs", tags=["location services"],
                    route_class=StrictRoute)
-FC = {"response_model": FeatureCollection}
 
 
-@router.get("/nearest", **FC)
+@router.get("/nearest", response_model=FeatureCollection)
 async def nearest_get(q: Annotated[NearestQuery, Query()], conn: ConnDep, catalog: CatalogDep,
                       principal: PrincipalDep) -> FeatureCollection:
     """The k nearest features by geodesic distance (POST adds attribute filters)."""
@@ -34,33 +36,34 @@ async def nearest_get(q: Annotated[NearestQuery, Query()], conn: ConnDep, catalo
     return await answer(conn, "nearest", q, features, restricted)
 
 
-@router.post("/nearest", **FC)
+@router.post("/nearest", response_model=FeatureCollection)
 async def nearest_post(q: NearestBody, conn: ConnDep, catalog: CatalogDep,
                        principal: PrincipalDep) -> FeatureCollection:
     features, restricted = await lbs.nearest(conn, catalog, principal, q)
     return await answer(conn, "nearest", q, features, restricted)
 
 
-@router.get("/within", **FC)
+@router.get("/within", response_model=FeatureCollection)
 async def within_get(q: Annotated[WithinQuery, Query()], conn: ConnDep, catalog: CatalogDep,
                      principal: PrincipalDep) -> FeatureCollection:
     """Features within distance_m, nearest first; number_matched counts them all."""
     return await _within(q, conn, catalog, principal)
 
 
-@router.post("/within", **FC)
+@router.post("/within", response_model=FeatureCollection)
 async def within_post(q: WithinBody, conn: ConnDep, catalog: CatalogDep,
                       principal: PrincipalDep) -> FeatureCollection:
     return await _within(q, conn, catalog, principal)
 
 
-async def _within(q: WithinQuery, conn, catalog, principal) -> FeatureCollection:
+async def _within(q: WithinQuery, conn: AsyncConnection, catalog: Catalog,
+                  principal: Principal) -> FeatureCollection:
     features, restricted, matched = await lbs.within(conn, catalog, principal, q)
     fc = await answer(conn, "within", q, features, restricted)
     return fc.model_copy(update={"number_matched": matched})
 
 
-@router.get("/reverse", **FC)
+@router.get("/reverse", response_model=FeatureCollection)
 async def reverse(q: Annotated[ReverseQuery, Query()], conn: ConnDep, catalog: CatalogDep,
                   principal: PrincipalDep) -> FeatureCollection:
     """Which district and logistics park, which scenic sites nearby, the nearest road."""
@@ -68,7 +71,7 @@ async def reverse(q: Annotated[ReverseQuery, Query()], conn: ConnDep, catalog: C
     return await answer(conn, "reverse", q, features, False)
 
 
-@router.post("/route", **FC)
+@router.post("/route", response_model=FeatureCollection)
 async def route(q: RouteQuery, conn: ConnDep, catalog: CatalogDep,
                 principal: PrincipalDep) -> FeatureCollection:
     """Fastest route over the roads as of `datetime`, one-way roads respected."""
@@ -76,7 +79,7 @@ async def route(q: RouteQuery, conn: ConnDep, catalog: CatalogDep,
     return await answer(conn, "route", q, features, False)
 
 
-@router.post("/isochrone", **FC)
+@router.post("/isochrone", response_model=FeatureCollection)
 async def isochrone(q: IsochroneQuery, conn: ConnDep, catalog: CatalogDep,
                     principal: PrincipalDep) -> FeatureCollection:
     """Service area reachable within time_s or distance_m over the roads."""

@@ -116,7 +116,7 @@ async def readings(
 
 
 @router.get("/collections/sensors/readings/latest", response_class=GeoJSONResponse,
-            responses={200: GEOJSON_RESPONSE})
+            responses=GEOJSON_RESPONSE)
 async def latest(conn: ConnDep,
                  box: BBoxDep,
                  datetime_: Annotated[str | None, Query(
@@ -128,6 +128,7 @@ async def latest(conn: ConnDep,
     if when is not None and not when.instant:
         raise InvalidParameter("datetime: give an instant, the moment to read the sensors at")
     at = when.start if when else datetime.now(UTC)
+    assert at is not None  # an instant's start is the instant itself
     west, south, east, north = box.lonlat() if box else (-180.0, -90.0, 180.0, 90.0)
     rows = (await conn.execute(text(LATEST_SQL), {
         "at": at, "west": west, "south": south, "east": east, "north": north})).all()

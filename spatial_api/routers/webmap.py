@@ -49,11 +49,12 @@ class MapConfig(BaseModel):
     tile_matrix_set: str = "WebMercatorQuad"
 
 
-class AnswerCollection(FeatureCollection[Feature[Geometry | None, dict[str, Any] | None]]):
+# Feature[G, P] already allows a null geometry and null properties (`G | None`, `P | None`).
+class AnswerCollection(FeatureCollection[Feature[Geometry, dict[str, Any]]]):
     """A GeoJSON FeatureCollection checked feature by feature (RFC 7946, geojson-pydantic),
     so a feature without a type or with a malformed geometry is a 422, not a 500."""
 
-    features: list[Feature[Geometry | None, dict[str, Any] | None]] = Field(
+    features: list[Feature[Geometry, dict[str, Any]]] = Field(
         max_length=MAX_FEATURES)
 
 
@@ -91,8 +92,7 @@ LimitQuery = Annotated[int, Query(ge=1, le=MAX_FEATURES, description="features p
 async def layer_map(layer: LayerDep, conn: ConnDep, bbox: BBoxDep, when: WhenDep,
                     limit: LimitQuery = 5000) -> HTMLResponse:
     """One layer as a self-contained HTML map (Leaflet inlined, no tiles, no network)."""
-    frame = await conn.run_sync(
-        lambda c: read_layer(c, layer, bbox=bbox, when=when, limit=limit))
+    frame = await conn.run_sync(read_layer, layer, bbox=bbox, when=when, limit=limit)
     return await _html({"layers": [(layer, frame)], "bbox": bbox,
                         "title": f"{layer.title_zh} {layer.title}"})
 
@@ -113,8 +113,8 @@ async def area_map(catalog: CatalogDep, principal: PrincipalDep, conn: ConnDep,
         [s.id for s in catalog.values() if principal.may_see(s)]
     specs = [catalog[i] for i in ids]  # LayerNotFound → 404
     principal.refuse_hidden(specs)
-    frames = [(s, await conn.run_sync(
-        lambda c, s=s: read_layer(c, s, bbox=area, when=when, limit=limit))) for s in specs]
+    frames = [(s, await conn.run_sync(read_layer, s, bbox=area, when=when, limit=limit))
+              for s in specs]
     return await _html({"layers": frames, "bbox": area, "title": f"area {bbox}"})
 
 

@@ -15,6 +15,7 @@ from layers import Catalog
 from spatial_api import errors
 from spatial_api.routers import (
     analysis,
+    docs,
     features,
     health,
     layers,
@@ -51,7 +52,8 @@ def create_app(database_url: str, settings: ServerSettings | None = None,
         version=__version__,
         description="City spatiotemporal data platform: layers, analysis and tiles over PostGIS",
         openapi_url="/api",
-        docs_url="/api.html",
+        docs_url=None,  # /api.html is routers/docs.py: Swagger UI from npm, not a CDN
+        redoc_url=None,
         lifespan=lifespan,
     )
     errors.install(app)
@@ -68,4 +70,5 @@ def create_app(database_url: str, settings: ServerSettings | None = None,
     app.include_router(lbs.router)
     app.include_router(results.router)
     app.include_router(webmap.router)
+    app.include_router(docs.router)
     return app

@@ -160,13 +160,13 @@ class Cluster:
     def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run a server tool as the server user (dropping root when we have it)."""
         user = self._server_user()
-        kwargs = {}
-        if self.as_root:
-            kwargs = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
         env = {**os.environ, "HOME": str(self.data_dir), "LC_ALL": "C.UTF-8"}
         env.pop("PGDATA", None)
+        drop = self.as_root  # to the server user: PostgreSQL refuses to run as root
         proc = subprocess.run(
-            list(args), capture_output=True, text=True, cwd=self.data_dir, env=env, **kwargs
+            list(args), capture_output=True, text=True, cwd=self.data_dir, env=env,
+            user=user.pw_uid if drop else None, group=user.pw_gid if drop else None,
+            extra_groups=[] if drop else None,
         )
         if check and proc.returncode != 0:
             raise ClusterError(f"{Path(args[0]).name} failed: {proc.stderr.strip() or proc.stdout}")

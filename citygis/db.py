@@ -36,7 +36,10 @@ def alembic_config() -> Config:
 
 
 def head_revision() -> str:
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if head is None:
+        raise RuntimeError("the package holds no migrations: a broken install")
+    return head
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -56,6 +59,8 @@ def upgrade(engine: Engine, revision: str = "head") -> str:
             conn, opts={"version_table_schema": SCHEMA}).get_current_revision()
         command.upgrade(cfg, revision)
     after = current_revision(engine)
+    if after is None:
+        raise RuntimeError(f"the schema has no revision after upgrading to {revision}")
     if before != after:
         log.info("schema migrated %s → %s", before or "empty", after)
     else:

@@ -12,8 +12,9 @@ from pyproj.exceptions import CRSError
 from loaders import chinese_offsets
 from loaders.errors import LoadError
 
-OFFSET_NAMES = {"gcj02": "gcj02", "gcj-02": "gcj02", "mars": "gcj02", "bd09": "bd09",
-                "bd-09": "bd09", "baidu": "bd09"}
+OFFSET_NAMES: dict[str, chinese_offsets.Offset] = {
+    "gcj02": "gcj02", "gcj-02": "gcj02", "mars": "gcj02", "bd09": "bd09", "bd-09": "bd09",
+    "baidu": "bd09"}
 WGS84 = CRS.from_epsg(4326)
 
 
@@ -22,7 +23,7 @@ class SourceCRS:
     """A CRS a source may be in: a real one, or WGS 84 shifted by a Chinese web-map offset."""
 
     crs: CRS
-    offset: str | None = None
+    offset: chinese_offsets.Offset | None = None
 
     @property
     def name(self) -> str:

@@ -97,11 +97,11 @@ def _links(wn: wntr.network.WaterNetworkModel, crs: CRS
     for name, link in wn.links():
         start, end = link.start_node, link.end_node
         kind = kinds[link.link_type]
-        xy = {tuple(start.coordinates), *map(tuple, link.vertices), tuple(end.coordinates)}
-        if kind != "pipe" and len(xy) == 1:
+        ends = {tuple(start.coordinates), *map(tuple, link.vertices), tuple(end.coordinates)}
+        if kind != "pipe" and len(ends) == 1:
             # Models often place a pump or valve between two nodes at one spot: as a
             # line it would have no length, so it is kept as the device it is.
-            x, y = xy.pop()
+            x, y = ends.pop()
             points.append({
                 "asset_id": name, "utility": "water",
                 "node_kind": "valve" if kind == "valve" else "pump_station",

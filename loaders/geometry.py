@@ -9,6 +9,9 @@ import shapely
 from layers import LayerSpec
 from loaders.crs import SourceCRS, area_of_use_bounds, to_storage
 
+# A null for np.where's other branch (its type stubs take no bare None).
+NONE = np.array(None, dtype=object)
+
 BASE_TYPE = {"Point": 0, "LineString": 1, "Polygon": 3,
              "MultiPoint": 0, "MultiLineString": 1, "MultiPolygon": 3}
 MULTI_OF = {0: 4, 1: 5, 3: 6}
@@ -55,11 +58,11 @@ def conform(geoms: np.ndarray, spec: LayerSpec, source: SourceCRS, reasons: Reas
     geoms = np.asarray(geoms, dtype=object)
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     reasons.add(missing, "missing or empty geometry")
-    geoms = np.where(missing, None, geoms)
+    geoms = np.where(missing, NONE, geoms)
 
     finite = _finite_xy(geoms)
     reasons.add(~missing & ~finite, "coordinates are NaN or infinite")
-    geoms = np.where(finite, geoms, None)
+    geoms = np.where(finite, geoms, NONE)
 
     geoms = _to_layer_type(geoms, spec, reasons, fixes)
     live = ~shapely.is_missing(geoms)
@@ -67,7 +70,7 @@ def conform(geoms: np.ndarray, spec: LayerSpec, source: SourceCRS, reasons: Reas
     if live.any():
         out[live] = to_storage(geoms[live], source, spec.storage_srid)
     _check_extent(out, source, reasons)
-    out = np.where(reasons.bad, None, out)
+    out = np.where(reasons.bad, NONE, out)
     out = _repair(out, spec, reasons, fixes)
     return out
 
@@ -122,7 +125,7 @@ def _check_extent(geoms: np.ndarray, source: SourceCRS, reasons: Reasons) -> Non
     finite = np.ones(len(geoms), dtype=bool)
     finite[live] = _finite_xy(geoms[live])
     reasons.add(live & ~finite, f"cannot be transformed from {source.name}: outside its range")
-    bounds = shapely.bounds(np.where(finite, geoms, None))
+    bounds = shapely.bounds(np.where(finite, geoms, NONE))
     minx, miny, maxx, maxy = bounds.T
     with np.errstate(invalid="ignore"):
         geo_bad = (minx < -180) | (maxx > 180) | (miny < -90) | (maxy > 90)

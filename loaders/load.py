@@ -168,7 +168,8 @@ def prepare(frame: gpd.GeoDataFrame, spec: LayerSpec, options: LoadOptions, name
     rows = typed
     rows["_vfrom"] = _period(frame, "valid_from")
     rows["_vto"] = _period(frame, "valid_to")
-    payload = store.copy_payload(rows, np.where(reasons.bad, None, geoms), spec.storage_srid)
+    kept = np.where(reasons.bad, geometry.NONE, geoms)
+    payload = store.copy_payload(rows, kept, spec.storage_srid)
     warnings = [f"skipped by the reader: {n} ({why})"
                 for why, n in frame.attrs.get("skipped_by_reason", {}).items() if n]
     if ids is None:
@@ -291,7 +292,7 @@ def _write(url, prepared: list[Prepared], options: LoadOptions, source: str,
            source_sha256: str | None, rejects_file: str | None, progress: Progress | None
            ) -> LoadReport:
     with psycopg.connect(libpq_url(url)) as conn:
-        valid_from = options.valid_from or conn.execute("SELECT now()").fetchone()[0]
+        valid_from = options.valid_from or store.scalar(conn.execute("SELECT now()"))
         run_ids = []
         for p in prepared:
             store.lock_layer(conn, p.spec)
@@ -309,12 +310,12 @@ def _write(url, prepared: list[Prepared], options: LoadOptions, source: str,
                             synthetic=any(p.synthetic for p in prepared))
         for p in prepared:
             logged = p.report.model_dump(mode="json") | {"synthetic": p.synthetic}
-            run_ids.append(conn.execute(
+            run_ids.append(store.scalar(conn.execute(
                 "INSERT INTO city.load_runs (layer_id, source, source_sha256, mode, finished_at,"
                 " report) VALUES (%s, %s, %s, %s, clock_timestamp(), %s) RETURNING id",
                 (p.spec.id, source, source_sha256, options.mode,
                  json.dumps(logged, ensure_ascii=False)),
-            ).fetchone()[0])
+            )))
         store.notify_changed(conn, [p.spec.id for p in prepared])
     report.load_run_ids = run_ids
     return report

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import tomllib
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -160,7 +161,7 @@ def asset_ids(frame: pd.DataFrame, mapping: Mapping) -> tuple[pd.Series | None, 
         if mapping.id_column not in frame.columns:
             raise LoadError(f"no id column {mapping.id_column!r} "
                             f"(columns are {', '.join(map(str, frame.columns))})")
-        col = mapping.id_column
+        col: Hashable | None = mapping.id_column
     else:
         lowered = {str(c).lower(): c for c in frame.columns}
         col = next((lowered[c] for c in ID_CANDIDATES if c in lowered), None)

@@ -182,7 +182,7 @@ def parse_int(value: Any) -> int | None:
 
 
 def _lookup(values: pd.Series, vocabulary: Mapping[str, Any]) -> pd.Series:
-    return values.map(lambda v: vocabulary.get(_key(v)), na_action="ignore")
+    return values.map(lambda v: vocabulary.get(_key(v) or ""), na_action="ignore")
 
 
 def _first(tags: pd.DataFrame, keys: Iterable[str]) -> pd.Series:

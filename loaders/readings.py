@@ -19,7 +19,7 @@ import pandas as pd
 import psycopg
 
 from loaders.errors import LoadError
-from loaders.store import copy_frame
+from loaders.store import copy_frame, scalar
 
 COLUMNS = {  # our name: the names files use for it
     "sensor_id": ("sensor_id", "sensor", "asset_id", "传感器编号", "监测点编号", "SENSOR_ID"),
@@ -142,10 +142,10 @@ def write(conninfo: str, typed: pd.DataFrame, name: str, source: str) -> Reading
             raise _refused(name, [
                 (n, f"sensor {s!r} was not in service at {t.isoformat()}" if known
                  else f"no sensor {s!r} in the sensors layer") for n, s, t, known in orphans])
-        load_id = conn.execute(
+        load_id = scalar(conn.execute(
             "INSERT INTO city.load_runs (layer_id, source, mode, finished_at, report) "
             "VALUES ('sensor_readings', %s, 'upsert', now(), '{}') RETURNING id",
-            (source,)).fetchone()[0]
+            (source,)))
         flags = [r[0] for r in conn.execute(MERGE, {"load_id": load_id}).fetchall()]
         inserted = sum(flags)
         report = ReadingsReport(

@@ -10,6 +10,7 @@ import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -26,6 +27,14 @@ from loaders.errors import LoadError
 
 COPY_CHUNK = 50_000
 _DIALECT = postgresql.dialect()
+
+
+def scalar(cursor: psycopg.Cursor) -> Any:
+    """The one value a statement returns (RETURNING id, SELECT now())."""
+    row = cursor.fetchone()
+    if row is None:
+        raise LoadError("the database returned no row where one was due")
+    return row[0]
 
 
 @dataclass
@@ -48,7 +57,8 @@ def copy_payload(frame: pd.DataFrame, geoms: np.ndarray, srid: int) -> pd.DataFr
     return out
 
 
-def copy_frame(conn: psycopg.Connection, copy: sql.Composable | str, frame: pd.DataFrame,
+def copy_frame(conn: psycopg.Connection, copy: sql.Composed | sql.SQL | str,
+               frame: pd.DataFrame,
                progress: Callable[[int], None] | None = None) -> None:
     """The frame's rows through `COPY … FROM STDIN (FORMAT csv)`, in chunks.
 

@@ -29,6 +29,7 @@ from loaders.demo_city.plane import (
     urban_land,
     utc,
 )
+from loaders.geometry import NONE
 
 OLD_TOWNS = np.array([[120.3197, 36.0600, 1970.0],   # 栈桥: the east bank grew from here
                       [120.1950, 35.9600, 1985.0]])  # 黄岛 development zone, later
@@ -247,7 +248,7 @@ def pipe_network(rng: np.random.Generator, g: RoadGraph) -> tuple[gpd.GeoDataFra
                 kinds[rng.choice(np.flatnonzero(comp == c), 2, replace=False)] = [
                     "source", "tank"]
         valve = np.where(kinds == "valve", pick(rng, ("open", "closed", "broken"), n,
-                                                 p=(0.94, 0.04, 0.02)), None)
+                                                 p=(0.94, 0.04, 0.02)), NONE)
         nodes.append(frame({
             "asset_id": node_ids, "utility": name, "node_kind": kinds, "valve_state": valve,
             "depth_m": depth, "ground_elevation_m": ground, "owner": f"{name} utility (synthetic)",

@@ -29,7 +29,7 @@ from citygis.cluster import database_url
 from citygis.db import make_engine, upgrade
 from citygis.settings import DatabaseSettings
 from loaders import LoadOptions, load_path, read_mapping
-from tests.conftest import recreate_database
+from tests.support.database import recreate_database
 
 UTILITIES = np.array(["water", "drainage", "gas", "heating", "telecom", "power"])
 MATERIALS = np.array(["steel", "ductile_iron", "pe", "pvc", "concrete"])

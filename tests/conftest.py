@@ -1,56 +1,18 @@
 """Every test talks to a real PostGIS: the self-managed cluster, or CITYGIS_DATABASE_URL.
 
-Each session gets a fresh database (`citygis_test`, or `$CITYGIS_TEST_DB` so that
-sessions running side by side do not drop each other's), migrated to head.
+Each session gets a fresh database (see tests/support/database.py), migrated to head.
+Fixtures only; helpers live in tests/support/.
 """
 
 from __future__ import annotations
 
-import os
-import socket
-import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
-import psycopg
 import pytest
-from psycopg import sql
 from sqlalchemy import Engine
-from sqlalchemy.engine import make_url
 
-from citygis.cluster import Cluster
 from citygis.db import make_engine, upgrade
-from citygis.settings import DatabaseSettings
-
-TEST_DB = os.environ.get("CITYGIS_TEST_DB", "citygis_test")
-TEST_PORT = 55433
-
-
-def test_cluster_settings() -> DatabaseSettings:
-    # /tmp is traversable by the unprivileged server user, unlike root's home.
-    data_dir = Path(tempfile.gettempdir()) / f"citygis-test-{os.geteuid()}"
-    return DatabaseSettings(database_url=None, data_dir=data_dir, pg_port=TEST_PORT)
-
-
-def server_url() -> str:
-    """URL of a server where the tests may create databases."""
-    external = os.environ.get("CITYGIS_DATABASE_URL")
-    if external:
-        return make_url(external).set(drivername="postgresql+psycopg").render_as_string(
-            hide_password=False)
-    return Cluster(test_cluster_settings()).up()
-
-
-def recreate_database(url: str, name: str) -> str:
-    u = make_url(url)
-    conninfo = psycopg.conninfo.make_conninfo(
-        host=u.host, port=u.port, user=u.username, password=u.password, dbname="postgres")
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        ident = sql.Identifier(name)
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(ident))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(ident))
-    return u.set(database=name).render_as_string(hide_password=False)
+from tests.support.database import TEST_DB, recreate_database, server_url
 
 
 @pytest.fixture(scope="session")
@@ -83,12 +45,6 @@ def conn(engine: Engine):
         tx.rollback()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def clean_db(db_url: str, engine: Engine) -> Iterator[str]:
     """The test database, emptied of layer rows after the test (loads commit for real)."""
@@ -100,26 +56,3 @@ def clean_db(db_url: str, engine: Engine) -> Iterator[str]:
     tables = ", ".join(f"city.{spec.id}" for spec in ALL_LAYERS)
     with engine.begin() as c:
         c.execute(text(f"TRUNCATE {tables}, city.load_runs, city.sensor_readings"))
-
-
-@contextmanager
-def serving(app) -> Iterator[str]:
-    """The app under uvicorn on a free loopback port, in a thread: for real HTTP clients."""
-    import threading
-    import time
-
-    import uvicorn
-
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(),
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{server.config.port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)

@@ -6,7 +6,7 @@ over one tile an affine map fits it closely: we fit one per tile (least squares 
 grid of `loaders.chinese_offsets` shifts, in Web Mercator metres) and PostGIS applies it
 with ST_Affine before ST_AsMVTGeom. The fit's worst residual on its grid is kept as
 `error_m`: at Qingdao under a quarter pixel at every zoom (GCJ-02's 30 km ripples show
-most at z8–z12, 0.2 px at worst), and under 1/32 pixel from z14 (tests/test_tiles.py).
+most at z8–z12, 0.2 px at worst), and under 1/32 pixel from z14 (tests/tiles/test_tiles.py).
 """
 
 from __future__ import annotations

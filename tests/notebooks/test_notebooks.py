@@ -1,0 +1,40 @@
+"""Each role's notebook runs headless against the demo city and draws an offline map."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from tests.support.webmap import demo_loaded, fetched_urls, remote
+
+NOTEBOOKS = sorted((Path(__file__).parents[2] / "notebooks").glob("*.ipynb"))
+
+
+@pytest.fixture(scope="module")
+def demo_db(db_url, engine):
+    yield from demo_loaded(db_url, engine)
+
+
+def test_there_is_a_notebook_per_role():
+    assert [p.stem for p in NOTEBOOKS] == [
+        "emergency_staff", "pipeline_crew", "planner_base_stations"]
+
+
+@pytest.mark.clients
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_runs_and_draws_an_offline_map(path, demo_db, monkeypatch):
+    monkeypatch.setenv("CITYGIS_DATABASE_URL", demo_db)  # the kernel inherits it
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(nb, timeout=180, kernel_name="python3",
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    htmls = [out["data"]["text/html"] for cell in nb.cells if cell.cell_type == "code"
+             for out in cell.get("outputs", []) if "text/html" in out.get("data", {})]
+    maps = [h for h in htmls if "srcdoc" in h]
+    assert maps, "no folium map displayed"
+    urls, scripts = fetched_urls(maps[-1])
+    assert scripts >= 2 and "L.map(" in maps[-1]
+    assert remote(urls) == [], remote(urls)
+    assert '"type": "Feature"' in maps[-1] or "&quot;type&quot;: &quot;Feature&quot;" in maps[-1]

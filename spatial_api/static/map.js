@@ -178,9 +178,19 @@ async function inspect(e) {
 
 // ---- labels: the catalog style's label attribute, drawn as HTML over the map ----
 // MapLibre's own text needs glyph files, which no package registry ships; the browser's
-// fonts draw any script (Chinese included). Greedy placement: top layers first, no two
+// fonts draw any script (Chinese included). Greedy placement in labelOrder(), no two
 // labels overlap, at most MAX_LABELS; redrawn whenever the map comes to rest.
 const MAX_LABELS = 200;
+// Zoomed out, the areas' names (districts, parks) say where you are and go first; closer
+// in, the features drawn on top of them (sites, shelters, incidents) do.
+const AREAS_FIRST_BELOW_ZOOM = 13;
+
+function labelOrder() {
+  const topDown = [...state.specs].reverse();
+  if (map.getZoom() >= AREAS_FIRST_BELOW_ZOOM) return topDown;
+  const isArea = (spec) => spec.style.kind === "fill";
+  return [...topDown.filter(isArea), ...topDown.filter((spec) => !isArea(spec))];
+}
 
 function extent(coords, box) {  // grow box [w, s, e, n] by nested GeoJSON coordinates
   if (typeof coords[0] === "number") {
@@ -210,7 +220,7 @@ function labelAnchors(spec) {  // one point per feature in view: its visible par
 function drawLabels() {
   const placed = [], box = $("labels");
   box.replaceChildren();
-  for (const spec of [...state.specs].reverse()) {
+  for (const spec of labelOrder()) {
     if (!spec.style.label || !$(`toggle-${spec.id}`)?.checked) continue;
     const area = spec.style.kind === "fill", below = area ? 0 : spec.style.radius + 2;
     for (const { name, at } of labelAnchors(spec)) {

@@ -63,9 +63,12 @@ def pick_windows(url: str, count: int, seed: int) -> list[Window]:
     engine = make_engine(url)
     rng = np.random.default_rng(seed)
     with engine.connect() as c:
-        pts = c.execute(sa.text(
-            "SELECT ST_X(ST_StartPoint(geom)), ST_Y(ST_StartPoint(geom))"
-            " FROM city.pipelines TABLESAMPLE BERNOULLI (0.2) REPEATABLE (11)")).all()
+        pts = c.execute(
+            sa.text(
+                "SELECT ST_X(ST_StartPoint(geom)), ST_Y(ST_StartPoint(geom))"
+                " FROM city.pipelines TABLESAMPLE BERNOULLI (0.2) REPEATABLE (11)"
+            )
+        ).all()
         order = rng.permutation(len(pts))
         windows: list[Window] = []
         for i in order:
@@ -74,10 +77,13 @@ def pick_windows(url: str, count: int, seed: int) -> list[Window]:
             x, y = pts[i]
             half = float(rng.choice([0.01, 0.015, 0.02, 0.03]))
             box = (round(x - half, 6), round(y - half, 6), round(x + half, 6), round(y + half, 6))
-            n = c.execute(sa.text(
-                "SELECT count(*) FROM (SELECT 1 FROM city.pipelines_current WHERE "
-                f"ST_Intersects(geom, ST_MakeEnvelope(:a, :b, :c, :d, {SRID})) LIMIT 20000) s"),
-                dict(zip("abcd", box, strict=True))).scalar_one()
+            n = c.execute(
+                sa.text(
+                    "SELECT count(*) FROM (SELECT 1 FROM city.pipelines_current WHERE "
+                    f"ST_Intersects(geom, ST_MakeEnvelope(:a, :b, :c, :d, {SRID})) LIMIT 20000) s"
+                ),
+                dict(zip("abcd", box, strict=True)),
+            ).scalar_one()
             if n < LIMIT:
                 continue
             offset = int(rng.integers(0, min(n // LIMIT, 10))) * LIMIT  # 0 … 9000
@@ -90,13 +96,18 @@ def pick_points(url: str, count: int, seed: int) -> list[tuple[float, float]]:
     """Uniform random points in the extent of the data."""
     engine = make_engine(url)
     with engine.connect() as c:
-        x0, y0, x1, y1 = c.execute(sa.text(
-            "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
-            "(SELECT ST_Extent(geom) AS e FROM city.pipelines_current) s")).one()
+        x0, y0, x1, y1 = c.execute(
+            sa.text(
+                "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
+                "(SELECT ST_Extent(geom) AS e FROM city.pipelines_current) s"
+            )
+        ).one()
     engine.dispose()
     rng = np.random.default_rng(seed)
-    return [(round(float(x), 6), round(float(y), 6))
-            for x, y in zip(rng.uniform(x0, x1, count), rng.uniform(y0, y1, count), strict=True)]
+    return [
+        (round(float(x), 6), round(float(y), 6))
+        for x, y in zip(rng.uniform(x0, x1, count), rng.uniform(y0, y1, count), strict=True)
+    ]
 
 
 class _Capture:
@@ -115,6 +126,7 @@ class _Capture:
 
             def all(self):
                 return []
+
         return Result()
 
 
@@ -124,11 +136,16 @@ def items_sql(windows: list[Window]) -> list[tuple]:
     from spatial_api.features import items
     from spatial_api.features.crs import parse_crs
     from spatial_api.features.params import BBox, ItemsQuery
+
     spec = LayerSource(Catalog()["pipelines"])
     out = []
     for *box, offset in windows:
-        q = ItemsQuery(limit=LIMIT, offset=offset, properties=PROPS,
-                       bbox=BBox.parse(",".join(map(str, box)), parse_crs(None, "bbox-crs")))
+        q = ItemsQuery(
+            limit=LIMIT,
+            offset=offset,
+            properties=PROPS,
+            bbox=BBox.parse(",".join(map(str, box)), parse_crs(None, "bbox-crs")),
+        )
         conn = _Capture(("", 0, None))
         asyncio.run(items.page(conn, spec, q))
         out += conn.sent
@@ -140,12 +157,14 @@ def nearest_sql(points: list[tuple[float, float]]) -> list[tuple]:
     from layers.access import Principal
     from spatial_api.analysis import lbs
     from spatial_api.analysis.models import NearestQuery
+
     catalog, who = Catalog(), Principal(restricted=True)
     out = []
     for lon, lat in points:
         conn = _Capture(())
-        asyncio.run(lbs.nearest(conn, catalog, who,
-                                NearestQuery(layer="pipelines", lon=lon, lat=lat, k=K)))
+        asyncio.run(
+            lbs.nearest(conn, catalog, who, NearestQuery(layer="pipelines", lon=lon, lat=lat, k=K))
+        )
         out += conn.sent
     return out
 
@@ -154,7 +173,8 @@ def knn_sql(points: list[tuple[float, float]]) -> list[tuple]:
     """The bare index KNN: planar `<->` order, GeoJSON out, nothing else."""
     stmt = sa.text(
         "SELECT asset_id, ST_AsGeoJSON(geom) FROM city.pipelines_current "
-        f"ORDER BY geom <-> ST_SetSRID(ST_MakePoint(:x, :y), {SRID}) LIMIT :k")
+        f"ORDER BY geom <-> ST_SetSRID(ST_MakePoint(:x, :y), {SRID}) LIMIT :k"
+    )
     return [(stmt, {"x": x, "y": y, "k": K}) for x, y in points]
 
 
@@ -192,15 +212,17 @@ def check_page(r, name: str) -> list:
     for f in feats:
         g = f.get("geometry") or {}
         assert f.get("type") == "Feature", f"{name}: not a Feature"
-        assert g.get("type") in ("LineString", "MultiLineString") and g.get("coordinates"), \
+        assert g.get("type") in ("LineString", "MultiLineString") and g.get("coordinates"), (
             f"{name}: bad geometry {str(g)[:80]}"
+        )
     return [f["properties"]["version_id"] for f in feats]
 
 
 def check_nearest(r) -> list:
     body = json.loads(r.content)
-    assert body.get("type") == "FeatureCollection" and len(body["features"]) == K, \
+    assert body.get("type") == "FeatureCollection" and len(body["features"]) == K, (
         f"nearest: {len(body.get('features', []))} features at {r.url}"
+    )
     for f in body["features"]:
         assert f.get("type") == "Feature" and (f.get("geometry") or {}).get("coordinates")
     return [f["id"] for f in body["features"]]
@@ -222,8 +244,11 @@ def main() -> None:
     url, segments = scratch_table(args.db, args.scale, args.seed)
     windows = pick_windows(url, args.windows, args.seed)
     points = pick_points(url, args.points, args.seed)
-    print(f"{segments:,} current pipe segments; {len(windows)} bbox windows "
-          f"(offsets {sorted({w[4] for w in windows})}); {len(points)} points", flush=True)
+    print(
+        f"{segments:,} current pipe segments; {len(windows)} bbox windows "
+        f"(offsets {sorted({w[4] for w in windows})}); {len(points)} points",
+        flush=True,
+    )
 
     servers = {"ours": ours(url, 0)}
     note = ""
@@ -252,24 +277,26 @@ def _urls(servers: dict, windows: list[Window], points: list[tuple[float, float]
         coll = "pipelines" if name == "ours" else f"{TIPG_SCHEMA}.pipelines"
         extra = {"properties": ",".join(PROPS)} if name == "ours" else {"sortby": "version_id"}
         out[("items", name)] = [
-            f"{server.base}/collections/{coll}/items?" + urlencode(
-                {"limit": LIMIT, "offset": o, "bbox": f"{a},{b},{c},{d}"} | extra)
-            for a, b, c, d, o in windows]
+            f"{server.base}/collections/{coll}/items?"
+            + urlencode({"limit": LIMIT, "offset": o, "bbox": f"{a},{b},{c},{d}"} | extra)
+            for a, b, c, d, o in windows
+        ]
     out[("nearest", "ours")] = [
-        f"{servers['ours'].base}/lbs/nearest?" + urlencode(
-            {"layer": "pipelines", "lon": x, "lat": y, "k": K}) for x, y in points]
+        f"{servers['ours'].base}/lbs/nearest?"
+        + urlencode({"layer": "pipelines", "lon": x, "lat": y, "k": K})
+        for x, y in points
+    ]
     return out
 
 
-def measure(url: str, servers: dict, windows: list[Window], points: list, args
-            ) -> tuple[dict, str]:
+def measure(url: str, servers: dict, windows: list[Window], points: list, args) -> tuple[dict, str]:
     auth = {"Authorization": f"Bearer {TOKEN}"}
     clients = max(args.clients)
-    floors = {("items", "floor: our page SQL, no HTTP"): SqlFloor(url, items_sql(windows), clients),
-              ("nearest", "floor: our nearest SQL, no HTTP"):
-                  SqlFloor(url, nearest_sql(points), clients),
-              ("nearest", "floor: bare KNN SQL (<->), no HTTP"):
-                  SqlFloor(url, knn_sql(points), clients)}
+    floors = {
+        ("items", "floor: our page SQL, no HTTP"): SqlFloor(url, items_sql(windows), clients),
+        ("nearest", "floor: our nearest SQL, no HTTP"): SqlFloor(url, nearest_sql(points), clients),
+        ("nearest", "floor: bare KNN SQL (<->), no HTTP"): SqlFloor(url, knn_sql(points), clients),
+    }
     urls = _urls(servers, windows, points)
 
     # One checked pass per HTTP path (also warms each server's pool and caches).
@@ -280,21 +307,29 @@ def measure(url: str, servers: dict, windows: list[Window], points: list, args
             pages[key[1]] = [check_page(r, key[1]) for r in responses]
         else:
             ours_ids = [check_nearest(r) for r in responses]
-    lines = [f"- every items response of {', '.join(pages)}: HTTP 200, a GeoJSON "
-             f"FeatureCollection of exactly {LIMIT} (Multi)LineString features."]
+    lines = [
+        f"- every items response of {', '.join(pages)}: HTTP 200, a GeoJSON "
+        f"FeatureCollection of exactly {LIMIT} (Multi)LineString features."
+    ]
     if "tipg" in pages:
         same = sum(a == b for a, b in zip(pages["ours"], pages["tipg"], strict=True))
-        lines.append(f"- identical pages (same version_ids, same order), ours vs tipg: "
-                     f"{same}/{len(windows)}.")
+        lines.append(
+            f"- identical pages (same version_ids, same order), ours vs tipg: "
+            f"{same}/{len(windows)}."
+        )
     knn = floors[("nearest", "floor: bare KNN SQL (<->), no HTTP")].results
     exact = floors[("nearest", "floor: our nearest SQL, no HTTP")].results
-    same_sql = sum([r.props["asset_id"] for r in e] == ids
-                   for e, ids in zip(exact, ours_ids, strict=True))
-    same_knn = sum({r.asset_id for r in k} == set(ids) for k, ids in zip(knn, ours_ids,
-                                                                         strict=True))
-    lines.append(f"- nearest: every response has {K} features; same as our SQL run directly "
-                 f"{same_sql}/{len(points)}; same set as the planar KNN {same_knn}/{len(points)}"
-                 " (planar degrees vs geodesic metres may rank differently).")
+    same_sql = sum(
+        [r.props["asset_id"] for r in e] == ids for e, ids in zip(exact, ours_ids, strict=True)
+    )
+    same_knn = sum(
+        {r.asset_id for r in k} == set(ids) for k, ids in zip(knn, ours_ids, strict=True)
+    )
+    lines.append(
+        f"- nearest: every response has {K} features; same as our SQL run directly "
+        f"{same_sql}/{len(points)}; same set as the planar KNN {same_knn}/{len(points)}"
+        " (planar degrees vs geodesic metres may rank differently)."
+    )
 
     runs: dict[tuple[str, str], Callable[[int], float]] = dict(floors)
     for key, u in urls.items():
@@ -314,48 +349,74 @@ def report(results: dict, n_windows: int, n_points: int, args) -> str:
     plural = [f"{c} client{'s' * (c > 1)}" for c in cs]
     out = []
     for kind, n, unit in (("items", n_windows, LIMIT), ("nearest", n_points, K)):
-        rate = {(name, c): n / statistics.median(results[(k, name, c)])
-                for k, name, c in results if k == kind}
+        rate = {
+            (name, c): n / statistics.median(results[(k, name, c)])
+            for k, name, c in results
+            if k == kind
+        }
         names = list(dict.fromkeys(name for name, _ in rate))
         floor = next(name for name in names if name.startswith("floor"))
-        out += [f"**{kind}** ({n} requests of {unit} features each)", "",
-                "| path | " + " | ".join(f"req/s, {p}" for p in plural) + " | "
-                + " | ".join(f"features/s, {p}" for p in plural)
-                + f" | ms/req, {plural[0]} | ÷ floor time ({plural[0]}) |",
-                "|---|" + "---|" * (2 * len(cs) + 2)]
+        out += [
+            f"**{kind}** ({n} requests of {unit} features each)",
+            "",
+            "| path | "
+            + " | ".join(f"req/s, {p}" for p in plural)
+            + " | "
+            + " | ".join(f"features/s, {p}" for p in plural)
+            + f" | ms/req, {plural[0]} | ÷ floor time ({plural[0]}) |",
+            "|---|" + "---|" * (2 * len(cs) + 2),
+        ]
         for name in names:
             rs = [rate[(name, c)] for c in cs]
-            out.append(f"| {name} | " + " | ".join(f"{r:,.1f}" for r in rs) + " | "
-                       + " | ".join(f"{r * unit:,.0f}" for r in rs)
-                       + f" | {1000 / rs[0]:,.1f} | {rate[(floor, cs[0])] / rs[0]:.3g} |")
+            out.append(
+                f"| {name} | "
+                + " | ".join(f"{r:,.1f}" for r in rs)
+                + " | "
+                + " | ".join(f"{r * unit:,.0f}" for r in rs)
+                + f" | {1000 / rs[0]:,.1f} | {rate[(floor, cs[0])] / rs[0]:.3g} |"
+            )
         if ("ours" in names) and ("tipg" in names):
-            out += ["", "ours ÷ tipg throughput: " + ", ".join(
-                f"{rate[('ours', c)] / rate[('tipg', c)]:.2f} ({p})"
-                for c, p in zip(cs, plural, strict=True))]
+            out += [
+                "",
+                "ours ÷ tipg throughput: "
+                + ", ".join(
+                    f"{rate[('ours', c)] / rate[('tipg', c)]:.2f} ({p})"
+                    for c, p in zip(cs, plural, strict=True)
+                ),
+            ]
         elif kind == "nearest":
-            out += ["", "tipg: not measured — it has no nearest endpoint, and its `sortby` "
-                    "takes column names only (no distance ordering)."]
+            out += [
+                "",
+                "tipg: not measured — it has no nearest endpoint, and its `sortby` "
+                "takes column names only (no distance ordering).",
+            ]
         out.append("")
     return "\n".join(out).rstrip()
 
 
-def record(table: str, checks: str, args, segments: int, n_windows: int, n_points: int,
-           note: str) -> None:
-    body = (f"## Features: items pages and nearest-{K} over {segments:,} pipe "
-            f"segments\n\n"
-            + provenance(f"python -m benchmarks.bench_features --windows {args.windows} "
-                         f"--points {args.points} --repeat {args.repeat} --write", args.repeat)
-            + "; one uvicorn worker per server. *items*: "
-            f"`limit={LIMIT}` pages over {n_windows} bbox windows at offsets 0–9000 (every page "
-            "full); ours returns the four properties tipg's view has "
-            f"(`properties={','.join(PROPS)}`), tipg (1.6, a view of the current pipelines) "
-            "all its columns, both by version_id; both count numberMatched (ours up to "
-            "100,000). The floor is the page statement our server sends, run directly. "
-            f"*nearest*: {n_points} uniform random points in the data extent, "
-            f"`/lbs/nearest?k={K}` (exact geodesic order: a KNN bound, then a geodesic "
-            "re-rank); floors are that statement run directly and a bare planar KNN. "
-            f"{SHARED_MACHINE}\n\n"
-            f"{table}\n\nChecks:\n\n{checks}\n" + (f"\n{note}\n" if note else ""))
+def record(
+    table: str, checks: str, args, segments: int, n_windows: int, n_points: int, note: str
+) -> None:
+    body = (
+        f"## Features: items pages and nearest-{K} over {segments:,} pipe "
+        f"segments\n\n"
+        + provenance(
+            f"python -m benchmarks.bench_features --windows {args.windows} "
+            f"--points {args.points} --repeat {args.repeat} --write",
+            args.repeat,
+        )
+        + "; one uvicorn worker per server. *items*: "
+        f"`limit={LIMIT}` pages over {n_windows} bbox windows at offsets 0–9000 (every page "
+        "full); ours returns the four properties tipg's view has "
+        f"(`properties={','.join(PROPS)}`), tipg (1.6, a view of the current pipelines) "
+        "all its columns, both by version_id; both count numberMatched (ours up to "
+        "100,000). The floor is the page statement our server sends, run directly. "
+        f"*nearest*: {n_points} uniform random points in the data extent, "
+        f"`/lbs/nearest?k={K}` (exact geodesic order: a KNN bound, then a geodesic "
+        "re-rank); floors are that statement run directly and a bare planar KNN. "
+        f"{SHARED_MACHINE}\n\n"
+        f"{table}\n\nChecks:\n\n{checks}\n" + (f"\n{note}\n" if note else "")
+    )
     write_section("features", body)
 
 

@@ -44,19 +44,24 @@ def make_gpkg(path: Path, n: int, seed: int = 1) -> None:
     length = rng.uniform(20, 120, n)
     mid = rng.uniform(0.3, 0.7, n)
     xs = np.column_stack([x0, x0 + np.cos(angle) * length * mid, x0 + np.cos(angle) * length])
-    ys = np.column_stack([y0, y0 + np.sin(angle) * length * mid + rng.normal(0, 2, n),
-                          y0 + np.sin(angle) * length])
+    ys = np.column_stack(
+        [y0, y0 + np.sin(angle) * length * mid + rng.normal(0, 2, n), y0 + np.sin(angle) * length]
+    )
     coords = np.stack([xs, ys], axis=-1).reshape(-1, 2)
     geoms = linestrings(coords, indices=np.repeat(np.arange(n), 3))
-    frame = gpd.GeoDataFrame({
-        "pipe_id": [f"P{i:07d}" for i in range(n)],
-        "utility": UTILITIES[rng.integers(0, 6, n)],
-        "DN": rng.choice([100, 150, 200, 300, 400, 600], n).astype(float),
-        "material": MATERIALS[rng.integers(0, 5, n)],
-        "depth_start_m": rng.uniform(0.8, 3.0, n).round(2),
-        "depth_end_m": rng.uniform(0.8, 3.0, n).round(2),
-        "install_date": rng.integers(1970, 2025, n).astype(str),
-    }, geometry=geoms, crs="EPSG:4549")
+    frame = gpd.GeoDataFrame(
+        {
+            "pipe_id": [f"P{i:07d}" for i in range(n)],
+            "utility": UTILITIES[rng.integers(0, 6, n)],
+            "DN": rng.choice([100, 150, 200, 300, 400, 600], n).astype(float),
+            "material": MATERIALS[rng.integers(0, 5, n)],
+            "depth_start_m": rng.uniform(0.8, 3.0, n).round(2),
+            "depth_end_m": rng.uniform(0.8, 3.0, n).round(2),
+            "install_date": rng.integers(1970, 2025, n).astype(str),
+        },
+        geometry=geoms,
+        crs="EPSG:4549",
+    )
     pyogrio.write_dataframe(frame, path, layer="pipes")
 
 
@@ -78,8 +83,10 @@ def main() -> None:
     engine = make_engine(url)
     upgrade(engine)
     libpq = sa.engine.make_url(url)
-    pg = (f"PG:host={libpq.host} port={libpq.port} dbname={libpq.database} "
-          f"user={libpq.username} password={libpq.password}")
+    pg = (
+        f"PG:host={libpq.host} port={libpq.port} dbname={libpq.database} "
+        f"user={libpq.username} password={libpq.password}"
+    )
 
     workdir = Path(tempfile.mkdtemp(prefix="citygis-bench-"))
     gpkg = workdir / "pipes.gpkg"
@@ -89,33 +96,55 @@ def main() -> None:
     def ours():
         with engine.begin() as c:
             c.execute(sa.text("TRUNCATE city.pipelines"))
-        report = load_path(url, "pipelines", gpkg, LoadOptions(
-            mapping=read_mapping(None, {}, "pipe_id"),
-            rejects_path=workdir / "rejects.csv"))
+        report = load_path(
+            url,
+            "pipelines",
+            gpkg,
+            LoadOptions(
+                mapping=read_mapping(None, {}, "pipe_id"), rejects_path=workdir / "rejects.csv"
+            ),
+        )
         assert report.layers[0].new == args.features, report
 
     def ogr2ogr(reproject: bool):
         def run():
-            cmd = ["ogr2ogr", "-f", "PostgreSQL", pg, str(gpkg), "pipes", "-nln",
-                   "public.ogr_pipes", "-overwrite", "-lco", "SPATIAL_INDEX=GIST",
-                   "-lco", "GEOMETRY_NAME=geom"]
+            cmd = [
+                "ogr2ogr",
+                "-f",
+                "PostgreSQL",
+                pg,
+                str(gpkg),
+                "pipes",
+                "-nln",
+                "public.ogr_pipes",
+                "-overwrite",
+                "-lco",
+                "SPATIAL_INDEX=GIST",
+                "-lco",
+                "GEOMETRY_NAME=geom",
+            ]
             if reproject:
                 cmd += ["-t_srs", "EPSG:4490"]
-            subprocess.run(cmd, check=True, env=os.environ | {"PG_USE_COPY": "YES"},
-                           capture_output=True)
+            subprocess.run(
+                cmd, check=True, env=os.environ | {"PG_USE_COPY": "YES"}, capture_output=True
+            )
+
         return run
 
     def to_postgis():
         frame = pyogrio.read_dataframe(gpkg, use_arrow=True)
-        frame.to_postgis("gpd_pipes", engine, schema="public", if_exists="replace",
-                         chunksize=50_000)
+        frame.to_postgis(
+            "gpd_pipes", engine, schema="public", if_exists="replace", chunksize=50_000
+        )
         with engine.begin() as c:
             c.execute(sa.text("CREATE INDEX ON public.gpd_pipes USING gist (geometry)"))
 
-    runs = {"citygis load (validate, 4549→4490, Z, versions)": ours,
-            "ogr2ogr -f PostgreSQL (COPY, GiST)": ogr2ogr(False),
-            "ogr2ogr … -t_srs EPSG:4490": ogr2ogr(True),
-            "geopandas to_postgis (+ GiST)": to_postgis}
+    runs = {
+        "citygis load (validate, 4549→4490, Z, versions)": ours,
+        "ogr2ogr -f PostgreSQL (COPY, GiST)": ogr2ogr(False),
+        "ogr2ogr … -t_srs EPSG:4490": ogr2ogr(True),
+        "geopandas to_postgis (+ GiST)": to_postgis,
+    }
     results = {name: [] for name in runs}
     for _ in range(args.repeat):  # interleaved so drift hits every tool alike
         for name, fn in runs.items():
@@ -133,11 +162,16 @@ def main() -> None:
 
 
 def record(table: str, args) -> None:
-    body = (f"## Loading: {args.features:,} line features from a GeoPackage\n\n"
-            + provenance(f"python -m benchmarks.bench_load --repeat {args.repeat} --write",
-                         args.repeat, beside="our loader and the tools")
-            + ". A ratio below 1 means we are faster.\n\n"
-            f"{table}\n")
+    body = (
+        f"## Loading: {args.features:,} line features from a GeoPackage\n\n"
+        + provenance(
+            f"python -m benchmarks.bench_load --repeat {args.repeat} --write",
+            args.repeat,
+            beside="our loader and the tools",
+        )
+        + ". A ratio below 1 means we are faster.\n\n"
+        f"{table}\n"
+    )
     write_section("load", body)
 
 

@@ -72,6 +72,7 @@ def free_port() -> int:
 def app_factory():
     """What uvicorn runs for our server (--factory), configured by the environment."""
     from spatial_api import create_app
+
     return create_app(os.environ["BENCH_DATABASE_URL"], ServerSettings(), pool_size=10)
 
 
@@ -84,17 +85,23 @@ def build(url: str, scale: float, seed: int) -> int:
         print(f"generating pipelines at scale {scale} …", flush=True)
         started = time.perf_counter()
         frame = generate(seed, scale)["pipelines"]
-        print(f"  {len(frame):,} segments generated in {time.perf_counter() - started:.0f}s; "
-              "loading …", flush=True)
+        print(
+            f"  {len(frame):,} segments generated in {time.perf_counter() - started:.0f}s; "
+            "loading …",
+            flush=True,
+        )
         report = load_frames(url, {"pipelines": frame}, source=f"synthetic bench {seed}")
         print(f"  loaded in {report.seconds:.0f}s", flush=True)
         with engine.begin() as c:
             c.execute(sa.text("ANALYZE city.pipelines"))
     with engine.begin() as c:
         c.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {TIPG_SCHEMA}"))
-        c.execute(sa.text(
-            f"CREATE OR REPLACE VIEW {TIPG_SCHEMA}.pipelines AS SELECT version_id, asset_id,"
-            " utility, diameter_mm, material, geom FROM city.pipelines_current"))
+        c.execute(
+            sa.text(
+                f"CREATE OR REPLACE VIEW {TIPG_SCHEMA}.pipelines AS SELECT version_id, asset_id,"
+                " utility, diameter_mm, material, geom FROM city.pipelines_current"
+            )
+        )
         n = c.execute(sa.text("SELECT count(*) FROM city.pipelines_current")).scalar_one()
     engine.dispose()
     return n
@@ -104,9 +111,12 @@ def pick_tiles(url: str, count: int, seed: int) -> list[Tile]:
     """z14 tiles where the pipes are, chosen as a map user would: weighted by density."""
     engine = make_engine(url)
     with engine.connect() as c:
-        pts = c.execute(sa.text(
-            "SELECT ST_X(ST_StartPoint(geom)), ST_Y(ST_StartPoint(geom))"
-            " FROM city.pipelines TABLESAMPLE BERNOULLI (2) REPEATABLE (7)")).all()
+        pts = c.execute(
+            sa.text(
+                "SELECT ST_X(ST_StartPoint(geom)), ST_Y(ST_StartPoint(geom))"
+                " FROM city.pipelines TABLESAMPLE BERNOULLI (2) REPEATABLE (7)"
+            )
+        ).all()
     engine.dispose()
     tms = morecantile.tms.get("WebMercatorQuad")
     tiles = [tms.tile(lon, lat, Z) for lon, lat in pts]
@@ -127,8 +137,10 @@ class Floor:
         self(max_clients)  # reads every tile once, so PostgreSQL's buffers hold the data
 
     async def _run(self, clients: int) -> float:
-        conns = [await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True)
-                 for _ in range(clients)]
+        conns = [
+            await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True)
+            for _ in range(clients)
+        ]
         for conn in conns:
             await configure(conn)  # as the server's tile pool does
 
@@ -149,11 +161,14 @@ class Floor:
 
 async def _fetch_all(urls: list[str], clients: int, headers: dict) -> tuple[float, list]:
     sem = asyncio.Semaphore(clients)
-    async with httpx.AsyncClient(headers=headers, timeout=120,
-                                 limits=httpx.Limits(max_connections=clients)) as client:
+    async with httpx.AsyncClient(
+        headers=headers, timeout=120, limits=httpx.Limits(max_connections=clients)
+    ) as client:
+
         async def get(u: str) -> httpx.Response:
             async with sem:
                 return await client.get(u)
+
         started = time.perf_counter()
         responses = await asyncio.gather(*(get(u) for u in urls))
         elapsed = time.perf_counter() - started
@@ -181,14 +196,17 @@ def wrk_seconds(urls: list[str], clients: int, headers: dict, seconds: float) ->
     """Seconds per pass over `urls` at wrk's measured rate (one wrk thread, `clients`
     keep-alive connections, each request the next URL of the list)."""
     base = re.match(r"https?://[^/]+", urls[0]).group(0)
-    paths = ", ".join(f'"{u[len(base):]}"' for u in urls)
+    paths = ", ".join(f'"{u[len(base) :]}"' for u in urls)
     with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
         script.write(_WRK_SCRIPT % paths)
         script.flush()
         head = [a for k, v in headers.items() for a in ("-H", f"{k}: {v}")]
-        out = subprocess.run(["wrk", "-t1", f"-c{clients}", f"-d{seconds:g}s", "-s",
-                              script.name, *head, base], capture_output=True, text=True,
-                             check=True).stdout
+        out = subprocess.run(
+            ["wrk", "-t1", f"-c{clients}", f"-d{seconds:g}s", "-s", script.name, *head, base],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
     if "Non-2xx" in out or "Socket errors" in out:
         raise RuntimeError(f"wrk saw failed requests:\n{out}")
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
@@ -205,7 +223,11 @@ class Server:
         self.log = open(log, "w")  # noqa: SIM115 (open while the server runs; closed in stop)
         self.proc = subprocess.Popen(
             [*argv, "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"],
-            env=os.environ | env, cwd=cwd, stdout=self.log, stderr=subprocess.STDOUT)
+            env=os.environ | env,
+            cwd=cwd,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + 180
         while True:
             try:
@@ -230,26 +252,42 @@ class Server:
 def ours(url: str, cache_mb: float) -> Server:
     # The data does not change during the run, so cached current tiles may outlive the
     # default 60 s clock TTL (the interleaved passes take minutes).
-    return Server([sys.executable, "-m", "uvicorn", "benchmarks.bench_tiles:app_factory",
-                   "--factory"],
-                  {"BENCH_DATABASE_URL": url, "CITYGIS_RESTRICTED_TOKENS": TOKEN,
-                   "CITYGIS_TILES_CACHE_MB": str(cache_mb),
-                   "CITYGIS_TILES_CURRENT_TTL_S": "86400"}, ROOT, "/health")
+    return Server(
+        [sys.executable, "-m", "uvicorn", "benchmarks.bench_tiles:app_factory", "--factory"],
+        {
+            "BENCH_DATABASE_URL": url,
+            "CITYGIS_RESTRICTED_TOKENS": TOKEN,
+            "CITYGIS_TILES_CACHE_MB": str(cache_mb),
+            "CITYGIS_TILES_CURRENT_TTL_S": "86400",
+        },
+        ROOT,
+        "/health",
+    )
 
 
 def tipg(url: str, python: str, max_features: int) -> Server:
     libpq = sa.engine.make_url(url).set(drivername="postgresql")
-    return Server([python, "-m", "uvicorn", "tipg.main:app"],
-                  {"DATABASE_URL": libpq.render_as_string(hide_password=False),
-                   "TIPG_DB_SCHEMAS": f'["{TIPG_SCHEMA}"]',
-                   "TIPG_MAX_FEATURES_PER_TILE": str(max_features),
-                   "TIPG_DB_SPATIAL_EXTENT": "false", "TIPG_DB_DATETIME_EXTENT": "false"},
-                  Path("/tmp"), "/collections")
+    return Server(
+        [python, "-m", "uvicorn", "tipg.main:app"],
+        {
+            "DATABASE_URL": libpq.render_as_string(hide_password=False),
+            "TIPG_DB_SCHEMAS": f'["{TIPG_SCHEMA}"]',
+            "TIPG_MAX_FEATURES_PER_TILE": str(max_features),
+            "TIPG_DB_SPATIAL_EXTENT": "false",
+            "TIPG_DB_DATETIME_EXTENT": "false",
+        },
+        Path("/tmp"),
+        "/collections",
+    )
 
 
 def feature_count(responses: list) -> float:
-    n = [sum(len(layer["features"]) for layer in mapbox_vector_tile.decode(r.content).values())
-         if r.status_code == 200 else 0 for r in responses]
+    n = [
+        sum(len(layer["features"]) for layer in mapbox_vector_tile.decode(r.content).values())
+        if r.status_code == 200
+        else 0
+        for r in responses
+    ]
     return statistics.mean(n)
 
 
@@ -261,14 +299,19 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--clients", type=int, nargs="+", default=[1, 4])
     ap.add_argument("--seconds", type=float, default=10, help="wrk run per path and clients")
-    ap.add_argument("--tipg-python", default="/tmp/tipg-venv/bin/python",
-                    help="a Python with tipg and uvicorn installed (kept out of our venv)")
+    ap.add_argument(
+        "--tipg-python",
+        default="/tmp/tipg-venv/bin/python",
+        help="a Python with tipg and uvicorn installed (kept out of our venv)",
+    )
     ap.add_argument("--db", default=DB, help="scratch database, kept between runs")
     ap.add_argument("--write", action="store_true", help="record results in BENCHMARKS.md")
     args = ap.parse_args()
     if shutil.which("wrk") is None:
-        sys.exit("bench_tiles drives the servers with wrk: run ./dev bench-setup "
-                 "(or apt-get install wrk)")
+        sys.exit(
+            "bench_tiles drives the servers with wrk: run ./dev bench-setup "
+            "(or apt-get install wrk)"
+        )
 
     url, segments = scratch_table(args.db, args.scale, args.seed)
     tiles = pick_tiles(url, args.tiles, args.seed)
@@ -284,14 +327,21 @@ def main() -> None:
         tipg_note = f"tipg not measured: {exc}"
         print(tipg_note)
     urls = {
-        "ours, cold": [f"{servers['ours, cold'].base}/collections/pipelines/tiles/"
-                       f"WebMercatorQuad/{z}/{y}/{x}" for z, y, x in tiles],
-        "ours, warm": [f"{servers['ours, warm'].base}/collections/pipelines/tiles/"
-                       f"WebMercatorQuad/{z}/{y}/{x}" for z, y, x in tiles],
+        "ours, cold": [
+            f"{servers['ours, cold'].base}/collections/pipelines/tiles/WebMercatorQuad/{z}/{y}/{x}"
+            for z, y, x in tiles
+        ],
+        "ours, warm": [
+            f"{servers['ours, warm'].base}/collections/pipelines/tiles/WebMercatorQuad/{z}/{y}/{x}"
+            for z, y, x in tiles
+        ],
     }
     if "tipg" in servers:
-        urls["tipg"] = [f"{servers['tipg'].base}/collections/{TIPG_SCHEMA}.pipelines/tiles/"
-                        f"WebMercatorQuad/{z}/{x}/{y}?properties={props}" for z, y, x in tiles]
+        urls["tipg"] = [
+            f"{servers['tipg'].base}/collections/{TIPG_SCHEMA}.pipelines/tiles/"
+            f"WebMercatorQuad/{z}/{x}/{y}?properties={props}"
+            for z, y, x in tiles
+        ]
     auth = {"Authorization": f"Bearer {TOKEN}"}
     try:
         results, sizes = measure(url, tiles, urls, auth, args)
@@ -306,15 +356,15 @@ def main() -> None:
         record(table, args, segments, len(tiles), tipg_note)
 
 
-def measure(url: str, tiles: list[Tile], urls: dict[str, list[str]], auth: dict, args
-            ) -> tuple[dict[tuple[str, int], list[float]], dict[str, tuple[float, float]]]:
+def measure(
+    url: str, tiles: list[Tile], urls: dict[str, list[str]], auth: dict, args
+) -> tuple[dict[tuple[str, int], list[float]], dict[str, tuple[float, float]]]:
     """Median-ready seconds per (path, clients); mean bytes and features per tile."""
     floor = Floor(url, tiles, max(args.clients))  # PostgreSQL's buffers now hold the data
     sizes = {}
     for name, u in urls.items():  # warms the warm cache; checks every path answers
         _, responses = fetch(u, 4, auth)
-        sizes[name] = (statistics.mean(len(r.content) for r in responses),
-                       feature_count(responses))
+        sizes[name] = (statistics.mean(len(r.content) for r in responses), feature_count(responses))
     runs: dict[str, Callable[[int], float]] = {"floor (tile SQL, no HTTP)": floor}
     for name, u in urls.items():
         runs[name] = lambda c, u=u: wrk_seconds(u, c, auth, args.seconds)
@@ -327,18 +377,22 @@ def measure(url: str, tiles: list[Tile], urls: dict[str, list[str]], auth: dict,
 
 
 def report(results: dict, sizes: dict, n: int, args) -> str:
-    head = "| path | " + " | ".join(f"tiles/s, {c} client{'s' * (c > 1)}"
-                                     for c in args.clients)
-    lines = [head + " | ÷ floor time (1 client) | mean KB/tile | mean features/tile |",
-             "|---|" + "---|" * (len(args.clients) + 3)]
+    head = "| path | " + " | ".join(f"tiles/s, {c} client{'s' * (c > 1)}" for c in args.clients)
+    lines = [
+        head + " | ÷ floor time (1 client) | mean KB/tile | mean features/tile |",
+        "|---|" + "---|" * (len(args.clients) + 3),
+    ]
     floor = statistics.median(results[("floor (tile SQL, no HTTP)", args.clients[0])])
     names = dict.fromkeys(name for name, _ in results)
     for name in names:
         rates = [n / statistics.median(results[(name, c)]) for c in args.clients]
         ratio = statistics.median(results[(name, args.clients[0])]) / floor
         kb, feats = sizes.get(name, (float("nan"), float("nan")))
-        lines.append(f"| {name} | " + " | ".join(f"{r:,.0f}" for r in rates)
-                     + f" | {ratio:.2f} | {kb / 1024:.1f} | {feats:,.0f} |")
+        lines.append(
+            f"| {name} | "
+            + " | ".join(f"{r:,.0f}" for r in rates)
+            + f" | {ratio:.2f} | {kb / 1024:.1f} | {feats:,.0f} |"
+        )
     return "\n".join(lines).replace("| nan | nan |", "| – | – |")
 
 
@@ -352,8 +406,9 @@ def scratch_table(db: str, scale: float, seed: int) -> tuple[str, int]:
 
 def _ensure_database(base: str, url: str, db: str) -> None:
     u = sa.engine.make_url(base)
-    conninfo = psycopg.conninfo.make_conninfo(host=u.host, port=u.port, user=u.username,
-                                              password=u.password, dbname="postgres")
+    conninfo = psycopg.conninfo.make_conninfo(
+        host=u.host, port=u.port, user=u.username, password=u.password, dbname="postgres"
+    )
     with psycopg.connect(conninfo, autocommit=True) as conn:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (db,)).fetchone():
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(db)))
@@ -363,22 +418,27 @@ def _ensure_database(base: str, url: str, db: str) -> None:
 
 
 def record(table: str, args, segments: int, n_tiles: int, note: str) -> None:
-    body = (f"## Vector tiles: {n_tiles} z{Z} tiles of {segments:,} pipe segments\n\n"
-            + provenance(f"python -m benchmarks.bench_tiles --scale {args.scale:g} --tiles "
-                         f"{args.tiles} --repeat {args.repeat} --seconds {args.seconds:g} --write",
-                         args.repeat, beside="servers and wrk")
-            + ". Servers are one uvicorn worker each (uvloop and httptools for both), driven "
-            f"by wrk for {args.seconds:g} s per cell, cycling over the tiles. "
-            "*floor* is our tile rendering (tiles.mvt.render: its SQL, binary results) run "
-            "directly on PostgreSQL, no HTTP; *cold* renders every tile (cache off) after "
-            "checking the layer's change version; *warm* answers from the in-process cache "
-            "(still one version check per request; clock TTL raised for the run); tipg 1.6 "
-            "reads a view of the current pipelines with the same four properties, extent, "
-            "buffer and feature limit. tipg selects the features meeting the tile; we also "
-            "take those within a line's half-width (plus a pixel) of its edge, and give "
-            "every feature its id (the version id), hence our slightly heavier tiles. "
-            f"A ratio below 1 means faster than the floor. {SHARED_MACHINE}\n\n"
-            f"{table}\n" + (f"\n{note}\n" if note else ""))
+    body = (
+        f"## Vector tiles: {n_tiles} z{Z} tiles of {segments:,} pipe segments\n\n"
+        + provenance(
+            f"python -m benchmarks.bench_tiles --scale {args.scale:g} --tiles "
+            f"{args.tiles} --repeat {args.repeat} --seconds {args.seconds:g} --write",
+            args.repeat,
+            beside="servers and wrk",
+        )
+        + ". Servers are one uvicorn worker each (uvloop and httptools for both), driven "
+        f"by wrk for {args.seconds:g} s per cell, cycling over the tiles. "
+        "*floor* is our tile rendering (tiles.mvt.render: its SQL, binary results) run "
+        "directly on PostgreSQL, no HTTP; *cold* renders every tile (cache off) after "
+        "checking the layer's change version; *warm* answers from the in-process cache "
+        "(still one version check per request; clock TTL raised for the run); tipg 1.6 "
+        "reads a view of the current pipelines with the same four properties, extent, "
+        "buffer and feature limit. tipg selects the features meeting the tile; we also "
+        "take those within a line's half-width (plus a pixel) of its edge, and give "
+        "every feature its id (the version id), hence our slightly heavier tiles. "
+        f"A ratio below 1 means faster than the floor. {SHARED_MACHINE}\n\n"
+        f"{table}\n" + (f"\n{note}\n" if note else "")
+    )
     write_section("tiles", body)
 
 

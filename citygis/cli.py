@@ -16,8 +16,9 @@ from citygis.settings import DatabaseSettings, ServerSettings
 from citygis.urls import libpq_url
 
 app = typer.Typer(help="City spatiotemporal GIS platform.", no_args_is_help=True)
-db_app = typer.Typer(help="The database: embedded PostGIS cluster and schema.",
-                     no_args_is_help=True)
+db_app = typer.Typer(
+    help="The database: embedded PostGIS cluster and schema.", no_args_is_help=True
+)
 app.add_typer(db_app, name="db")
 log = logging.getLogger("citygis")
 
@@ -62,8 +63,16 @@ def db_status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Is the embedded cluster running, where, on which port. Exit 3 when stopped."""
     status = _embedded(DatabaseSettings()).status()
     if as_json:
-        out().print_json(json.dumps({"running": status.running, "pid": status.pid,
-                                     "port": status.port, "data_dir": str(status.data_dir)}))
+        out().print_json(
+            json.dumps(
+                {
+                    "running": status.running,
+                    "pid": status.pid,
+                    "port": status.port,
+                    "data_dir": str(status.data_dir),
+                }
+            )
+        )
     else:
         state = f"running (pid {status.pid})" if status.running else "stopped"
         out().print(f"{state} on 127.0.0.1:{status.port}, data in {status.data_dir}")
@@ -73,9 +82,13 @@ def db_status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 
 @db_app.command("url")
 def db_url(
-    sqlalchemy: Annotated[bool, typer.Option(
-        "--sqlalchemy", help="Print the SQLAlchemy URL (postgresql+psycopg://…) instead, for "
-                             "create_engine")] = False,
+    sqlalchemy: Annotated[
+        bool,
+        typer.Option(
+            "--sqlalchemy",
+            help="Print the SQLAlchemy URL (postgresql+psycopg://…) instead, for create_engine",
+        ),
+    ] = False,
 ) -> None:
     """Print the libpq URL (psql, QGIS, psycopg) of the database in use."""
     try:
@@ -104,28 +117,44 @@ def list_layers(as_json: Annotated[bool, typer.Option("--json")] = False) -> Non
 
     catalog = Catalog()
     if as_json:
-        print(json.dumps([spec.model_dump(mode="json") for spec in catalog.values()], indent=1,
-                         ensure_ascii=False))
+        print(
+            json.dumps(
+                [spec.model_dump(mode="json") for spec in catalog.values()],
+                indent=1,
+                ensure_ascii=False,
+            )
+        )
         return
     # Ids are what users type: never cut one, however narrow the window. Only the title
     # wraps, and a storage CRS shared by every layer goes in the caption: 80 columns suffice.
     srids = {spec.storage_srid for spec in catalog.values()}
     shared_crs = f"EPSG:{next(iter(srids))}" if len(srids) == 1 else None
-    columns = [Column("id", no_wrap=True, min_width=max(map(len, catalog))),
-               Column("title", overflow="fold"), Column("geometry", no_wrap=True),
-               *([] if shared_crs else [Column("CRS", no_wrap=True)]),
-               Column("access", no_wrap=True), Column("attrs", no_wrap=True)]
+    columns = [
+        Column("id", no_wrap=True, min_width=max(map(len, catalog))),
+        Column("title", overflow="fold"),
+        Column("geometry", no_wrap=True),
+        *([] if shared_crs else [Column("CRS", no_wrap=True)]),
+        Column("access", no_wrap=True),
+        Column("attrs", no_wrap=True),
+    ]
     table = Table(*columns, caption=shared_crs and f"every layer is stored in {shared_crs}")
     for spec in catalog.values():
         geom = spec.geometry_type + (" Z" if spec.dimension == 3 else "")
         crs = [] if shared_crs else [f"EPSG:{spec.storage_srid}"]
-        table.add_row(spec.id, f"{spec.title} · {spec.title_zh}", geom, *crs, spec.access.value,
-                      str(len(spec.attributes)))
+        table.add_row(
+            spec.id,
+            f"{spec.title} · {spec.title_zh}",
+            geom,
+            *crs,
+            spec.access.value,
+            str(len(spec.attributes)),
+        )
     out().print(table)
 
 
-def _serve(host: str | None, port: int | None, url: str | None = None,
-           demo_token: bool = False) -> None:
+def _serve(
+    host: str | None, port: int | None, url: str | None = None, demo_token: bool = False
+) -> None:
     import secrets
 
     import uvicorn
@@ -140,13 +169,18 @@ def _serve(host: str | None, port: int | None, url: str | None = None,
         # The demo shows buried pipelines too; a fresh token keeps them off the open API.
         server = server.model_copy(update={"restricted_tokens": secrets.token_urlsafe(16)})
     api = create_app(url, server, pool_size=db.pool_size)
-    out().print(f"[bold green]citygis is serving at http://{host}:{port}/[/] "
-                  f"(layers: /layers, health: /health, API: /api.html)")
+    out().print(
+        f"[bold green]citygis is serving at http://{host}:{port}/[/] "
+        f"(layers: /layers, health: /health, API: /api.html)"
+    )
     if server.tokens:
-        out().print(f"restricted layers (pipelines, pipe nodes, hazard sources) need "
-                      f"'Authorization: Bearer {server.tokens[0]}'")
-        out().print(f"[bold]map with every layer: http://{host}:{port}/map?token="
-                      f"{server.tokens[0]}[/]")
+        out().print(
+            f"restricted layers (pipelines, pipe nodes, hazard sources) need "
+            f"'Authorization: Bearer {server.tokens[0]}'"
+        )
+        out().print(
+            f"[bold]map with every layer: http://{host}:{port}/map?token={server.tokens[0]}[/]"
+        )
     else:
         out().print(f"[bold]map: http://{host}:{port}/map[/]")
     uvicorn.run(api, host=host, port=port, log_level=server.log_level)
@@ -166,8 +200,12 @@ def serve(host: HostOpt = None, port: PortOpt = None) -> None:
 def demo(
     host: HostOpt = None,
     port: PortOpt = None,
-    scale: Annotated[float, typer.Option(min=0.01, max=100, help="Synthetic size: 1 = tens "
-                                         "of thousands of pipes, 18 ≈ 1M")] = 1.0,
+    scale: Annotated[
+        float,
+        typer.Option(
+            min=0.01, max=100, help="Synthetic size: 1 = tens of thousands of pipes, 18 ≈ 1M"
+        ),
+    ] = 1.0,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic generator")] = 20261123,
     reload: Annotated[bool, typer.Option(help="Load the demo layers even if loaded")] = False,
     serve: Annotated[bool, typer.Option(help="Serve the API after loading")] = True,
@@ -188,5 +226,3 @@ def run() -> None:  # pragma: no cover
 
 if __name__ == "__main__":  # pragma: no cover
     app()
-
-

@@ -81,9 +81,7 @@ def _major_of(bindir: Path) -> int:
 
 def find_binaries(configured: Path | None = None) -> Binaries:
     """Locate initdb/pg_ctl and check PostGIS and pgRouting are installed for them."""
-    bindir = next(
-        (d for d in _candidate_bindirs(configured) if (d / "initdb").exists()), None
-    )
+    bindir = next((d for d in _candidate_bindirs(configured) if (d / "initdb").exists()), None)
     if bindir is None:
         raise MissingBinaries(
             ["PostgreSQL server (initdb, pg_ctl)"],
@@ -151,9 +149,18 @@ class Cluster:
         except KeyError:
             log.info("creating system user %s to run PostgreSQL (it refuses root)", name)
             subprocess.run(
-                ["useradd", "--system", "--no-create-home", "--home-dir", str(self.data_dir),
-                 "--shell", "/usr/sbin/nologin", name],
-                check=True, capture_output=True,
+                [
+                    "useradd",
+                    "--system",
+                    "--no-create-home",
+                    "--home-dir",
+                    str(self.data_dir),
+                    "--shell",
+                    "/usr/sbin/nologin",
+                    name,
+                ],
+                check=True,
+                capture_output=True,
             )
             return pwd.getpwnam(name)
 
@@ -164,8 +171,13 @@ class Cluster:
         env.pop("PGDATA", None)
         drop = self.as_root  # to the server user: PostgreSQL refuses to run as root
         proc = subprocess.run(
-            list(args), capture_output=True, text=True, cwd=self.data_dir, env=env,
-            user=user.pw_uid if drop else None, group=user.pw_gid if drop else None,
+            list(args),
+            capture_output=True,
+            text=True,
+            cwd=self.data_dir,
+            env=env,
+            user=user.pw_uid if drop else None,
+            group=user.pw_gid if drop else None,
             extra_groups=[] if drop else None,
         )
         if check and proc.returncode != 0:
@@ -207,8 +219,16 @@ class Cluster:
         log.info("initialising PostgreSQL %s cluster in %s", binaries.major, self.pgdata)
         try:
             self._run(
-                binaries.tool("initdb"), "-D", str(self.pgdata), "-U", DB_USER,
-                f"--pwfile={pwfile}", "--auth=scram-sha-256", "-E", "UTF8", "--no-locale",
+                binaries.tool("initdb"),
+                "-D",
+                str(self.pgdata),
+                "-U",
+                DB_USER,
+                f"--pwfile={pwfile}",
+                "--auth=scram-sha-256",
+                "-E",
+                "UTF8",
+                "--no-locale",
             )
         finally:
             pwfile.unlink(missing_ok=True)
@@ -253,8 +273,10 @@ class Cluster:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         except OSError:
             return False
-        return bool(cmdline) and Path(cmdline[0].decode()).name in {"postgres", "postmaster"} and (
-            str(self.pgdata).encode() in cmdline
+        return (
+            bool(cmdline)
+            and Path(cmdline[0].decode()).name in {"postgres", "postmaster"}
+            and (str(self.pgdata).encode() in cmdline)
         )
 
     def running_pid(self) -> int | None:
@@ -276,8 +298,15 @@ class Cluster:
         self._write_server_conf(self._server_user())
         log.info("starting PostgreSQL on 127.0.0.1:%s", self.port)
         self._run(
-            binaries.tool("pg_ctl"), "start", "-D", str(self.pgdata), "-l", str(self.log_file),
-            "-w", "-t", "120",
+            binaries.tool("pg_ctl"),
+            "start",
+            "-D",
+            str(self.pgdata),
+            "-l",
+            str(self.log_file),
+            "-w",
+            "-t",
+            "120",
         )
 
     def stop(self, binaries: Binaries) -> bool:
@@ -330,8 +359,9 @@ class Cluster:
     def status(self) -> Status:
         pid = self.running_pid() if self.initialized else None
         url = self.url() if self.credentials.exists() else None
-        return Status(running=pid is not None, pid=pid, port=self.port,
-                      data_dir=self.data_dir, url=url)
+        return Status(
+            running=pid is not None, pid=pid, port=self.port, data_dir=self.data_dir, url=url
+        )
 
 
 def database_url(settings: DatabaseSettings, start: bool = True) -> str:
@@ -341,7 +371,7 @@ def database_url(settings: DatabaseSettings, start: bool = True) -> str:
         # Accept plain libpq URLs and use the psycopg 3 driver for them.
         for prefix in ("postgresql://", "postgres://"):
             if url.startswith(prefix):
-                return "postgresql+psycopg://" + url[len(prefix):]
+                return "postgresql+psycopg://" + url[len(prefix) :]
         return url
     cluster = Cluster(settings)
     return cluster.up() if start else cluster.url()

@@ -25,8 +25,9 @@ def make_async_engine(url: str, pool_size: int = 10) -> AsyncEngine:
     # LIFO: the next request takes the connection used last, whose backend is warm. With
     # the default FIFO, consecutive requests rotate over every pooled backend, and tiles
     # rendered that way were 1.5–1.7× slower (interleaved A/B on the bench_tiles table).
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size,
-                               pool_pre_ping=True, pool_use_lifo=True)
+    return create_async_engine(
+        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, pool_use_lifo=True
+    )
 
 
 def alembic_config() -> Config:
@@ -56,7 +57,8 @@ def upgrade(engine: Engine, revision: str = "head") -> str:
         conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('citygis-migrate'))"))
         cfg.attributes["connection"] = conn
         before = MigrationContext.configure(
-            conn, opts={"version_table_schema": SCHEMA}).get_current_revision()
+            conn, opts={"version_table_schema": SCHEMA}
+        ).get_current_revision()
         command.upgrade(cfg, revision)
     after = current_revision(engine)
     if after is None:

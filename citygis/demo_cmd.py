@@ -37,14 +37,27 @@ def load_demo(url: str, seed: int, scale: float, reload: bool = False) -> None:
         task = bar.add_task("loading the demo city", total=len(todo))
         for src in todo:
             bar.update(task, description=f"loading {src.layer}")
-            report = load_frames(url, {src.layer: src.frame}, source=src.source,
-                                 options=LoadOptions())
+            report = load_frames(
+                url, {src.layer: src.frame}, source=src.source, options=LoadOptions()
+            )
             layer = report.layers[0]
-            log.info("%s: %d new, %d changed, %d unchanged from %s in %.1f s", src.layer,
-                     layer.new, layer.changed, layer.unchanged, src.source, report.seconds)
+            log.info(
+                "%s: %d new, %d changed, %d unchanged from %s in %.1f s",
+                src.layer,
+                layer.new,
+                layer.changed,
+                layer.unchanged,
+                src.source,
+                report.seconds,
+            )
             bar.advance(task)
     frame, label = demo_readings(sources, seed)
     if reload or label not in done:
         readings = load_readings(libpq_url(url), frame, name="demo readings", source=label)
-        log.info("sensor readings: %d new, %d replaced from %s in %.1f s", readings.inserted,
-                 readings.replaced, label, readings.seconds)
+        log.info(
+            "sensor readings: %d new, %d replaced from %s in %.1f s",
+            readings.inserted,
+            readings.replaced,
+            label,
+            readings.seconds,
+        )

@@ -40,17 +40,29 @@ def _pairs(values: list[str] | None, option: str) -> dict[str, str]:
 
 
 def load(
-    layer: Annotated[str, typer.Argument(help="Target layer id, or 'auto' for every layer an "
-                                              "OSM .pbf / EPANET .inp file holds")],
-    path: Annotated[Path, typer.Argument(help="GeoJSON(-seq), GeoPackage, Shapefile/.zip, CSV, "
-                                              ".osm.pbf or EPANET .inp")],
+    layer: Annotated[
+        str,
+        typer.Argument(
+            help="Target layer id, or 'auto' for every layer an OSM .pbf / EPANET .inp file holds"
+        ),
+    ],
+    path: Annotated[
+        Path,
+        typer.Argument(
+            help="GeoJSON(-seq), GeoPackage, Shapefile/.zip, CSV, .osm.pbf or EPANET .inp"
+        ),
+    ],
     crs: Annotated[str | None, typer.Option(help=CRS_HELP)] = None,
-    mode: Annotated[Literal["upsert", "replace"], typer.Option(
-        help="replace also closes assets absent from the file")] = "upsert",
-    valid_from: Annotated[datetime | None, typer.Option(
-        help="When changes take effect (default: now)")] = None,
-    max_rejects: Annotated[int, typer.Option(min=0, help="Bad rows tolerated before the "
-                                                         "whole load is refused")] = 0,
+    mode: Annotated[
+        Literal["upsert", "replace"],
+        typer.Option(help="replace also closes assets absent from the file"),
+    ] = "upsert",
+    valid_from: Annotated[
+        datetime | None, typer.Option(help="When changes take effect (default: now)")
+    ] = None,
+    max_rejects: Annotated[
+        int, typer.Option(min=0, help="Bad rows tolerated before the whole load is refused")
+    ] = 0,
     rejects: Annotated[Path | None, typer.Option(help="Rejects CSV [./<file>.rejects.csv]")] = None,
     mapping: Annotated[Path | None, typer.Option(help="Field mapping file (TOML or JSON)")] = None,
     map_: Annotated[list[str] | None, typer.Option("--map", help="ATTRIBUTE=COLUMN")] = None,
@@ -70,21 +82,29 @@ def load(
     from loaders import LoadError, LoadOptions, ReadOptions
 
     options = LoadOptions(
-        mode=mode, valid_from=valid_from, max_rejects=max_rejects, rejects_path=rejects,
-        mapping=_mapping(mapping, map_, id_field), constants=_pairs(set_, "--set"),
-        read=ReadOptions(crs=crs, source_layer=source_layer, encoding=encoding, lon=lon,
-                         lat=lat, wkt=wkt),
+        mode=mode,
+        valid_from=valid_from,
+        max_rejects=max_rejects,
+        rejects_path=rejects,
+        mapping=_mapping(mapping, map_, id_field),
+        constants=_pairs(set_, "--set"),
+        read=ReadOptions(
+            crs=crs, source_layer=source_layer, encoding=encoding, lon=lon, lat=lat, wkt=wkt
+        ),
         local_tz=timezone,
     )
     url = migrated_url()
     try:
-        report = _run(url, None if layer == "auto" else layer, path, options,
-                      show=not (quiet or as_json))
+        report = _run(
+            url, None if layer == "auto" else layer, path, options, show=not (quiet or as_json)
+        )
     except (LoadError, KeyError) as exc:
         if as_json:
             print(json.dumps({"error": str(exc).strip("'\"")}, ensure_ascii=False))
-        err().print(f"[red]load refused:[/red] {str(exc).strip(chr(34))}\n"
-                    "[dim]The database is unchanged.[/dim]")
+        err().print(
+            f"[red]load refused:[/red] {str(exc).strip(chr(34))}\n"
+            "[dim]The database is unchanged.[/dim]"
+        )
         raise typer.Exit(1) from None
     if as_json:
         print(report.model_dump_json(indent=1))
@@ -106,8 +126,12 @@ def _run(url, layer, path, options, show: bool) -> LoadReport:
 
     if not show:
         return load_path(url, layer, path, options)
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn())
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, console=err(), transient=True) as bar:
         tasks: dict[str, TaskID] = {}
 
@@ -122,11 +146,20 @@ def _run(url, layer, path, options, show: bool) -> LoadReport:
 def _summary(report: LoadReport) -> None:
     console = err()
     title = f"{report.source} → {report.mode} at {report.valid_from:%Y-%m-%d %H:%M:%S%z}"
-    table = Table("layer", "read", "new", "changed", "unchanged", "closed", "rejected", "CRS",
-                  title=title)
+    table = Table(
+        "layer", "read", "new", "changed", "unchanged", "closed", "rejected", "CRS", title=title
+    )
     for r in report.layers:
-        table.add_row(r.layer, str(r.rows_read), str(r.new), str(r.changed), str(r.unchanged),
-                      str(r.closed), str(r.rejected), r.crs)
+        table.add_row(
+            r.layer,
+            str(r.rows_read),
+            str(r.new),
+            str(r.changed),
+            str(r.unchanged),
+            str(r.closed),
+            str(r.rejected),
+            r.crs,
+        )
     console.print(table)
     for r in report.layers:
         for what, n in r.fixes.items():
@@ -150,8 +183,13 @@ def load_readings(
     from loaders.readings import read_table
 
     try:
-        report = load(libpq_url(migrated_url()), read_table(path), name=path.name,
-                      source=str(path.resolve()), timezone=timezone)
+        report = load(
+            libpq_url(migrated_url()),
+            read_table(path),
+            name=path.name,
+            source=str(path.resolve()),
+            timezone=timezone,
+        )
     except (LoadError, OSError, ValueError) as exc:
         if as_json:
             print(json.dumps({"error": str(exc)}, ensure_ascii=False))
@@ -160,10 +198,12 @@ def load_readings(
     if as_json:
         print(json.dumps(report.__dict__, ensure_ascii=False, indent=1))
     else:
-        err().print(f"{report.rows:,} readings of {report.sensors} sensors "
-                    f"({report.first} → {report.last}): {report.inserted:,} new, "
-                    f"{report.replaced:,} replaced, {report.unchanged:,} unchanged "
-                    f"in {report.seconds:.1f} s")
+        err().print(
+            f"{report.rows:,} readings of {report.sensors} sensors "
+            f"({report.first} → {report.last}): {report.inserted:,} new, "
+            f"{report.replaced:,} replaced, {report.unchanged:,} unchanged "
+            f"in {report.seconds:.1f} s"
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -58,12 +58,14 @@ class ServerSettings(BaseSettings):
         default="", description="Comma-separated bearer tokens that may read restricted layers"
     )
     basemap_url: str | None = Field(
-        default=None, description="XYZ raster basemap for /map ({z}/{x}/{y}); unset: no "
-        "network, the districts are the base map"
+        default=None,
+        description="XYZ raster basemap for /map ({z}/{x}/{y}); unset: no "
+        "network, the districts are the base map",
     )
     basemap_gcj02: bool = Field(
-        default=False, description="The basemap is GCJ-02 (AMap, Tencent), so /map shifts "
-        "GeoJSON overlays onto it; Tianditu is CGCS2000 and needs no shift"
+        default=False,
+        description="The basemap is GCJ-02 (AMap, Tencent), so /map shifts "
+        "GeoJSON overlays onto it; Tianditu is CGCS2000 and needs no shift",
     )
 
     @property

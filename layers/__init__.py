@@ -4,6 +4,13 @@ from layers.catalog import ALL_LAYERS, Catalog, LayerNotFound
 from layers.spec import Access, Attribute, AttrType, LayerSpec, Style, Temporal
 
 __all__ = [
-    "ALL_LAYERS", "Access", "Attribute", "AttrType", "Catalog", "LayerNotFound", "LayerSpec",
-    "Style", "Temporal",
+    "ALL_LAYERS",
+    "Access",
+    "Attribute",
+    "AttrType",
+    "Catalog",
+    "LayerNotFound",
+    "LayerSpec",
+    "Style",
+    "Temporal",
 ]

@@ -37,8 +37,9 @@ class Principal:
         """Raise Forbidden (403) naming every layer of `specs` this caller may not see."""
         if hidden := [s.id for s in specs if not self.may_see(s)]:
             what = f"layer {hidden[0]!r} is" if len(hidden) == 1 else f"layers {hidden} are"
-            raise Forbidden(f"{what} restricted (critical infrastructure): "
-                            "send Authorization: Bearer <token>")
+            raise Forbidden(
+                f"{what} restricted (critical infrastructure): send Authorization: Bearer <token>"
+            )
 
     def layer(self, catalog: Mapping[str, LayerSpec], layer_id: str) -> LayerSpec:
         """The named layer if this caller may see it (LayerNotFound, then Forbidden)."""

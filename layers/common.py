@@ -14,35 +14,69 @@ UTILITY_COLORS = {  # GB/T 50026-style utility colours used on Chinese pipeline 
 
 
 def name(required: bool = False) -> Attribute:
-    return Attribute(name="name", type=AttrType.text, title="Name", required=required,
-                     aliases=("名称", "name_zh", "NAME", "Name", "title"))
+    return Attribute(
+        name="name",
+        type=AttrType.text,
+        title="Name",
+        required=required,
+        aliases=("名称", "name_zh", "NAME", "Name", "title"),
+    )
 
 
 def name_pinyin() -> Attribute:
-    return Attribute(name="name_pinyin", type=AttrType.text, title="Name (pinyin)",
-                     aliases=("pinyin", "name_en", "name:en"))
+    return Attribute(
+        name="name_pinyin",
+        type=AttrType.text,
+        title="Name (pinyin)",
+        aliases=("pinyin", "name_en", "name:en"),
+    )
 
 
 def owner() -> Attribute:
-    return Attribute(name="owner", type=AttrType.text, title="Owner",
-                     aliases=("权属单位", "OWNER", "operator_name"))
+    return Attribute(
+        name="owner",
+        type=AttrType.text,
+        title="Owner",
+        aliases=("权属单位", "OWNER", "operator_name"),
+    )
 
 
 def install_date() -> Attribute:
-    return Attribute(name="install_date", type=AttrType.date, title="Install date",
-                     aliases=("建设年代", "INSTALL_DATE", "install_year", "built"))
+    return Attribute(
+        name="install_date",
+        type=AttrType.date,
+        title="Install date",
+        aliases=("建设年代", "INSTALL_DATE", "install_year", "built"),
+    )
 
 
 def status(*choices: str) -> Attribute:
-    return Attribute(name="status", type=AttrType.text, title="Status", choices=choices,
-                     aliases=("状态", "STATUS"))
+    return Attribute(
+        name="status",
+        type=AttrType.text,
+        title="Status",
+        choices=choices,
+        aliases=("状态", "STATUS"),
+    )
 
 
 def utility() -> Attribute:
-    return Attribute(name="utility", type=AttrType.text, title="Utility", required=True,
-                     choices=UTILITIES, aliases=("管线类别", "type", "substance", "UTILITY"))
+    return Attribute(
+        name="utility",
+        type=AttrType.text,
+        title="Utility",
+        required=True,
+        choices=UTILITIES,
+        aliases=("管线类别", "type", "substance", "UTILITY"),
+    )
 
 
 def capacity(unit: str, title: str = "Capacity") -> Attribute:
-    return Attribute(name="capacity", type=AttrType.integer, title=title, unit=unit,
-                     minimum=0, aliases=("容量", "CAPACITY", "cap"))
+    return Attribute(
+        name="capacity",
+        type=AttrType.integer,
+        title=title,
+        unit=unit,
+        minimum=0,
+        aliases=("容量", "CAPACITY", "cap"),
+    )

@@ -34,6 +34,12 @@ class FeatureNotFound(LookupError):
 
 
 __all__ = [
-    "FeatureNotFound", "Forbidden", "InvalidParameter", "LayerNotFound", "NotFound",
-    "TileMatrixSetNotFound", "TileNotFound", "TooLarge",
+    "FeatureNotFound",
+    "Forbidden",
+    "InvalidParameter",
+    "LayerNotFound",
+    "NotFound",
+    "TileMatrixSetNotFound",
+    "TileNotFound",
+    "TooLarge",
 ]

@@ -87,6 +87,7 @@ def layer_source(spec: LayerSpec, when: DateTimeInterval | None) -> tuple[str, d
         return f"{SCHEMA}.{spec.current_view} AS t", {}
     if when.instant:
         return f"{SCHEMA}.{spec.as_of_function}(:at) AS t", {"at": when.start}
-    return (f"(SELECT * FROM {SCHEMA}.{spec.id} "
-            f"WHERE valid && tstzrange(:t_start, :t_end, '[]')) AS t",
-            {"t_start": when.start, "t_end": when.end})
+    return (
+        f"(SELECT * FROM {SCHEMA}.{spec.id} WHERE valid && tstzrange(:t_start, :t_end, '[]')) AS t",
+        {"t_start": when.start, "t_end": when.end},
+    )

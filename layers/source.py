@@ -18,8 +18,13 @@ from layers.tables import SCHEMA
 
 # Version columns every layer feature carries besides its catalog attributes.
 VERSION_PROPS = ("version_id", "valid_from", "valid_to")
-VERSION_SQL = {"version_id": "t.version_id", "valid_from": "lower(t.valid)",
-               "valid_to": "upper(t.valid)", "id": "t.asset_id", "asset_id": "t.asset_id"}
+VERSION_SQL = {
+    "version_id": "t.version_id",
+    "valid_from": "lower(t.valid)",
+    "valid_to": "upper(t.valid)",
+    "id": "t.asset_id",
+    "asset_id": "t.asset_id",
+}
 
 
 class FeatureSource(Protocol):
@@ -96,8 +101,11 @@ class LayerSource:
         return layer_source(self.spec, when)
 
     def properties_sql(self, names: Sequence[str] | None) -> str:
-        chosen = names if names is not None else (
-            *VERSION_PROPS, *(a.name for a in self.spec.attributes))
+        chosen = (
+            names
+            if names is not None
+            else (*VERSION_PROPS, *(a.name for a in self.spec.attributes))
+        )
         pairs = ", ".join(f"'{n}', {VERSION_SQL.get(n, f't.{n}')}" for n in chosen)
         return f"json_build_object({pairs})"
 
@@ -107,8 +115,10 @@ class LayerSource:
             if self.spec.attribute(name).type in (AttrType.date, AttrType.timestamp):
                 return f"to_json(t.{name}) #>> '{{}}' AS {name}"
             return f"t.{name}"
+
         return [(f"t.{n}", shown(n)) for n in names]
 
     def extent_sql(self) -> tuple[str, dict[str, Any]]:
-        return _LAYER_EXTENT.format(table=f"{SCHEMA}.{self.spec.id}",
-                                    current=f"{SCHEMA}.{self.spec.current_view}"), {}
+        return _LAYER_EXTENT.format(
+            table=f"{SCHEMA}.{self.spec.id}", current=f"{SCHEMA}.{self.spec.current_view}"
+        ), {}

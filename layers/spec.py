@@ -126,8 +126,12 @@ class LayerSpec(Frozen):
     @model_validator(mode="after")
     def _references(self) -> LayerSpec:
         names = {a.name for a in self.attributes}
-        refs = [self.style.color_by, self.style.label, self.temporal.event_start,
-                self.temporal.event_end]
+        refs = [
+            self.style.color_by,
+            self.style.label,
+            self.temporal.event_start,
+            self.temporal.event_end,
+        ]
         refs += [n for group in self.style.zoom_attributes.values() for n in group]
         if unknown := {r for r in refs if r and r not in names}:
             raise ValueError(f"{self.id}: style/temporal refer to unknown {sorted(unknown)}")

@@ -68,22 +68,43 @@ def layer_table(spec: LayerSpec, metadata: MetaData) -> Table:
         metadata,
         Column("version_id", BigInteger, Identity(), primary_key=True),
         Column("asset_id", Text, nullable=False, comment="Stable id of the asset across versions"),
-        Column("valid", TSTZRANGE, nullable=False,
-               server_default=text("tstzrange(now(), NULL)"),
-               comment="Valid time of this version: [from, to)"),
+        Column(
+            "valid",
+            TSTZRANGE,
+            nullable=False,
+            server_default=text("tstzrange(now(), NULL)"),
+            comment="Valid time of this version: [from, to)",
+        ),
         *attr_columns,
-        Column("geom", Geometry(spec.postgis_type, srid=spec.storage_srid,
-                                dimension=spec.dimension, spatial_index=False), nullable=False),
+        Column(
+            "geom",
+            Geometry(
+                spec.postgis_type,
+                srid=spec.storage_srid,
+                dimension=spec.dimension,
+                spatial_index=False,
+            ),
+            nullable=False,
+        ),
         Column("source", Text, comment="Where this version came from (file, load id)"),
-        Column("recorded_at", TIMESTAMP(timezone=True), nullable=False,
-               server_default=text("now()"), comment="Transaction time the version was written"),
+        Column(
+            "recorded_at",
+            TIMESTAMP(timezone=True),
+            nullable=False,
+            server_default=text("now()"),
+            comment="Transaction time the version was written",
+        ),
         CheckConstraint("NOT isempty(valid)", name=f"{spec.id}_valid_not_empty"),
         CheckConstraint("ST_IsValid(geom)", name=f"{spec.id}_geom_valid"),
         # Two versions of one asset may never be valid at the same instant. The int8 hash
         # leads because GiST on raw text is ~4x slower to maintain; asset_id keeps it exact.
-        ExcludeConstraint((func.hashtextextended(column("asset_id"), 0), "="),
-                          ("asset_id", "="), ("valid", "&&"), using="gist",
-                          name=f"{spec.id}_no_overlap"),
+        ExcludeConstraint(
+            (func.hashtextextended(column("asset_id"), 0), "="),
+            ("asset_id", "="),
+            ("valid", "&&"),
+            using="gist",
+            name=f"{spec.id}_no_overlap",
+        ),
         Index(f"{spec.id}_asset_idx", "asset_id"),
         Index(f"{spec.id}_geom_idx", "geom", postgresql_using="gist"),
         Index(f"{spec.id}_valid_idx", "valid", postgresql_using="gist"),
@@ -103,8 +124,9 @@ def load_runs_table(metadata: MetaData) -> Table:
         Column("source", Text, nullable=False),
         Column("source_sha256", Text),
         Column("mode", Text, nullable=False),
-        Column("started_at", TIMESTAMP(timezone=True), server_default=text("now()"),
-               nullable=False),
+        Column(
+            "started_at", TIMESTAMP(timezone=True), server_default=text("now()"), nullable=False
+        ),
         Column("finished_at", TIMESTAMP(timezone=True)),
         Column("report", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
         schema=SCHEMA,
@@ -120,11 +142,17 @@ def result_tables(metadata: MetaData) -> tuple[Table, Table]:
         Column("id", UUID, primary_key=True, server_default=text("gen_random_uuid()")),
         Column("kind", Text, nullable=False, comment="buffer, overlay, nearest, route…"),
         Column("params", JSONB, nullable=False, comment="The request that produced it"),
-        Column("restricted", Boolean, nullable=False, server_default=text("false"),
-               comment="Derived from a restricted layer: only token holders may read it"),
+        Column(
+            "restricted",
+            Boolean,
+            nullable=False,
+            server_default=text("false"),
+            comment="Derived from a restricted layer: only token holders may read it",
+        ),
         Column("feature_count", Integer, nullable=False),
-        Column("created_at", TIMESTAMP(timezone=True), nullable=False,
-               server_default=text("now()")),
+        Column(
+            "created_at", TIMESTAMP(timezone=True), nullable=False, server_default=text("now()")
+        ),
         Column("expires_at", TIMESTAMP(timezone=True), nullable=False),
         Index("results_expires_idx", "expires_at"),
         schema=SCHEMA,
@@ -133,8 +161,12 @@ def result_tables(metadata: MetaData) -> tuple[Table, Table]:
     features = Table(
         "result_features",
         metadata,
-        Column("result_id", UUID, ForeignKey(f"{SCHEMA}.results.id", ondelete="CASCADE"),
-               primary_key=True),
+        Column(
+            "result_id",
+            UUID,
+            ForeignKey(f"{SCHEMA}.results.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
         Column("fid", Integer, primary_key=True),
         Column("properties", JSONB, nullable=False),
         Column("geom", Geometry("GEOMETRY", srid=STORAGE_SRID, spatial_index=False)),
@@ -155,8 +187,9 @@ def sensor_readings_table(metadata: MetaData) -> Table:
         Column("observed_at", TIMESTAMP(timezone=True), primary_key=True),
         Column("value", Double, nullable=False, comment="In the sensor's unit"),
         Column("load_id", BigInteger, comment="city.load_runs row that wrote it"),
-        CheckConstraint("value NOT IN ('NaN', 'Infinity', '-Infinity')",
-                        name="sensor_readings_value_finite"),
+        CheckConstraint(
+            "value NOT IN ('NaN', 'Infinity', '-Infinity')", name="sensor_readings_value_finite"
+        ),
         # Readings arrive in time order, so a BRIN stays tiny and serves "all sensors in
         # this hour"; one sensor's series is the primary key's prefix.
         Index("sensor_readings_time_idx", "observed_at", postgresql_using="brin"),

@@ -6,6 +6,13 @@ from loaders.mapping import read_mapping
 from loaders.read import ReadOptions
 
 __all__ = [
-    "LayerReport", "LoadError", "LoadOptions", "LoadReport", "ReadOptions", "TooManyRejects",
-    "load_frames", "load_path", "read_mapping",
+    "LayerReport",
+    "LoadError",
+    "LoadOptions",
+    "LoadReport",
+    "ReadOptions",
+    "TooManyRejects",
+    "load_frames",
+    "load_path",
+    "read_mapping",
 ]

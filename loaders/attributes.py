@@ -19,8 +19,9 @@ FALSE = {"false", "f", "no", "n", "0", "否", "off", "独享"}
 
 def _text(raw: pd.Series) -> pd.Series:
     if pd.api.types.is_float_dtype(raw):  # 12.0 read from a numeric column means "12"
-        raw = raw.map(lambda v: str(int(v)) if float(v).is_integer() else str(v),
-                      na_action="ignore")
+        raw = raw.map(
+            lambda v: str(int(v)) if float(v).is_integer() else str(v), na_action="ignore"
+        )
     text = raw.astype("string").str.strip()
     return text.mask(text == "").astype(object).where(text.notna() & (text != ""), None)
 
@@ -49,17 +50,21 @@ def coerce(raw: pd.Series, attr: Attribute, local_tz: str) -> tuple[pd.Series, p
             values = values.round().astype("Int64")
         return values, _messages(bad, raw, f"{attr.name}: {{}} is not {kind}")
     if t is AttrType.boolean:
+
         def one(v):
             if isinstance(v, bool | np.bool_):
                 return bool(v)
             s = str(v).strip().lower()
             return True if s in TRUE else False if s in FALSE else None
+
         values = raw.where(present).map(one, na_action="ignore").astype(object)
         bad = present & values.isna()
         return values, _messages(bad, raw, f"{attr.name}: {{}} is not yes/no")
     # Dates and timestamps; a bare year means 1 January of it.
-    as_text = raw.where(present).map(lambda v: f"{int(v)}-01-01" if isinstance(v, int | float)
-                                     and float(v).is_integer() else v, na_action="ignore")
+    as_text = raw.where(present).map(
+        lambda v: f"{int(v)}-01-01" if isinstance(v, int | float) and float(v).is_integer() else v,
+        na_action="ignore",
+    )
     if t is AttrType.date:
         parsed = pd.to_datetime(as_text, errors="coerce", format="mixed")
         values = parsed.dt.date.astype(object).where(parsed.notna(), None)
@@ -117,15 +122,15 @@ def check_range(values: pd.Series, attr: Attribute) -> pd.Series:
         low = (num <= attr.minimum) if attr.exclusive_minimum else (num < attr.minimum)
         op = "must be above" if attr.exclusive_minimum else "is below"
         msg[low.fillna(False)] = num[low.fillna(False)].map(
-            lambda v: f"{attr.name}: {v:g} {op} {attr.minimum:g}")
+            lambda v: f"{attr.name}: {v:g} {op} {attr.minimum:g}"
+        )
     if attr.maximum is not None:
         high = (num > attr.maximum).fillna(False)
         msg[high] = num[high].map(lambda v: f"{attr.name}: {v:g} is above {attr.maximum:g}")
     return msg
 
 
-def conform(mapped: pd.DataFrame, spec: LayerSpec, reasons: Reasons, local_tz: str
-            ) -> pd.DataFrame:
+def conform(mapped: pd.DataFrame, spec: LayerSpec, reasons: Reasons, local_tz: str) -> pd.DataFrame:
     """Typed catalog columns; every problem is added to `reasons` per row."""
     out = pd.DataFrame(index=mapped.index)
     for attr in spec.attributes:

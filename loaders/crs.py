@@ -13,8 +13,13 @@ from loaders import chinese_offsets
 from loaders.errors import LoadError
 
 OFFSET_NAMES: dict[str, chinese_offsets.Offset] = {
-    "gcj02": "gcj02", "gcj-02": "gcj02", "mars": "gcj02", "bd09": "bd09", "bd-09": "bd09",
-    "baidu": "bd09"}
+    "gcj02": "gcj02",
+    "gcj-02": "gcj02",
+    "mars": "gcj02",
+    "bd09": "bd09",
+    "bd-09": "bd09",
+    "baidu": "bd09",
+}
 WGS84 = CRS.from_epsg(4326)
 
 
@@ -47,8 +52,9 @@ def parse_crs(text: str | CRS) -> SourceCRS:
     try:
         return SourceCRS(CRS.from_user_input(text))
     except CRSError as exc:
-        raise LoadError(f"unknown CRS {text!r}: use an EPSG code, PROJ/WKT, gcj02 or bd09 "
-                        f"({exc})") from None
+        raise LoadError(
+            f"unknown CRS {text!r}: use an EPSG code, PROJ/WKT, gcj02 or bd09 ({exc})"
+        ) from None
 
 
 def to_storage(geoms: np.ndarray, source: SourceCRS, srid: int) -> np.ndarray:
@@ -70,8 +76,9 @@ def to_storage(geoms: np.ndarray, source: SourceCRS, srid: int) -> np.ndarray:
     # Project x/y only so Z (elevation) is never touched by a vertical transform.
     for mask, include_z in ((has_z, True), (~has_z, False)):
         if mask.any():
-            result[mask] = shapely.transform(geoms[mask], lambda c: _xy_only(c, project),
-                                             include_z=include_z)
+            result[mask] = shapely.transform(
+                geoms[mask], lambda c: _xy_only(c, project), include_z=include_z
+            )
     return result
 
 

@@ -82,14 +82,21 @@ def _nodes(wn: wntr.network.WaterNetworkModel, crs: CRS) -> gpd.GeoDataFrame:
         zs.append(_node_z(node))
     n = len(ids)
     return gpd.GeoDataFrame(
-        {"asset_id": ids, "utility": ["water"] * n, "node_kind": node_kind,
-         "ground_elevation_m": ground, "status": ["in_service"] * n},
-        geometry=gpd.points_from_xy(xs, ys, zs), crs=crs,
+        {
+            "asset_id": ids,
+            "utility": ["water"] * n,
+            "node_kind": node_kind,
+            "ground_elevation_m": ground,
+            "status": ["in_service"] * n,
+        },
+        geometry=gpd.points_from_xy(xs, ys, zs),
+        crs=crs,
     )
 
 
-def _links(wn: wntr.network.WaterNetworkModel, crs: CRS
-           ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+def _links(
+    wn: wntr.network.WaterNetworkModel, crs: CRS
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
     """Links as lines; valves and pumps drawn with no length become point assets."""
     kinds = {"Pipe": "pipe", "Valve": "valve", "Pump": "pump"}
     ids, link_kind, diameter, from_node, to_node, geoms = [], [], [], [], [], []
@@ -102,12 +109,16 @@ def _links(wn: wntr.network.WaterNetworkModel, crs: CRS
             # Models often place a pump or valve between two nodes at one spot: as a
             # line it would have no length, so it is kept as the device it is.
             x, y = ends.pop()
-            points.append({
-                "asset_id": name, "utility": "water",
-                "node_kind": "valve" if kind == "valve" else "pump_station",
-                "valve_state": _valve_state(link) if kind == "valve" else None,
-                "status": "in_service", "geometry": Point(x, y, _node_z(start)),
-            })
+            points.append(
+                {
+                    "asset_id": name,
+                    "utility": "water",
+                    "node_kind": "valve" if kind == "valve" else "pump_station",
+                    "valve_state": _valve_state(link) if kind == "valve" else None,
+                    "status": "in_service",
+                    "geometry": Point(x, y, _node_z(start)),
+                }
+            )
             continue
         ids.append(name)
         link_kind.append(kind)
@@ -121,10 +132,17 @@ def _links(wn: wntr.network.WaterNetworkModel, crs: CRS
     # Initial status (CLOSED pipes) is operational state, not asset status.
     n = len(ids)
     lines = gpd.GeoDataFrame(
-        {"asset_id": ids, "utility": ["water"] * n, "link_kind": link_kind,
-         "diameter_mm": diameter, "from_node": from_node, "to_node": to_node,
-         "status": ["in_service"] * n},
-        geometry=geoms, crs=crs,
+        {
+            "asset_id": ids,
+            "utility": ["water"] * n,
+            "link_kind": link_kind,
+            "diameter_mm": diameter,
+            "from_node": from_node,
+            "to_node": to_node,
+            "status": ["in_service"] * n,
+        },
+        geometry=geoms,
+        crs=crs,
     )
     columns = ["asset_id", "utility", "node_kind", "valve_state", "status", "geometry"]
     return lines, gpd.GeoDataFrame(points, columns=columns, geometry="geometry", crs=crs)

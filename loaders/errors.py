@@ -6,8 +6,9 @@ class LoadError(Exception):
 
 
 class TooManyRejects(LoadError):
-    def __init__(self, rejected: int, max_rejects: int, rejects_file: str | None,
-                 examples: list[str]):
+    def __init__(
+        self, rejected: int, max_rejects: int, rejects_file: str | None, examples: list[str]
+    ):
         self.rejected = rejected
         self.examples = examples
         where = f"; all of them with reasons in {rejects_file}" if rejects_file else ""

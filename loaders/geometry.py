@@ -12,11 +12,25 @@ from loaders.crs import SourceCRS, area_of_use_bounds, to_storage
 # A null for np.where's other branch (its type stubs take no bare None).
 NONE = np.array(None, dtype=object)
 
-BASE_TYPE = {"Point": 0, "LineString": 1, "Polygon": 3,
-             "MultiPoint": 0, "MultiLineString": 1, "MultiPolygon": 3}
+BASE_TYPE = {
+    "Point": 0,
+    "LineString": 1,
+    "Polygon": 3,
+    "MultiPoint": 0,
+    "MultiLineString": 1,
+    "MultiPolygon": 3,
+}
 MULTI_OF = {0: 4, 1: 5, 3: 6}
-TYPE_NAMES = {0: "Point", 1: "LineString", 2: "LinearRing", 3: "Polygon", 4: "MultiPoint",
-              5: "MultiLineString", 6: "MultiPolygon", 7: "GeometryCollection"}
+TYPE_NAMES = {
+    0: "Point",
+    1: "LineString",
+    2: "LinearRing",
+    3: "Polygon",
+    4: "MultiPoint",
+    5: "MultiLineString",
+    6: "MultiPolygon",
+    7: "GeometryCollection",
+}
 REPAIR_AREA_TOLERANCE = 1e-3  # a repair that changes area by more is not "safe"
 AOU_MARGIN_DEG = 0.5
 
@@ -52,8 +66,9 @@ def _finite_xy(geoms: np.ndarray) -> np.ndarray:
     return ok
 
 
-def conform(geoms: np.ndarray, spec: LayerSpec, source: SourceCRS, reasons: Reasons,
-            fixes: dict[str, int]) -> np.ndarray:
+def conform(
+    geoms: np.ndarray, spec: LayerSpec, source: SourceCRS, reasons: Reasons, fixes: dict[str, int]
+) -> np.ndarray:
     """Geometries in the layer's type, CRS and dimension; rows that cannot be are flagged."""
     geoms = np.asarray(geoms, dtype=object)
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
@@ -99,16 +114,23 @@ def _to_layer_type(geoms, spec: LayerSpec, reasons: Reasons, fixes: dict[str, in
             still = rows[~one][~ok]
         else:
             still = rows[~one]
-        reasons.add(np.isin(np.arange(len(geoms)), still),
-                    pd.Series(shapely.get_num_geometries(geoms), dtype=object).map(
-                        lambda n: f"{TYPE_NAMES[MULTI_OF[base]]} with {n} parts; layer "
-                                  f"{spec.id} takes one {spec.geometry_type} per asset"))
+        reasons.add(
+            np.isin(np.arange(len(geoms)), still),
+            pd.Series(shapely.get_num_geometries(geoms), dtype=object).map(
+                lambda n: (
+                    f"{TYPE_NAMES[MULTI_OF[base]]} with {n} parts; layer "
+                    f"{spec.id} takes one {spec.geometry_type} per asset"
+                )
+            ),
+        )
         out[still] = None
     wrong = (types >= 0) & ~single & ~many
     if wrong.any():
         names = pd.Series(types).map(TYPE_NAMES)
-        reasons.add(wrong, names.map(lambda n: f"geometry is {n}; layer {spec.id} takes "
-                                               f"{spec.geometry_type}"))
+        reasons.add(
+            wrong,
+            names.map(lambda n: f"geometry is {n}; layer {spec.id} takes {spec.geometry_type}"),
+        )
         out[wrong] = None
     return out
 
@@ -129,17 +151,20 @@ def _check_extent(geoms: np.ndarray, source: SourceCRS, reasons: Reasons) -> Non
     minx, miny, maxx, maxy = bounds.T
     with np.errstate(invalid="ignore"):
         geo_bad = (minx < -180) | (maxx > 180) | (miny < -90) | (maxy > 90)
-    reasons.add(live & finite & geo_bad,
-                "outside longitude −180…180 / latitude −90…90 (swapped lon/lat, or wrong CRS?)")
+    reasons.add(
+        live & finite & geo_bad,
+        "outside longitude −180…180 / latitude −90…90 (swapped lon/lat, or wrong CRS?)",
+    )
     aou = area_of_use_bounds(source)
     if aou and source.crs.is_projected:
         w, s, e, n = aou
         m = AOU_MARGIN_DEG
         with np.errstate(invalid="ignore"):
             out = (minx < w - m) | (maxx > e + m) | (miny < s - m) | (maxy > n + m)
-        reasons.add(live & finite & ~geo_bad & out,
-                    f"outside the area of use of {source.name} "
-                    f"({w:g}…{e:g}E, {s:g}…{n:g}N): wrong CRS?")
+        reasons.add(
+            live & finite & ~geo_bad & out,
+            f"outside the area of use of {source.name} ({w:g}…{e:g}E, {s:g}…{n:g}N): wrong CRS?",
+        )
 
 
 def _repair(geoms: np.ndarray, spec: LayerSpec, reasons: Reasons, fixes: dict[str, int]):
@@ -185,8 +210,13 @@ def _safe_fix(g, spec: LayerSpec):
     return fixed
 
 
-def set_dimension(geoms: np.ndarray, spec: LayerSpec, z_start: np.ndarray, z_end: np.ndarray,
-                  fixes: dict[str, int]) -> np.ndarray:
+def set_dimension(
+    geoms: np.ndarray,
+    spec: LayerSpec,
+    z_start: np.ndarray,
+    z_end: np.ndarray,
+    fixes: dict[str, int],
+) -> np.ndarray:
     """3D layers get Z (from depths when the source had none); 2D layers drop it."""
     live = ~shapely.is_missing(geoms)
     has_z = np.zeros(len(geoms), dtype=bool)

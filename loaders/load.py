@@ -1,7 +1,7 @@
 """read → validate → load: the loader's Python API.
 
-    report = load_path(url, "pipelines", Path("survey.gpkg"),
-                       LoadOptions(read=ReadOptions(crs="EPSG:4549")))
+report = load_path(url, "pipelines", Path("survey.gpkg"),
+                   LoadOptions(read=ReadOptions(crs="EPSG:4549")))
 """
 
 from __future__ import annotations
@@ -82,8 +82,8 @@ class LoadReport(BaseModel):
 @dataclass
 class Prepared:
     spec: LayerSpec
-    rows: pd.DataFrame          # staging columns, storage CRS geometry as hex EWKB
-    rejects: pd.DataFrame       # row, layer, asset_id, reason + the source values
+    rows: pd.DataFrame  # staging columns, storage CRS geometry as hex EWKB
+    rejects: pd.DataFrame  # row, layer, asset_id, reason + the source values
     report: LayerReport
     synthetic: bool = False
 
@@ -98,8 +98,10 @@ def source_crs(frame: gpd.GeoDataFrame, override: str | None, name: str) -> Sour
         return SourceCRS(frame.crs)
     if frame.attrs.get("assumed_crs"):
         return parse_crs(frame.attrs["assumed_crs"])
-    raise LoadError(f"{name} has no CRS: pass --crs (e.g. EPSG:4549 for Qingdao's "
-                    "Gauss-Kruger zone, EPSG:4490 for CGCS2000, gcj02 for AMap/Tencent data)")
+    raise LoadError(
+        f"{name} has no CRS: pass --crs (e.g. EPSG:4549 for Qingdao's "
+        "Gauss-Kruger zone, EPSG:4490 for CGCS2000, gcj02 for AMap/Tencent data)"
+    )
 
 
 def _refuse_projected_as_geographic(geoms: np.ndarray, crs: SourceCRS, name: str) -> None:
@@ -112,8 +114,10 @@ def _refuse_projected_as_geographic(geoms: np.ndarray, crs: SourceCRS, name: str
         outside = (np.abs(coords[:, 0]) > 180) | (np.abs(coords[:, 1]) > 90)
     if outside.mean() > 0.5:
         top = np.nanmax(np.abs(coords[:, 0]))
-        raise LoadError(f"{name}: coordinates look projected (x up to {top:.1f}) but the CRS "
-                        f"is {crs.name}; pass the real one with --crs")
+        raise LoadError(
+            f"{name}: coordinates look projected (x up to {top:.1f}) but the CRS "
+            f"is {crs.name}; pass the real one with --crs"
+        )
 
 
 # How a missing value of any dtype (None, NaN, pd.NA, NaT) enters a content hash: pandas 2
@@ -133,21 +137,23 @@ def _content_ids(rows: pd.DataFrame, geoms_hex: pd.Series, spec: LayerSpec) -> p
     """Without an id column an asset is known by its content: same feature, same id."""
     columns = [_hash_text(rows[a.name]) for a in spec.attributes]
     columns.append(_hash_text(geoms_hex))
-    ids = ["h" + hashlib.sha1("|".join(parts).encode()).hexdigest()[:16]
-           for parts in zip(*columns, strict=True)]
+    ids = [
+        "h" + hashlib.sha1("|".join(parts).encode()).hexdigest()[:16]
+        for parts in zip(*columns, strict=True)
+    ]
     return pd.Series(ids, index=rows.index, dtype=object)
 
 
-def prepare(frame: gpd.GeoDataFrame, spec: LayerSpec, options: LoadOptions, name: str
-            ) -> Prepared:
+def prepare(frame: gpd.GeoDataFrame, spec: LayerSpec, options: LoadOptions, name: str) -> Prepared:
     """Validate one frame against its layer; nothing touches the database."""
     crs = source_crs(frame, options.read.crs, name)
     geoms = np.asarray(frame.geometry.values, dtype=object)
     _refuse_projected_as_geographic(geoms[~shapely.is_missing(geoms)], crs, name)
     reasons = geometry.Reasons(frame.index)
     fixes: dict[str, int] = {}
-    mapped, used = map_columns(pd.DataFrame(frame.drop(columns=frame.geometry.name)), spec,
-                               options.mapping)
+    mapped, used = map_columns(
+        pd.DataFrame(frame.drop(columns=frame.geometry.name)), spec, options.mapping
+    )
     for attr_name, value in options.constants.items():
         if attr_name not in {a.name for a in spec.attributes}:
             raise LoadError(f"--set {attr_name}: layer {spec.id} has no such attribute")
@@ -155,52 +161,72 @@ def prepare(frame: gpd.GeoDataFrame, spec: LayerSpec, options: LoadOptions, name
         used[attr_name] = f"={value}"
     required_unmapped = [a.name for a in spec.attributes if a.required and a.name not in mapped]
     if required_unmapped and len(frame):
-        raise LoadError(f"{name}: no column for required {', '.join(required_unmapped)} of layer "
-                        f"{spec.id}; map one with --map {required_unmapped[0]}=COLUMN or set "
-                        f"it with --set {required_unmapped[0]}=VALUE")
+        raise LoadError(
+            f"{name}: no column for required {', '.join(required_unmapped)} of layer "
+            f"{spec.id}; map one with --map {required_unmapped[0]}=COLUMN or set "
+            f"it with --set {required_unmapped[0]}=VALUE"
+        )
     typed = attributes.conform(mapped, spec, reasons, options.local_tz)
     geoms = geometry.conform(geoms, spec, crs, reasons, fixes)
     z_start, z_end = _depth_z(typed, spec)
     geoms = geometry.set_dimension(geoms, spec, z_start, z_end, fixes)
 
-    ids, id_col = asset_ids(pd.DataFrame(frame.drop(columns=frame.geometry.name)),
-                            options.mapping)
+    ids, id_col = asset_ids(pd.DataFrame(frame.drop(columns=frame.geometry.name)), options.mapping)
     rows = typed
     rows["_vfrom"] = _period(frame, "valid_from")
     rows["_vto"] = _period(frame, "valid_to")
     kept = np.where(reasons.bad, geometry.NONE, geoms)
     payload = store.copy_payload(rows, kept, spec.storage_srid)
-    warnings = [f"skipped by the reader: {n} ({why})"
-                for why, n in frame.attrs.get("skipped_by_reason", {}).items() if n]
+    warnings = [
+        f"skipped by the reader: {n} ({why})"
+        for why, n in frame.attrs.get("skipped_by_reason", {}).items()
+        if n
+    ]
     if ids is None:
         ids = _content_ids(typed, payload["geom"].fillna(""), spec)
         id_col = "content hash"
-        warnings.append("no id column: assets are identified by their content, so an edited "
-                        "feature becomes a new asset (use --id-field)")
+        warnings.append(
+            "no id column: assets are identified by their content, so an edited "
+            "feature becomes a new asset (use --id-field)"
+        )
     else:
         reasons.add(ids.isna().to_numpy(), "no asset id")
     first_row = pd.Series(ids.index, index=ids.index).groupby(ids.values).transform("first")
     dup = ids.duplicated(keep="first") & ids.notna()
-    reasons.add(dup.to_numpy(), ids.astype(str).radd("duplicate asset id ").str.cat(
-        first_row.astype(str), sep=" (first at row ") + ")")
+    reasons.add(
+        dup.to_numpy(),
+        ids.astype(str)
+        .radd("duplicate asset id ")
+        .str.cat(first_row.astype(str), sep=" (first at row ")
+        + ")",
+    )
     payload.insert(0, "asset_id", ids.values)
     payload.insert(0, "_row", frame.index)
 
     bad = reasons.bad
     rejects = _rejects_table(frame, ids, reasons.text, bad, spec)
-    report = LayerReport(layer=spec.id, rows_read=len(frame), rejected=int(bad.sum()),
-                         crs=crs.name, fixes=fixes, mapped=used, asset_id_from=id_col,
-                         warnings=warnings)
+    report = LayerReport(
+        layer=spec.id,
+        rows_read=len(frame),
+        rejected=int(bad.sum()),
+        crs=crs.name,
+        fixes=fixes,
+        mapped=used,
+        asset_id_from=id_col,
+        warnings=warnings,
+    )
     synthetic = bool(frame.attrs.get("synthetic") or frame.attrs.get("synthetic_geometry"))
     return Prepared(spec, payload[~bad], rejects, report, synthetic)
 
 
 def _depth_z(typed: pd.DataFrame, spec: LayerSpec) -> tuple[np.ndarray, np.ndarray]:
     """Z from cover depth (z = −depth) for 3D layers whose source has no Z."""
+
     def col(name):
         if name in typed:
             return -pd.to_numeric(typed[name], errors="coerce").to_numpy(dtype=float)
         return np.full(len(typed), np.nan)
+
     if "depth_start_m" in typed:
         start = col("depth_start_m")
         end = col("depth_end_m")
@@ -221,15 +247,34 @@ def _rejects_table(frame, ids, text, bad, spec) -> pd.DataFrame:
     src = pd.DataFrame(frame.drop(columns=frame.geometry.name))[bad]
     original = np.asarray(frame.geometry.values, dtype=object)[bad]
     wkt = shapely.to_wkt(original, rounding_precision=-1)
-    out = pd.DataFrame({"row": frame.index[bad], "layer": spec.id,
-                        "asset_id": ids[bad].values, "reason": text[bad].values})
-    return pd.concat([out.reset_index(drop=True), src.reset_index(drop=True).add_prefix("src_"),
-                      pd.DataFrame({"src_wkt": wkt})], axis=1)
+    out = pd.DataFrame(
+        {
+            "row": frame.index[bad],
+            "layer": spec.id,
+            "asset_id": ids[bad].values,
+            "reason": text[bad].values,
+        }
+    )
+    return pd.concat(
+        [
+            out.reset_index(drop=True),
+            src.reset_index(drop=True).add_prefix("src_"),
+            pd.DataFrame({"src_wkt": wkt}),
+        ],
+        axis=1,
+    )
 
 
-def load_frames(url: str, frames: Mapping[str, gpd.GeoDataFrame], *, source: str,
-                options: LoadOptions = LoadOptions(), source_sha256: str | None = None,
-                progress: Progress | None = None, catalog: Catalog | None = None) -> LoadReport:
+def load_frames(
+    url: str,
+    frames: Mapping[str, gpd.GeoDataFrame],
+    *,
+    source: str,
+    options: LoadOptions = LoadOptions(),
+    source_sha256: str | None = None,
+    progress: Progress | None = None,
+    catalog: Catalog | None = None,
+) -> LoadReport:
     """Validate every frame, then write them all in one transaction (or none at all).
 
     Args:
@@ -280,17 +325,25 @@ def load_frames(url: str, frames: Mapping[str, gpd.GeoDataFrame], *, source: str
     try:
         report = _write(url, prepared, options, source, source_sha256, rejects_file, progress)
     except psycopg.errors.IntegrityError as exc:
-        raise LoadError(f"the database refused the rows: {exc.diag.message_primary} "
-                        f"({exc.diag.constraint_name or exc.sqlstate})") from None
+        raise LoadError(
+            f"the database refused the rows: {exc.diag.message_primary} "
+            f"({exc.diag.constraint_name or exc.sqlstate})"
+        ) from None
     except psycopg.OperationalError as exc:
         raise LoadError(f"database connection failed during the load: {exc}") from None
     report.seconds = round(time.monotonic() - started, 3)
     return report
 
 
-def _write(url, prepared: list[Prepared], options: LoadOptions, source: str,
-           source_sha256: str | None, rejects_file: str | None, progress: Progress | None
-           ) -> LoadReport:
+def _write(
+    url,
+    prepared: list[Prepared],
+    options: LoadOptions,
+    source: str,
+    source_sha256: str | None,
+    rejects_file: str | None,
+    progress: Progress | None,
+) -> LoadReport:
     with psycopg.connect(libpq_url(url)) as conn:
         valid_from = options.valid_from or store.scalar(conn.execute("SELECT now()"))
         run_ids = []
@@ -299,23 +352,40 @@ def _write(url, prepared: list[Prepared], options: LoadOptions, source: str,
             if progress:
                 progress(f"loading {p.spec.id}", 0, len(p.rows))
             store.stage(conn, p.spec, p.rows, _advance(progress, p.spec.id, len(p.rows)))
-            counts = store.merge(conn, p.spec, mode=options.mode, valid_from=valid_from,
-                                 source=source)
+            counts = store.merge(
+                conn, p.spec, mode=options.mode, valid_from=valid_from, source=source
+            )
             store.drop_staging(conn)
             p.report.new, p.report.changed = counts.new, counts.changed
             p.report.unchanged, p.report.closed = counts.unchanged, counts.closed
-        report = LoadReport(source=source, source_sha256=source_sha256, mode=options.mode,
-                            valid_from=valid_from, layers=[p.report for p in prepared],
-                            rejects_file=rejects_file, seconds=0.0,
-                            synthetic=any(p.synthetic for p in prepared))
+        report = LoadReport(
+            source=source,
+            source_sha256=source_sha256,
+            mode=options.mode,
+            valid_from=valid_from,
+            layers=[p.report for p in prepared],
+            rejects_file=rejects_file,
+            seconds=0.0,
+            synthetic=any(p.synthetic for p in prepared),
+        )
         for p in prepared:
             logged = p.report.model_dump(mode="json") | {"synthetic": p.synthetic}
-            run_ids.append(store.scalar(conn.execute(
-                "INSERT INTO city.load_runs (layer_id, source, source_sha256, mode, finished_at,"
-                " report) VALUES (%s, %s, %s, %s, clock_timestamp(), %s) RETURNING id",
-                (p.spec.id, source, source_sha256, options.mode,
-                 json.dumps(logged, ensure_ascii=False)),
-            )))
+            run_ids.append(
+                store.scalar(
+                    conn.execute(
+                        "INSERT INTO city.load_runs (layer_id, source, source_sha256, mode,"
+                        " finished_at, report) VALUES (%s, %s, %s, %s, clock_timestamp(), %s)"
+                        " RETURNING id",
+                        (
+                            p.spec.id,
+                            source,
+                            source_sha256,
+                            options.mode,
+                            json.dumps(logged, ensure_ascii=False),
+                        ),
+                    )
+                )
+            )
         store.notify_changed(conn, [p.spec.id for p in prepared])
     report.load_run_ids = run_ids
     return report
@@ -343,8 +413,13 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
-def load_path(url: str, layer_id: str | None, path: Path, options: LoadOptions = LoadOptions(),
-              progress: Progress | None = None) -> LoadReport:
+def load_path(
+    url: str,
+    layer_id: str | None,
+    path: Path,
+    options: LoadOptions = LoadOptions(),
+    progress: Progress | None = None,
+) -> LoadReport:
     r"""Load a file into its layer, all or nothing, and report what changed.
 
     Args:
@@ -380,8 +455,14 @@ def load_path(url: str, layer_id: str | None, path: Path, options: LoadOptions =
     frames = read_source(path, layer_id, options.read)
     if options.rejects_path is None:
         options = _with_rejects_path(options, path)
-    return load_frames(url, frames, source=str(path), options=options,
-                       source_sha256=sha256_of(path), progress=progress)
+    return load_frames(
+        url,
+        frames,
+        source=str(path),
+        options=options,
+        source_sha256=sha256_of(path),
+        progress=progress,
+    )
 
 
 def _with_rejects_path(options: LoadOptions, path: Path) -> LoadOptions:

@@ -48,37 +48,75 @@ REVERSED = "_reversed"
 # --- Vocabulary: OSM tag values → catalog values (keys are lower-case, words joined by "_") ---
 
 PIPELINE_UTILITIES = {
-    "water": "water", "drinking_water": "water",
-    "sewage": "drainage", "rainwater": "drainage",
-    "gas": "gas", "natural_gas": "gas",
-    "heat": "heating", "hot_water": "heating", "steam": "heating",
-    "power": "power", "electricity": "power",
-    "telecom": "telecom", "cable": "telecom",
+    "water": "water",
+    "drinking_water": "water",
+    "sewage": "drainage",
+    "rainwater": "drainage",
+    "gas": "gas",
+    "natural_gas": "gas",
+    "heat": "heating",
+    "hot_water": "heating",
+    "steam": "heating",
+    "power": "power",
+    "electricity": "power",
+    "telecom": "telecom",
+    "cable": "telecom",
 }
 # location=* values a buried pipeline may carry; a pipeline without the tag is accepted too.
 PIPELINE_LOCATIONS = frozenset({"underground"})
 PIPELINE_MATERIALS = {
-    "steel": "steel", "stainless_steel": "steel",
-    "ductile_iron": "ductile_iron", "cast_iron": "cast_iron",
-    "pe": "pe", "polyethylene": "pe", "hdpe": "hdpe", "pe_hd": "hdpe",
-    "pvc": "pvc", "upvc": "pvc", "pvc_u": "pvc",
-    "concrete": "concrete", "reinforced_concrete": "concrete",
-    "clay": "clay", "vitrified_clay": "clay", "stoneware": "clay",
-    "copper": "copper", "aluminium": "aluminium", "aluminum": "aluminium",
-    "fibre": "fibre", "fiber": "fibre",
-    "plastic": "other", "wood": "other", "asbestos_cement": "other",
+    "steel": "steel",
+    "stainless_steel": "steel",
+    "ductile_iron": "ductile_iron",
+    "cast_iron": "cast_iron",
+    "pe": "pe",
+    "polyethylene": "pe",
+    "hdpe": "hdpe",
+    "pe_hd": "hdpe",
+    "pvc": "pvc",
+    "upvc": "pvc",
+    "pvc_u": "pvc",
+    "concrete": "concrete",
+    "reinforced_concrete": "concrete",
+    "clay": "clay",
+    "vitrified_clay": "clay",
+    "stoneware": "clay",
+    "copper": "copper",
+    "aluminium": "aluminium",
+    "aluminum": "aluminium",
+    "fibre": "fibre",
+    "fiber": "fibre",
+    "plastic": "other",
+    "wood": "other",
+    "asbestos_cement": "other",
 }
 
 SCENIC_KINDS = {
-    "museum": "museum", "zoo": "zoo", "aquarium": "zoo", "theme_park": "theme_park",
-    "attraction": "landmark", "viewpoint": "landmark",
+    "museum": "museum",
+    "zoo": "zoo",
+    "aquarium": "zoo",
+    "theme_park": "theme_park",
+    "attraction": "landmark",
+    "viewpoint": "landmark",
 }
 SCENIC_DEFAULT_KIND = "other"
 # Places to stay and tourist information are tagged tourism=* but are not sites to visit.
-NOT_SCENIC = frozenset({
-    "hotel", "hostel", "guest_house", "camp_site", "camp_pitch", "caravan_site", "apartment",
-    "motel", "chalet", "alpine_hut", "wilderness_hut", "information",
-})
+NOT_SCENIC = frozenset(
+    {
+        "hotel",
+        "hostel",
+        "guest_house",
+        "camp_site",
+        "camp_pitch",
+        "caravan_site",
+        "apartment",
+        "motel",
+        "chalet",
+        "alpine_hut",
+        "wilderness_hut",
+        "information",
+    }
+)
 # A tourism tag on a route relation describes the route (or is a mistag), never a site.
 NOT_SITE_RELATIONS = frozenset({"route", "route_master"})
 
@@ -86,11 +124,16 @@ NOT_SITE_RELATIONS = frozenset({"route", "route_master"})
 # leaves out parking aisles, private and emergency-access service roads.
 ROAD_NETWORK = "driving+service"
 ROAD_CLASSES = {
-    "motorway": "motorway", "motorway_link": "motorway",
-    "trunk": "trunk", "trunk_link": "trunk",
-    "primary": "primary", "primary_link": "primary",
-    "secondary": "secondary", "secondary_link": "secondary",
-    "tertiary": "tertiary", "tertiary_link": "tertiary",
+    "motorway": "motorway",
+    "motorway_link": "motorway",
+    "trunk": "trunk",
+    "trunk_link": "trunk",
+    "primary": "primary",
+    "primary_link": "primary",
+    "secondary": "secondary",
+    "secondary_link": "secondary",
+    "tertiary": "tertiary",
+    "tertiary_link": "tertiary",
     "residential": "residential",
     # A living street is a residential street with pedestrian priority; leaving it out
     # would cut the routing network.
@@ -98,19 +141,33 @@ ROAD_CLASSES = {
     "service": "service",
     "unclassified": "unclassified",
 }
-ONEWAY = {"yes": True, "true": True, "1": True, "-1": True, "no": False, "false": False,
-          "0": False}
+ONEWAY = {"yes": True, "true": True, "1": True, "-1": True, "no": False, "false": False, "0": False}
 ONEWAY_AGAINST = frozenset({"-1"})
 # OSM implies oneway=yes on these when the way has no oneway tag.
-IMPLIED_ONEWAY = {"junction": frozenset({"roundabout", "circular"}),
-                  "highway": frozenset({"motorway"})}
+IMPLIED_ONEWAY = {
+    "junction": frozenset({"roundabout", "circular"}),
+    "highway": frozenset({"motorway"}),
+}
 
 MAST_TYPES = frozenset({"mast", "tower"})
-BASE_STATION_STRUCTURES = {"mast": "tower", "tower": "tower", "utility_pole": "pole",
-                           "pole": "pole"}
+BASE_STATION_STRUCTURES = {
+    "mast": "tower",
+    "tower": "tower",
+    "utility_pole": "pole",
+    "pole": "pole",
+}
 # telecom=* values for exchanges, cabinets and cables, not antenna sites.
-NOT_ANTENNA_SITES = frozenset({"exchange", "connection_point", "distribution_point",
-                               "service_device", "data_center", "line", "cable"})
+NOT_ANTENNA_SITES = frozenset(
+    {
+        "exchange",
+        "connection_point",
+        "distribution_point",
+        "service_device",
+        "data_center",
+        "line",
+        "cable",
+    }
+)
 
 # (tags that must all match, kind); the first rule that matches gives the kind.
 LOGISTICS_RULES: tuple[tuple[Mapping[str, str], str], ...] = (
@@ -127,10 +184,16 @@ PINYIN_KEYS = ("name:zh_pinyin", "name:en")
 
 # --- Parsers: OSM quantity strings → catalog units ---
 
-SPEED_UNITS_KMH = {"": 1.0, "km/h": 1.0, "kmh": 1.0, "kph": 1.0, "mph": 1.609344,
-                   "knots": 1.852}
-DIAMETER_UNITS_MM = {"": 1.0, "mm": 1.0, "cm": 10.0, "m": 1000.0, '"': 25.4, "in": 25.4,
-                     "inch": 25.4}
+SPEED_UNITS_KMH = {"": 1.0, "km/h": 1.0, "kmh": 1.0, "kph": 1.0, "mph": 1.609344, "knots": 1.852}
+DIAMETER_UNITS_MM = {
+    "": 1.0,
+    "mm": 1.0,
+    "cm": 10.0,
+    "m": 1000.0,
+    '"': 25.4,
+    "in": 25.4,
+    "inch": 25.4,
+}
 LENGTH_UNITS_M = {"": 1.0, "m": 1.0, "ft": 0.3048, "'": 0.3048}
 
 _QUANTITY = re.compile(r"(?P<number>\d+(?:[.,]\d+)?|[.,]\d+)\s*(?P<unit>\D*)")
@@ -203,25 +266,34 @@ def pipeline_attributes(tags: pd.DataFrame) -> pd.DataFrame:
     buried = tags["location"].isna() | _is(tags["location"], PIPELINE_LOCATIONS)
     t = tags[_is(tags["man_made"], "pipeline") & buried]
     utility = _lookup(t["substance"], PIPELINE_UTILITIES)
-    return pd.DataFrame({
-        "utility": utility.where(utility.notna(), _lookup(t["type"], PIPELINE_UTILITIES)),
-        "link_kind": "pipe",
-        "diameter_mm": t["diameter"].map(parse_diameter_mm),
-        "material": _lookup(t["material"], PIPELINE_MATERIALS),
-        "owner": t["operator"],
-    }, index=t.index)
+    return pd.DataFrame(
+        {
+            "utility": utility.where(utility.notna(), _lookup(t["type"], PIPELINE_UTILITIES)),
+            "link_kind": "pipe",
+            "diameter_mm": t["diameter"].map(parse_diameter_mm),
+            "material": _lookup(t["material"], PIPELINE_MATERIALS),
+            "owner": t["operator"],
+        },
+        index=t.index,
+    )
 
 
 def scenic_attributes(tags: pd.DataFrame) -> pd.DataFrame:
     tourism = tags["tourism"].map(_key)
-    site = (tourism.notna() & ~tourism.isin(NOT_SCENIC)
-            & ~(_is(tags["osm_type"], "relation") & _is(tags["type"], NOT_SITE_RELATIONS)))
+    site = (
+        tourism.notna()
+        & ~tourism.isin(NOT_SCENIC)
+        & ~(_is(tags["osm_type"], "relation") & _is(tags["type"], NOT_SITE_RELATIONS))
+    )
     t = tags[site]
-    return pd.DataFrame({
-        "name": _first(t, NAME_KEYS),
-        "name_pinyin": _first(t, PINYIN_KEYS),
-        "kind": _lookup(t["tourism"], SCENIC_KINDS).fillna(SCENIC_DEFAULT_KIND),
-    }, index=t.index)
+    return pd.DataFrame(
+        {
+            "name": _first(t, NAME_KEYS),
+            "name_pinyin": _first(t, PINYIN_KEYS),
+            "kind": _lookup(t["tourism"], SCENIC_KINDS).fillna(SCENIC_DEFAULT_KIND),
+        },
+        index=t.index,
+    )
 
 
 def road_attributes(tags: pd.DataFrame) -> pd.DataFrame:
@@ -232,30 +304,39 @@ def road_attributes(tags: pd.DataFrame) -> pd.DataFrame:
     for key, values in IMPLIED_ONEWAY.items():
         implied |= _is(t[key], values)
     oneway = oneway.where(oneway.notna() | t["oneway"].notna() | ~implied, True)
-    return pd.DataFrame({
-        "name": _first(t, NAME_KEYS),
-        "road_class": road_class[t.index],
-        "oneway": oneway,
-        "lanes": t["lanes"].map(parse_int),
-        "speed_kmh": t["maxspeed"].map(parse_speed_kmh),
-        REVERSED: _is(t["oneway"], ONEWAY_AGAINST),
-    }, index=t.index)
+    return pd.DataFrame(
+        {
+            "name": _first(t, NAME_KEYS),
+            "road_class": road_class[t.index],
+            "oneway": oneway,
+            "lanes": t["lanes"].map(parse_int),
+            "speed_kmh": t["maxspeed"].map(parse_speed_kmh),
+            REVERSED: _is(t["oneway"], ONEWAY_AGAINST),
+        },
+        index=t.index,
+    )
 
 
 def base_station_attributes(tags: pd.DataFrame) -> pd.DataFrame:
     """Communication masts and towers, and telecom antenna nodes."""
     mast = _is(tags["man_made"], MAST_TYPES) & (
-        _is(tags["tower:type"], "communication")
-        | _is(tags["communication:mobile_phone"], "yes"))
-    telecom = (_is(tags["osm_type"], "node") & tags["telecom"].notna()
-               & ~_is(tags["telecom"], NOT_ANTENNA_SITES))
+        _is(tags["tower:type"], "communication") | _is(tags["communication:mobile_phone"], "yes")
+    )
+    telecom = (
+        _is(tags["osm_type"], "node")
+        & tags["telecom"].notna()
+        & ~_is(tags["telecom"], NOT_ANTENNA_SITES)
+    )
     t = tags[mast | telecom]
-    return pd.DataFrame({
-        "name": _first(t, NAME_KEYS),
-        "structure": _lookup(t["man_made"], BASE_STATION_STRUCTURES),
-        "height_m": t["height"].map(parse_height_m),
-        "owner": t["operator"],
-    }, index=t.index)
+    return pd.DataFrame(
+        {
+            "name": _first(t, NAME_KEYS),
+            "structure": _lookup(t["man_made"], BASE_STATION_STRUCTURES),
+            "height_m": t["height"].map(parse_height_m),
+            "owner": t["operator"],
+        },
+        index=t.index,
+    )
 
 
 def logistics_attributes(tags: pd.DataFrame) -> pd.DataFrame:
@@ -266,11 +347,14 @@ def logistics_attributes(tags: pd.DataFrame) -> pd.DataFrame:
             match &= _is(tags[key], wanted)
         kind = kind.where(kind.notna() | ~match, value)
     t = tags[kind.notna()]
-    return pd.DataFrame({
-        "name": _first(t, NAME_KEYS),
-        "kind": kind[t.index],
-        "owner": t["operator"],
-    }, index=t.index)
+    return pd.DataFrame(
+        {
+            "name": _first(t, NAME_KEYS),
+            "kind": kind[t.index],
+            "owner": t["operator"],
+        },
+        index=t.index,
+    )
 
 
 # --- Sources: how each layer is read from the PBF ---
@@ -281,7 +365,9 @@ Reader = Callable[[OSM, list[str]], gpd.GeoDataFrame | None]
 def _custom(osm_filter: dict[str, Any], **keep: bool) -> Reader:
     def read(osm: OSM, keys: list[str]) -> gpd.GeoDataFrame | None:
         return osm.get_data_by_custom_criteria(
-            custom_filter=osm_filter, tags_as_columns=keys, keep_other_tags=False, **keep)
+            custom_filter=osm_filter, tags_as_columns=keys, keep_other_tags=False, **keep
+        )
+
     return read
 
 
@@ -297,32 +383,66 @@ class OsmSource:
     to_attributes: Callable[[pd.DataFrame], pd.DataFrame]
 
 
-SOURCES: dict[str, OsmSource] = {s.spec.id: s for s in (
-    OsmSource(PIPELINES,
-              ("man_made", "location", "substance", "type", "diameter", "material", "operator"),
-              _custom({"man_made": ["pipeline"]}, keep_nodes=False),
-              pipeline_attributes),
-    OsmSource(SCENIC_SITES, ("tourism", "type", *NAME_KEYS, *PINYIN_KEYS),
-              _custom({"tourism": True}), scenic_attributes),
-    OsmSource(ROADS, ("highway", "oneway", "junction", "lanes", "maxspeed", *NAME_KEYS),
-              _network, road_attributes),
-    OsmSource(BASE_STATIONS,
-              ("man_made", "tower:type", "communication:mobile_phone", "telecom", "height",
-               "operator", *NAME_KEYS),
-              _custom({"man_made": sorted(MAST_TYPES), "telecom": True}),
-              base_station_attributes),
-    OsmSource(LOGISTICS_PARKS, ("landuse", "industrial", "building", "operator", *NAME_KEYS),
-              _custom({key: sorted({r[key] for r, _ in LOGISTICS_RULES if key in r})
-                       for key in ("landuse", "industrial", "building")}, keep_nodes=False),
-              logistics_attributes),
-)}
+SOURCES: dict[str, OsmSource] = {
+    s.spec.id: s
+    for s in (
+        OsmSource(
+            PIPELINES,
+            ("man_made", "location", "substance", "type", "diameter", "material", "operator"),
+            _custom({"man_made": ["pipeline"]}, keep_nodes=False),
+            pipeline_attributes,
+        ),
+        OsmSource(
+            SCENIC_SITES,
+            ("tourism", "type", *NAME_KEYS, *PINYIN_KEYS),
+            _custom({"tourism": True}),
+            scenic_attributes,
+        ),
+        OsmSource(
+            ROADS,
+            ("highway", "oneway", "junction", "lanes", "maxspeed", *NAME_KEYS),
+            _network,
+            road_attributes,
+        ),
+        OsmSource(
+            BASE_STATIONS,
+            (
+                "man_made",
+                "tower:type",
+                "communication:mobile_phone",
+                "telecom",
+                "height",
+                "operator",
+                *NAME_KEYS,
+            ),
+            _custom({"man_made": sorted(MAST_TYPES), "telecom": True}),
+            base_station_attributes,
+        ),
+        OsmSource(
+            LOGISTICS_PARKS,
+            ("landuse", "industrial", "building", "operator", *NAME_KEYS),
+            _custom(
+                {
+                    key: sorted({r[key] for r, _ in LOGISTICS_RULES if key in r})
+                    for key in ("landuse", "industrial", "building")
+                },
+                keep_nodes=False,
+            ),
+            logistics_attributes,
+        ),
+    )
+}
 
 OSM_LAYERS = tuple(SOURCES)
 
 # --- Conforming a mapped layer to its LayerSpec ---
 
-PANDAS_DTYPES = {AttrType.text: "string", AttrType.integer: "Int64",
-                 AttrType.real: "Float64", AttrType.boolean: "boolean"}
+PANDAS_DTYPES = {
+    AttrType.text: "string",
+    AttrType.integer: "Int64",
+    AttrType.real: "Float64",
+    AttrType.boolean: "boolean",
+}
 
 
 def tag_frame(raw: pd.DataFrame, keys: Iterable[str]) -> pd.DataFrame:
@@ -370,7 +490,7 @@ def _fit_geometry(geoms: gpd.GeoSeries, geometry_type: str) -> gpd.GeoSeries:
 
 
 def _asset_ids(exploded: gpd.GeoDataFrame) -> pd.Series:
-    """"n1", "w2", "r3"; the parts of an exploded multi-line add ":<part>" to stay unique."""
+    """ "n1", "w2", "r3"; the parts of an exploded multi-line add ":<part>" to stay unique."""
     ids = exploded["osm_type"].map(ASSET_PREFIX) + exploded["id"].astype("int64").astype(str)
     parts = ids.groupby(ids).transform("size")
     part_no = ids.groupby(ids).cumcount().astype(str)
@@ -380,8 +500,10 @@ def _asset_ids(exploded: gpd.GeoDataFrame) -> pd.Series:
 def empty_layer(layer_id: str) -> gpd.GeoDataFrame:
     """A layer frame with no rows, and the columns and CRS a filled one has."""
     source = SOURCES[layer_id]
-    raw = gpd.GeoDataFrame({"id": pd.Series(dtype="int64"), "osm_type": pd.Series(dtype=object)},
-                           geometry=gpd.GeoSeries([], crs=OSM_CRS))
+    raw = gpd.GeoDataFrame(
+        {"id": pd.Series(dtype="int64"), "osm_type": pd.Series(dtype=object)},
+        geometry=gpd.GeoSeries([], crs=OSM_CRS),
+    )
     return map_layer(layer_id, raw.reindex(columns=[*raw.columns, *source.keys]))
 
 
@@ -424,9 +546,13 @@ def map_layer(layer_id: str, raw: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         frame = frame.explode(index_parts=False, ignore_index=True)
     columns = [a.name for a in spec.attributes if a.name in attrs.columns]
     out = gpd.GeoDataFrame(
-        {"asset_id": _asset_ids(frame).astype("string"),
-         **{c: frame[c].astype(PANDAS_DTYPES[spec.attribute(c).type]) for c in columns}},
-        geometry=frame.geometry, crs=OSM_CRS)
+        {
+            "asset_id": _asset_ids(frame).astype("string"),
+            **{c: frame[c].astype(PANDAS_DTYPES[spec.attribute(c).type]) for c in columns},
+        },
+        geometry=frame.geometry,
+        crs=OSM_CRS,
+    )
     out.attrs["skipped"] = sum(skipped.values())
     out.attrs["skipped_by_reason"] = skipped
     if skipped:
@@ -444,8 +570,12 @@ def read_osm(
     if unknown := [w for w in wanted if w not in SOURCES]:
         raise LoadError(f"no OSM mapping for layers {unknown}; known: {list(OSM_LAYERS)}")
     # complete_relations: an area cut by the bbox keeps its whole outline (no-op without bbox).
-    osm = OSM(str(path), bounding_box=None if bbox is None else list(bbox),
-              complete_relations=True, progress=False)
+    osm = OSM(
+        str(path),
+        bounding_box=None if bbox is None else list(bbox),
+        complete_relations=True,
+        progress=False,
+    )
     frames = {}
     for layer_id in wanted:
         source = SOURCES[layer_id]

@@ -21,8 +21,19 @@ import shapely
 
 from loaders.errors import LoadError
 
-OGR_SUFFIXES = {".geojson", ".json", ".geojsonl", ".geojsons", ".geojsonseq", ".gpkg", ".shp",
-                ".zip", ".fgb", ".gml", ".kml"}
+OGR_SUFFIXES = {
+    ".geojson",
+    ".json",
+    ".geojsonl",
+    ".geojsons",
+    ".geojsonseq",
+    ".gpkg",
+    ".shp",
+    ".zip",
+    ".fgb",
+    ".gml",
+    ".kml",
+}
 MULTI_LAYER_SUFFIXES = {".pbf", ".inp"}
 LON_NAMES = ("lon", "lng", "longitude", "x", "经度")
 LAT_NAMES = ("lat", "latitude", "y", "纬度")
@@ -31,7 +42,7 @@ WKT_NAMES = ("wkt", "geometry", "geom", "the_geom", "shape")
 
 @dataclass(frozen=True)
 class ReadOptions:
-    crs: str | None = None          # the source CRS, when the file does not say
+    crs: str | None = None  # the source CRS, when the file does not say
     source_layer: str | None = None  # layer inside a GeoPackage
     encoding: str | None = None
     lon: str | None = None
@@ -40,8 +51,11 @@ class ReadOptions:
 
 
 def kind_of(path: Path) -> str:
-    suffix = "".join(path.suffixes[-2:]).lower() if path.name.lower().endswith(".osm.pbf") \
+    suffix = (
+        "".join(path.suffixes[-2:]).lower()
+        if path.name.lower().endswith(".osm.pbf")
         else path.suffix.lower()
+    )
     if suffix in (".osm.pbf", ".pbf"):
         return "osm"
     if suffix == ".inp":
@@ -50,12 +64,15 @@ def kind_of(path: Path) -> str:
         return "csv"
     if suffix in OGR_SUFFIXES:
         return "ogr"
-    raise LoadError(f"{path.name}: unknown format {suffix!r}; expected GeoJSON(-seq), GeoPackage, "
-                    "Shapefile (or .zip), CSV, OSM .pbf or EPANET .inp")
+    raise LoadError(
+        f"{path.name}: unknown format {suffix!r}; expected GeoJSON(-seq), GeoPackage, "
+        "Shapefile (or .zip), CSV, OSM .pbf or EPANET .inp"
+    )
 
 
-def read_source(path: Path, layer_id: str | None, options: ReadOptions
-                ) -> dict[str, gpd.GeoDataFrame]:
+def read_source(
+    path: Path, layer_id: str | None, options: ReadOptions
+) -> dict[str, gpd.GeoDataFrame]:
     """Frames per target layer. Single-layer formats need the layer id from the caller."""
     if not path.exists():
         raise LoadError(f"{path}: no such file")
@@ -64,6 +81,7 @@ def read_source(path: Path, layer_id: str | None, options: ReadOptions
     kind = kind_of(path)
     if kind == "osm":
         from loaders.osm import read_osm
+
         try:
             frames = read_osm(path, layers=None if layer_id in (None, "auto") else [layer_id])
         except LoadError:
@@ -72,6 +90,7 @@ def read_source(path: Path, layer_id: str | None, options: ReadOptions
             raise LoadError(f"{path.name}: not a readable OSM PBF file: {_short(exc)}") from None
     elif kind == "epanet":
         from loaders.epanet import read_epanet
+
         try:
             frames = read_epanet(path, options.crs)
         except ValueError as exc:
@@ -83,8 +102,10 @@ def read_source(path: Path, layer_id: str | None, options: ReadOptions
         frames = {layer_id: frame}
     if layer_id not in (None, "auto"):
         if layer_id not in frames:
-            raise LoadError(f"{path.name} has nothing for layer {layer_id!r} "
-                            f"(it has: {', '.join(frames) or 'nothing'})")
+            raise LoadError(
+                f"{path.name} has nothing for layer {layer_id!r} "
+                f"(it has: {', '.join(frames) or 'nothing'})"
+            )
         frames = {layer_id: frames[layer_id]}
     if kind in ("osm", "epanet"):
         for frame in frames.values():
@@ -106,8 +127,10 @@ def read_ogr(path: Path, options: ReadOptions) -> gpd.GeoDataFrame:
             warnings.simplefilter("ignore", UserWarning)
             frame = pyogrio.read_dataframe(target, use_arrow=True, **kwargs)
     except UnicodeDecodeError as exc:
-        raise LoadError(f"{path.name}: text is not valid UTF-8 ({exc.reason} at byte "
-                        f"{exc.start}); pass --encoding (e.g. gbk)") from None
+        raise LoadError(
+            f"{path.name}: text is not valid UTF-8 ({exc.reason} at byte "
+            f"{exc.start}); pass --encoding (e.g. gbk)"
+        ) from None
     except Exception as exc:  # pyogrio raises several DataSource/GDAL error types
         raise LoadError(f"{path.name}: cannot be read: {_short(exc)}") from None
     frame.index = pd.RangeIndex(1, len(frame) + 1)
@@ -135,11 +158,12 @@ def _check_text(frame: pd.DataFrame, path: Path) -> None:
     for col in frame.columns:
         if frame[col].dtype == object or pd.api.types.is_string_dtype(frame[col]):
             values = frame[col].dropna()
-            bad = values[[isinstance(v, str) and _UNDECODED.search(v) is not None
-                          for v in values]]
+            bad = values[[isinstance(v, str) and _UNDECODED.search(v) is not None for v in values]]
             if len(bad):
-                raise LoadError(f"{path.name}: row {bad.index[0]} column {col!r} is not valid "
-                                "UTF-8 text; pass --encoding (e.g. gbk)")
+                raise LoadError(
+                    f"{path.name}: row {bad.index[0]} column {col!r} is not valid "
+                    "UTF-8 text; pass --encoding (e.g. gbk)"
+                )
 
 
 def _short(exc: Exception) -> str:
@@ -153,16 +177,18 @@ def read_csv(path: Path, options: ReadOptions) -> gpd.GeoDataFrame:
         text = raw.decode(encoding)
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise LoadError(f"{path.name}: line {line} is not valid {encoding} text; pass --encoding "
-                        "(e.g. gbk)") from None
+        raise LoadError(
+            f"{path.name}: line {line} is not valid {encoding} text; pass --encoding (e.g. gbk)"
+        ) from None
     try:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t|")
         sep = dialect.delimiter
     except csv.Error:
         sep = ","
     try:
-        frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False,
-                            na_values=[""])
+        frame = pd.read_csv(
+            io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, na_values=[""]
+        )
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise LoadError(f"{path.name}: not a readable CSV: {_short(exc)}") from None
     frame.index = pd.RangeIndex(2, len(frame) + 2)  # line numbers, after the header
@@ -194,8 +220,10 @@ def _csv_geometry(frame: pd.DataFrame, path: Path, options: ReadOptions) -> pd.S
         return series
     lon, lat = _pick(frame, options.lon, LON_NAMES), _pick(frame, options.lat, LAT_NAMES)
     if not (lon and lat):
-        raise LoadError(f"{path.name}: no geometry: name the columns with --lon/--lat or --wkt "
-                        f"(columns are {', '.join(frame.columns)})")
+        raise LoadError(
+            f"{path.name}: no geometry: name the columns with --lon/--lat or --wkt "
+            f"(columns are {', '.join(frame.columns)})"
+        )
     x = pd.to_numeric(frame[lon], errors="coerce")
     y = pd.to_numeric(frame[lat], errors="coerce")
     geoms = shapely.points(x.to_numpy(), y.to_numpy())

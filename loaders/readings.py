@@ -82,20 +82,29 @@ def validate(frame: pd.DataFrame, name: str, timezone: str) -> pd.DataFrame:
     sensor = rows["sensor_id"].str.strip()
     errors += [(n, "no sensor id") for n in line[sensor.fillna("") == ""]]
     stamps = instants(rows["observed_at"], timezone)
-    errors += [(n, f"{t!r} is not a date-time") for n, t in
-               zip(line[stamps.isna()], rows["observed_at"][stamps.isna()], strict=True)]
+    errors += [
+        (n, f"{t!r} is not a date-time")
+        for n, t in zip(line[stamps.isna()], rows["observed_at"][stamps.isna()], strict=True)
+    ]
     value = pd.to_numeric(rows["value"], errors="coerce")
     bad = ~np.isfinite(value.astype(float).fillna(np.nan))
-    errors += [(n, f"value {v!r} is not a finite number") for n, v in
-               zip(line[bad], rows["value"][bad], strict=True)]
-    typed = pd.DataFrame({"row": line, "sensor_id": sensor, "observed_at": stamps,
-                          "value": value})
+    errors += [
+        (n, f"value {v!r} is not a finite number")
+        for n, v in zip(line[bad], rows["value"][bad], strict=True)
+    ]
+    typed = pd.DataFrame({"row": line, "sensor_id": sensor, "observed_at": stamps, "value": value})
     twice = typed.duplicated(["sensor_id", "observed_at"], keep="first") & stamps.notna()
     first_row = typed.groupby(["sensor_id", "observed_at"])["row"].transform("min")
-    errors += [(n, f"a second reading of {s} at {t.isoformat()} (first at row {int(f)})")
-               for n, s, t, f in zip(typed["row"][twice], typed["sensor_id"][twice],
-                                     typed["observed_at"][twice], first_row[twice],
-                                     strict=True)]
+    errors += [
+        (n, f"a second reading of {s} at {t.isoformat()} (first at row {int(f)})")
+        for n, s, t, f in zip(
+            typed["row"][twice],
+            typed["sensor_id"][twice],
+            typed["observed_at"][twice],
+            first_row[twice],
+            strict=True,
+        )
+    ]
     if errors:
         raise _refused(name, errors)
     return typed
@@ -134,33 +143,55 @@ def write(conninfo: str, typed: pd.DataFrame, name: str, source: str) -> Reading
     """One transaction: stage, check sensors in service, merge, log. Refused → unchanged."""
     started = time.perf_counter()
     with psycopg.connect(conninfo) as conn, conn.transaction():
-        conn.execute("CREATE TEMP TABLE stage (row integer, sensor_id text, "
-                     "observed_at timestamptz, value double precision) ON COMMIT DROP")
+        conn.execute(
+            "CREATE TEMP TABLE stage (row integer, sensor_id text, "
+            "observed_at timestamptz, value double precision) ON COMMIT DROP"
+        )
         copy_frame(conn, "COPY stage FROM STDIN (FORMAT csv)", typed)
         orphans = conn.execute(ORPHANS).fetchall()
         if orphans:
-            raise _refused(name, [
-                (n, f"sensor {s!r} was not in service at {t.isoformat()}" if known
-                 else f"no sensor {s!r} in the sensors layer") for n, s, t, known in orphans])
-        load_id = scalar(conn.execute(
-            "INSERT INTO city.load_runs (layer_id, source, mode, finished_at, report) "
-            "VALUES ('sensor_readings', %s, 'upsert', now(), '{}') RETURNING id",
-            (source,)))
+            raise _refused(
+                name,
+                [
+                    (
+                        n,
+                        f"sensor {s!r} was not in service at {t.isoformat()}"
+                        if known
+                        else f"no sensor {s!r} in the sensors layer",
+                    )
+                    for n, s, t, known in orphans
+                ],
+            )
+        load_id = scalar(
+            conn.execute(
+                "INSERT INTO city.load_runs (layer_id, source, mode, finished_at, report) "
+                "VALUES ('sensor_readings', %s, 'upsert', now(), '{}') RETURNING id",
+                (source,),
+            )
+        )
         flags = [r[0] for r in conn.execute(MERGE, {"load_id": load_id}).fetchall()]
         inserted = sum(flags)
         report = ReadingsReport(
-            rows=len(typed), inserted=inserted, replaced=len(flags) - inserted,
-            unchanged=len(typed) - len(flags), sensors=int(typed["sensor_id"].nunique()),
+            rows=len(typed),
+            inserted=inserted,
+            replaced=len(flags) - inserted,
+            unchanged=len(typed) - len(flags),
+            sensors=int(typed["sensor_id"].nunique()),
             first=typed["observed_at"].min().isoformat() if len(typed) else None,
             last=typed["observed_at"].max().isoformat() if len(typed) else None,
-            seconds=0.0, load_id=load_id)
+            seconds=0.0,
+            load_id=load_id,
+        )
         report.seconds = round(time.perf_counter() - started, 3)
-        conn.execute("UPDATE city.load_runs SET report = %s WHERE id = %s",
-                     (json.dumps(report.__dict__), load_id))
+        conn.execute(
+            "UPDATE city.load_runs SET report = %s WHERE id = %s",
+            (json.dumps(report.__dict__), load_id),
+        )
     return report
 
 
-def load_readings(conninfo: str, frame: pd.DataFrame, *, name: str, source: str,
-                  timezone: str = "Asia/Shanghai") -> ReadingsReport:
+def load_readings(
+    conninfo: str, frame: pd.DataFrame, *, name: str, source: str, timezone: str = "Asia/Shanghai"
+) -> ReadingsReport:
     """Validate then write; raises LoadError (database unchanged) on any bad row."""
     return write(conninfo, validate(frame, name, timezone), name, source)

@@ -57,9 +57,12 @@ def copy_payload(frame: pd.DataFrame, geoms: np.ndarray, srid: int) -> pd.DataFr
     return out
 
 
-def copy_frame(conn: psycopg.Connection, copy: sql.Composed | sql.SQL | str,
-               frame: pd.DataFrame,
-               progress: Callable[[int], None] | None = None) -> None:
+def copy_frame(
+    conn: psycopg.Connection,
+    copy: sql.Composed | sql.SQL | str,
+    frame: pd.DataFrame,
+    progress: Callable[[int], None] | None = None,
+) -> None:
     """The frame's rows through `COPY … FROM STDIN (FORMAT csv)`, in chunks.
 
     Arrow's CSV writer (C++) is ~5x faster than pandas' here, and writes what COPY wants:
@@ -68,7 +71,7 @@ def copy_frame(conn: psycopg.Connection, copy: sql.Composed | sql.SQL | str,
     options = pacsv.WriteOptions(include_header=False)
     with conn.cursor().copy(copy) as cp:
         for start in range(0, len(frame), COPY_CHUNK):
-            chunk = frame.iloc[start:start + COPY_CHUNK]
+            chunk = frame.iloc[start : start + COPY_CHUNK]
             buf = io.BytesIO()
             pacsv.write_csv(pa.Table.from_pandas(chunk, preserve_index=False), buf, options)
             cp.write(buf.getbuffer())
@@ -76,35 +79,48 @@ def copy_frame(conn: psycopg.Connection, copy: sql.Composed | sql.SQL | str,
                 progress(len(chunk))
 
 
-def stage(conn: psycopg.Connection, spec: LayerSpec, rows: pd.DataFrame,
-          progress: Callable[[int], None] | None = None) -> None:
+def stage(
+    conn: psycopg.Connection,
+    spec: LayerSpec,
+    rows: pd.DataFrame,
+    progress: Callable[[int], None] | None = None,
+) -> None:
     """A temporary staging table filled through COPY in chunks."""
     # Underscored bookkeeping names can never clash with catalog attributes (they start a-z).
-    cols = [("_row", "integer"), ("asset_id", "text"), *_column_types(spec),
-            ("geom", "geometry"), ("_vfrom", "timestamptz"), ("_vto", "timestamptz")]
-    ddl = sql.SQL("CREATE TEMP TABLE stage ({}) ON COMMIT DROP").format(sql.SQL(", ").join(
-        sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in cols))
+    cols = [
+        ("_row", "integer"),
+        ("asset_id", "text"),
+        *_column_types(spec),
+        ("geom", "geometry"),
+        ("_vfrom", "timestamptz"),
+        ("_vto", "timestamptz"),
+    ]
+    ddl = sql.SQL("CREATE TEMP TABLE stage ({}) ON COMMIT DROP").format(
+        sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in cols)
+    )
     conn.execute(ddl)
     names = [n for n, _ in cols]
     copy = sql.SQL("COPY stage ({}) FROM STDIN (FORMAT csv)").format(
-        sql.SQL(", ").join(map(sql.Identifier, names)))
+        sql.SQL(", ").join(map(sql.Identifier, names))
+    )
     copy_frame(conn, copy, rows[names], progress)
     conn.execute("CREATE INDEX ON stage (asset_id)")
     conn.execute("ANALYZE stage")
 
 
-def merge(conn: psycopg.Connection, spec: LayerSpec, *, mode: str, valid_from: datetime,
-          source: str) -> MergeCounts:
+def merge(
+    conn: psycopg.Connection, spec: LayerSpec, *, mode: str, valid_from: datetime, source: str
+) -> MergeCounts:
     """Versions in valid time: new assets inserted, changed ones closed and re-versioned."""
     t = sql.Identifier(SCHEMA, spec.id)
     attrs = [sql.Identifier(a.name) for a in spec.attributes]
 
     def cols(prefix: str) -> sql.Composable:
-        return sql.SQL(", ").join(sql.SQL("{}.{}").format(sql.Identifier(prefix), c)
-                                  for c in attrs)
+        return sql.SQL(", ").join(sql.SQL("{}.{}").format(sql.Identifier(prefix), c) for c in attrs)
 
     # The version each staged row is compared with: the asset's latest one.
-    conn.execute(sql.SQL("""
+    conn.execute(
+        sql.SQL("""
         CREATE TEMP TABLE classified ON COMMIT DROP AS
         WITH latest AS (
             SELECT DISTINCT ON (v.asset_id) v.*
@@ -119,26 +135,35 @@ def merge(conn: psycopg.Connection, spec: LayerSpec, *, mode: str, valid_from: d
                          AND s._vto IS NOT DISTINCT FROM upper(l.valid) THEN 'same'
                     ELSE 'changed' END AS _kind
         FROM stage s LEFT JOIN latest l ON l.asset_id = s.asset_id
-    """).format(t=t, s_cols=cols("s"), l_cols=cols("l")))
+    """).format(t=t, s_cols=cols("s"), l_cols=cols("l"))
+    )
 
     early = conn.execute(
         "SELECT asset_id, _latest_from FROM classified WHERE _kind = 'changed' AND _latest_open"
-        " AND _latest_from >= %(vf)s ORDER BY _row LIMIT 3", {"vf": valid_from}).fetchall()
+        " AND _latest_from >= %(vf)s ORDER BY _row LIMIT 3",
+        {"vf": valid_from},
+    ).fetchall()
     if early:
         examples = ", ".join(f"{a} (since {f:%Y-%m-%d %H:%M})" for a, f in early)
-        raise LoadError(f"valid-from {valid_from:%Y-%m-%d %H:%M} is not after the current "
-                        f"version of changed assets, e.g. {examples}")
+        raise LoadError(
+            f"valid-from {valid_from:%Y-%m-%d %H:%M} is not after the current "
+            f"version of changed assets, e.g. {examples}"
+        )
 
     counts = MergeCounts()
     for kind, n in conn.execute("SELECT _kind, count(*) FROM classified GROUP BY _kind"):
         setattr(counts, {"new": "new", "changed": "changed", "same": "unchanged"}[kind], n)
 
-    conn.execute(sql.SQL("""
+    conn.execute(
+        sql.SQL("""
         UPDATE {t} v SET valid = tstzrange(lower(v.valid), %(vf)s)
         FROM classified c
         WHERE c._kind = 'changed' AND c._latest_open AND v.version_id = c._latest_id
-    """).format(t=t), {"vf": valid_from})
-    conn.execute(sql.SQL("""
+    """).format(t=t),
+        {"vf": valid_from},
+    )
+    conn.execute(
+        sql.SQL("""
         INSERT INTO {t} (asset_id, valid, {cols}, geom, source)
         SELECT asset_id,
                tstzrange(CASE WHEN _kind = 'new' THEN coalesce(_vfrom, %(vf)s) ELSE %(vf)s END,
@@ -146,7 +171,8 @@ def merge(conn: psycopg.Connection, spec: LayerSpec, *, mode: str, valid_from: d
                {c_cols}, geom, %(source)s
         FROM classified c WHERE _kind <> 'same' ORDER BY _row
     """).format(t=t, cols=sql.SQL(", ").join(attrs), c_cols=cols("c")),
-        {"vf": valid_from, "source": source})
+        {"vf": valid_from, "source": source},
+    )
 
     if mode == "replace":
         counts.closed = _close_absent(conn, t, valid_from)
@@ -155,19 +181,27 @@ def merge(conn: psycopg.Connection, spec: LayerSpec, *, mode: str, valid_from: d
 
 def _close_absent(conn: psycopg.Connection, t: sql.Composable, valid_from: datetime) -> int:
     """Replace mode: assets missing from the file stop being valid at valid-from."""
-    early = conn.execute(sql.SQL("""
+    early = conn.execute(
+        sql.SQL("""
         SELECT asset_id FROM {t} v
         WHERE upper_inf(v.valid) AND lower(v.valid) >= %(vf)s
           AND NOT EXISTS (SELECT 1 FROM stage s WHERE s.asset_id = v.asset_id) LIMIT 3
-    """).format(t=t), {"vf": valid_from}).fetchall()
+    """).format(t=t),
+        {"vf": valid_from},
+    ).fetchall()
     if early:
-        raise LoadError(f"valid-from {valid_from:%Y-%m-%d %H:%M} is not after the start of "
-                        f"assets to close, e.g. {', '.join(a for (a,) in early)}")
-    cur = conn.execute(sql.SQL("""
+        raise LoadError(
+            f"valid-from {valid_from:%Y-%m-%d %H:%M} is not after the start of "
+            f"assets to close, e.g. {', '.join(a for (a,) in early)}"
+        )
+    cur = conn.execute(
+        sql.SQL("""
         UPDATE {t} v SET valid = tstzrange(lower(v.valid), %(vf)s)
         WHERE upper_inf(v.valid)
           AND NOT EXISTS (SELECT 1 FROM stage s WHERE s.asset_id = v.asset_id)
-    """).format(t=t), {"vf": valid_from})
+    """).format(t=t),
+        {"vf": valid_from},
+    )
     return cur.rowcount
 
 
@@ -177,8 +211,9 @@ def drop_staging(conn: psycopg.Connection) -> None:
 
 def lock_layer(conn: psycopg.Connection, spec: LayerSpec) -> None:
     # One writer per layer at a time; readers (API, tiles) are never blocked.
-    conn.execute(sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE").format(
-        sql.Identifier(SCHEMA, spec.id)))
+    conn.execute(
+        sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE").format(sql.Identifier(SCHEMA, spec.id))
+    )
 
 
 def notify_changed(conn: psycopg.Connection, layer_ids: list[str]) -> None:

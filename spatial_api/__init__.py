@@ -15,5 +15,6 @@ def __getattr__(name: str):
     # (whose routers import those modules back).
     if name == "create_app":
         from spatial_api.app import create_app
+
         return create_app
     raise AttributeError(name)

@@ -32,8 +32,9 @@ from tiles.listener import tiles_runtime
 log = logging.getLogger(__name__)
 
 
-def create_app(database_url: str, settings: ServerSettings | None = None,
-               pool_size: int = 10) -> FastAPI:
+def create_app(
+    database_url: str, settings: ServerSettings | None = None, pool_size: int = 10
+) -> FastAPI:
     """Build the app for a database URL (already migrated to head)."""
     settings = settings or ServerSettings()
 

@@ -27,8 +27,11 @@ CatalogDep = Annotated[Catalog, Depends(get_catalog)]
 def principal_of(request: Request) -> Principal:
     """From `Authorization: Bearer`, `X-API-Key` or `?token=`, checked in constant time."""
     header = request.headers.get("authorization", "")
-    token = header[7:].strip() if header.lower().startswith("bearer ") else \
-        request.headers.get("x-api-key") or request.query_params.get("token")
+    token = (
+        header[7:].strip()
+        if header.lower().startswith("bearer ")
+        else request.headers.get("x-api-key") or request.query_params.get("token")
+    )
     tokens = request.app.state.settings.tokens
     ok = bool(token) and any(secrets.compare_digest(token, t) for t in tokens)
     return Principal(restricted=ok)
@@ -41,8 +44,9 @@ async def get_principal(request: Request) -> Principal:
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-async def get_layer(catalog: CatalogDep, principal: PrincipalDep,
-              layer_id: Annotated[str, Path(max_length=64)]) -> LayerSpec:
+async def get_layer(
+    catalog: CatalogDep, principal: PrincipalDep, layer_id: Annotated[str, Path(max_length=64)]
+) -> LayerSpec:
     return principal.layer(catalog, layer_id)
 
 

@@ -44,8 +44,10 @@ STATUS: dict[type[Exception], tuple[int, str]] = {
 
 def install(app: FastAPI) -> None:
     for exc_type, (status, title) in STATUS.items():
+
         def handler(request: Request, exc: Exception, status=status, title=title):
             return problem(status, title, str(exc))
+
         app.add_exception_handler(exc_type, handler)
 
     @app.exception_handler(RequestValidationError)

@@ -12,20 +12,26 @@ from spatial_api.features.params import BBox
 
 
 async def datetime_param(
-    datetime_: Annotated[str | None, Query(
-        alias="datetime", max_length=DATETIME_MAX_LENGTH,
-        description="Valid time: an instant (the layer as it was then), or an interval "
-                    "a/b, ../b, a/.. (every version valid during it). Default: now.",
-    )] = None,
+    datetime_: Annotated[
+        str | None,
+        Query(
+            alias="datetime",
+            max_length=DATETIME_MAX_LENGTH,
+            description="Valid time: an instant (the layer as it was then), or an interval "
+            "a/b, ../b, a/.. (every version valid during it). Default: now.",
+        ),
+    ] = None,
 ) -> DateTimeInterval | None:
     return DateTimeInterval.parse(datetime_)
 
 
 async def bbox_param(
-    bbox: Annotated[str | None, Query(max_length=200,
-                                      description="minx,miny,maxx,maxy in bbox-crs")] = None,
-    bbox_crs: Annotated[str | None, Query(alias="bbox-crs", max_length=200,
-                                          description="default CRS84")] = None,
+    bbox: Annotated[
+        str | None, Query(max_length=200, description="minx,miny,maxx,maxy in bbox-crs")
+    ] = None,
+    bbox_crs: Annotated[
+        str | None, Query(alias="bbox-crs", max_length=200, description="default CRS84")
+    ] = None,
 ) -> BBox | None:
     return None if bbox is None else BBox.parse(bbox, parse_crs(bbox_crs, "bbox-crs"))
 

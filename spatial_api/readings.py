@@ -21,8 +21,9 @@ def parse_bin(text_: str | None) -> timedelta | None:
     try:
         step = TypeAdapter(timedelta).validate_python(text_)
     except ValidationError:
-        raise InvalidParameter(f"bin: {text_!r} is not an ISO 8601 duration such as PT15M "
-                               "or P1D") from None
+        raise InvalidParameter(
+            f"bin: {text_!r} is not an ISO 8601 duration such as PT15M or P1D"
+        ) from None
     if not MIN_BIN <= step <= MAX_BIN:
         raise InvalidParameter("bin: give a duration from 1 second to 366 days")
     return step

@@ -9,7 +9,8 @@ from fastapi.responses import Response
 from layers.links import GEOJSON
 
 GEOJSON_RESPONSE: dict[int | str, dict[str, Any]] = {
-    200: {"content": {GEOJSON: {"schema": {"type": "object"}}}}}
+    200: {"content": {GEOJSON: {"schema": {"type": "object"}}}}
+}
 
 
 class GeoJSONResponse(Response):

@@ -60,7 +60,8 @@ class StrictRoute(APIRoute):
                 takes = ", ".join(sorted(known - TRANSPORT)) or "no query parameters"
                 raise InvalidParameter(
                     f"unknown query parameter(s) {', '.join(unknown)}; "
-                    f"{request.url.path} takes {takes}")
+                    f"{request.url.path} takes {takes}"
+                )
             return await handler(request)
 
         return strict_handler
@@ -78,7 +79,8 @@ class OgcRoute(StrictRoute):
             except RequestValidationError as e:
                 if not all(err["loc"][0] == "query" for err in e.errors()):
                     raise
-                raise InvalidParameter("; ".join(
-                    f"{err['loc'][-1]}: {err['msg']}" for err in e.errors())) from None
+                raise InvalidParameter(
+                    "; ".join(f"{err['loc'][-1]}: {err['msg']}" for err in e.errors())
+                ) from None
 
         return route_handler

@@ -21,40 +21,56 @@ from tiles.filters import Value, parse_filters
 from tiles.grid import TileCoords
 from tiles.metadata import MVT
 
-TILE_RESPONSES: dict = {200: {"content": {MVT: {}}, "description": "A Mapbox vector tile"},
-                        204: {"description": "No feature in this tile"},
-                        304: {"description": "Unchanged since the ETag sent"}}
+TILE_RESPONSES: dict = {
+    200: {"content": {MVT: {}}, "description": "A Mapbox vector tile"},
+    204: {"description": "No feature in this tile"},
+    304: {"description": "Unchanged since the ETag sent"},
+}
 XYZ = "{z}/{y}/{x}"
 
 
 TmsId = Annotated[str, Path(alias="tileMatrixSetId", max_length=64)]
 
 
-async def get_tile_coords(tms_id: TmsId,
-                    z: Annotated[str, Path(alias="tileMatrix", max_length=16)],
-                    y: Annotated[str, Path(alias="tileRow", max_length=16)],
-                    x: Annotated[str, Path(alias="tileCol", max_length=16)]) -> TileCoords:
+async def get_tile_coords(
+    tms_id: TmsId,
+    z: Annotated[str, Path(alias="tileMatrix", max_length=16)],
+    y: Annotated[str, Path(alias="tileRow", max_length=16)],
+    x: Annotated[str, Path(alias="tileCol", max_length=16)],
+) -> TileCoords:
     return TileCoords.parse(tms_id, z, y, x)
 
 
 TileDep = Annotated[TileCoords, Depends(get_tile_coords)]
-ShiftDep = Annotated[Literal["gcj02"] | None, Query(
-    description="gcj02: draw features where a GCJ-02 basemap (AMap, Tencent) has them, "
-                "about 500 m from their true CGCS2000 place in China")]
+ShiftDep = Annotated[
+    Literal["gcj02"] | None,
+    Query(
+        description="gcj02: draw features where a GCJ-02 basemap (AMap, Tencent) has them, "
+        "about 500 m from their true CGCS2000 place in China"
+    ),
+]
 
 
 COLLECTIONS_MAX_LENGTH = 1000
 
 
-async def get_collections(catalog: CatalogDep, principal: PrincipalDep, collections: Annotated[
-        str | None, Query(max_length=COLLECTIONS_MAX_LENGTH, description="Comma-separated "
-                          "layer ids; default: every layer you may see")] = None
-                          ) -> list[LayerSpec]:
+async def get_collections(
+    catalog: CatalogDep,
+    principal: PrincipalDep,
+    collections: Annotated[
+        str | None,
+        Query(
+            max_length=COLLECTIONS_MAX_LENGTH,
+            description="Comma-separated layer ids; default: every layer you may see",
+        ),
+    ] = None,
+) -> list[LayerSpec]:
     return layers_named(catalog, principal, collections)
 
 
-def layers_named(catalog: Catalog, principal: Principal, collections: str | None
-                 ) -> list[LayerSpec]:
+def layers_named(
+    catalog: Catalog, principal: Principal, collections: str | None
+) -> list[LayerSpec]:
     """The layers of a multi-layer tile, each checked for access (403) before anything else."""
     if collections is None:
         return [s for s in catalog.values() if principal.may_see(s)]
@@ -86,13 +102,19 @@ def mvt_response(body: bytes, etag: str, request: Request, cache_control: str) -
     return Response(body, media_type=MVT, headers=headers)
 
 
-def tile_response(entry: CachedTile, request: Request, specs: Sequence[FeatureSource],
-                  when: DateTimeInterval | None) -> Response:
-    return mvt_response(entry.body, entry.etag, request,
-                        cache_control(specs, when, request.app.state.tile_cache.settings))
+def tile_response(
+    entry: CachedTile,
+    request: Request,
+    specs: Sequence[FeatureSource],
+    when: DateTimeInterval | None,
+) -> Response:
+    return mvt_response(
+        entry.body,
+        entry.etag,
+        request,
+        cache_control(specs, when, request.app.state.tile_cache.settings),
+    )
 
 
 def filters_for(specs: list[LayerSpec], request: Request) -> dict[str, dict[str, Value]]:
     return parse_filters(specs, request.query_params.multi_items())
-
-

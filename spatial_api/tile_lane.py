@@ -33,8 +33,10 @@ from tiles.cache import TileCache, cached_tile
 from tiles.grid import TileCoords
 from tiles.shift import SHIFTS
 
-_LAYER_TILE = re.compile(r"/collections/([a-z][a-z0-9_]{0,40})/tiles/([^/]+)/([^/]+)/([^/]+)"
-                         r"/([^/]+)")
+_LAYER_TILE = re.compile(
+    r"/collections/([a-z][a-z0-9_]{0,40})/tiles/([^/]+)/([^/]+)/([^/]+)"
+    r"/([^/]+)"
+)
 _MULTI_TILE = re.compile(r"/tiles/([^/]+)/([^/]+)/([^/]+)/([^/]+)")
 _DOMAIN_ERRORS = tuple(STATUS)
 
@@ -64,9 +66,12 @@ async def _tile(request: Request) -> Response | None:
     cache: TileCache | None = getattr(state, "tile_cache", None)
     query = request.query_params
     when_text, shift = query.get("datetime"), query.get("shift")
-    if cache is None or (shift is not None and shift not in SHIFTS) or \
-            len(when_text or "") > DATETIME_MAX_LENGTH or \
-            len(query.get("collections") or "") > COLLECTIONS_MAX_LENGTH:
+    if (
+        cache is None
+        or (shift is not None and shift not in SHIFTS)
+        or len(when_text or "") > DATETIME_MAX_LENGTH
+        or len(query.get("collections") or "") > COLLECTIONS_MAX_LENGTH
+    ):
         return None  # the route's own validation answers these
     principal = principal_of(request)
     try:

@@ -33,7 +33,10 @@ def test_loader_examples(clean_db, func):
 
 
 def test_render_map_example(clean_db):
-    shelter = gpd.GeoDataFrame({"id": ["S1"], "name": ["中山公园"], "capacity": [5000]},
-                               geometry=[Point(120.3436, 36.069)], crs="EPSG:4490")
+    shelter = gpd.GeoDataFrame(
+        {"id": ["S1"], "name": ["中山公园"], "capacity": [5000]},
+        geometry=[Point(120.3436, 36.069)],
+        crs="EPSG:4490",
+    )
     load_frames(clean_db, {"shelters": shelter}, source="doctest")
     assert run_examples(render_map, url=clean_db) == ""

@@ -72,8 +72,10 @@ def test_no_import_cycles(package):
     mods = modules(package)
     # A package's __init__ re-exports its modules, and `from pkg import module` runs that
     # __init__ first: an edge from a module up to its own packages is no circle.
-    graph = {name: {m for m in imports(path, name, set(mods)) if not name.startswith(m + ".")}
-             for name, path in mods.items()}
+    graph = {
+        name: {m for m in imports(path, name, set(mods)) if not name.startswith(m + ".")}
+        for name, path in mods.items()
+    }
     assert cycles(graph) == []
 
 
@@ -88,20 +90,26 @@ def imported_names(package: str) -> dict[str, set[str]]:
 # What each package may not import. From the bottom: layers/ (the catalog and the kernel
 # every reader shares), loaders/, tiles/, spatial_api/ (which serves the tiles), and the
 # citygis command, whose settings and database helpers everything may use.
-FORBIDDEN = {"layers": ("loaders", "tiles", "spatial_api", "citygis"),
-             "loaders": ("tiles", "spatial_api"),
-             "tiles": ("spatial_api",)}
+FORBIDDEN = {
+    "layers": ("loaders", "tiles", "spatial_api", "citygis"),
+    "loaders": ("tiles", "spatial_api"),
+    "tiles": ("spatial_api",),
+}
 
 
 @pytest.mark.parametrize("package", sorted(FORBIDDEN))
 def test_imports_follow_the_flow(package):
-    wrong = {name: sorted(m for m in found if m.split(".")[0] in FORBIDDEN[package])
-             for name, found in imported_names(package).items()}
+    wrong = {
+        name: sorted(m for m in found if m.split(".")[0] in FORBIDDEN[package])
+        for name, found in imported_names(package).items()
+    }
     assert {name: found for name, found in wrong.items() if found} == {}
 
 
 def test_routers_and_helpers_import_no_router():
-    wrong = {name: sorted(m for m in found if m.startswith("spatial_api.routers."))
-             for name, found in imported_names("spatial_api").items()
-             if name != "spatial_api.app"}  # the app includes them, nothing else may
+    wrong = {
+        name: sorted(m for m in found if m.startswith("spatial_api.routers."))
+        for name, found in imported_names("spatial_api").items()
+        if name != "spatial_api.app"
+    }  # the app includes them, nothing else may
     assert {name: found for name, found in wrong.items() if found} == {}

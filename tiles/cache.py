@@ -83,14 +83,18 @@ class TileCache:
         self.pool = pool  # version reads and renders
         self._lru: LRUCache[TileKey, CachedTile] = LRUCache(
             maxsize=max(int(settings.cache_mb * 2**20), 1),
-            getsizeof=lambda entry: len(entry.body) + ENTRY_OVERHEAD)
+            getsizeof=lambda entry: len(entry.body) + ENTRY_OVERHEAD,
+        )
         self.local: defaultdict[str, int] = defaultdict(int)
         self.hits = self.misses = 0
 
     def get(self, key: TileKey) -> CachedTile | None:
         entry = self._lru.get(key)
-        if entry and entry.current and \
-                time.monotonic() - entry.stored_at > self.settings.current_ttl_s:
+        if (
+            entry
+            and entry.current
+            and time.monotonic() - entry.stored_at > self.settings.current_ttl_s
+        ):
             del self._lru[key]
             entry = None
         if entry is None:
@@ -122,8 +126,10 @@ class TileCache:
         return int(self._lru.currsize)
 
 
-VERSIONS_SQL = ("SELECT layer_id, count(*), coalesce(max(id), 0) FROM city.load_runs"
-                " WHERE layer_id = ANY(%s) GROUP BY layer_id")
+VERSIONS_SQL = (
+    "SELECT layer_id, count(*), coalesce(max(id), 0) FROM city.load_runs"
+    " WHERE layer_id = ANY(%s) GROUP BY layer_id"
+)
 
 
 async def configure(conn: psycopg.AsyncConnection) -> None:
@@ -141,13 +147,20 @@ def tiles_pool(conninfo: str, size: int) -> AsyncConnectionPool:
     instead of 0.47 ms, and a tile arrives in binary (measured); no transaction, so
     nothing to roll back on return.
     """
-    return AsyncConnectionPool(conninfo, min_size=1, max_size=size, open=False,
-                               kwargs={"autocommit": True}, configure=configure,
-                               name="tiles")
+    return AsyncConnectionPool(
+        conninfo,
+        min_size=1,
+        max_size=size,
+        open=False,
+        kwargs={"autocommit": True},
+        configure=configure,
+        name="tiles",
+    )
 
 
-async def db_versions(pool: AsyncConnectionPool, layer_ids: Sequence[str]
-                      ) -> dict[str, tuple[int, int]]:
+async def db_versions(
+    pool: AsyncConnectionPool, layer_ids: Sequence[str]
+) -> dict[str, tuple[int, int]]:
     """Per layer (committed loads, last load id); both change with every committed load."""
     for attempt in (1, 2):
         try:
@@ -167,9 +180,14 @@ def _when_key(when: DateTimeInterval | None) -> tuple[str | None, str | None, bo
     return iso[0], iso[1], when.instant
 
 
-async def tile_key(cache: TileCache, specs: Sequence[FeatureSource], coords: TileCoords,
-                   when: DateTimeInterval | None, filters: Mapping[str, Mapping[str, Value]],
-                   shift: str | None) -> TileKey:
+async def tile_key(
+    cache: TileCache,
+    specs: Sequence[FeatureSource],
+    coords: TileCoords,
+    when: DateTimeInterval | None,
+    filters: Mapping[str, Mapping[str, Value]],
+    shift: str | None,
+) -> TileKey:
     """The tile's cache key, with each layer's change version as committed right now."""
     ids = tuple(s.id for s in specs)
     assert cache.pool is not None, "a serving cache reads versions"
@@ -177,18 +195,30 @@ async def tile_key(cache: TileCache, specs: Sequence[FeatureSource], coords: Til
     return TileKey(
         layers=ids,
         versions=tuple((*db.get(i, (0, 0)), cache.local[i]) for i in ids),
-        tms=coords.tms_id, z=coords.z, x=coords.x, y=coords.y, when=_when_key(when),
-        filters=tuple((i, tuple(sorted((k, repr(v)) for k, v in filters.get(i, {}).items())))
-                      for i in ids),
-        access=Access.restricted if any(s.access is Access.restricted for s in specs)
-        else Access.public, shift=shift)
+        tms=coords.tms_id,
+        z=coords.z,
+        x=coords.x,
+        y=coords.y,
+        when=_when_key(when),
+        filters=tuple(
+            (i, tuple(sorted((k, repr(v)) for k, v in filters.get(i, {}).items()))) for i in ids
+        ),
+        access=Access.restricted
+        if any(s.access is Access.restricted for s in specs)
+        else Access.public,
+        shift=shift,
+    )
 
 
-async def cached_tile(cache: TileCache, principal: Principal,
-                      specs: Sequence[FeatureSource], coords: TileCoords,
-                      when: DateTimeInterval | None,
-                      filters: Mapping[str, Mapping[str, Value]],
-                      shift: str | None = None) -> CachedTile:
+async def cached_tile(
+    cache: TileCache,
+    principal: Principal,
+    specs: Sequence[FeatureSource],
+    coords: TileCoords,
+    when: DateTimeInterval | None,
+    filters: Mapping[str, Mapping[str, Value]],
+    shift: str | None = None,
+) -> CachedTile:
     """The tile from the cache if its layers have not changed since, else rendered."""
     principal.refuse_hidden(specs)
     key = await tile_key(cache, specs, coords, when, filters, shift)
@@ -196,13 +226,15 @@ async def cached_tile(cache: TileCache, principal: Principal,
         return entry
     assert cache.pool is not None
     async with cache.pool.connection() as conn:
-        body = await mvt.render(conn, specs, coords, when, filters,
-                                cache.settings.max_features, shift)
+        body = await mvt.render(
+            conn, specs, coords, when, filters, cache.settings.max_features, shift
+        )
     return cache.put(key, body, current=not is_past(when))
 
 
-def cache_control(specs: Sequence[FeatureSource], when: DateTimeInterval | None,
-                  settings: TileSettings) -> str:
+def cache_control(
+    specs: Sequence[FeatureSource], when: DateTimeInterval | None, settings: TileSettings
+) -> str:
     """Short and revalidated for current data; longer for a past that no longer moves."""
     scope = "private" if any(s.access is Access.restricted for s in specs) else "public"
     age = settings.past_max_age_s if is_past(when) else settings.current_max_age_s

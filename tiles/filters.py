@@ -27,8 +27,9 @@ def _find(spec: LayerSpec, name: str) -> Attribute | None:
         return None
 
 
-def parse_filters(specs: Iterable[LayerSpec], pairs: Iterable[tuple[str, str]]
-                  ) -> dict[str, dict[str, Value]]:
+def parse_filters(
+    specs: Iterable[LayerSpec], pairs: Iterable[tuple[str, str]]
+) -> dict[str, dict[str, Value]]:
     """Per layer id, the filters that apply to it.
 
     In a multi-layer tile a filter applies to the layers that have the attribute; a name
@@ -51,6 +52,7 @@ def parse_filters(specs: Iterable[LayerSpec], pairs: Iterable[tuple[str, str]]
                 matched = True
         if not matched:
             layers = ", ".join(s.id for s in specs)
-            raise InvalidParameter(f"{name}: not an attribute of {layers}; filters take "
-                                   "catalog attribute names")
+            raise InvalidParameter(
+                f"{name}: not an attribute of {layers}; filters take catalog attribute names"
+            )
     return out

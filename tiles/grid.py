@@ -32,7 +32,8 @@ def mercator_to_lonlat() -> Transformer:
 def tile_matrix_set(tms_id: str) -> TileMatrixSet:
     if tms_id not in SUPPORTED:
         raise TileMatrixSetNotFound(
-            f"unknown tile matrix set {tms_id!r}; available: {', '.join(SUPPORTED)}")
+            f"unknown tile matrix set {tms_id!r}; available: {', '.join(SUPPORTED)}"
+        )
     return morecantile.tms.get(tms_id)
 
 
@@ -58,12 +59,13 @@ class TileCoords:
         z = _index(tile_matrix, "tileMatrix")
         y, x = _index(tile_row, "tileRow"), _index(tile_col, "tileCol")
         if not tms.minzoom <= z <= tms.maxzoom:
-            raise TileNotFound(f"tileMatrix {z} is not in {tms_id} "
-                               f"({tms.minzoom}–{tms.maxzoom})")
+            raise TileNotFound(f"tileMatrix {z} is not in {tms_id} ({tms.minzoom}–{tms.maxzoom})")
         matrix = tms.matrix(z)
         if y >= matrix.matrixHeight or x >= matrix.matrixWidth:
-            raise TileNotFound(f"tile {z}/{y}/{x} is outside tileMatrix {z} "
-                               f"({matrix.matrixHeight} rows × {matrix.matrixWidth} columns)")
+            raise TileNotFound(
+                f"tile {z}/{y}/{x} is outside tileMatrix {z} "
+                f"({matrix.matrixHeight} rows × {matrix.matrixWidth} columns)"
+            )
         return cls(tms_id, z, x, y)
 
     @property

@@ -29,8 +29,13 @@ class ChangeListener:
     caller forgets what it cached. (Correctness does not hang on this: see tiles/cache.py.)
     """
 
-    def __init__(self, conninfo: str, changed: Callable[[str], Any], lost: Callable[[], Any],
-                 max_delay: float = 30.0):
+    def __init__(
+        self,
+        conninfo: str,
+        changed: Callable[[str], Any],
+        lost: Callable[[], Any],
+        max_delay: float = 30.0,
+    ):
         self.conninfo, self.changed, self.lost = conninfo, changed, lost
         self.max_delay = max_delay
         self.listening = asyncio.Event()
@@ -50,7 +55,8 @@ class ChangeListener:
         while True:
             try:
                 async with await psycopg.AsyncConnection.connect(
-                        self.conninfo, autocommit=True) as conn:
+                    self.conninfo, autocommit=True
+                ) as conn:
                     await conn.execute(f"LISTEN {CHANNEL}")
                     if not first:
                         self.lost()
@@ -66,8 +72,9 @@ class ChangeListener:
 
 
 @contextlib.asynccontextmanager
-async def tiles_runtime(state: Any, database_url: str,
-                        settings: TileSettings | None = None) -> AsyncIterator[None]:
+async def tiles_runtime(
+    state: Any, database_url: str, settings: TileSettings | None = None
+) -> AsyncIterator[None]:
     """The tile cache on `state.tile_cache`, kept fresh by a listener while the app runs."""
     settings = settings or TileSettings()
     conninfo = libpq_conninfo(database_url)

@@ -41,8 +41,9 @@ SIMPLIFY_UNITS = 1.0
 MIN_POLYGON_PX = 1.0
 MAX_FEATURES = 20_000
 MARGIN = BUFFER / EXTENT  # result layers (no style): everything the clip buffer keeps
-_SIZE = ("greatest(ST_XMax(t._box) - ST_XMin(t._box), "
-         "(ST_YMax(t._box) - ST_YMin(t._box)) * :stretch)")
+_SIZE = (
+    "greatest(ST_XMax(t._box) - ST_XMin(t._box), (ST_YMax(t._box) - ST_YMin(t._box)) * :stretch)"
+)
 
 
 @cache
@@ -85,9 +86,15 @@ def _unit_deg(z: int) -> float:
     return 2 * 20037508.342789244 / 2**z / EXTENT / MERCATOR_M_PER_DEG
 
 
-def layer_sql(i: int, collection: FeatureSource, z: int, when: DateTimeInterval | None,
-              filters: Mapping[str, Value], shifted: bool, largest_first: bool
-              ) -> tuple[str, dict]:
+def layer_sql(
+    i: int,
+    collection: FeatureSource,
+    z: int,
+    when: DateTimeInterval | None,
+    filters: Mapping[str, Value],
+    shifted: bool,
+    largest_first: bool,
+) -> tuple[str, dict]:
     """One layer's (mvt, candidates) query and its own bind parameters (bar the bounds).
 
     A source with no catalog style (a saved result, of any geometry) is drawn as stored:
@@ -98,8 +105,9 @@ def layer_sql(i: int, collection: FeatureSource, z: int, when: DateTimeInterval 
     geom = "t.geom" if spec is not None and spec.dimension == 2 else "ST_Force2D(t.geom)"
     where, size_test, box = "", "", "NULL::box2d"
     if kind == "line":  # a two-point line (most pipe segments) has nothing to simplify
-        geom = f"CASE WHEN ST_NPoints(t.geom) > 2 THEN ST_Simplify({geom}, :tol, true) " \
-               "ELSE t.geom END"
+        geom = (
+            f"CASE WHEN ST_NPoints(t.geom) > 2 THEN ST_Simplify({geom}, :tol, true) ELSE t.geom END"
+        )
     elif kind == "polygon":
         geom = f"ST_SimplifyPreserveTopology({geom}, :tol)"
     source, params = collection.rows(when)
@@ -110,8 +118,9 @@ def layer_sql(i: int, collection: FeatureSource, z: int, when: DateTimeInterval 
         box = "box2d(t.geom)"
     order = ""
     if largest_first:
-        order = "\n    ORDER BY " + (f"{_SIZE} DESC, t.version_id" if kind != "point"
-                                     else "t.version_id")
+        order = "\n    ORDER BY " + (
+            f"{_SIZE} DESC, t.version_id" if kind != "point" else "t.version_id"
+        )
     params[f"name_{i}"] = collection.id
     for name, value in filters.items():
         where += f"\n          AND t.{name} = :f{i}_{name}"
@@ -121,18 +130,31 @@ def layer_sql(i: int, collection: FeatureSource, z: int, when: DateTimeInterval 
         mercator = f"ST_Affine({mercator}, :sa, :sb, :sd, :se, :sx, :sy)"
     shown = collection.tile_columns(attributes_at(spec, z) if spec is not None else ())
     sql = _template().substitute(
-        i=i, extent=EXTENT, buffer=BUFFER, mercator=mercator,
+        i=i,
+        extent=EXTENT,
+        buffer=BUFFER,
+        mercator=mercator,
         srid=spec.storage_srid if spec is not None else STORAGE_SRID,
         columns="".join(f", {expr}" for _, expr in shown),
         kept="".join(f", {column}" for column, _ in shown),
-        source=source, where=where, size_test=size_test, order=order, box=box)
+        source=source,
+        where=where,
+        size_test=size_test,
+        order=order,
+        box=box,
+    )
     return sql, params
 
 
-def tile_sql(specs: Sequence[FeatureSource], coords: TileCoords, when: DateTimeInterval | None,
-             filters: Mapping[str, Mapping[str, Value]], limit: int,
-             shift: str | None = None, largest_first: bool = False
-             ) -> tuple[str, dict[str, Any]]:
+def tile_sql(
+    specs: Sequence[FeatureSource],
+    coords: TileCoords,
+    when: DateTimeInterval | None,
+    filters: Mapping[str, Mapping[str, Value]],
+    limit: int,
+    shift: str | None = None,
+    largest_first: bool = False,
+) -> tuple[str, dict[str, Any]]:
     """One statement giving (mvt, candidates) per layer, in order, each layer's at most
     `limit` features, as the scan finds them or `largest_first`.
 
@@ -142,20 +164,30 @@ def tile_sql(specs: Sequence[FeatureSource], coords: TileCoords, when: DateTimeI
     params: dict[str, Any] = {}
     affine = gcj02_affine(coords) if shift is not None else None
     for i, spec in enumerate(specs):
-        sql, own = layer_sql(i, spec, coords.z, when, filters.get(spec.id, {}),
-                             affine is not None, largest_first)
+        sql, own = layer_sql(
+            i, spec, coords.z, when, filters.get(spec.id, {}), affine is not None, largest_first
+        )
         parts.append(f"({sql}) AS l{i}")
         margin = fetch_margin(spec)
-        bounds = coords.lonlat_bounds(margin) if affine is None else \
-            source_lonlat_bounds(coords, affine, margin)
-        params |= own | dict(zip((f"west_{i}", f"south_{i}", f"east_{i}", f"north_{i}"),
-                                 bounds, strict=True))
+        bounds = (
+            coords.lonlat_bounds(margin)
+            if affine is None
+            else source_lonlat_bounds(coords, affine, margin)
+        )
+        params |= own | dict(
+            zip((f"west_{i}", f"south_{i}", f"east_{i}", f"north_{i}"), bounds, strict=True)
+        )
         params[f"limit_{i}"] = limit
     if affine is not None:
         params |= affine.params()
     stretch = coords.lat_stretch()
-    params |= {"z": coords.z, "x": coords.x, "y": coords.y, "stretch": stretch,
-               "tol": SIMPLIFY_UNITS * _unit_deg(coords.z) / stretch}
+    params |= {
+        "z": coords.z,
+        "x": coords.x,
+        "y": coords.y,
+        "stretch": stretch,
+        "tol": SIMPLIFY_UNITS * _unit_deg(coords.z) / stretch,
+    }
     columns = ", ".join(f"l{i}.mvt, l{i}.candidates" for i in range(len(specs)))
     return f"SELECT {columns}\nFROM " + "\nCROSS JOIN ".join(parts), params
 
@@ -166,10 +198,16 @@ def _psycopg(sql: str) -> str:
     return str(text(sql).compile(dialect=psycopg_dialect()))
 
 
-async def _layers(conn: AsyncConnection, specs: Sequence[FeatureSource], coords: TileCoords,
-                  when: DateTimeInterval | None, filters: Mapping[str, Mapping[str, Value]],
-                  limit: int, shift: str | None, largest_first: bool
-                  ) -> list[tuple[bytes, int]]:
+async def _layers(
+    conn: AsyncConnection,
+    specs: Sequence[FeatureSource],
+    coords: TileCoords,
+    when: DateTimeInterval | None,
+    filters: Mapping[str, Mapping[str, Value]],
+    limit: int,
+    shift: str | None,
+    largest_first: bool,
+) -> list[tuple[bytes, int]]:
     sql, params = tile_sql(specs, coords, when, filters, limit, shift, largest_first)
     # Binary results: the tile arrives as its bytes, not as hex text to decode.
     row = await (await conn.execute(_psycopg(sql), params, binary=True)).fetchone()
@@ -177,10 +215,15 @@ async def _layers(conn: AsyncConnection, specs: Sequence[FeatureSource], coords:
     return [(bytes(row[k]), row[k + 1]) for k in range(0, len(row), 2)]
 
 
-async def render(conn: AsyncConnection, specs: Sequence[FeatureSource], coords: TileCoords,
-                 when: DateTimeInterval | None,
-                 filters: Mapping[str, Mapping[str, Value]],
-                 max_features: int = MAX_FEATURES, shift: str | None = None) -> bytes:
+async def render(
+    conn: AsyncConnection,
+    specs: Sequence[FeatureSource],
+    coords: TileCoords,
+    when: DateTimeInterval | None,
+    filters: Mapping[str, Mapping[str, Value]],
+    max_features: int = MAX_FEATURES,
+    shift: str | None = None,
+) -> bytes:
     """The encoded tile; empty bytes when no feature is drawn.
 
     Each layer is first read unsorted with room for one feature too many. Only a layer
@@ -193,6 +236,7 @@ async def render(conn: AsyncConnection, specs: Sequence[FeatureSource], coords: 
     layers = await _layers(conn, shown, coords, when, filters, max_features + 1, shift, False)
     for k, (_, candidates) in enumerate(layers):
         if candidates > max_features:
-            [layers[k]] = await _layers(conn, [shown[k]], coords, when, filters, max_features,
-                                        shift, True)
+            [layers[k]] = await _layers(
+                conn, [shown[k]], coords, when, filters, max_features, shift, True
+            )
     return b"".join(body for body, _ in layers)

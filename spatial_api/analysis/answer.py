@@ -20,21 +20,29 @@ def feature(fid: Any, geometry: dict | None, properties: dict[str, Any]) -> dict
     return {"type": "Feature", "id": fid, "geometry": geometry, "properties": properties}
 
 
-async def answer(conn: AsyncConnection, kind: str, request: Options, features: list[dict],
-                 restricted: bool) -> FeatureCollection:
+async def answer(
+    conn: AsyncConnection, kind: str, request: Options, features: list[dict], restricted: bool
+) -> FeatureCollection:
     """Features arrive in CRS84; saved results keep them in storage CRS, whatever out_crs is."""
     out = parse_crs(request.out_crs, "out_crs")
     if len(features) > MAX_FEATURES:
-        raise TooLarge(f"{len(features)} features in the answer, at most {MAX_FEATURES}: "
-                       "narrow the input or filter")
+        raise TooLarge(
+            f"{len(features)} features in the answer, at most {MAX_FEATURES}: "
+            "narrow the input or filter"
+        )
     ref = None
     if request.save:
         check_ttl(request.ttl_s)
         params = request.model_dump(mode="json", by_alias=True, exclude={"save", "ttl_s"})
         saved = await save_result(conn, kind, params, features, restricted, request.ttl_s)
         collection = f"/collections/result-{saved['id']}"
-        ref = ResultRef(**saved, href=f"/results/{saved['id']}", collection=collection,
-                        tiles=f"{collection}/tiles/WebMercatorQuad/{{z}}/{{y}}/{{x}}")
+        ref = ResultRef(
+            **saved,
+            href=f"/results/{saved['id']}",
+            collection=collection,
+            tiles=f"{collection}/tiles/WebMercatorQuad/{{z}}/{{y}}/{{x}}",
+        )
     projected = await run_in_threadpool(project_features, features, out)
-    return FeatureCollection(features=projected, crs=out.name, method=METHOD,
-                             number_returned=len(projected), result=ref)
+    return FeatureCollection(
+        features=projected, crs=out.name, method=METHOD, number_returned=len(projected), result=ref
+    )

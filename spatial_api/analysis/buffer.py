@@ -30,8 +30,9 @@ def check_distance(name: str, value: float, maximum: float = MAX_DISTANCE_M) -> 
     return value
 
 
-async def buffer(conn: AsyncConnection, catalog: Catalog, principal: Principal,
-                 req: BufferRequest) -> tuple[list[dict], bool]:
+async def buffer(
+    conn: AsyncConnection, catalog: Catalog, principal: Principal, req: BufferRequest
+) -> tuple[list[dict], bool]:
     """Buffered features with area_m2, and whether they derive from a restricted layer."""
     check_distance("distance_m", req.distance_m)
     restricted = False
@@ -48,15 +49,21 @@ async def buffer(conn: AsyncConnection, catalog: Catalog, principal: Principal,
         source, params, binds = sel.sql, sel.params, sel.binds
     limit = MAX_INPUT_FEATURES if req.dissolve else MAX_FEATURES
     params |= {"d": req.distance_m, "max_in": limit}
-    buffered = (f"SELECT s.props, {metric.buffer_m('s.geom', ':d')} AS geom"
-                f" FROM (SELECT * FROM ({source}) s0 LIMIT :max_in + 1) s")
+    buffered = (
+        f"SELECT s.props, {metric.buffer_m('s.geom', ':d')} AS geom"
+        f" FROM (SELECT * FROM ({source}) s0 LIMIT :max_in + 1) s"
+    )
     if req.dissolve:
-        sql = (f"SELECT 0 AS fid, jsonb_build_object('count', count(*)) AS props, "
-               f"ST_Union(geom) AS geom FROM ({buffered}) b")
+        sql = (
+            f"SELECT 0 AS fid, jsonb_build_object('count', count(*)) AS props, "
+            f"ST_Union(geom) AS geom FROM ({buffered}) b"
+        )
     else:
         sql = f"SELECT row_number() OVER () AS fid, props, geom FROM ({buffered}) b"
-    sql = (f"SELECT fid, props, {metric.area_m2('geom')} AS area_m2, "
-           f"{metric.geojson('geom')} AS g FROM ({sql}) r WHERE geom IS NOT NULL")
+    sql = (
+        f"SELECT fid, props, {metric.area_m2('geom')} AS area_m2, "
+        f"{metric.geojson('geom')} AS g FROM ({sql}) r WHERE geom IS NOT NULL"
+    )
     rows = (await conn.execute(text(sql).bindparams(*binds), params)).all()
     count = rows[0].props.get("count", 0) if req.dissolve and rows else len(rows)
     if count > limit:

@@ -32,8 +32,10 @@ from spatial_api.analysis.sources import parse_when, select_features
 
 MAX_PIPES = 20_000
 # z of a 3D line at the point of its plan view nearest another line.
-_Z = ("ST_Z(ST_LineInterpolatePoint({g}, ST_LineLocatePoint(ST_Force2D({g}), "
-      "ST_ClosestPoint(ST_Force2D({g}), ST_Force2D({o})))))")
+_Z = (
+    "ST_Z(ST_LineInterpolatePoint({g}, ST_LineLocatePoint(ST_Force2D({g}), "
+    "ST_ClosestPoint(ST_Force2D({g}), ST_Force2D({o})))))"
+)
 PAIRS = f"""
 WITH p AS MATERIALIZED ({{pipes}}),
 pairs AS (
@@ -46,7 +48,7 @@ pairs AS (
 SELECT ap, bp,
        ST_Distance(ST_Transform(ST_Force2D(ag), {{proj}}), ST_Transform(ST_Force2D(bg), {{proj}}))
          - dsum_m / 2 AS horizontal_m,
-       abs({_Z.format(g='ag', o='bg')} - {_Z.format(g='bg', o='ag')}) - dsum_m / 2
+       abs({_Z.format(g="ag", o="bg")} - {_Z.format(g="bg", o="ag")}) - dsum_m / 2
          AS vertical_m,
        ST_Intersects(ST_Force2D(ag), ST_Force2D(bg)) AS crossing,
        ST_AsGeoJSON(ST_Transform(ST_ShortestLine(ST_Force2D(ag), ST_Force2D(bg)), 4326), 9)::jsonb
@@ -57,12 +59,14 @@ LIMIT {MAX_FEATURES + 1}
 """
 
 
-async def clearance(conn: AsyncConnection, catalog: Catalog, principal: Principal,
-                    req: ClearanceRequest) -> tuple[list[dict], bool]:
+async def clearance(
+    conn: AsyncConnection, catalog: Catalog, principal: Principal, req: ClearanceRequest
+) -> tuple[list[dict], bool]:
     check_distance("search_m", req.search_m, 50)
     crs = parse_crs(req.crs)
-    pipes = select_features(principal.layer(catalog, "pipelines"),
-                            parse_when(req.datetime_), None, "p")
+    pipes = select_features(
+        principal.layer(catalog, "pipelines"), parse_when(req.datetime_), None, "p"
+    )
     params = pipes.params | {"search": req.search_m}
     if req.area is not None:
         area = parse_geometry(req.area, crs)
@@ -77,35 +81,68 @@ async def clearance(conn: AsyncConnection, catalog: Catalog, principal: Principa
         if line.geom_type != "LineString":
             raise InvalidParameter("planned.geometry: expected a LineString")
         expr, gp = sql_geometry(line, crs, "plan")
-        planned = (f"SELECT jsonb_build_object('asset_id', '(planned)', 'utility', "
-                   f"CAST(:plan_utility AS text), 'diameter_mm', CAST(:plan_d AS float8)) "
-                   f"AS props, ST_Force3DZ({expr}, :plan_z) AS geom")
+        planned = (
+            f"SELECT jsonb_build_object('asset_id', '(planned)', 'utility', "
+            f"CAST(:plan_utility AS text), 'diameter_mm', CAST(:plan_d AS float8)) "
+            f"AS props, ST_Force3DZ({expr}, :plan_z) AS geom"
+        )
         # Candidates by box first (the GiST index), then the exact geodesic test in PAIRS.
         lat = f"least(89.0, greatest(abs(ST_YMin({expr})), abs(ST_YMax({expr}))) + 0.01)"
-        box = (f"ST_Expand({expr}, :search * 1.01 / (111320.0 * cos(radians({lat}))), "
-               f":search * 1.01 / 110574.0)")
+        box = (
+            f"ST_Expand({expr}, :search * 1.01 / (111320.0 * cos(radians({lat}))), "
+            f":search * 1.01 / 110574.0)"
+        )
         source = f"SELECT * FROM ({pipes.sql}) s WHERE s.geom && {box} UNION ALL {planned}"
         only_planned = "'(planned)' IN (a.props ->> 'asset_id', b.props ->> 'asset_id')"
-        gp |= {"plan_utility": req.planned.utility, "plan_d": req.planned.diameter_mm,
-               "plan_z": req.planned.z_m}
+        gp |= {
+            "plan_utility": req.planned.utility,
+            "plan_d": req.planned.diameter_mm,
+            "plan_z": req.planned.z_m,
+        }
     params |= gp
-    n = (await conn.execute(text(f"SELECT count(*) FROM ({source} LIMIT {MAX_PIPES + 1}) x"
-                                 ).bindparams(*pipes.binds), params)).scalar_one()
+    n = (
+        await conn.execute(
+            text(f"SELECT count(*) FROM ({source} LIMIT {MAX_PIPES + 1}) x").bindparams(
+                *pipes.binds
+            ),
+            params,
+        )
+    ).scalar_one()
     if n > MAX_PIPES:
         raise TooLarge(f"more than {MAX_PIPES} pipes in the area: draw a smaller one")
     proj = metric.aeqd("ST_ClosestPoint(ST_Force2D(ag), ST_Force2D(bg))")
-    rows = (await conn.execute(text(PAIRS.format(pipes=source, only_planned=only_planned,
-                                                 proj=proj))
-                               .bindparams(*pipes.binds), params)).all()
+    rows = (
+        await conn.execute(
+            text(PAIRS.format(pipes=source, only_planned=only_planned, proj=proj)).bindparams(
+                *pipes.binds
+            ),
+            params,
+        )
+    ).all()
     if len(rows) > MAX_FEATURES:
         raise TooLarge(f"more than {MAX_FEATURES} close pairs: draw a smaller area")
     features = []
     for i, r in enumerate(rows, 1):
-        required, actual = (req.min_vertical_m, r.vertical_m) if r.crossing else \
-            (req.min_horizontal_m, r.horizontal_m)
-        features.append(feature(i, r.g, {
-            "a": r.ap["asset_id"], "b": r.bp["asset_id"],
-            "a_utility": r.ap.get("utility"), "b_utility": r.bp.get("utility"),
-            "crossing": r.crossing, "horizontal_m": r.horizontal_m, "vertical_m": r.vertical_m,
-            "required_m": required, "violation": actual is not None and actual < required}))
+        required, actual = (
+            (req.min_vertical_m, r.vertical_m)
+            if r.crossing
+            else (req.min_horizontal_m, r.horizontal_m)
+        )
+        features.append(
+            feature(
+                i,
+                r.g,
+                {
+                    "a": r.ap["asset_id"],
+                    "b": r.bp["asset_id"],
+                    "a_utility": r.ap.get("utility"),
+                    "b_utility": r.bp.get("utility"),
+                    "crossing": r.crossing,
+                    "horizontal_m": r.horizontal_m,
+                    "vertical_m": r.vertical_m,
+                    "required_m": required,
+                    "violation": actual is not None and actual < required,
+                },
+            )
+        )
     return features, True

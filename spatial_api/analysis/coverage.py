@@ -61,29 +61,41 @@ def _check(cov: Coverage) -> None:
         check_distance(f"radius_by_technology.{tech}", radius, MAX_RADIUS_M)
 
 
-def select_coverage(catalog: Catalog, principal: Principal, cov: Coverage,
-                    filters: dict | None, when: DateTimeInterval | None,
-                    prefix: str = "c") -> Selection:
+def select_coverage(
+    catalog: Catalog,
+    principal: Principal,
+    cov: Coverage,
+    filters: dict | None,
+    when: DateTimeInterval | None,
+    prefix: str = "c",
+) -> Selection:
     """`SELECT props, geom` of the sectors' wedges (dissolved when asked), as of `when`."""
     _check(cov)
-    sectors = select_features(principal.layer(catalog, "sectors"), when, filters,
-                              prefix)
+    sectors = select_features(principal.layer(catalog, "sectors"), when, filters, prefix)
     proj = metric.aeqd("s.geom")
     wedge = _WEDGE.replace("{p}", prefix)
-    wedges = (f"SELECT s.props, ST_Transform({wedge}, {proj}, {sectors.spec.storage_srid}) "
-              f"AS geom FROM ({sectors.sql}) s")
-    params = sectors.params | {f"{prefix}_radius": cov.radius_m,
-                               f"{prefix}_radii": json.dumps(cov.radius_by_technology)}
+    wedges = (
+        f"SELECT s.props, ST_Transform({wedge}, {proj}, {sectors.spec.storage_srid}) "
+        f"AS geom FROM ({sectors.sql}) s"
+    )
+    params = sectors.params | {
+        f"{prefix}_radius": cov.radius_m,
+        f"{prefix}_radii": json.dumps(cov.radius_by_technology),
+    }
     if cov.dissolve_by is None:
         sql = wedges
     elif cov.dissolve_by == "all":
-        sql = (f"SELECT jsonb_build_object('sectors', count(*)) AS props, "
-               f"ST_Union(w.geom) AS geom FROM ({wedges}) w")
+        sql = (
+            f"SELECT jsonb_build_object('sectors', count(*)) AS props, "
+            f"ST_Union(w.geom) AS geom FROM ({wedges}) w"
+        )
     else:
         key = cov.dissolve_by
-        sql = (f"SELECT jsonb_build_object('{key}', w.props -> '{key}', 'sectors', count(*)) "
-               f"AS props, ST_Union(w.geom) AS geom FROM ({wedges}) w "
-               f"GROUP BY w.props -> '{key}'")
+        sql = (
+            f"SELECT jsonb_build_object('{key}', w.props -> '{key}', 'sectors', count(*)) "
+            f"AS props, ST_Union(w.geom) AS geom FROM ({wedges}) w "
+            f"GROUP BY w.props -> '{key}'"
+        )
     return Selection(sectors.spec, sql, params, sectors.binds, inputs=sectors.sql)
 
 
@@ -95,17 +107,21 @@ async def check_inputs(conn: AsyncConnection, sel: Selection) -> None:
         raise TooLarge(f"more than {MAX_INPUT_FEATURES} sectors: add a filter")
 
 
-async def coverage(conn: AsyncConnection, catalog: Catalog, principal: Principal,
-                   req: CoverageRequest) -> tuple[list[dict], bool]:
+async def coverage(
+    conn: AsyncConnection, catalog: Catalog, principal: Principal, req: CoverageRequest
+) -> tuple[list[dict], bool]:
     """Coverage polygons with area_m2, largest first; sectors are public, so never restricted."""
     sel = select_coverage(catalog, principal, req, req.filter, parse_when(req.datetime_))
     await check_inputs(conn, sel)
-    sql = (f"SELECT c.props, {metric.area_m2('c.geom')} AS area_m2, "
-           f"{metric.geojson('c.geom')} AS g FROM ({sel.sql}) c "
-           f"WHERE c.geom IS NOT NULL ORDER BY area_m2 DESC LIMIT {MAX_FEATURES + 1}")
+    sql = (
+        f"SELECT c.props, {metric.area_m2('c.geom')} AS area_m2, "
+        f"{metric.geojson('c.geom')} AS g FROM ({sel.sql}) c "
+        f"WHERE c.geom IS NOT NULL ORDER BY area_m2 DESC LIMIT {MAX_FEATURES + 1}"
+    )
     rows = (await conn.execute(text(sql).bindparams(*sel.binds), sel.params)).all()
     if len(rows) > MAX_FEATURES:
         raise TooLarge(f"more than {MAX_FEATURES} wedges: filter the sectors or dissolve_by")
-    features = [feature(i, r.g, dict(r.props) | {"area_m2": r.area_m2})
-                for i, r in enumerate(rows, 1)]
+    features = [
+        feature(i, r.g, dict(r.props) | {"area_m2": r.area_m2}) for i, r in enumerate(rows, 1)
+    ]
     return features, sel.spec.access == "restricted"

@@ -16,8 +16,7 @@ from layers.spec import STORAGE_SRID
 from loaders import chinese_offsets
 
 MAX_VERTICES = 10_000
-GEOMETRY_TYPES = {"Point", "MultiPoint", "LineString", "MultiLineString", "Polygon",
-                  "MultiPolygon"}
+GEOMETRY_TYPES = {"Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon"}
 
 
 @dataclass(frozen=True)
@@ -32,7 +31,8 @@ class CrsChoice:
 
 _CRS84 = CrsChoice("CRS84", 4326, True)
 _CHOICES = {
-    "crs84": _CRS84, "ogc:crs84": _CRS84,
+    "crs84": _CRS84,
+    "ogc:crs84": _CRS84,
     "http://www.opengis.net/def/crs/ogc/1.3/crs84": _CRS84,
     "gcj02": CrsChoice("gcj02", 4326, True, "gcj02"),
     "bd09": CrsChoice("bd09", 4326, True, "bd09"),
@@ -50,26 +50,28 @@ def parse_crs(text: str | None, name: str = "crs") -> CrsChoice:
     try:
         return _CHOICES[text.strip().lower()]
     except KeyError:
-        raise InvalidParameter(f"{name}: unsupported CRS {text[:80]!r}; use one of "
-                               f"{SUPPORTED}") from None
+        raise InvalidParameter(
+            f"{name}: unsupported CRS {text[:80]!r}; use one of {SUPPORTED}"
+        ) from None
 
 
 def _check_range(geom: shapely.Geometry, crs: CrsChoice) -> None:
     coords = shapely.get_coordinates(geom)
     if not np.isfinite(coords).all():
         raise InvalidParameter("geometry: coordinates must be finite numbers")
-    if crs.geographic and ((np.abs(coords[:, 0]) > 180).any() or
-                           (np.abs(coords[:, 1]) > 90).any()):
-        raise InvalidParameter(f"geometry: lon/lat out of range for {crs.name} "
-                               "(GeoJSON order is longitude, latitude)")
+    if crs.geographic and ((np.abs(coords[:, 0]) > 180).any() or (np.abs(coords[:, 1]) > 90).any()):
+        raise InvalidParameter(
+            f"geometry: lon/lat out of range for {crs.name} (GeoJSON order is longitude, latitude)"
+        )
 
 
 def parse_geometry(obj: dict[str, Any], crs: CrsChoice) -> shapely.Geometry:
     """A valid 2D GeoJSON geometry in WGS 84/the CRS's datum, Chinese offsets removed."""
     kind = obj.get("type")
     if kind not in GEOMETRY_TYPES:
-        raise InvalidParameter(f"geometry: type {str(kind)[:40]!r} is not one of "
-                               f"{', '.join(sorted(GEOMETRY_TYPES))}")
+        raise InvalidParameter(
+            f"geometry: type {str(kind)[:40]!r} is not one of {', '.join(sorted(GEOMETRY_TYPES))}"
+        )
     try:
         geom = shape(obj)
         vertices = shapely.get_num_coordinates(geom)
@@ -90,13 +92,16 @@ def parse_geometry(obj: dict[str, Any], crs: CrsChoice) -> shapely.Geometry:
 
 def sql_geometry(geom: shapely.Geometry, crs: CrsChoice, prefix: str = "g") -> tuple[str, dict]:
     """A SQL expression for the geometry in storage CRS, with its bind parameters."""
-    return (f"ST_Transform(ST_GeomFromWKB(:{prefix}_wkb, :{prefix}_srid), {STORAGE_SRID})",
-            {f"{prefix}_wkb": shapely.to_wkb(geom), f"{prefix}_srid": crs.srid})
+    return (
+        f"ST_Transform(ST_GeomFromWKB(:{prefix}_wkb, :{prefix}_srid), {STORAGE_SRID})",
+        {f"{prefix}_wkb": shapely.to_wkb(geom), f"{prefix}_srid": crs.srid},
+    )
 
 
 def sql_point(lon: float, lat: float, crs: CrsChoice, prefix: str = "pt") -> tuple[str, dict]:
-    return sql_geometry(parse_geometry({"type": "Point", "coordinates": [lon, lat]}, crs),
-                        crs, prefix)
+    return sql_geometry(
+        parse_geometry({"type": "Point", "coordinates": [lon, lat]}, crs), crs, prefix
+    )
 
 
 @lru_cache(maxsize=8)

@@ -69,8 +69,9 @@ SELECT node FROM walk WHERE node IS NOT NULL
 """
 
 
-async def isolate(conn: AsyncConnection, catalog: Catalog, principal: Principal,
-                  req: IsolateRequest) -> tuple[list[dict], bool]:
+async def isolate(
+    conn: AsyncConnection, catalog: Catalog, principal: Principal, req: IsolateRequest
+) -> tuple[list[dict], bool]:
     check_distance("max_radius_m", req.max_radius_m, MAX_RADIUS_M)
     check_distance("max_snap_m", req.max_snap_m, 1000)
     when = parse_when(req.datetime_)
@@ -82,50 +83,87 @@ async def isolate(conn: AsyncConnection, catalog: Catalog, principal: Principal,
         brk = await _find_break(conn, req, pipes)
         utility, a, b = (brk.props.get(k) for k in ("utility", "from_node", "to_node"))
         if not a or not b:
-            raise InvalidParameter(f"pipe {brk.props['asset_id']!r} has no from_node/to_node: "
-                                   "its connectivity is unknown")
+            raise InvalidParameter(
+                f"pipe {brk.props['asset_id']!r} has no from_node/to_node: "
+                "its connectivity is unknown"
+            )
         box = metric.search_box("ST_SetSRID(ST_MakePoint(:cx, :cy), 4490)", ":radius")
-        params = pipes.params | nodes.params | {
-            "utility": utility, "radius": req.max_radius_m, "max_pipes": MAX_PIPES,
-            "cx": brk.cx, "cy": brk.cy}
-        await conn.execute(text(EDGES.format(pipes=pipes.sql, box=box)).bindparams(
-            *pipes.binds), params)
+        params = (
+            pipes.params
+            | nodes.params
+            | {
+                "utility": utility,
+                "radius": req.max_radius_m,
+                "max_pipes": MAX_PIPES,
+                "cx": brk.cx,
+                "cy": brk.cy,
+            }
+        )
+        await conn.execute(
+            text(EDGES.format(pipes=pipes.sql, box=box)).bindparams(*pipes.binds), params
+        )
         if (await conn.execute(text("SELECT count(*) FROM _pipes"))).scalar_one() > MAX_PIPES:
             raise TooLarge(f"more than {MAX_PIPES} pipes within max_radius_m: lower it")
-        await conn.execute(text(VALVES.format(nodes=nodes.sql, box=box)).bindparams(
-            *nodes.binds), params)
-        await conn.execute(text("CREATE TEMP TABLE _walk ON COMMIT DROP AS " + WALK),
-                           {"a": a, "b": b})
-        rows = (await conn.execute(text(f"""
+        await conn.execute(
+            text(VALVES.format(nodes=nodes.sql, box=box)).bindparams(*nodes.binds), params
+        )
+        await conn.execute(
+            text("CREATE TEMP TABLE _walk ON COMMIT DROP AS " + WALK), {"a": a, "b": b}
+        )
+        rows = (
+            await conn.execute(
+                text(f"""
             SELECT 'valve' AS kind, v.asset_id, v.state, NULL::float8 AS length_m,
-                   {metric.geojson('v.geom')} AS g
+                   {metric.geojson("v.geom")} AS g
             FROM _valves v JOIN _walk w ON w.node = v.asset_id
             UNION ALL
-            SELECT 'pipe', e.asset_id, NULL, {metric.length_m('e.geom')},
-                   {metric.geojson('e.geom')}
+            SELECT 'pipe', e.asset_id, NULL, {metric.length_m("e.geom")},
+                   {metric.geojson("e.geom")}
             FROM _pipes e
             WHERE e.asset_id = :break_id
                OR e.a IN (SELECT node FROM _walk EXCEPT SELECT asset_id FROM _valves
                           WHERE state IN ('open', 'closed'))
                OR e.b IN (SELECT node FROM _walk EXCEPT SELECT asset_id FROM _valves
                           WHERE state IN ('open', 'closed'))
-            ORDER BY 1 DESC, 2"""), {"break_id": brk.props["asset_id"]})).all()
+            ORDER BY 1 DESC, 2"""),
+                {"break_id": brk.props["asset_id"]},
+            )
+        ).all()
         # The section is complete unless it touches the search box's edge.
-        edge = (await conn.execute(text(
-            f"SELECT count(*) FROM _pipes e WHERE e.asset_id = ANY(:ids) AND NOT ST_Within("
-            f"e.geom, ST_Buffer({box}, -0.000001))"),
-            params | {"ids": [r.asset_id for r in rows if r.kind == "pipe"]})).scalar_one()
+        edge = (
+            await conn.execute(
+                text(
+                    f"SELECT count(*) FROM _pipes e WHERE e.asset_id = ANY(:ids) AND NOT ST_Within("
+                    f"e.geom, ST_Buffer({box}, -0.000001))"
+                ),
+                params | {"ids": [r.asset_id for r in rows if r.kind == "pipe"]},
+            )
+        ).scalar_one()
     role = {"open": "close", "closed": "already_closed", "broken": "broken_passed"}
-    features = [feature(i, r.g, {
-        "asset_id": r.asset_id, "valve_state": r.state, "length_m": r.length_m,
-        "role": role.get(r.state, "passed") if r.kind == "valve" else "isolated_pipe",
-        "broken": r.asset_id == brk.props["asset_id"]}) for i, r in enumerate(rows, 1)]
+    features = [
+        feature(
+            i,
+            r.g,
+            {
+                "asset_id": r.asset_id,
+                "valve_state": r.state,
+                "length_m": r.length_m,
+                "role": role.get(r.state, "passed") if r.kind == "valve" else "isolated_pipe",
+                "broken": r.asset_id == brk.props["asset_id"],
+            },
+        )
+        for i, r in enumerate(rows, 1)
+    ]
     isolated = [f for f in features if f["properties"]["role"] == "isolated_pipe"]
-    summary = {"role": "summary", "broken_pipe": brk.props["asset_id"], "utility": utility,
-               "valves_to_close": sum(f["properties"]["role"] == "close" for f in features),
-               "isolated_pipes": len(isolated),
-               "isolated_length_m": sum(f["properties"]["length_m"] for f in isolated),
-               "complete": edge == 0}
+    summary = {
+        "role": "summary",
+        "broken_pipe": brk.props["asset_id"],
+        "utility": utility,
+        "valves_to_close": sum(f["properties"]["role"] == "close" for f in features),
+        "isolated_pipes": len(isolated),
+        "isolated_length_m": sum(f["properties"]["length_m"] for f in isolated),
+        "complete": edge == 0,
+    }
     return [feature(0, None, summary), *features], True
 
 
@@ -138,9 +176,13 @@ async def _find_break(conn: AsyncConnection, req: IsolateRequest, pipes):
         sql, params = BREAK_NEAR.format(pipes=pipes.sql, pt=pt), pipes.params | pp
     row = (await conn.execute(text(sql).bindparams(*pipes.binds), params)).first()
     if row is None:
-        raise NotFound(f"no pipe {req.pipe!r} valid at that time" if req.pipe is not None
-                       else "no pipe found near the point")
+        raise NotFound(
+            f"no pipe {req.pipe!r} valid at that time"
+            if req.pipe is not None
+            else "no pipe found near the point"
+        )
     if req.point is not None and row.d > req.max_snap_m:
-        raise NotFound(f"no pipe within {req.max_snap_m:g} m of the point "
-                       f"(nearest is {row.d:.0f} m away)")
+        raise NotFound(
+            f"no pipe within {req.max_snap_m:g} m of the point (nearest is {row.d:.0f} m away)"
+        )
     return row

@@ -62,23 +62,31 @@ def _selection(catalog: Catalog, principal: Principal, q: PointQuery) -> Selecti
     return select_features(spec, parse_when(q.datetime_), filters)
 
 
-async def _run(conn: AsyncConnection, template: str, sel: Selection, q: PointQuery,
-               params: dict[str, Any]) -> Sequence[Row[Any]]:
+async def _run(
+    conn: AsyncConnection, template: str, sel: Selection, q: PointQuery, params: dict[str, Any]
+) -> Sequence[Row[Any]]:
     pt, pt_params = sql_point(q.lon, q.lat, parse_crs(q.crs))
-    sql = template.format(pt=pt, src=sel.sql, geog=GEOG, gj=metric.geojson("s.geom"),
-                          box=metric.search_box("pt.g", ":maxd" if "r.d" not in template
-                                                else "r.d"))
-    return (await conn.execute(text(sql).bindparams(*sel.binds),
-                               sel.params | pt_params | params)).all()
+    sql = template.format(
+        pt=pt,
+        src=sel.sql,
+        geog=GEOG,
+        gj=metric.geojson("s.geom"),
+        box=metric.search_box("pt.g", ":maxd" if "r.d" not in template else "r.d"),
+    )
+    return (
+        await conn.execute(text(sql).bindparams(*sel.binds), sel.params | pt_params | params)
+    ).all()
 
 
 def _features(rows: Sequence[Row[Any]]) -> list[dict]:
-    return [feature(r.props.get("asset_id"), r.g, r.props | {"distance_m": r.distance_m})
-            for r in rows]
+    return [
+        feature(r.props.get("asset_id"), r.g, r.props | {"distance_m": r.distance_m}) for r in rows
+    ]
 
 
-async def nearest(conn: AsyncConnection, catalog: Catalog, principal: Principal,
-                  q: NearestQuery) -> tuple[list[dict], bool]:
+async def nearest(
+    conn: AsyncConnection, catalog: Catalog, principal: Principal, q: NearestQuery
+) -> tuple[list[dict], bool]:
     """Up to k features by geodesic distance, nearest first (ties by asset_id)."""
     if not 1 <= q.k <= MAX_K:
         raise InvalidParameter(f"k: {q.k} is not between 1 and {MAX_K}")
@@ -92,8 +100,9 @@ def metric_limit(value: float | None) -> float:
     return 1e9 if value is None else check_distance("max_distance_m", value)
 
 
-async def within(conn: AsyncConnection, catalog: Catalog, principal: Principal,
-                 q: WithinQuery) -> tuple[list[dict], bool, int]:
+async def within(
+    conn: AsyncConnection, catalog: Catalog, principal: Principal, q: WithinQuery
+) -> tuple[list[dict], bool, int]:
     """Features within distance_m, nearest first, and how many matched in all."""
     check_distance("distance_m", q.distance_m)
     if not 1 <= q.limit <= MAX_WITHIN:
@@ -104,22 +113,47 @@ async def within(conn: AsyncConnection, catalog: Catalog, principal: Principal,
     return _features(rows), sel.spec.access == "restricted", matched
 
 
-async def reverse(conn: AsyncConnection, catalog: Catalog, principal: Principal,
-                  q: ReverseQuery) -> list[dict]:
+async def reverse(
+    conn: AsyncConnection, catalog: Catalog, principal: Principal, q: ReverseQuery
+) -> list[dict]:
     """The district and logistics park covering a point, nearby scenic sites, nearest road."""
     site_r = check_distance("site_radius_m", q.site_radius_m, 50_000)
     road_r = check_distance("road_radius_m", q.road_radius_m, 50_000)
     when = q.datetime_
     out: list[dict] = []
     for layer, role in (("districts", "district"), ("logistics_parks", "logistics_park")):
-        rows = await nearest(conn, catalog, principal, NearestQuery(
-            layer=layer, lon=q.lon, lat=q.lat, crs=q.crs, k=1, max_distance_m=0.001,
-            datetime=when))
+        rows = await nearest(
+            conn,
+            catalog,
+            principal,
+            NearestQuery(
+                layer=layer,
+                lon=q.lon,
+                lat=q.lat,
+                crs=q.crs,
+                k=1,
+                max_distance_m=0.001,
+                datetime=when,
+            ),
+        )
         out += [f | {"properties": f["properties"] | {"role": role}} for f in rows[0]]
-    for layer, role, k, radius in (("scenic_sites", "scenic_site", 5, site_r),
-                                   ("roads", "nearest_road", 1, road_r)):
-        rows = await nearest(conn, catalog, principal, NearestQuery(
-            layer=layer, lon=q.lon, lat=q.lat, crs=q.crs, k=k, max_distance_m=radius,
-            datetime=when))
+    for layer, role, k, radius in (
+        ("scenic_sites", "scenic_site", 5, site_r),
+        ("roads", "nearest_road", 1, road_r),
+    ):
+        rows = await nearest(
+            conn,
+            catalog,
+            principal,
+            NearestQuery(
+                layer=layer,
+                lon=q.lon,
+                lat=q.lat,
+                crs=q.crs,
+                k=k,
+                max_distance_m=radius,
+                datetime=when,
+            ),
+        )
         out += [f | {"properties": f["properties"] | {"role": role}} for f in rows[0]]
     return out

@@ -11,8 +11,11 @@ Scalar = str | int | float | bool | None
 Filter = dict[str, Scalar]
 
 _LAYER = Field(max_length=64, description="Layer id from the catalog")
-_FILTER = Field(default=None, max_length=20,
-                description="Attribute equality, e.g. {\"utility\": \"water\"}")
+_FILTER = Field(
+    default=None, max_length=20, description='Attribute equality, e.g. {"utility": "water"}'
+)
+
+
 def exactly_one(model: Any, first: str, second: str) -> Any:
     """For the "give one of two inputs" models: exactly one of the two fields is set."""
     if (getattr(model, first) is None) == (getattr(model, second) is None):
@@ -20,9 +23,12 @@ def exactly_one(model: Any, first: str, second: str) -> Any:
     return model
 
 
-_CRS = Field(default=None, max_length=200,
-             description="CRS of input coordinates: CRS84 (default), EPSG:4326, EPSG:4490, "
-                         "EPSG:4549, EPSG:3857, gcj02 (AMap/Tencent), bd09 (Baidu)")
+_CRS = Field(
+    default=None,
+    max_length=200,
+    description="CRS of input coordinates: CRS84 (default), EPSG:4326, EPSG:4490, "
+    "EPSG:4549, EPSG:3857, gcj02 (AMap/Tencent), bd09 (Baidu)",
+)
 
 
 class Options(BaseModel):
@@ -30,13 +36,19 @@ class Options(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    datetime_: str | None = Field(default=None, alias="datetime", max_length=100,
-                                  description="Layers as of an instant (default: now)")
-    out_crs: str | None = Field(default=None, max_length=200,
-                                description="CRS of the answer (default CRS84)")
+    datetime_: str | None = Field(
+        default=None,
+        alias="datetime",
+        max_length=100,
+        description="Layers as of an instant (default: now)",
+    )
+    out_crs: str | None = Field(
+        default=None, max_length=200, description="CRS of the answer (default CRS84)"
+    )
     save: bool = Field(default=False, description="Keep the answer as a result layer")
-    ttl_s: int | None = Field(default=None, description="Lifetime of a saved result "
-                                                        "(default 1 day, at most 30 days)")
+    ttl_s: int | None = Field(
+        default=None, description="Lifetime of a saved result (default 1 day, at most 30 days)"
+    )
 
 
 class LayerInput(BaseModel):
@@ -76,9 +88,11 @@ class Coverage(BaseModel):
 
     radius_m: float = Field(default=800, description="Wedge radius, 0 < r ≤ 50,000 m")
     radius_by_technology: dict[Technology, float] = Field(
-        default_factory=dict, description="Radius per technology, e.g. {\"nr\": 300}")
+        default_factory=dict, description='Radius per technology, e.g. {"nr": 300}'
+    )
     dissolve_by: Literal["operator", "technology", "site_id", "all"] | None = Field(
-        default=None, description="Union the wedges per value, so overlaps count once")
+        default=None, description="Union the wedges per value, so overlaps count once"
+    )
 
 
 class CoverageInput(BaseModel):
@@ -102,8 +116,10 @@ class OverlayRequest(Options):
     a: LayerInput | CoverageInput
     b: LayerInput | CoverageInput | GeometryInput
     group_by: list[str] | None = Field(
-        default=None, max_length=5,
-        description="Prefixed attributes to total by, e.g. [\"b_name\", \"a_utility\"]")
+        default=None,
+        max_length=5,
+        description='Prefixed attributes to total by, e.g. ["b_name", "a_utility"]',
+    )
 
 
 class PointQuery(Options):
@@ -182,8 +198,9 @@ class IsolateRequest(Options):
     point: tuple[float, float] | None = Field(default=None, description="[lon, lat] in `crs`")
     crs: str | None = _CRS
     max_snap_m: float = Field(default=50, description="How far the point may be from a pipe")
-    max_radius_m: float = Field(default=3000, description="How far from the break to search "
-                                                         "for closing valves, ≤ 20,000 m")
+    max_radius_m: float = Field(
+        default=3000, description="How far from the break to search for closing valves, ≤ 20,000 m"
+    )
 
     @model_validator(mode="after")
     def _one_break(self) -> IsolateRequest:
@@ -196,8 +213,10 @@ class PlannedPipe(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     geometry: dict[str, Any] = Field(description="A GeoJSON LineString in the request's `crs`")
-    z_m: float = Field(description="Centreline Z, in the pipelines layer's vertical reference "
-                                   "(minus the depth below ground in the demo)")
+    z_m: float = Field(
+        description="Centreline Z, in the pipelines layer's vertical reference "
+        "(minus the depth below ground in the demo)"
+    )
     diameter_mm: float = Field(default=0, ge=0, le=10_000)
     utility: str | None = Field(default=None, max_length=40)
 
@@ -209,10 +228,12 @@ class ClearanceRequest(Options):
     planned: PlannedPipe | None = None
     crs: str | None = _CRS
     search_m: float = Field(default=5, description="Pairs closer than this (centrelines), ≤ 50")
-    min_horizontal_m: float = Field(default=0.5, ge=0, le=20,
-                                    description="Required side clearance, wall to wall")
-    min_vertical_m: float = Field(default=0.15, ge=0, le=20,
-                                  description="Required clearance where pipes cross")
+    min_horizontal_m: float = Field(
+        default=0.5, ge=0, le=20, description="Required side clearance, wall to wall"
+    )
+    min_vertical_m: float = Field(
+        default=0.15, ge=0, le=20, description="Required clearance where pipes cross"
+    )
 
     @model_validator(mode="after")
     def _one_input(self) -> ClearanceRequest:

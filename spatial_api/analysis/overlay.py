@@ -51,10 +51,13 @@ PARTS = {
 }
 
 
-def _side(catalog: Catalog, principal: Principal,
-          side: LayerInput | CoverageInput | GeometryInput, prefix: str,
-          when: DateTimeInterval | None
-          ) -> tuple[Selection | None, str, dict[str, Any], tuple[BindParameter[Any], ...]]:
+def _side(
+    catalog: Catalog,
+    principal: Principal,
+    side: LayerInput | CoverageInput | GeometryInput,
+    prefix: str,
+    when: DateTimeInterval | None,
+) -> tuple[Selection | None, str, dict[str, Any], tuple[BindParameter[Any], ...]]:
     if isinstance(side, CoverageInput):
         sel = select_coverage(catalog, principal, side.coverage, side.filter, when, prefix)
         return sel, sel.sql, sel.params, sel.binds
@@ -73,19 +76,28 @@ def _group_keys(group_by: list[str], a: LayerSpec, b: LayerSpec | None) -> list[
     for name in group_by:
         side, _, attr = name.partition("_")
         spec = {"a": a, "b": b}.get(side)
-        known = spec is not None and (attr == "asset_id" or
-                                      attr in {x.name for x in spec.attributes})
+        known = spec is not None and (
+            attr == "asset_id" or attr in {x.name for x in spec.attributes}
+        )
         if not known:
-            raise InvalidParameter(f"group_by: {name!r} is not a_<attribute of a> or "
-                                   "b_<attribute of b>")
+            raise InvalidParameter(
+                f"group_by: {name!r} is not a_<attribute of a> or b_<attribute of b>"
+            )
         keys.append((name, f"{side}p -> '{attr}'"))
     return keys
 
 
-async def _check_sizes(conn: AsyncConnection, a: str, b: str, params: dict[str, Any],
-                       binds: tuple[BindParameter[Any], ...]) -> None:
-    sql = (f"SELECT (SELECT count(*) FROM ({a} LIMIT :max_in + 1) x) AS na, "
-           f"(SELECT count(*) FROM ({b} LIMIT :max_in + 1) y) AS nb")
+async def _check_sizes(
+    conn: AsyncConnection,
+    a: str,
+    b: str,
+    params: dict[str, Any],
+    binds: tuple[BindParameter[Any], ...],
+) -> None:
+    sql = (
+        f"SELECT (SELECT count(*) FROM ({a} LIMIT :max_in + 1) x) AS na, "
+        f"(SELECT count(*) FROM ({b} LIMIT :max_in + 1) y) AS nb"
+    )
     row = (await conn.execute(text(sql).bindparams(*binds), params)).one()
     if max(row.na, row.nb) > MAX_INPUT_FEATURES:
         raise TooLarge(f"more than {MAX_INPUT_FEATURES} features on one side: add a filter")
@@ -95,8 +107,9 @@ def _prefixed(props: dict | None, prefix: str) -> dict[str, Any]:
     return {f"{prefix}{k}": v for k, v in (props or {}).items()}
 
 
-async def overlay(conn: AsyncConnection, catalog: Catalog, principal: Principal,
-                  req: OverlayRequest) -> tuple[list[dict], bool]:
+async def overlay(
+    conn: AsyncConnection, catalog: Catalog, principal: Principal, req: OverlayRequest
+) -> tuple[list[dict], bool]:
     when = parse_when(req.datetime_)
     a_sel, a_sql, a_params, a_binds = _side(catalog, principal, req.a, "a", when)
     b_sel, b_sql, b_params, b_binds = _side(catalog, principal, req.b, "b", when)
@@ -109,28 +122,44 @@ async def overlay(conn: AsyncConnection, catalog: Catalog, principal: Principal,
     b_inputs = b_sel.inputs if b_sel is not None else None
     await _check_sizes(conn, a_sel.inputs or a_sql, b_inputs or b_sql, params, binds)
     union = " UNION ALL ".join(f"SELECT ap, bp, geom FROM {p}" for p in PARTS[req.operation])
-    pieces = (f"SELECT ap, bp, geom, {metric.area_m2('geom')} AS area_m2, "
-              f"{metric.length_m('geom')} AS length_m FROM ({union}) u "
-              "WHERE geom IS NOT NULL AND NOT ST_IsEmpty(geom)")
+    pieces = (
+        f"SELECT ap, bp, geom, {metric.area_m2('geom')} AS area_m2, "
+        f"{metric.length_m('geom')} AS length_m FROM ({union}) u "
+        "WHERE geom IS NOT NULL AND NOT ST_IsEmpty(geom)"
+    )
     with_ = "WITH " + PIECES.format(a=a_sql, b=b_sql)
     if keys:
         cols = ", ".join(f"{expr} AS k{i}" for i, (_, expr) in enumerate(keys))
         groups = ", ".join(f"k{i}" for i in range(len(keys)))
-        sql = (f"{with_} SELECT {groups}, count(*) AS n, sum(area_m2) AS area_m2, "
-               f"sum(length_m) AS length_m, {metric.geojson('ST_Collect(geom)')} AS g "
-               f"FROM (SELECT {cols}, * FROM ({pieces}) p) q GROUP BY {groups} "
-               f"ORDER BY {groups}")
+        sql = (
+            f"{with_} SELECT {groups}, count(*) AS n, sum(area_m2) AS area_m2, "
+            f"sum(length_m) AS length_m, {metric.geojson('ST_Collect(geom)')} AS g "
+            f"FROM (SELECT {cols}, * FROM ({pieces}) p) q GROUP BY {groups} "
+            f"ORDER BY {groups}"
+        )
     else:
         sql = f"{with_} SELECT *, {metric.geojson('geom')} AS g FROM ({pieces}) p"
     rows = (await conn.execute(text(sql).bindparams(*binds), params)).all()
     if keys:
-        features = [feature(i, r.g, {name: getattr(r, f"k{j}") for j, (name, _) in
-                                     enumerate(keys)} | {"count": r.n, "area_m2": r.area_m2,
-                                                         "length_m": r.length_m})
-                    for i, r in enumerate(rows, 1)]
+        features = [
+            feature(
+                i,
+                r.g,
+                {name: getattr(r, f"k{j}") for j, (name, _) in enumerate(keys)}
+                | {"count": r.n, "area_m2": r.area_m2, "length_m": r.length_m},
+            )
+            for i, r in enumerate(rows, 1)
+        ]
     else:
-        features = [feature(i, r.g, _prefixed(r.ap, "a_") | _prefixed(r.bp, "b_") |
-                            {"area_m2": r.area_m2, "length_m": r.length_m})
-                    for i, r in enumerate(rows, 1)]
+        features = [
+            feature(
+                i,
+                r.g,
+                _prefixed(r.ap, "a_")
+                | _prefixed(r.bp, "b_")
+                | {"area_m2": r.area_m2, "length_m": r.length_m},
+            )
+            for i, r in enumerate(rows, 1)
+        ]
     restricted = any(s is not None and s.spec.access == "restricted" for s in (a_sel, b_sel))
     return features, restricted

@@ -45,48 +45,77 @@ def check_ttl(ttl_s: int | None) -> int:
     return ttl
 
 
-async def save_result(conn: AsyncConnection, kind: str, params: dict, features: list[dict],
-                      restricted: bool, ttl_s: int | None) -> dict[str, Any]:
+async def save_result(
+    conn: AsyncConnection,
+    kind: str,
+    params: dict,
+    features: list[dict],
+    restricted: bool,
+    ttl_s: int | None,
+) -> dict[str, Any]:
     """Store CRS84 features; expired results are purged on the way (cascade to features)."""
     ttl = check_ttl(ttl_s)
     await conn.execute(text(f"DELETE FROM {SCHEMA}.results WHERE NOT {_LIVE}"))
-    row = (await conn.execute(text(_INSERT), {
-        "kind": kind, "params": json.dumps(params, default=str), "restricted": restricted,
-        "n": len(features), "ttl": ttl})).one()
-    await conn.execute(text(_INSERT_FEATURES), {
-        "rid": row.id, "features": json.dumps(features, default=str)})
+    row = (
+        await conn.execute(
+            text(_INSERT),
+            {
+                "kind": kind,
+                "params": json.dumps(params, default=str),
+                "restricted": restricted,
+                "n": len(features),
+                "ttl": ttl,
+            },
+        )
+    ).one()
+    await conn.execute(
+        text(_INSERT_FEATURES), {"rid": row.id, "features": json.dumps(features, default=str)}
+    )
     await conn.commit()
     return {"id": str(row.id), "created_at": row.created_at, "expires_at": row.expires_at}
 
 
 async def list_results(conn: AsyncConnection, restricted: bool) -> list[dict[str, Any]]:
-    rows = await conn.execute(text(
-        f"SELECT id, kind, params, restricted, feature_count, created_at, expires_at "
-        f"FROM {SCHEMA}.results WHERE {_LIVE} AND (:r OR NOT restricted) ORDER BY created_at"),
-        {"r": restricted})
+    rows = await conn.execute(
+        text(
+            f"SELECT id, kind, params, restricted, feature_count, created_at, expires_at "
+            f"FROM {SCHEMA}.results WHERE {_LIVE} AND (:r OR NOT restricted) ORDER BY created_at"
+        ),
+        {"r": restricted},
+    )
     return [dict(r._mapping) | {"id": str(r.id)} for r in rows]
 
 
 async def get_result(conn: AsyncConnection, result_id: UUID, restricted: bool) -> dict:
     """A live result's metadata; expired, unknown and forbidden all look the same (404)."""
-    row = (await conn.execute(text(
-        f"SELECT id, kind, params, restricted, feature_count, created_at, expires_at "
-        f"FROM {SCHEMA}.results WHERE id = :id AND {_LIVE} AND (:r OR NOT restricted)"),
-        {"id": result_id, "r": restricted})).one_or_none()
+    row = (
+        await conn.execute(
+            text(
+                f"SELECT id, kind, params, restricted, feature_count, created_at, expires_at "
+                f"FROM {SCHEMA}.results WHERE id = :id AND {_LIVE} AND (:r OR NOT restricted)"
+            ),
+            {"id": result_id, "r": restricted},
+        )
+    ).one_or_none()
     if row is None:
         raise NotFound(f"no live result {result_id}: unknown, expired or restricted")
     return dict(row._mapping) | {"id": str(row.id)}
 
 
-async def result_features(conn: AsyncConnection, result_id: UUID | str,
-                          out_srid: int = 4326) -> list[dict]:
+async def result_features(
+    conn: AsyncConnection, result_id: UUID | str, out_srid: int = 4326
+) -> list[dict]:
     """GeoJSON features of a result (no liveness or access check: callers do that)."""
-    rows = await conn.execute(text(
-        f"SELECT fid, properties, ST_AsGeoJSON(ST_Transform(geom, :srid), 9)::jsonb AS g "
-        f"FROM {SCHEMA}.result_features WHERE result_id = :id ORDER BY fid"),
-        {"id": str(result_id), "srid": out_srid})
-    return [{"type": "Feature", "id": r.fid, "geometry": r.g, "properties": r.properties}
-            for r in rows]
+    rows = await conn.execute(
+        text(
+            f"SELECT fid, properties, ST_AsGeoJSON(ST_Transform(geom, :srid), 9)::jsonb AS g "
+            f"FROM {SCHEMA}.result_features WHERE result_id = :id ORDER BY fid"
+        ),
+        {"id": str(result_id), "srid": out_srid},
+    )
+    return [
+        {"type": "Feature", "id": r.fid, "geometry": r.g, "properties": r.properties} for r in rows
+    ]
 
 
 RESULT_PREFIX = "result-"
@@ -114,8 +143,14 @@ class ResultSource:
 
     @classmethod
     def of(cls, row: dict[str, Any]) -> ResultSource:
-        return cls(UUID(str(row["id"])), row["kind"], row["feature_count"], row["restricted"],
-                   row["created_at"], row["expires_at"])
+        return cls(
+            UUID(str(row["id"])),
+            row["kind"],
+            row["feature_count"],
+            row["restricted"],
+            row["created_at"],
+            row["expires_at"],
+        )
 
     @property
     def id(self) -> str:
@@ -127,8 +162,10 @@ class ResultSource:
 
     @property
     def description(self) -> str:
-        return (f"Saved {self.kind} answer, {self.feature_count} features; expires "
-                f"{self.expires_at.isoformat()}")
+        return (
+            f"Saved {self.kind} answer, {self.feature_count} features; expires "
+            f"{self.expires_at.isoformat()}"
+        )
 
     @property
     def access(self) -> Access:
@@ -144,11 +181,13 @@ class ResultSource:
         return [("t.properties", "t.properties")]  # ST_AsMVT makes each jsonb key an attribute
 
     def extent_sql(self) -> tuple[str, dict[str, Any]]:
-        return _EXTENT, {"result_id": self.result_id, "created": self.created_at,
-                         "expires": self.expires_at}
+        return _EXTENT, {
+            "result_id": self.result_id,
+            "created": self.created_at,
+            "expires": self.expires_at,
+        }
 
 
-async def live_source(conn: AsyncConnection, result_id: UUID, restricted: bool
-                      ) -> ResultSource:
+async def live_source(conn: AsyncConnection, result_id: UUID, restricted: bool) -> ResultSource:
     """The live result as a collection (404 as `get_result`)."""
     return ResultSource.of(await get_result(conn, result_id, restricted))

@@ -26,15 +26,25 @@ from spatial_api.analysis.geometry import parse_crs, sql_point
 from spatial_api.analysis.models import IsochroneQuery, RouteQuery
 from spatial_api.analysis.sources import parse_when, select_features
 
-DEFAULT_SPEED_KMH = {"motorway": 100, "trunk": 80, "primary": 60, "secondary": 50,
-                     "tertiary": 40, "residential": 30, "service": 20, "unclassified": 30}
+DEFAULT_SPEED_KMH = {
+    "motorway": 100,
+    "trunk": 80,
+    "primary": 60,
+    "secondary": 50,
+    "tertiary": 40,
+    "residential": 30,
+    "service": 20,
+    "unclassified": 30,
+}
 MAX_EDGES = 200_000
 MAX_ROUTE_M = 300_000
 MAX_TIME_S = 3 * 3600
 MAX_NETWORK_M = 100_000
-_SPEED = ("COALESCE((s.props ->> 'speed_kmh')::float8, CASE s.props ->> 'road_class' "
-          + " ".join(f"WHEN '{k}' THEN {v}" for k, v in DEFAULT_SPEED_KMH.items())
-          + " ELSE 30 END)")
+_SPEED = (
+    "COALESCE((s.props ->> 'speed_kmh')::float8, CASE s.props ->> 'road_class' "
+    + " ".join(f"WHEN '{k}' THEN {v}" for k, v in DEFAULT_SPEED_KMH.items())
+    + " ELSE 30 END)"
+)
 EDGES = f"""
 CREATE TEMP TABLE _e ON COMMIT DROP AS
 SELECT s.props ->> 'asset_id' AS asset_id, ST_Force2D(s.geom) AS geom,
@@ -59,9 +69,9 @@ FROM _e e JOIN _n a ON a.geom = ST_GeomFromWKB(e.sk, 4490)
 # pgRouting runs these strings itself; they are constants, never built from a request.
 GRAPH_SQL = {
     "time": "SELECT id, source, target, cost_s AS cost, "
-            "CASE WHEN oneway THEN -1 ELSE cost_s END AS reverse_cost FROM _g",
+    "CASE WHEN oneway THEN -1 ELSE cost_s END AS reverse_cost FROM _g",
     "distance": "SELECT id, source, target, len AS cost, "
-                "CASE WHEN oneway THEN -1 ELSE len END AS reverse_cost FROM _g",
+    "CASE WHEN oneway THEN -1 ELSE len END AS reverse_cost FROM _g",
 }
 SNAP_TO_NODE_M = 0.5
 # The 16 planar-nearest edges, re-ranked on the spheroid (degrees are not metres).
@@ -116,43 +126,54 @@ SELECT {gj} AS g, {area} AS area_m2, (SELECT count(*) FROM _r) AS nodes FROM are
 """
 
 
-async def _build_graph(conn: AsyncConnection, catalog: Catalog, principal: Principal,
-                       q: RouteQuery | IsochroneQuery, centre: tuple[str, dict],
-                       radius_m: float) -> None:
+async def _build_graph(
+    conn: AsyncConnection,
+    catalog: Catalog,
+    principal: Principal,
+    q: RouteQuery | IsochroneQuery,
+    centre: tuple[str, dict],
+    radius_m: float,
+) -> None:
     when = parse_when(q.datetime_)
     if when is not None and not when.instant:
         raise InvalidParameter("datetime: routing needs an instant, not an interval")
     sel = select_features(principal.layer(catalog, "roads"), when, None)
     box = metric.search_box(centre[0], ":radius")
-    await conn.execute(text(EDGES.format(src=sel.sql, box=box)).bindparams(*sel.binds),
-                       sel.params | centre[1] | {"radius": radius_m, "max_edges": MAX_EDGES})
+    await conn.execute(
+        text(EDGES.format(src=sel.sql, box=box)).bindparams(*sel.binds),
+        sel.params | centre[1] | {"radius": radius_m, "max_edges": MAX_EDGES},
+    )
     n = (await conn.execute(text("SELECT count(*) FROM _e"))).scalar_one()
     if n > MAX_EDGES:
-        raise TooLarge(f"more than {MAX_EDGES} road segments around the query: bring the "
-                       "points closer or lower the budget")
+        raise TooLarge(
+            f"more than {MAX_EDGES} road segments around the query: bring the "
+            "points closer or lower the budget"
+        )
     if n == 0:
         raise NotFound("no route: the roads layer has no segments here at that time")
     await conn.execute(text(NODES))
     await conn.execute(text(GRAPH))
 
 
-async def _fastest_kmh(conn: AsyncConnection, catalog: Catalog, principal: Principal,
-                       q: IsochroneQuery) -> float:
+async def _fastest_kmh(
+    conn: AsyncConnection, catalog: Catalog, principal: Principal, q: IsochroneQuery
+) -> float:
     """The top speed on the roads, which bounds how far a time budget can reach."""
-    sel = select_features(principal.layer(catalog, "roads"), parse_when(q.datetime_),
-                          None)
+    sel = select_features(principal.layer(catalog, "roads"), parse_when(q.datetime_), None)
     sql = f"SELECT max({_SPEED}) FROM ({sel.sql}) s"
     return (await conn.execute(text(sql).bindparams(*sel.binds), sel.params)).scalar() or 1.0
 
 
-async def _snap(conn: AsyncConnection, lonlat: tuple[float, float], q, name: str
-                ) -> tuple[int, float]:
+async def _snap(
+    conn: AsyncConnection, lonlat: tuple[float, float], q, name: str
+) -> tuple[int, float]:
     """The graph node where the point meets the nearest road (made by splitting the edge)."""
     pt, params = sql_point(lonlat[0], lonlat[1], parse_crs(q.crs))
     row = (await conn.execute(text(SNAP.format(pt=pt)), params)).one()
     if row.d > q.max_snap_m:
-        raise NotFound(f"no route: no road within {q.max_snap_m:g} m of {name} "
-                       f"(nearest is {row.d:.0f} m away)")
+        raise NotFound(
+            f"no route: no road within {q.max_snap_m:g} m of {name} (nearest is {row.d:.0f} m away)"
+        )
     if row.f * row.len <= SNAP_TO_NODE_M:
         return row.source, row.d
     if (1 - row.f) * row.len <= SNAP_TO_NODE_M:
@@ -163,36 +184,58 @@ async def _snap(conn: AsyncConnection, lonlat: tuple[float, float], q, name: str
     return node, row.d
 
 
-async def route(conn: AsyncConnection, catalog: Catalog, principal: Principal,
-                q: RouteQuery) -> list[dict]:
+async def route(
+    conn: AsyncConnection, catalog: Catalog, principal: Principal, q: RouteQuery
+) -> list[dict]:
     """Fastest route (by time) between two points; length_m and duration_s."""
     check_distance("max_snap_m", q.max_snap_m, 10_000)
     crs = parse_crs(q.crs)
     a, pa = sql_point(*q.from_, crs)
     b, pb = sql_point(*q.to, crs, "pb")
     async with conn.begin():
-        span = (await conn.execute(text(
-            f"SELECT ST_Distance(({a})::geography, ({b})::geography)"), pa | pb)).scalar_one()
+        span = (
+            await conn.execute(
+                text(f"SELECT ST_Distance(({a})::geography, ({b})::geography)"), pa | pb
+            )
+        ).scalar_one()
         if span > MAX_ROUTE_M:
-            raise InvalidParameter(f"from/to are {span / 1000:.0f} km apart, at most "
-                                   f"{MAX_ROUTE_M // 1000} km")
+            raise InvalidParameter(
+                f"from/to are {span / 1000:.0f} km apart, at most {MAX_ROUTE_M // 1000} km"
+            )
         centre = (f"ST_Centroid(ST_Collect({a}, {b}))", pa | pb)
-        await _build_graph(conn, catalog, principal, q, centre,
-                           span / 2 + max(2000.0, span / 2) + q.max_snap_m)
+        await _build_graph(
+            conn, catalog, principal, q, centre, span / 2 + max(2000.0, span / 2) + q.max_snap_m
+        )
         s, ds = await _snap(conn, q.from_, q, "from")
         t, dt = await _snap(conn, q.to, q, "to")
         if s == t:
             raise NotFound("no route: from and to meet the road at the same point")
-        row = (await conn.execute(text(ROUTE.format(gj=metric.geojson("ST_MakeLine(geom)"))),
-                                  {"graph": GRAPH_SQL["time"], "s": s, "t": t})).one_or_none()
+        row = (
+            await conn.execute(
+                text(ROUTE.format(gj=metric.geojson("ST_MakeLine(geom)"))),
+                {"graph": GRAPH_SQL["time"], "s": s, "t": t},
+            )
+        ).one_or_none()
     if row is None:
         raise NotFound("no route: the two points are not connected (one-way roads respected)")
-    return [feature(1, row.g, {"length_m": row.length_m, "duration_s": row.duration_s,
-                               "roads": row.roads, "snap_from_m": ds, "snap_to_m": dt})]
+    return [
+        feature(
+            1,
+            row.g,
+            {
+                "length_m": row.length_m,
+                "duration_s": row.duration_s,
+                "roads": row.roads,
+                "snap_from_m": ds,
+                "snap_to_m": dt,
+            },
+        )
+    ]
 
 
-async def isochrone(conn: AsyncConnection, catalog: Catalog, principal: Principal,
-                    q: IsochroneQuery) -> list[dict]:
+async def isochrone(
+    conn: AsyncConnection, catalog: Catalog, principal: Principal, q: IsochroneQuery
+) -> list[dict]:
     """Area reachable within a time or network-distance budget, as a polygon with area_m2."""
     check_distance("max_snap_m", q.max_snap_m, 10_000)
     check_distance("edge_buffer_m", q.edge_buffer_m, 1_000)
@@ -201,27 +244,53 @@ async def isochrone(conn: AsyncConnection, catalog: Catalog, principal: Principa
         if not 0 < budget <= MAX_TIME_S:
             raise InvalidParameter(f"time_s: {budget:g} is not in (0, {MAX_TIME_S}] s")
     else:
-        metric_name, budget = "distance", check_distance("distance_m", q.distance_m or 0,
-                                                         MAX_NETWORK_M)
+        metric_name, budget = (
+            "distance",
+            check_distance("distance_m", q.distance_m or 0, MAX_NETWORK_M),
+        )
     crs = parse_crs(q.crs)
     pt = sql_point(*q.from_, crs)
     async with conn.begin():
-        radius = budget if metric_name == "distance" else \
-            budget * await _fastest_kmh(conn, catalog, principal, q) / 3.6
+        radius = (
+            budget
+            if metric_name == "distance"
+            else budget * await _fastest_kmh(conn, catalog, principal, q) / 3.6
+        )
         await _build_graph(conn, catalog, principal, q, pt, radius + q.max_snap_m)
         s, ds = await _snap(conn, q.from_, q, "from")
-        await conn.execute(text(REACHED), {"graph": GRAPH_SQL[metric_name], "s": s,
-                                           "budget": budget})
+        await conn.execute(
+            text(REACHED), {"graph": GRAPH_SQL[metric_name], "s": s, "budget": budget}
+        )
         buffer = metric.buffer_about("x.geom", pt[0], ":w")
-        row = (await conn.execute(text(AREA.format(
-            buffer=buffer, gj=metric.geojson("geom"), area=metric.area_m2("geom"))),
-            pt[1] | {"metric": metric_name, "budget": budget, "w": q.edge_buffer_m})).one()
-        nodes = (await conn.execute(text(
-            f"SELECT r.node, r.agg_cost, {metric.geojson('n.geom')} AS g FROM _r r "
-            "JOIN _n n ON n.id = r.node ORDER BY r.agg_cost, r.node"))).all() \
-            if q.include_nodes else []
-    props = {"area_m2": row.area_m2, "metric": metric_name, "budget": budget,
-             "reached_nodes": row.nodes, "snap_from_m": ds}
+        row = (
+            await conn.execute(
+                text(
+                    AREA.format(
+                        buffer=buffer, gj=metric.geojson("geom"), area=metric.area_m2("geom")
+                    )
+                ),
+                pt[1] | {"metric": metric_name, "budget": budget, "w": q.edge_buffer_m},
+            )
+        ).one()
+        nodes = (
+            (
+                await conn.execute(
+                    text(
+                        f"SELECT r.node, r.agg_cost, {metric.geojson('n.geom')} AS g FROM _r r "
+                        "JOIN _n n ON n.id = r.node ORDER BY r.agg_cost, r.node"
+                    )
+                )
+            ).all()
+            if q.include_nodes
+            else []
+        )
+    props = {
+        "area_m2": row.area_m2,
+        "metric": metric_name,
+        "budget": budget,
+        "reached_nodes": row.nodes,
+        "snap_from_m": ds,
+    }
     return [feature(0, row.g, props)] + [
-        feature(i, n.g, {"role": "node", "cost": n.agg_cost}) for i, n in enumerate(nodes, 1)]
-
+        feature(i, n.g, {"role": "node", "cost": n.agg_cost}) for i, n in enumerate(nodes, 1)
+    ]

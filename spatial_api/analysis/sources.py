@@ -35,8 +35,9 @@ def _coerce(spec: LayerSpec, name: str, value: Scalar) -> Any:
     try:
         if target is not None:
             return TypeAdapter(target).validate_python(value)
-        if isinstance(value, bool) != (attr.type is AttrType.boolean) or \
-                not isinstance(value, PY_TYPES[attr.type]):
+        if isinstance(value, bool) != (attr.type is AttrType.boolean) or not isinstance(
+            value, PY_TYPES[attr.type]
+        ):
             raise ValueError
     except (ValidationError, ValueError):
         raise InvalidParameter(f"filter: {name}={value!r} is not a {attr.type} value") from None
@@ -54,8 +55,12 @@ class Selection:
     inputs: str | None = None  # the rows `sql` derives from, when not its own (to count)
 
 
-def select_features(spec: LayerSpec, when: DateTimeInterval | None,
-                    filters: dict[str, Scalar] | None, prefix: str = "s") -> Selection:
+def select_features(
+    spec: LayerSpec,
+    when: DateTimeInterval | None,
+    filters: dict[str, Scalar] | None,
+    prefix: str = "s",
+) -> Selection:
     """Every attribute and the geometry of the matching versions, bound parameters only.
 
     `geom` is the bare column so KNN ordering and bbox tests on it use the GiST index.
@@ -76,7 +81,8 @@ def select_features(spec: LayerSpec, when: DateTimeInterval | None,
         binds.append(bindparam(key, type_=SQL_TYPES[spec.attribute(name).type]))
     # jsonb_build_object takes at most 100 arguments: 49 attributes, ample for our layers.
     pairs = ", ".join(f"'{a.name}', t.{a.name}" for a in spec.attributes)
-    sql = (f"SELECT jsonb_build_object('asset_id', t.asset_id, {pairs}) AS props, "
-           f"t.geom FROM {source}"
-           + (" WHERE " + " AND ".join(where) if where else ""))
+    sql = (
+        f"SELECT jsonb_build_object('asset_id', t.asset_id, {pairs}) AS props, "
+        f"t.geom FROM {source}" + (" WHERE " + " AND ".join(where) if where else "")
+    )
     return Selection(spec, sql, params, tuple(binds))

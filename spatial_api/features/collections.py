@@ -56,35 +56,60 @@ async def extent(conn: AsyncConnection, request: Request, source: FeatureSource)
     sql, params = source.extent_sql()
     row = (await conn.execute(text(sql), params)).one()
     bbox = [list(row[:4])] if row[0] is not None else [[-180.0, -90.0, 180.0, 90.0]]
-    result = Extent(spatial={"bbox": bbox, "crs": CRS84},
-                    temporal={"interval": [[iso(row[4]), iso(row[5])]],
-                              "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"})
+    result = Extent(
+        spatial={"bbox": bbox, "crs": CRS84},
+        temporal={
+            "interval": [[iso(row[4]), iso(row[5])]],
+            "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian",
+        },
+    )
     cache[source.id] = (time.monotonic(), result)
     return result
 
 
-async def collection(conn: AsyncConnection, request: Request, source: FeatureSource
-                     ) -> Collection:
+async def collection(conn: AsyncConnection, request: Request, source: FeatureSource) -> Collection:
     """The collection document of a catalog layer or a saved result."""
     base = f"{base_url(request)}/collections/{source.id}"
-    links = [Link(href=base, rel="self", type=JSON, title=source.title),
-             Link(href=f"{base}/items", rel="items", type=GEOJSON, title="Features")]
+    links = [
+        Link(href=base, rel="self", type=JSON, title=source.title),
+        Link(href=f"{base}/items", rel="items", type=GEOJSON, title="Features"),
+    ]
     if source.spec is not None:
-        links.append(Link(href=f"{base}/queryables",
-                          rel="http://www.opengis.net/def/rel/ogc/1.0/queryables",
-                          type="application/schema+json", title="Queryables"))
+        links.append(
+            Link(
+                href=f"{base}/queryables",
+                rel="http://www.opengis.net/def/rel/ogc/1.0/queryables",
+                type="application/schema+json",
+                title="Queryables",
+            )
+        )
     else:  # a result has no tileset documents, only its tiles
-        links.append(Link(href=f"{base}/tiles/WebMercatorQuad/{{tileMatrix}}/{{tileRow}}/"
-                          "{tileCol}", rel="tiles", type=MVT, title="Vector tiles (URL template)"))
-    return Collection(id=source.id, title=source.title, description=source.description,
-                      links=links, extent=await extent(conn, request, source),
-                      storageCrs=f"{EPSG}4490")
+        links.append(
+            Link(
+                href=f"{base}/tiles/WebMercatorQuad/{{tileMatrix}}/{{tileRow}}/{{tileCol}}",
+                rel="tiles",
+                type=MVT,
+                title="Vector tiles (URL template)",
+            )
+        )
+    return Collection(
+        id=source.id,
+        title=source.title,
+        description=source.description,
+        links=links,
+        extent=await extent(conn, request, source),
+        storageCrs=f"{EPSG}4490",
+    )
 
 
-JSON_TYPES = {AttrType.text: {"type": "string"}, AttrType.integer: {"type": "integer"},
-              AttrType.real: {"type": "number"}, AttrType.boolean: {"type": "boolean"},
-              AttrType.date: {"type": "string", "format": "date"},
-              AttrType.timestamp: {"type": "string", "format": "date-time"}}
+JSON_TYPES = {
+    AttrType.text: {"type": "string"},
+    AttrType.integer: {"type": "integer"},
+    AttrType.real: {"type": "number"},
+    AttrType.boolean: {"type": "boolean"},
+    AttrType.date: {"type": "string", "format": "date"},
+    AttrType.timestamp: {"type": "string", "format": "date-time"},
+}
 
 
 def queryables(request: Request, spec: LayerSpec) -> dict[str, Any]:
@@ -104,25 +129,42 @@ def queryables(request: Request, spec: LayerSpec) -> dict[str, Any]:
         props[a.name] = schema
     period = "the event's own period" if period_sql(spec) != "t.valid" else "valid time"
     props |= {
-        "geometry": {"title": "Geometry", "format": f"geometry-{spec.geometry_type.lower()}",
-                     "$ref": f"https://geojson.org/schema/{spec.geometry_type}.json"},
-        "datetime": {"title": "Date-time", "type": "string", "format": "date-time",
-                     "description": f"Temporal predicates on `datetime` test {period}"},
+        "geometry": {
+            "title": "Geometry",
+            "format": f"geometry-{spec.geometry_type.lower()}",
+            "$ref": f"https://geojson.org/schema/{spec.geometry_type}.json",
+        },
+        "datetime": {
+            "title": "Date-time",
+            "type": "string",
+            "format": "date-time",
+            "description": f"Temporal predicates on `datetime` test {period}",
+        },
         "id": {"title": "Asset id", "type": "string"},
-        "asset_id": {"title": "Asset id", "type": "string",
-                     "description": "the same as id: the asset's stable id"},
+        "asset_id": {
+            "title": "Asset id",
+            "type": "string",
+            "description": "the same as id: the asset's stable id",
+        },
         "version_id": {"title": "Version id", "type": "integer"},
         "valid_from": {"title": "Valid from", "type": "string", "format": "date-time"},
         "valid_to": {"title": "Valid to", "type": "string", "format": "date-time"},
     }
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema",
-            "$id": f"{base_url(request)}/collections/{spec.id}/queryables",
-            "type": "object", "title": spec.title, "properties": props,
-            "additionalProperties": False}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"{base_url(request)}/collections/{spec.id}/queryables",
+        "type": "object",
+        "title": spec.title,
+        "properties": props,
+        "additionalProperties": False,
+    }
 
 
-async def result_collections(conn: AsyncConnection, request: Request, restricted: bool
-                             ) -> list[Collection]:
+async def result_collections(
+    conn: AsyncConnection, request: Request, restricted: bool
+) -> list[Collection]:
     """Every live result the caller may see, for /collections."""
-    return [await collection(conn, request, store.ResultSource.of(r))
-            for r in await store.list_results(conn, restricted)]
+    return [
+        await collection(conn, request, store.ResultSource.of(r))
+        for r in await store.list_results(conn, restricted)
+    ]

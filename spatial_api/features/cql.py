@@ -38,15 +38,15 @@ def _infix_temporal(text: str) -> str:
     """`T_BEFORE(a, b)` → `(a T_BEFORE b)`: pygeofilter's CQL2-text grammar is infix only."""
     out, i = [], 0
     while m := _FUNC_CALL.search(text, i):
-        if text[:m.start()].count("'") % 2:  # inside a string literal
-            out.append(text[i:m.end()])
+        if text[: m.start()].count("'") % 2:  # inside a string literal
+            out.append(text[i : m.end()])
             i = m.end()
             continue
         depth, j, args, start = 1, m.end(), [], m.end()
         while j < len(text) and depth:
             c = text[j]
             if c == "'":
-                j = text.index("'", j + 1) if "'" in text[j + 1:] else len(text)
+                j = text.index("'", j + 1) if "'" in text[j + 1 :] else len(text)
             elif c == "(":
                 depth += 1
             elif c == ")":
@@ -57,12 +57,11 @@ def _infix_temporal(text: str) -> str:
             j += 1
         if depth or len(args) != 1:
             raise InvalidParameter(f"filter: {m.group(1)} needs two arguments")
-        args.append(text[start:j - 1])
+        args.append(text[start : j - 1])
         lhs, rhs = (_infix_temporal(a.strip()) for a in args)
         op = m.group(1).upper()
-        call = (f"NOT ({lhs} T_INTERSECTS {rhs})" if op == "T_DISJOINT"
-                else f"({lhs} {op} {rhs})")
-        out += [text[i:m.start()], call]
+        call = f"NOT ({lhs} T_INTERSECTS {rhs})" if op == "T_DISJOINT" else f"({lhs} {op} {rhs})"
+        out += [text[i : m.start()], call]
         i = j
     return "".join(out) + text[i:]
 
@@ -86,28 +85,54 @@ class Expr:
     kind: str  # text, number, boolean, date, timestamp, geometry, period, bool-expr, list
 
 
-KINDS = {AttrType.text: "text", AttrType.integer: "number", AttrType.real: "number",
-         AttrType.boolean: "boolean", AttrType.date: "date", AttrType.timestamp: "timestamp"}
+KINDS = {
+    AttrType.text: "text",
+    AttrType.integer: "number",
+    AttrType.real: "number",
+    AttrType.boolean: "boolean",
+    AttrType.date: "date",
+    AttrType.timestamp: "timestamp",
+}
 COMPARABLE = {("date", "timestamp"), ("timestamp", "date"), ("null", "null")}
-TEMPORAL_SQL = {TimeIntersects: "{a} && {b}", ast.TimeDisjoint: "NOT ({a} && {b})",
-                ast.TimeBefore: "{a} << {b}", ast.TimeAfter: "{a} >> {b}",
-                ast.TimeDuring: "{a} <@ {b}", ast.TimeContains: "{a} @> {b}",
-                ast.TimeEquals: "{a} = {b}",
-                ast.TimeMeets: "upper({a}) = lower({b})", ast.TimeMetBy: "lower({a}) = upper({b})"}
-SPATIAL_SQL = {ast.GeometryIntersects: "ST_Intersects", ast.GeometryDisjoint: "ST_Disjoint",
-               ast.GeometryContains: "ST_Contains", ast.GeometryWithin: "ST_Within",
-               ast.GeometryTouches: "ST_Touches", ast.GeometryCrosses: "ST_Crosses",
-               ast.GeometryOverlaps: "ST_Overlaps", ast.GeometryEquals: "ST_Equals"}
-COMPARE_SQL = {ast.ComparisonOp.EQ: "=", ast.ComparisonOp.NE: "<>", ast.ComparisonOp.LT: "<",
-               ast.ComparisonOp.LE: "<=", ast.ComparisonOp.GT: ">", ast.ComparisonOp.GE: ">="}
+TEMPORAL_SQL = {
+    TimeIntersects: "{a} && {b}",
+    ast.TimeDisjoint: "NOT ({a} && {b})",
+    ast.TimeBefore: "{a} << {b}",
+    ast.TimeAfter: "{a} >> {b}",
+    ast.TimeDuring: "{a} <@ {b}",
+    ast.TimeContains: "{a} @> {b}",
+    ast.TimeEquals: "{a} = {b}",
+    ast.TimeMeets: "upper({a}) = lower({b})",
+    ast.TimeMetBy: "lower({a}) = upper({b})",
+}
+SPATIAL_SQL = {
+    ast.GeometryIntersects: "ST_Intersects",
+    ast.GeometryDisjoint: "ST_Disjoint",
+    ast.GeometryContains: "ST_Contains",
+    ast.GeometryWithin: "ST_Within",
+    ast.GeometryTouches: "ST_Touches",
+    ast.GeometryCrosses: "ST_Crosses",
+    ast.GeometryOverlaps: "ST_Overlaps",
+    ast.GeometryEquals: "ST_Equals",
+}
+COMPARE_SQL = {
+    ast.ComparisonOp.EQ: "=",
+    ast.ComparisonOp.NE: "<>",
+    ast.ComparisonOp.LT: "<",
+    ast.ComparisonOp.LE: "<=",
+    ast.ComparisonOp.GT: ">",
+    ast.ComparisonOp.GE: ">=",
+}
 
 
 def period_sql(spec: LayerSpec) -> str:
     """What `datetime` means: an event's own period for events, else the valid time."""
     start, end = spec.temporal.event_start, spec.temporal.event_end
     if start and end:
-        return (f"tstzrange(t.{start}, CASE WHEN t.{end} < t.{start} THEN t.{start} "
-                f"ELSE t.{end} END, '[]')")
+        return (
+            f"tstzrange(t.{start}, CASE WHEN t.{end} < t.{start} THEN t.{start} "
+            f"ELSE t.{end} END, '[]')"
+        )
     if start:
         return f"tstzrange(t.{start}, t.{start}, '[]')"
     return "t.valid"
@@ -126,22 +151,35 @@ class SqlEvaluator(Evaluator):
         name = node.name
         if name in self.attrs:
             return Expr(f"t.{name}", KINDS[self.attrs[name].type])
-        fixed = {"geometry": Expr("t.geom", "geometry"), "geom": Expr("t.geom", "geometry"),
-                 "datetime": Expr(period_sql(self.spec), "period"),
-                 "id": Expr("t.asset_id", "text"), "asset_id": Expr("t.asset_id", "text"),
-                 "version_id": Expr("t.version_id", "number"),
-                 "valid_from": Expr("lower(t.valid)", "timestamp"),
-                 "valid_to": Expr("upper(t.valid)", "timestamp")}
+        fixed = {
+            "geometry": Expr("t.geom", "geometry"),
+            "geom": Expr("t.geom", "geometry"),
+            "datetime": Expr(period_sql(self.spec), "period"),
+            "id": Expr("t.asset_id", "text"),
+            "asset_id": Expr("t.asset_id", "text"),
+            "version_id": Expr("t.version_id", "number"),
+            "valid_from": Expr("lower(t.valid)", "timestamp"),
+            "valid_to": Expr("upper(t.valid)", "timestamp"),
+        }
         if name in fixed:
             return fixed[name]
-        raise InvalidParameter(f"filter: unknown property {name!r} in {self.spec.id!r}; "
-                               "see its /queryables")
+        raise InvalidParameter(
+            f"filter: unknown property {name!r} in {self.spec.id!r}; see its /queryables"
+        )
 
     @handle(str, bool, int, float, datetime, date)
     def literal(self, node) -> Expr:
-        kind = ("boolean" if isinstance(node, bool) else "number" if isinstance(node, int | float)
-                else "timestamp" if isinstance(node, datetime)
-                else "date" if isinstance(node, date) else "text")
+        kind = (
+            "boolean"
+            if isinstance(node, bool)
+            else "number"
+            if isinstance(node, int | float)
+            else "timestamp"
+            if isinstance(node, datetime)
+            else "date"
+            if isinstance(node, date)
+            else "text"
+        )
         return Expr(self.binds.add(node), kind)
 
     @handle(type(None))
@@ -204,9 +242,12 @@ class SqlEvaluator(Evaluator):
     def function(self, node, *args: Expr) -> Expr:
         if node.name.lower() in ("lower", "casei") and len(args) == 1 and args[0].kind == "text":
             return Expr(f"lower({args[0].sql})", "text")
-        if node.name.lower() == "bbox" and len(args) in (4, 6) and \
-                all(a.kind == "number" for a in args):  # CQL2's BBOX(minx, miny, maxx, maxy)
-            low, high = node.arguments[:len(args) // 2], node.arguments[len(args) // 2:]
+        if (
+            node.name.lower() == "bbox"
+            and len(args) in (4, 6)
+            and all(a.kind == "number" for a in args)
+        ):  # CQL2's BBOX(minx, miny, maxx, maxy)
+            low, high = node.arguments[: len(args) // 2], node.arguments[len(args) // 2 :]
             return self.geometry(values.Envelope(low[0], high[0], low[1], high[1]))
         raise InvalidParameter(f"filter: function {node.name!r} is not supported")
 
@@ -237,8 +278,9 @@ class SqlEvaluator(Evaluator):
             return e.sql
         if e.kind in ("date", "timestamp"):
             return f"tstzrange(CAST({e.sql} AS timestamptz), CAST({e.sql} AS timestamptz), '[]')"
-        raise InvalidParameter("filter: temporal predicates compare dates, timestamps, "
-                               "intervals or `datetime`")
+        raise InvalidParameter(
+            "filter: temporal predicates compare dates, timestamps, intervals or `datetime`"
+        )
 
     @staticmethod
     def _bool(e: Expr) -> str:

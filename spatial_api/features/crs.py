@@ -48,8 +48,12 @@ SUPPORTED: tuple[Crs, ...] = (
 )
 _BY_NAME = {c.uri.lower(): c for c in SUPPORTED}
 _BY_NAME |= {f"epsg:{c.srid}": c for c in SUPPORTED if c.uri.startswith(EPSG)}
-_BY_NAME |= {"crs84": SUPPORTED[0], "ogc:crs84": SUPPORTED[0], "gcj02": SUPPORTED[5],
-             "bd09": SUPPORTED[6]}
+_BY_NAME |= {
+    "crs84": SUPPORTED[0],
+    "ogc:crs84": SUPPORTED[0],
+    "gcj02": SUPPORTED[5],
+    "bd09": SUPPORTED[6],
+}
 DEFAULT = SUPPORTED[0]
 CRS_URIS = [c.uri for c in SUPPORTED]
 
@@ -64,7 +68,8 @@ def parse_crs(text: str | None, name: str) -> Crs:
     except KeyError:
         raise InvalidParameter(
             f"{name}: unsupported CRS {text!r}; supported: {', '.join(CRS_URIS)}, "
-            "EPSG:4326, EPSG:4490, EPSG:4549, EPSG:3857, gcj02, bd09") from None
+            "EPSG:4326, EPSG:4490, EPSG:4549, EPSG:3857, gcj02, bd09"
+        ) from None
 
 
 def output_geometry_sql(crs: Crs, column: str = "geom") -> str:

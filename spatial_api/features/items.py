@@ -35,13 +35,16 @@ MATCH_CAP = 100_000
 CLIENT_SQLSTATES = ("22", "42883", "XX000")
 
 
-def feature_sql(source: FeatureSource, crs: Crs, props: tuple[str, ...] | None,
-                versioned: bool) -> str:
+def feature_sql(
+    source: FeatureSource, crs: Crs, props: tuple[str, ...] | None, versioned: bool
+) -> str:
     """One feature as GeoJSON text; `versioned` ids read `<asset_id>@<version_id>`."""
     fid = "t.asset_id || '@' || t.version_id" if versioned else "t.asset_id"
-    return (f"CAST(json_build_object('type', 'Feature', 'id', {fid}, 'geometry', "
-            f"CAST(ST_AsGeoJSON({output_geometry_sql(crs, 't.geom')}, 9, 0) AS json), "
-            f"'properties', {source.properties_sql(props)}) AS text)")
+    return (
+        f"CAST(json_build_object('type', 'Feature', 'id', {fid}, 'geometry', "
+        f"CAST(ST_AsGeoJSON({output_geometry_sql(crs, 't.geom')}, 9, 0) AS json), "
+        f"'properties', {source.properties_sql(props)}) AS text)"
+    )
 
 
 def where_sql(source: FeatureSource, q: ItemsQuery, binds: Binds) -> str:
@@ -73,21 +76,25 @@ async def run(conn: AsyncConnection, sql: str, params: dict[str, Any]):
         raise InvalidParameter(f"the query cannot be evaluated: {message}") from None
 
 
-async def page(conn: AsyncConnection, collection: FeatureSource, q: ItemsQuery
-               ) -> tuple[str, int, int | None]:
+async def page(
+    conn: AsyncConnection, collection: FeatureSource, q: ItemsQuery
+) -> tuple[str, int, int | None]:
     """Features (comma-joined GeoJSON), how many, and how many match (None: above the cap)."""
     binds = Binds(limit=q.limit, offset=q.offset, cap=MATCH_CAP)
     source, source_params = collection.rows(q.when)
     binds.update(source_params)
     where, order = where_sql(collection, q, binds), order_sql(q)
-    feature = feature_sql(collection, q.crs, q.properties,
-                          q.when is not None and not q.when.instant)
-    sql = (f"SELECT p.features, p.returned, CASE WHEN p.returned < :limit "
-           f"AND (p.returned > 0 OR :offset = 0) THEN NULL ELSE (SELECT count(*) FROM "
-           f"(SELECT 1 FROM {source} WHERE {where} LIMIT :cap) c) END "
-           f"FROM (SELECT string_agg({feature}, ',' ORDER BY t.n) AS features, "
-           f"count(*) AS returned FROM (SELECT row_number() OVER (ORDER BY {order}) AS n, t.* "
-           f"FROM {source} WHERE {where} ORDER BY {order} LIMIT :limit OFFSET :offset) t) p")
+    feature = feature_sql(
+        collection, q.crs, q.properties, q.when is not None and not q.when.instant
+    )
+    sql = (
+        f"SELECT p.features, p.returned, CASE WHEN p.returned < :limit "
+        f"AND (p.returned > 0 OR :offset = 0) THEN NULL ELSE (SELECT count(*) FROM "
+        f"(SELECT 1 FROM {source} WHERE {where} LIMIT :cap) c) END "
+        f"FROM (SELECT string_agg({feature}, ',' ORDER BY t.n) AS features, "
+        f"count(*) AS returned FROM (SELECT row_number() OVER (ORDER BY {order}) AS n, t.* "
+        f"FROM {source} WHERE {where} ORDER BY {order} LIMIT :limit OFFSET :offset) t) p"
+    )
     features, returned, counted = (await run(conn, sql, binds)).one()
     matched = q.offset + returned if counted is None else counted if counted < MATCH_CAP else None
     features = features or ""
@@ -96,36 +103,72 @@ async def page(conn: AsyncConnection, collection: FeatureSource, q: ItemsQuery
     return features, returned, matched
 
 
-def collection_json(request: Request, collection_id: str, title: str, limit: int, offset: int,
-                    features: str, returned: int, matched: int | None) -> str:
+def collection_json(
+    request: Request,
+    collection_id: str,
+    title: str,
+    limit: int,
+    offset: int,
+    features: str,
+    returned: int,
+    matched: int | None,
+) -> str:
     """The FeatureCollection page around already encoded features, with paging links."""
-    links = [Link(href=self_url(request), rel="self", type=GEOJSON, title="This page"),
-             Link(href=f"{base_url(request)}/collections/{collection_id}", rel="collection",
-                  type=JSON, title=title)]
+    links = [
+        Link(href=self_url(request), rel="self", type=GEOJSON, title="This page"),
+        Link(
+            href=f"{base_url(request)}/collections/{collection_id}",
+            rel="collection",
+            type=JSON,
+            title=title,
+        ),
+    ]
     more = returned == limit if matched is None else offset + returned < matched
     if more:
-        links.append(Link(href=self_url(request, offset=offset + returned), rel="next",
-                          type=GEOJSON, title="Next page"))
+        links.append(
+            Link(
+                href=self_url(request, offset=offset + returned),
+                rel="next",
+                type=GEOJSON,
+                title="Next page",
+            )
+        )
     if offset > 0:
-        links.append(Link(href=self_url(request, offset=max(offset - limit, 0)), rel="prev",
-                          type=GEOJSON, title="Previous page"))
-    head: dict[str, Any] = {"type": "FeatureCollection",
-                            "timeStamp": datetime.now(UTC).isoformat().replace("+00:00", "Z")}
+        links.append(
+            Link(
+                href=self_url(request, offset=max(offset - limit, 0)),
+                rel="prev",
+                type=GEOJSON,
+                title="Previous page",
+            )
+        )
+    head: dict[str, Any] = {
+        "type": "FeatureCollection",
+        "timeStamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+    }
     if matched is not None:
         head["numberMatched"] = matched
-    head |= {"numberReturned": returned,
-             "links": [link.model_dump(exclude_none=True) for link in links]}
+    head |= {
+        "numberReturned": returned,
+        "links": [link.model_dump(exclude_none=True) for link in links],
+    }
     return json.dumps(head, ensure_ascii=False)[:-1] + f', "features": [{features}]}}'
 
 
-async def one(conn: AsyncConnection, collection: FeatureSource, feature_id: str | int,
-              crs: Crs, history: bool = False, when: DateTimeInterval | None = None
-              ) -> list[dict]:
+async def one(
+    conn: AsyncConnection,
+    collection: FeatureSource,
+    feature_id: str | int,
+    crs: Crs,
+    history: bool = False,
+    when: DateTimeInterval | None = None,
+) -> list[dict]:
     """The feature as it is now or at the instant `when`; for a layer also one version
     (`<asset_id>@<version_id>`) or every version (`history`)."""
     if when is not None and not when.instant:
-        raise InvalidParameter("datetime: an item is read at an instant; for every version "
-                               "use its /history")
+        raise InvalidParameter(
+            "datetime: an item is read at an instant; for every version use its /history"
+        )
     spec, binds = collection.spec, Binds()
     asset, _, version = str(feature_id).rpartition("@")
     table = f"{SCHEMA}.{spec.id} AS t" if spec is not None else None
@@ -139,12 +182,16 @@ async def one(conn: AsyncConnection, collection: FeatureSource, feature_id: str 
     else:
         source, params = collection.rows(when)
         binds.update(params)
-    sql = (f"SELECT {feature_sql(collection, crs, None, versioned)} FROM {source} "
-           f"WHERE {cond} ORDER BY {'lower(t.valid), ' if versioned else ''}t.version_id "
-           "LIMIT 10000")
+    sql = (
+        f"SELECT {feature_sql(collection, crs, None, versioned)} FROM {source} "
+        f"WHERE {cond} ORDER BY {'lower(t.valid), ' if versioned else ''}t.version_id "
+        "LIMIT 10000"
+    )
     rows = [json.loads(r[0]) for r in await run(conn, sql, binds)]
     if not rows:
         at = f" valid at {when.start.isoformat()}" if when and when.start else " valid now"
-        raise FeatureNotFound(f"no feature {str(feature_id)!r} in {collection.id!r}"
-                              + ("" if versioned or spec is None else at))
+        raise FeatureNotFound(
+            f"no feature {str(feature_id)!r} in {collection.id!r}"
+            + ("" if versioned or spec is None else at)
+        )
     return shift_features(rows, crs)

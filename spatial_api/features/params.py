@@ -19,8 +19,21 @@ from spatial_api.deps import LayerDep
 from spatial_api.features.crs import Crs, parse_crs
 
 MAX_LIMIT = 10_000
-RESERVED = {"limit", "offset", "bbox", "bbox-crs", "crs", "datetime", "properties", "sortby",
-            "filter", "filter-lang", "filter-crs", "f", "token"}
+RESERVED = {
+    "limit",
+    "offset",
+    "bbox",
+    "bbox-crs",
+    "crs",
+    "datetime",
+    "properties",
+    "sortby",
+    "filter",
+    "filter-lang",
+    "filter-crs",
+    "f",
+    "token",
+}
 # The asset id goes by both names: `id` in OGC documents, `asset_id` in tables and answers.
 ASSET_ID_NAMES = ("id", "asset_id")
 FORMATS = {"json", "geojson", "application/json", "application/geo+json"}
@@ -62,14 +75,21 @@ class BBox:
         if self.crs.offset:
             box = shapely.box(self.minx, self.miny, self.maxx, self.maxy)
             return tuple(to_wgs84(box, self.crs.offset).bounds)
-        xs, ys = [self.minx, self.maxx, self.maxx, self.minx], [self.miny, self.miny,
-                                                               self.maxy, self.maxy]
+        xs, ys = (
+            [self.minx, self.maxx, self.maxx, self.minx],
+            [self.miny, self.miny, self.maxy, self.maxy],
+        )
         lons, lats = Transformer.from_crs(self.crs.srid, 4326, always_xy=True).transform(xs, ys)
         return min(lons), min(lats), max(lons), max(lats)
 
     def as_geojson(self) -> dict:
-        ring = [[self.minx, self.miny], [self.maxx, self.miny], [self.maxx, self.maxy],
-                [self.minx, self.maxy], [self.minx, self.miny]]
+        ring = [
+            [self.minx, self.miny],
+            [self.maxx, self.miny],
+            [self.maxx, self.maxy],
+            [self.minx, self.maxy],
+            [self.minx, self.miny],
+        ]
         if self.crs.latlon:  # storage_geometry flips it back
             ring = [[y, x] for x, y in ring]
         return {"type": "Polygon", "coordinates": [ring]}
@@ -122,11 +142,16 @@ def attribute_filters(spec: LayerSpec, request: Request) -> tuple[tuple[str, Any
     attrs = {a.name: a for a in spec.attributes}
     extra = [k for k in request.query_params if k not in RESERVED]
     if unknown := [k for k in extra if k not in attrs and k not in ASSET_ID_NAMES]:
-        raise InvalidParameter(f"unknown query parameter(s) {', '.join(sorted(set(unknown)))}; "
-                               f"{spec.id!r} filters on id, {', '.join(attrs)}")
-    return tuple(("asset_id", request.query_params[k]) if k in ASSET_ID_NAMES
-                 else (k, typed_value(attrs[k], request.query_params[k]))
-                 for k in dict.fromkeys(extra))
+        raise InvalidParameter(
+            f"unknown query parameter(s) {', '.join(sorted(set(unknown)))}; "
+            f"{spec.id!r} filters on id, {', '.join(attrs)}"
+        )
+    return tuple(
+        ("asset_id", request.query_params[k])
+        if k in ASSET_ID_NAMES
+        else (k, typed_value(attrs[k], request.query_params[k]))
+        for k in dict.fromkeys(extra)
+    )
 
 
 def check_page(limit: int, offset: int, f: str | None) -> None:
@@ -144,16 +169,23 @@ async def items_query(
     layer: LayerDep,
     limit: Annotated[int, Query(description=f"Features per page, 1 to {MAX_LIMIT}")] = 10,
     offset: Annotated[int, Query(description="Features to skip (paging)")] = 0,
-    bbox: Annotated[str | None, Query(max_length=400,
-                                      description="minx,miny,maxx,maxy[,…] in bbox-crs")] = None,
+    bbox: Annotated[
+        str | None, Query(max_length=400, description="minx,miny,maxx,maxy[,…] in bbox-crs")
+    ] = None,
     bbox_crs: Annotated[str | None, Query(alias="bbox-crs", max_length=200)] = None,
     crs: Annotated[str | None, Query(max_length=200, description="Output CRS")] = None,
-    datetime_: Annotated[str | None, Query(
-        alias="datetime", max_length=100,
-        description="Valid time: instant, or interval a/b, ../b, a/.. (all versions)")] = None,
+    datetime_: Annotated[
+        str | None,
+        Query(
+            alias="datetime",
+            max_length=100,
+            description="Valid time: instant, or interval a/b, ../b, a/.. (all versions)",
+        ),
+    ] = None,
     properties: Annotated[str | None, Query(max_length=2000)] = None,
-    sortby: Annotated[str | None, Query(max_length=2000, description="e.g. +name,-capacity")
-                      ] = None,
+    sortby: Annotated[
+        str | None, Query(max_length=2000, description="e.g. +name,-capacity")
+    ] = None,
     filter_: Annotated[str | None, Query(alias="filter", max_length=20_000)] = None,
     filter_lang: Annotated[str | None, Query(alias="filter-lang", max_length=20)] = None,
     filter_crs: Annotated[str | None, Query(alias="filter-crs", max_length=200)] = None,
@@ -163,9 +195,15 @@ async def items_query(
     if filter_lang not in (None, "cql2-text", "cql2-json"):
         raise InvalidParameter(f"filter-lang: {filter_lang!r} is not cql2-text or cql2-json")
     return ItemsQuery(
-        limit=limit, offset=offset,
+        limit=limit,
+        offset=offset,
         bbox=BBox.parse(bbox, parse_crs(bbox_crs, "bbox-crs")) if bbox is not None else None,
-        crs=parse_crs(crs, "crs"), when=DateTimeInterval.parse(datetime_),
-        properties=parse_properties(layer, properties), sortby=parse_sortby(layer, sortby),
-        equals=attribute_filters(layer, request), filter=filter_,
-        filter_lang=filter_lang or "cql2-text", filter_crs=parse_crs(filter_crs, "filter-crs"))
+        crs=parse_crs(crs, "crs"),
+        when=DateTimeInterval.parse(datetime_),
+        properties=parse_properties(layer, properties),
+        sortby=parse_sortby(layer, sortby),
+        equals=attribute_filters(layer, request),
+        filter=filter_,
+        filter_lang=filter_lang or "cql2-text",
+        filter_crs=parse_crs(filter_crs, "filter-crs"),
+    )

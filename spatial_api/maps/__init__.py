@@ -10,5 +10,12 @@ from spatial_api.maps.folium_map import (
     to_html,
 )
 
-__all__ = ["WEB_ASSETS", "BBox", "answer_style", "feature_collection", "read_layer",
-           "render_map", "to_html"]
+__all__ = [
+    "WEB_ASSETS",
+    "BBox",
+    "answer_style",
+    "feature_collection",
+    "read_layer",
+    "render_map",
+    "to_html",
+]

@@ -40,9 +40,14 @@ class MapAssetsMissing(RuntimeError):
     """web/node_modules is not installed: the map would have no Leaflet."""
 
 
-def read_layer(conn: Connection | Engine, spec: LayerSpec, *, bbox: BBox | None = None,
-               when: DateTimeInterval | None = None, limit: int | None = 5000
-               ) -> gpd.GeoDataFrame:
+def read_layer(
+    conn: Connection | Engine,
+    spec: LayerSpec,
+    *,
+    bbox: BBox | None = None,
+    when: DateTimeInterval | None = None,
+    limit: int | None = 5000,
+) -> gpd.GeoDataFrame:
     """One layer's versions (valid now, at an instant or during a period), 2D, lon/lat."""
     source, params = layer_source(spec, when)
     cols = ", ".join(f"t.{a.name}" for a in spec.attributes)
@@ -52,9 +57,11 @@ def read_layer(conn: Connection | Engine, spec: LayerSpec, *, bbox: BBox | None 
         box = storage_geometry(bbox.as_geojson(), bbox.crs, binds)
         where = f"WHERE ST_Intersects(t.geom, {box})"
         params |= binds
-    sql = (f"SELECT t.asset_id, t.version_id, lower(t.valid) AS valid_from, "
-           f"upper(t.valid) AS valid_to, {cols}, ST_Force2D(t.geom) AS geom "
-           f"FROM {source} {where} ORDER BY t.version_id")
+    sql = (
+        f"SELECT t.asset_id, t.version_id, lower(t.valid) AS valid_from, "
+        f"upper(t.valid) AS valid_to, {cols}, ST_Force2D(t.geom) AS geom "
+        f"FROM {source} {where} ORDER BY t.version_id"
+    )
     if limit is not None:
         sql += " LIMIT :limit"
         params["limit"] = limit
@@ -82,50 +89,89 @@ def _style_function(style: Style):
     def style_feature(feature: Mapping[str, Any]) -> dict[str, Any]:
         color = _color(style, feature.get("properties") or {})
         if style.kind == "fill":
-            return {"fillColor": color, "fillOpacity": style.opacity,
-                    "color": style.outline or color, "weight": 1, "opacity": 1}
+            return {
+                "fillColor": color,
+                "fillOpacity": style.opacity,
+                "color": style.outline or color,
+                "weight": 1,
+                "opacity": 1,
+            }
         if style.kind == "line":
             return {"color": color, "weight": style.width, "opacity": style.opacity}
-        return {"color": style.outline or color, "fillColor": color, "weight": 1, "fill": True,
-                "fillOpacity": style.opacity, "radius": style.radius}
+        return {
+            "color": style.outline or color,
+            "fillColor": color,
+            "weight": 1,
+            "fill": True,
+            "fillOpacity": style.opacity,
+            "radius": style.radius,
+        }
+
     return style_feature
 
 
 def answer_style() -> Style:
     """How query answers stand out over the catalog's layers."""
-    return Style(kind="circle", color=ANSWER_COLOR, outline="#7a3300", radius=7, width=3,
-                 opacity=0.45)
+    return Style(
+        kind="circle", color=ANSWER_COLOR, outline="#7a3300", radius=7, width=3, opacity=0.45
+    )
 
 
 def _geojson(fc: dict[str, Any], name: str, style: Style, fields: Sequence[str]) -> folium.GeoJson:
-    present = set().union(*((f.get("properties") or {}).keys() for f in fc["features"])) \
-        if fc["features"] else set()
+    present = (
+        set().union(*((f.get("properties") or {}).keys() for f in fc["features"]))
+        if fc["features"]
+        else set()
+    )
     shown = [f for f in fields if f in present][:TOOLTIP_FIELDS]
     tooltip = folium.GeoJsonTooltip(fields=shown) if shown else None
     marker = folium.CircleMarker(radius=style.radius)
-    return folium.GeoJson(fc, name=name, style_function=_style_function(style),
-                          marker=marker, tooltip=tooltip, zoom_on_click=False)
+    return folium.GeoJson(
+        fc,
+        name=name,
+        style_function=_style_function(style),
+        marker=marker,
+        tooltip=tooltip,
+        zoom_on_click=False,
+    )
 
 
 def _legend(entries: Iterable[tuple[str, Style]]) -> str:
     rows = []
     for title, style in entries:
-        swatches = [(title, style.color)] if not style.palette else \
-            [(f"{title}: {k}", v) for k, v in style.palette.items()]
+        swatches = (
+            [(title, style.color)]
+            if not style.palette
+            else [(f"{title}: {k}", v) for k, v in style.palette.items()]
+        )
         for label, color in swatches:
-            shape = "border-radius:50%;" if style.kind == "circle" else \
-                "height:3px;margin-top:5px;" if style.kind == "line" else ""
-            rows.append(f'<div><span style="display:inline-block;width:12px;height:12px;'
-                        f'{shape}background:{color};margin-right:4px"></span>{label}</div>')
-    return ('<div class="citygis-legend" style="position:absolute;bottom:24px;right:8px;'
-            'z-index:1000;background:#fffe;padding:6px 8px;font:12px sans-serif;'
-            'max-height:40%;overflow:auto;border-radius:4px">' + "".join(rows) + "</div>")
+            shape = (
+                "border-radius:50%;"
+                if style.kind == "circle"
+                else "height:3px;margin-top:5px;"
+                if style.kind == "line"
+                else ""
+            )
+            rows.append(
+                f'<div><span style="display:inline-block;width:12px;height:12px;'
+                f'{shape}background:{color};margin-right:4px"></span>{label}</div>'
+            )
+    return (
+        '<div class="citygis-legend" style="position:absolute;bottom:24px;right:8px;'
+        "z-index:1000;background:#fffe;padding:6px 8px;font:12px sans-serif;"
+        'max-height:40%;overflow:auto;border-radius:4px">' + "".join(rows) + "</div>"
+    )
 
 
-def render_map(layers: Sequence[tuple[LayerSpec, gpd.GeoDataFrame]] = (),
-               answers: Mapping[str, dict[str, Any]] | None = None, *,
-               bbox: BBox | None = None, title: str | None = None,
-               tiles: str | None = None, attribution: str | None = None) -> folium.Map:
+def render_map(
+    layers: Sequence[tuple[LayerSpec, gpd.GeoDataFrame]] = (),
+    answers: Mapping[str, dict[str, Any]] | None = None,
+    *,
+    bbox: BBox | None = None,
+    title: str | None = None,
+    tiles: str | None = None,
+    attribution: str | None = None,
+) -> folium.Map:
     """A folium map whose HTML (`to_html`, `save`, notebook display) needs no network.
 
     Args:
@@ -161,31 +207,45 @@ def render_map(layers: Sequence[tuple[LayerSpec, gpd.GeoDataFrame]] = (),
             minx, miny, maxx, maxy = frame.total_bounds
             bounds += [[miny, minx], [maxy, maxx]]
     for name, fc in (answers or {}).items():
-        fields = sorted(set().union(*((f.get("properties") or {}).keys()
-                                      for f in fc.get("features", []))) or [])
-        _geojson({"type": "FeatureCollection", "features": fc.get("features", [])}, name,
-                 answer_style(), fields).add_to(m)
+        fields = sorted(
+            set().union(*((f.get("properties") or {}).keys() for f in fc.get("features", []))) or []
+        )
+        _geojson(
+            {"type": "FeatureCollection", "features": fc.get("features", [])},
+            name,
+            answer_style(),
+            fields,
+        ).add_to(m)
         legend.append((name, answer_style()))
         bounds += _fc_bounds(fc)
     if bbox is not None:
         west, south, east, north = bbox.lonlat()
         area = [[south, west], [north, east]]  # Leaflet order
-        folium.Rectangle(area, color="#333", weight=1, dash_array="6 4", fill=False,
-                         name="area").add_to(m)
+        folium.Rectangle(
+            area, color="#333", weight=1, dash_array="6 4", fill=False, name="area"
+        ).add_to(m)
         m.fit_bounds(area, max_zoom=MAX_FIT_ZOOM)
     elif bounds:
-        m.fit_bounds([[min(b[0] for b in bounds), min(b[1] for b in bounds)],
-                      [max(b[0] for b in bounds), max(b[1] for b in bounds)]],
-                     max_zoom=MAX_FIT_ZOOM)
+        m.fit_bounds(
+            [
+                [min(b[0] for b in bounds), min(b[1] for b in bounds)],
+                [max(b[0] for b in bounds), max(b[1] for b in bounds)],
+            ],
+            max_zoom=MAX_FIT_ZOOM,
+        )
     folium.LayerControl(collapsed=False).add_to(m)
     html = _page(m).html
     if legend:
         html.add_child(Element(_legend(legend)), name="legend")
     if title:
-        html.add_child(Element(
-            '<div style="position:absolute;top:8px;left:50px;z-index:1000;background:#fffe;'
-            f'padding:4px 8px;font:bold 14px sans-serif;border-radius:4px">{_escape(title)}'
-            "</div>"), name="title")
+        html.add_child(
+            Element(
+                '<div style="position:absolute;top:8px;left:50px;z-index:1000;background:#fffe;'
+                f'padding:4px 8px;font:bold 14px sans-serif;border-radius:4px">{_escape(title)}'
+                "</div>"
+            ),
+            name="title",
+        )
     return m
 
 
@@ -226,8 +286,9 @@ def _inline_leaflet(m: folium.Map) -> None:
 def leaflet_assets() -> tuple[str, str]:
     """Leaflet's JS and CSS, the CSS's images turned into data: URIs."""
     if not (LEAFLET / "leaflet.js").is_file():
-        raise MapAssetsMissing(f"{LEAFLET} is missing: run `npm ci --prefix web` "
-                               "(./dev does it at set-up)")
+        raise MapAssetsMissing(
+            f"{LEAFLET} is missing: run `npm ci --prefix web` (./dev does it at set-up)"
+        )
     js = (LEAFLET / "leaflet.js").read_text(encoding="utf-8")
     css = (LEAFLET / "leaflet.css").read_text(encoding="utf-8")
 

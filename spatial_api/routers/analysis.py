@@ -29,25 +29,27 @@ router = APIRouter(tags=["analysis"], route_class=StrictRoute)
 
 
 @router.post("/analysis/buffer", response_model=FeatureCollection)
-async def buffer(req: BufferRequest, conn: ConnDep, catalog: CatalogDep,
-                 principal: PrincipalDep) -> FeatureCollection:
+async def buffer(
+    req: BufferRequest, conn: ConnDep, catalog: CatalogDep, principal: PrincipalDep
+) -> FeatureCollection:
     """Buffer a geometry or a layer's features by metres; each feature gets area_m2."""
     features, restricted = await buffer_ops.buffer(conn, catalog, principal, req)
     return await answer(conn, "buffer", req, features, restricted)
 
 
 @router.post("/analysis/overlay", response_model=FeatureCollection)
-async def overlay(req: OverlayRequest, conn: ConnDep, catalog: CatalogDep,
-                  principal: PrincipalDep) -> FeatureCollection:
+async def overlay(
+    req: OverlayRequest, conn: ConnDep, catalog: CatalogDep, principal: PrincipalDep
+) -> FeatureCollection:
     """Overlay layer a with layer b or a geometry; group_by totals length_m/area_m2."""
     features, restricted = await overlay_ops.overlay(conn, catalog, principal, req)
     return await answer(conn, "overlay", req, features, restricted)
 
 
-
 @router.post("/analysis/coverage", response_model=FeatureCollection)
-async def coverage(req: CoverageRequest, conn: ConnDep, catalog: CatalogDep,
-                   principal: PrincipalDep) -> FeatureCollection:
+async def coverage(
+    req: CoverageRequest, conn: ConnDep, catalog: CatalogDep, principal: PrincipalDep
+) -> FeatureCollection:
     """Sector coverage wedges (radius per technology), optionally dissolved; with area_m2.
 
     To intersect coverage with districts, use /analysis/overlay with
@@ -58,8 +60,9 @@ async def coverage(req: CoverageRequest, conn: ConnDep, catalog: CatalogDep,
 
 
 @router.post("/analysis/isolate", response_model=FeatureCollection)
-async def isolate(req: IsolateRequest, conn: ConnDep, catalog: CatalogDep,
-                  principal: PrincipalDep) -> FeatureCollection:
+async def isolate(
+    req: IsolateRequest, conn: ConnDep, catalog: CatalogDep, principal: PrincipalDep
+) -> FeatureCollection:
     """Which valves to close for a pipe break, and the pipes that section shuts off.
 
     The first feature (no geometry) is the summary; then valves (role close,
@@ -70,8 +73,9 @@ async def isolate(req: IsolateRequest, conn: ConnDep, catalog: CatalogDep,
 
 
 @router.post("/analysis/clearance", response_model=FeatureCollection)
-async def clearance(req: ClearanceRequest, conn: ConnDep, catalog: CatalogDep,
-                    principal: PrincipalDep) -> FeatureCollection:
+async def clearance(
+    req: ClearanceRequest, conn: ConnDep, catalog: CatalogDep, principal: PrincipalDep
+) -> FeatureCollection:
     """Wall-to-wall clearances between pipes in a dig area, or around a planned pipe.
 
     One feature per close pair (the shortest line between them): horizontal_m, vertical_m,

@@ -32,13 +32,19 @@ CONFORMANCE = [
     OGC + "ogcapi-features-3/1.0/conf/queryables-query-parameters",
     OGC + "ogcapi-features-3/1.0/conf/filter",
     OGC + "ogcapi-features-3/1.0/conf/features-filter",
-    CQL2 + "cql2-text", CQL2 + "cql2-json", CQL2 + "basic-cql2",
-    CQL2 + "basic-spatial-functions", CQL2 + "basic-spatial-functions-plus",
-    CQL2 + "spatial-functions", CQL2 + "property-property",
+    CQL2 + "cql2-text",
+    CQL2 + "cql2-json",
+    CQL2 + "basic-cql2",
+    CQL2 + "basic-spatial-functions",
+    CQL2 + "basic-spatial-functions-plus",
+    CQL2 + "spatial-functions",
+    CQL2 + "property-property",
 ]
 # FastAPI publishes OpenAPI 3.1, so the oas30 conformance class is not claimed.
 OPENAPI_31 = "application/vnd.oai.openapi+json;version=3.1"
 CrsParam = Annotated[str | None, Query(max_length=200, description="Output CRS")]
+
+
 class Landing(BaseModel):
     title: str
     description: str
@@ -52,16 +58,29 @@ class Conformance(BaseModel):
 @router.get("/", response_model=Landing, response_model_exclude_none=True)
 async def landing(request: Request) -> Landing:
     base = base_url(request)
-    return Landing(title="citygis", description="City spatiotemporal data (OGC API Features)",
-                   links=[Link(href=f"{base}/", rel="self", type=JSON, title="This document"),
-                          Link(href=f"{base}/api", rel="service-desc", type=OPENAPI_31,
-                               title="OpenAPI definition"),
-                          Link(href=f"{base}/api.html", rel="service-doc", type="text/html",
-                               title="API documentation"),
-                          Link(href=f"{base}/conformance", rel="conformance", type=JSON,
-                               title="Conformance classes"),
-                          Link(href=f"{base}/collections", rel="data", type=JSON,
-                               title="Collections")])
+    return Landing(
+        title="citygis",
+        description="City spatiotemporal data (OGC API Features)",
+        links=[
+            Link(href=f"{base}/", rel="self", type=JSON, title="This document"),
+            Link(
+                href=f"{base}/api", rel="service-desc", type=OPENAPI_31, title="OpenAPI definition"
+            ),
+            Link(
+                href=f"{base}/api.html",
+                rel="service-doc",
+                type="text/html",
+                title="API documentation",
+            ),
+            Link(
+                href=f"{base}/conformance",
+                rel="conformance",
+                type=JSON,
+                title="Conformance classes",
+            ),
+            Link(href=f"{base}/collections", rel="data", type=JSON, title="Collections"),
+        ],
+    )
 
 
 @router.get("/conformance", response_model=Conformance)
@@ -70,46 +89,64 @@ async def conformance() -> Conformance:
 
 
 @router.get("/collections", response_model=colls.Collections, response_model_exclude_none=True)
-async def list_collections(request: Request, catalog: CatalogDep, principal: PrincipalDep,
-                           conn: ConnDep) -> colls.Collections:
+async def list_collections(
+    request: Request, catalog: CatalogDep, principal: PrincipalDep, conn: ConnDep
+) -> colls.Collections:
     """Catalog layers, then live saved results; restricted ones need a token."""
     visible = [spec for spec in catalog.values() if principal.may_see(spec)]
     return colls.Collections(
         links=[Link(href=f"{base_url(request)}/collections", rel="self", type=JSON)],
-        collections=[*[await colls.collection(conn, request, LayerSource(spec))
-                       for spec in visible],
-                     *await colls.result_collections(conn, request, principal.restricted)])
+        collections=[
+            *[await colls.collection(conn, request, LayerSource(spec)) for spec in visible],
+            *await colls.result_collections(conn, request, principal.restricted),
+        ],
+    )
 
 
-@router.get("/collections/{layer_id}", response_model=colls.Collection,
-            response_model_exclude_none=True)
+@router.get(
+    "/collections/{layer_id}", response_model=colls.Collection, response_model_exclude_none=True
+)
 async def get_collection(request: Request, layer: LayerDep, conn: ConnDep) -> colls.Collection:
     return await colls.collection(conn, request, LayerSource(layer))
 
 
-@router.get("/collections/{layer_id}/queryables",
-            responses={200: {"content": {"application/schema+json": {}}}})
+@router.get(
+    "/collections/{layer_id}/queryables",
+    responses={200: {"content": {"application/schema+json": {}}}},
+)
 async def queryables(request: Request, layer: LayerDep) -> JSONResponse:
     return JSONResponse(colls.queryables(request, layer), media_type="application/schema+json")
 
 
-@router.get("/collections/{layer_id}/items", response_class=GeoJSONResponse,
-            responses=GEOJSON_RESPONSE)
+@router.get(
+    "/collections/{layer_id}/items", response_class=GeoJSONResponse, responses=GEOJSON_RESPONSE
+)
 @attribute_filters
-async def get_items(request: Request, layer: LayerDep, conn: ConnDep,
-                    q: Annotated[ItemsQuery, Depends(items_query)]) -> GeoJSONResponse:
+async def get_items(
+    request: Request, layer: LayerDep, conn: ConnDep, q: Annotated[ItemsQuery, Depends(items_query)]
+) -> GeoJSONResponse:
     """Features of the layer at a valid time (now by default), paged and filtered."""
     source = LayerSource(layer)
     features, returned, matched = await items.page(conn, source, q)
-    body = items.collection_json(request, source.id, source.title, q.limit, q.offset, features,
-                                 returned, matched)
+    body = items.collection_json(
+        request, source.id, source.title, q.limit, q.offset, features, returned, matched
+    )
     return GeoJSONResponse(body, headers={"Content-Crs": q.crs.header})
 
 
-@router.get("/collections/{layer_id}/items/{feature_id}", response_class=GeoJSONResponse,
-            responses=GEOJSON_RESPONSE)
-async def get_item(request: Request, layer: LayerDep, conn: ConnDep, feature_id: str,
-                   when: WhenDep, crs: CrsParam = None) -> GeoJSONResponse:
+@router.get(
+    "/collections/{layer_id}/items/{feature_id}",
+    response_class=GeoJSONResponse,
+    responses=GEOJSON_RESPONSE,
+)
+async def get_item(
+    request: Request,
+    layer: LayerDep,
+    conn: ConnDep,
+    feature_id: str,
+    when: WhenDep,
+    crs: CrsParam = None,
+) -> GeoJSONResponse:
     """The asset as it is now, or at the instant `datetime`, or one version when the id
     reads `<asset_id>@<version>`."""
     out = parse_crs(crs, "crs")
@@ -118,20 +155,34 @@ async def get_item(request: Request, layer: LayerDep, conn: ConnDep, feature_id:
     feature["links"] = [
         {"href": f"{base}/items/{feature_id}", "rel": "self", "type": GEOJSON},
         {"href": base, "rel": "collection", "type": JSON},
-        {"href": f"{base}/items/{feature['id'].split('@')[0]}/history", "rel": "version-history",
-         "type": GEOJSON}]
-    return GeoJSONResponse(json.dumps(feature, ensure_ascii=False),
-                           headers={"Content-Crs": out.header})
+        {
+            "href": f"{base}/items/{feature['id'].split('@')[0]}/history",
+            "rel": "version-history",
+            "type": GEOJSON,
+        },
+    ]
+    return GeoJSONResponse(
+        json.dumps(feature, ensure_ascii=False), headers={"Content-Crs": out.header}
+    )
 
 
-@router.get("/collections/{layer_id}/items/{feature_id}/history",
-            response_class=GeoJSONResponse, responses=GEOJSON_RESPONSE)
-async def get_history(layer: LayerDep, conn: ConnDep, feature_id: str,
-                      crs: CrsParam = None) -> GeoJSONResponse:
+@router.get(
+    "/collections/{layer_id}/items/{feature_id}/history",
+    response_class=GeoJSONResponse,
+    responses=GEOJSON_RESPONSE,
+)
+async def get_history(
+    layer: LayerDep, conn: ConnDep, feature_id: str, crs: CrsParam = None
+) -> GeoJSONResponse:
     """Every version of one asset, by valid_from; ids read `<asset_id>@<version_id>`."""
     out = parse_crs(crs, "crs")
     features = await items.one(conn, LayerSource(layer), feature_id, out, history=True)
-    body = {"type": "FeatureCollection", "numberMatched": len(features),
-            "numberReturned": len(features), "features": features}
-    return GeoJSONResponse(json.dumps(body, ensure_ascii=False),
-                           headers={"Content-Crs": out.header})
+    body = {
+        "type": "FeatureCollection",
+        "numberMatched": len(features),
+        "numberReturned": len(features),
+        "features": features,
+    }
+    return GeoJSONResponse(
+        json.dumps(body, ensure_ascii=False), headers={"Content-Crs": out.header}
+    )

@@ -23,9 +23,19 @@ class Health(BaseModel):
 @router.get("/health", response_model=Health)
 async def health(conn: ConnDep) -> Health:
     """Liveness plus what the database runs, so operators see mismatches at a glance."""
-    row = (await conn.execute(text(
-        "SELECT current_setting('server_version'), postgis_lib_version(), pgr_version(),"
-        " (SELECT version_num FROM city.alembic_version LIMIT 1)"
-    ))).one()
-    return Health(status="ok", version=__version__, postgres=row[0], postgis=row[1],
-                  pgrouting=row[2], schema_revision=row[3])
+    row = (
+        await conn.execute(
+            text(
+                "SELECT current_setting('server_version'), postgis_lib_version(), pgr_version(),"
+                " (SELECT version_num FROM city.alembic_version LIMIT 1)"
+            )
+        )
+    ).one()
+    return Health(
+        status="ok",
+        version=__version__,
+        postgres=row[0],
+        postgis=row[1],
+        pgrouting=row[2],
+        schema_revision=row[3],
+    )

@@ -43,8 +43,9 @@ async def require_sensors(catalog: CatalogDep, principal: PrincipalDep) -> None:
     principal.layer(catalog, "sensors")  # restricted, like the pipe network
 
 
-router = APIRouter(tags=["sensor readings"], dependencies=[Depends(require_sensors)],
-                   route_class=StrictRoute)
+router = APIRouter(
+    tags=["sensor readings"], dependencies=[Depends(require_sensors)], route_class=StrictRoute
+)
 MAX_LIMIT = 100_000
 
 
@@ -73,19 +74,37 @@ class Readings(BaseModel):
     links: list[Link]
 
 
-@router.get("/collections/sensors/items/{sensor_id}/readings", response_model=Readings,
-            response_model_exclude_none=True)
+@router.get(
+    "/collections/sensors/items/{sensor_id}/readings",
+    response_model=Readings,
+    response_model_exclude_none=True,
+)
 async def readings(
-    sensor_id: Annotated[str, Path(max_length=200)], request: Request, conn: ConnDep,
-    datetime_: Annotated[str | None, Query(
-        alias="datetime", max_length=DATETIME_MAX_LENGTH,
-        description="An interval a/b, ../b or a/.. (an instant gives that instant's "
-                    "reading); default: all")] = None,
-    bin_: Annotated[str | None, Query(alias="bin", max_length=40, description=(
-        "ISO 8601 duration (PT15M, PT1H, P1D): min/mean/max/count per bin"))] = None,
+    sensor_id: Annotated[str, Path(max_length=200)],
+    request: Request,
+    conn: ConnDep,
+    datetime_: Annotated[
+        str | None,
+        Query(
+            alias="datetime",
+            max_length=DATETIME_MAX_LENGTH,
+            description="An interval a/b, ../b or a/.. (an instant gives that instant's "
+            "reading); default: all",
+        ),
+    ] = None,
+    bin_: Annotated[
+        str | None,
+        Query(
+            alias="bin",
+            max_length=40,
+            description=("ISO 8601 duration (PT15M, PT1H, P1D): min/mean/max/count per bin"),
+        ),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 10_000,
-    sortby: Annotated[Literal["time", "-time"], Query(
-        description="-time: newest first (the latest readings, e.g. for a chart)")] = "time",
+    sortby: Annotated[
+        Literal["time", "-time"],
+        Query(description="-time: newest first (the latest readings, e.g. for a chart)"),
+    ] = "time",
 ) -> Readings:
     """One sensor's readings over a period, raw or binned; 404 for a sensor never known."""
     when, step = DateTimeInterval.parse(datetime_), parse_bin(bin_)
@@ -98,8 +117,12 @@ async def readings(
     newest_first = sortby == "-time"
     sql = (BINNED_SQL if step else RAW_SQL).format(direction="DESC" if newest_first else "ASC")
     rows = (await conn.execute(text(sql), params)).all()
-    out = [Reading(time=r[0], min=r[1], mean=r[2], max=r[3], count=r[4]) if step
-           else Reading(time=r[0], value=r[1]) for r in rows]
+    out = [
+        Reading(time=r[0], min=r[1], mean=r[2], max=r[3], count=r[4])
+        if step
+        else Reading(time=r[0], value=r[1])
+        for r in rows
+    ]
     links = [Link(href=self_url(request), rel="self", type=JSON)]
     if len(out) == limit:  # more may remain: continue past the last one returned
         if newest_first:
@@ -109,20 +132,34 @@ async def readings(
             after = out[-1].time + (step or timedelta(microseconds=1))
             period = f"{after.isoformat()}/{end.isoformat() if when and when.end else '..'}"
         links.append(Link(href=self_url(request, datetime=period), rel="next", type=JSON))
-    return Readings(sensor=Sensor(id=sensor[0], sensor_kind=sensor[1], unit=sensor[2],
-                                  utility=sensor[3]),
-                    datetime=datetime_, bin=bin_, numberReturned=len(out), readings=out,
-                    links=links)
+    return Readings(
+        sensor=Sensor(id=sensor[0], sensor_kind=sensor[1], unit=sensor[2], utility=sensor[3]),
+        datetime=datetime_,
+        bin=bin_,
+        numberReturned=len(out),
+        readings=out,
+        links=links,
+    )
 
 
-@router.get("/collections/sensors/readings/latest", response_class=GeoJSONResponse,
-            responses=GEOJSON_RESPONSE)
-async def latest(conn: ConnDep,
-                 box: BBoxDep,
-                 datetime_: Annotated[str | None, Query(
-                     alias="datetime", max_length=DATETIME_MAX_LENGTH,
-                     description="An instant: the sensors then, each with its latest "
-                                 "reading up to it; default now")] = None) -> GeoJSONResponse:
+@router.get(
+    "/collections/sensors/readings/latest",
+    response_class=GeoJSONResponse,
+    responses=GEOJSON_RESPONSE,
+)
+async def latest(
+    conn: ConnDep,
+    box: BBoxDep,
+    datetime_: Annotated[
+        str | None,
+        Query(
+            alias="datetime",
+            max_length=DATETIME_MAX_LENGTH,
+            description="An instant: the sensors then, each with its latest "
+            "reading up to it; default now",
+        ),
+    ] = None,
+) -> GeoJSONResponse:
     """Every sensor in service, with its latest reading (null when it has none yet)."""
     when = DateTimeInterval.parse(datetime_)
     if when is not None and not when.instant:
@@ -130,14 +167,32 @@ async def latest(conn: ConnDep,
     at = when.start if when else datetime.now(UTC)
     assert at is not None  # an instant's start is the instant itself
     west, south, east, north = box.lonlat() if box else (-180.0, -90.0, 180.0, 90.0)
-    rows = (await conn.execute(text(LATEST_SQL), {
-        "at": at, "west": west, "south": south, "east": east, "north": north})).all()
-    features = [{
-        "type": "Feature", "id": r.asset_id, "geometry": json.loads(r.geometry),
-        "properties": {"sensor_kind": r.sensor_kind, "unit": r.unit, "utility": r.utility,
-                       "node_id": r.node_id, "status": r.status,
-                       "observed_at": r.observed_at.isoformat() if r.observed_at else None,
-                       "value": r.value}} for r in rows]
-    body = {"type": "FeatureCollection", "timeStamp": at.isoformat(),
-            "numberReturned": len(features), "features": features}
+    rows = (
+        await conn.execute(
+            text(LATEST_SQL), {"at": at, "west": west, "south": south, "east": east, "north": north}
+        )
+    ).all()
+    features = [
+        {
+            "type": "Feature",
+            "id": r.asset_id,
+            "geometry": json.loads(r.geometry),
+            "properties": {
+                "sensor_kind": r.sensor_kind,
+                "unit": r.unit,
+                "utility": r.utility,
+                "node_id": r.node_id,
+                "status": r.status,
+                "observed_at": r.observed_at.isoformat() if r.observed_at else None,
+                "value": r.value,
+            },
+        }
+        for r in rows
+    ]
+    body = {
+        "type": "FeatureCollection",
+        "timeStamp": at.isoformat(),
+        "numberReturned": len(features),
+        "features": features,
+    }
     return GeoJSONResponse(json.dumps(body, ensure_ascii=False))

@@ -32,8 +32,7 @@ from tiles.cache import TileCache, cached_tile
 router = APIRouter(tags=["results"], route_class=OgcRoute)
 
 
-async def live_result(result_id: str, conn: ConnDep, principal: PrincipalDep
-                      ) -> store.ResultSource:
+async def live_result(result_id: str, conn: ConnDep, principal: PrincipalDep) -> store.ResultSource:
     """The live result the path names; malformed, expired and hidden ids are all 404."""
     try:
         rid = UUID(result_id)
@@ -45,17 +44,26 @@ async def live_result(result_id: str, conn: ConnDep, principal: PrincipalDep
 ResultDep = Annotated[store.ResultSource, Depends(live_result)]
 
 
-@router.get("/collections/result-{result_id}", response_model=colls.Collection,
-            response_model_exclude_none=True)
-async def get_result_collection(request: Request, result: ResultDep,
-                                conn: ConnDep) -> colls.Collection:
+@router.get(
+    "/collections/result-{result_id}",
+    response_model=colls.Collection,
+    response_model_exclude_none=True,
+)
+async def get_result_collection(
+    request: Request, result: ResultDep, conn: ConnDep
+) -> colls.Collection:
     return await colls.collection(conn, request, result)
 
 
-@router.get("/collections/result-{result_id}/items", response_class=GeoJSONResponse,
-            responses=GEOJSON_RESPONSE)
+@router.get(
+    "/collections/result-{result_id}/items",
+    response_class=GeoJSONResponse,
+    responses=GEOJSON_RESPONSE,
+)
 async def get_result_items(
-    request: Request, result: ResultDep, conn: ConnDep,
+    request: Request,
+    result: ResultDep,
+    conn: ConnDep,
     limit: Annotated[int, Query(description=f"Features per page, 1 to {MAX_LIMIT}")] = 10,
     offset: Annotated[int, Query(description="Features to skip (paging)")] = 0,
     bbox: Annotated[str | None, Query(max_length=400)] = None,
@@ -65,20 +73,31 @@ async def get_result_items(
 ) -> GeoJSONResponse:
     """A page of the result's features, by feature id, in any supported CRS."""
     check_page(limit, offset, f)
-    q = ItemsQuery(limit=limit, offset=offset, crs=parse_crs(crs, "crs"),
-                   bbox=None if bbox is None else BBox.parse(bbox, parse_crs(bbox_crs,
-                                                                             "bbox-crs")))
+    q = ItemsQuery(
+        limit=limit,
+        offset=offset,
+        crs=parse_crs(crs, "crs"),
+        bbox=None if bbox is None else BBox.parse(bbox, parse_crs(bbox_crs, "bbox-crs")),
+    )
     features, returned, matched = await items.page(conn, result, q)
-    body = items.collection_json(request, result.id, result.title, limit, offset, features,
-                                 returned, matched)
+    body = items.collection_json(
+        request, result.id, result.title, limit, offset, features, returned, matched
+    )
     return GeoJSONResponse(body, headers={"Content-Crs": q.crs.header})
 
 
-@router.get("/collections/result-{result_id}/items/{feature_id}",
-            response_class=GeoJSONResponse, responses=GEOJSON_RESPONSE)
-async def get_result_item(request: Request, result: ResultDep, conn: ConnDep, feature_id: str,
-                          crs: Annotated[str | None, Query(max_length=200)] = None
-                          ) -> GeoJSONResponse:
+@router.get(
+    "/collections/result-{result_id}/items/{feature_id}",
+    response_class=GeoJSONResponse,
+    responses=GEOJSON_RESPONSE,
+)
+async def get_result_item(
+    request: Request,
+    result: ResultDep,
+    conn: ConnDep,
+    feature_id: str,
+    crs: Annotated[str | None, Query(max_length=200)] = None,
+) -> GeoJSONResponse:
     out = parse_crs(crs, "crs")
     if not feature_id.isdigit() or not 1 <= int(feature_id) <= result.feature_count:
         raise NotFound(f"no feature {feature_id!r} in {result.id!r}")
@@ -86,15 +105,25 @@ async def get_result_item(request: Request, result: ResultDep, conn: ConnDep, fe
     base = f"{base_url(request)}/collections/{result.id}"
     feature["links"] = [
         {"href": f"{base}/items/{feature_id}", "rel": "self", "type": GEOJSON},
-        {"href": base, "rel": "collection", "type": JSON}]
-    return GeoJSONResponse(json.dumps(feature, ensure_ascii=False),
-                           headers={"Content-Crs": out.header})
+        {"href": base, "rel": "collection", "type": JSON},
+    ]
+    return GeoJSONResponse(
+        json.dumps(feature, ensure_ascii=False), headers={"Content-Crs": out.header}
+    )
 
 
-@router.get("/collections/result-{result_id}/tiles/{tileMatrixSetId}/{tileMatrix}/{tileRow}"
-            "/{tileCol}", response_class=Response, responses=TILE_RESPONSES)
-async def get_result_tile(request: Request, result: ResultDep, tile: TileDep,
-                          principal: PrincipalDep, shift: ShiftDep = None) -> Response:
+@router.get(
+    "/collections/result-{result_id}/tiles/{tileMatrixSetId}/{tileMatrix}/{tileRow}/{tileCol}",
+    response_class=Response,
+    responses=TILE_RESPONSES,
+)
+async def get_result_tile(
+    request: Request,
+    result: ResultDep,
+    tile: TileDep,
+    principal: PrincipalDep,
+    shift: ShiftDep = None,
+) -> Response:
     """The result as one MVT layer named by its collection id; properties as written."""
     cache: TileCache = request.app.state.tile_cache
     entry = await cached_tile(cache, principal, [result], tile, None, {}, shift)

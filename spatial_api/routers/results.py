@@ -23,10 +23,10 @@ async def list_results(conn: ConnDep, principal: PrincipalDep) -> list[ResultInf
 
 
 @router.get("/{result_id}", response_model=FeatureCollection)
-async def get_result(result_id: UUID, conn: ConnDep,
-                     principal: PrincipalDep) -> FeatureCollection:
+async def get_result(result_id: UUID, conn: ConnDep, principal: PrincipalDep) -> FeatureCollection:
     """A live result's features (CRS84); expired or unknown results are 404."""
     await store.get_result(conn, result_id, principal.restricted)
     features = await store.result_features(conn, result_id)
-    return FeatureCollection(features=features, crs="CRS84", method=METHOD,
-                             number_returned=len(features))
+    return FeatureCollection(
+        features=features, crs="CRS84", method=METHOD, number_returned=len(features)
+    )

@@ -39,8 +39,11 @@ MAX_FEATURES = 20_000  # a folium page carries every feature inline
 router = APIRouter(tags=["map"], route_class=StrictRoute)
 router.mount("/static/map", StaticFiles(directory=STATIC), name="map-static")
 # check_dir=False: a missing npm install is reported by /map, not by an import error.
-router.mount("/static/vendor/maplibre-gl", StaticFiles(directory=MAPLIBRE, check_dir=False),
-             name="maplibre-gl")
+router.mount(
+    "/static/vendor/maplibre-gl",
+    StaticFiles(directory=MAPLIBRE, check_dir=False),
+    name="maplibre-gl",
+)
 
 
 class MapConfig(BaseModel):
@@ -54,8 +57,7 @@ class AnswerCollection(FeatureCollection[Feature[Geometry, dict[str, Any]]]):
     """A GeoJSON FeatureCollection checked feature by feature (RFC 7946, geojson-pydantic),
     so a feature without a type or with a malformed geometry is a 422, not a 500."""
 
-    features: list[Feature[Geometry, dict[str, Any]]] = Field(
-        max_length=MAX_FEATURES)
+    features: list[Feature[Geometry, dict[str, Any]]] = Field(max_length=MAX_FEATURES)
 
 
 def _need_assets() -> None:
@@ -89,43 +91,62 @@ LimitQuery = Annotated[int, Query(ge=1, le=MAX_FEATURES, description="features p
 
 
 @router.get("/collections/{layer_id}/map.html", response_class=HTMLResponse)
-async def layer_map(layer: LayerDep, conn: ConnDep, bbox: BBoxDep, when: WhenDep,
-                    limit: LimitQuery = 5000) -> HTMLResponse:
+async def layer_map(
+    layer: LayerDep, conn: ConnDep, bbox: BBoxDep, when: WhenDep, limit: LimitQuery = 5000
+) -> HTMLResponse:
     """One layer as a self-contained HTML map (Leaflet inlined, no tiles, no network)."""
     frame = await conn.run_sync(read_layer, layer, bbox=bbox, when=when, limit=limit)
-    return await _html({"layers": [(layer, frame)], "bbox": bbox,
-                        "title": f"{layer.title_zh} {layer.title}"})
+    return await _html(
+        {"layers": [(layer, frame)], "bbox": bbox, "title": f"{layer.title_zh} {layer.title}"}
+    )
 
 
 @router.get("/map/area.html", response_class=HTMLResponse)
-async def area_map(catalog: CatalogDep, principal: PrincipalDep, conn: ConnDep,
-                   bbox: Annotated[str, Query(max_length=200,
-                                              description="minx,miny,maxx,maxy in bbox-crs")],
-                   when: WhenDep,
-                   bbox_crs: Annotated[str | None, Query(alias="bbox-crs", max_length=200,
-                                                         description="default CRS84")] = None,
-                   layers: Annotated[str, Query(max_length=500, description="comma-separated "
-                                                "layer ids; default: every public one")] = "",
-                   limit: LimitQuery = 5000) -> HTMLResponse:
+async def area_map(
+    catalog: CatalogDep,
+    principal: PrincipalDep,
+    conn: ConnDep,
+    bbox: Annotated[str, Query(max_length=200, description="minx,miny,maxx,maxy in bbox-crs")],
+    when: WhenDep,
+    bbox_crs: Annotated[
+        str | None, Query(alias="bbox-crs", max_length=200, description="default CRS84")
+    ] = None,
+    layers: Annotated[
+        str,
+        Query(max_length=500, description="comma-separated layer ids; default: every public one"),
+    ] = "",
+    limit: LimitQuery = 5000,
+) -> HTMLResponse:
     """An area: several layers clipped to a bbox, as one self-contained HTML map."""
     area = BBox.parse(bbox, parse_crs(bbox_crs, "bbox-crs"))
-    ids = [i.strip() for i in layers.split(",") if i.strip()] or \
-        [s.id for s in catalog.values() if principal.may_see(s)]
+    ids = [i.strip() for i in layers.split(",") if i.strip()] or [
+        s.id for s in catalog.values() if principal.may_see(s)
+    ]
     specs = [catalog[i] for i in ids]  # LayerNotFound → 404
     principal.refuse_hidden(specs)
-    frames = [(s, await conn.run_sync(read_layer, s, bbox=area, when=when, limit=limit))
-              for s in specs]
+    frames = [
+        (s, await conn.run_sync(read_layer, s, bbox=area, when=when, limit=limit)) for s in specs
+    ]
     return await _html({"layers": frames, "bbox": area, "title": f"area {bbox}"})
 
 
 @router.post("/map/answer.html", response_class=HTMLResponse)
-async def answer_map(answer: Annotated[AnswerCollection, Body()],
-                     title: Annotated[str, Query(max_length=200)] = "answer") -> HTMLResponse:
+async def answer_map(
+    answer: Annotated[AnswerCollection, Body()],
+    title: Annotated[str, Query(max_length=200)] = "answer",
+) -> HTMLResponse:
     """A query answer (GeoJSON FeatureCollection) as a self-contained HTML map."""
     # A feature with a null geometry has no place on a map; the others are drawn.
-    features = [{"type": "Feature", "id": f.id,
-                 "geometry": f.geometry.model_dump(mode="json", exclude_none=True),
-                 "properties": f.properties or {}}
-                for f in answer.features if f.geometry is not None]
-    return await _html({"answers": {title: {"type": "FeatureCollection", "features": features}},
-                        "title": title})
+    features = [
+        {
+            "type": "Feature",
+            "id": f.id,
+            "geometry": f.geometry.model_dump(mode="json", exclude_none=True),
+            "properties": f.properties or {},
+        }
+        for f in answer.features
+        if f.geometry is not None
+    ]
+    return await _html(
+        {"answers": {title: {"type": "FeatureCollection", "features": features}}, "title": title}
+    )

@@ -40,8 +40,9 @@ def test_db_url_is_a_libpq_url_psycopg_and_psql_accept(db_env):
     with psycopg.connect(url) as conn:
         assert conn.execute("SELECT 1").fetchone() == (1,)
     if shutil.which("psql"):
-        psql = subprocess.run(["psql", url, "-tAc", "select 1"], capture_output=True,
-                              text=True, timeout=60)
+        psql = subprocess.run(
+            ["psql", url, "-tAc", "select 1"], capture_output=True, text=True, timeout=60
+        )
         assert (psql.returncode, psql.stdout.strip()) == (0, "1"), psql.stderr
 
 

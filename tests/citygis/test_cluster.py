@@ -23,10 +23,12 @@ is_root = os.geteuid() == 0
 
 def run(args, env, user=None, python=None, check=True):
     cmd = CITYGIS if python is None else python
-    as_user = {} if user is None else {"user": user.pw_uid, "group": user.pw_gid,
-                                       "extra_groups": []}
-    proc = subprocess.run([*cmd, *args], env=env, capture_output=True, text=True, timeout=180,
-                          cwd="/", **as_user)
+    as_user = (
+        {} if user is None else {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
+    )
+    proc = subprocess.run(
+        [*cmd, *args], env=env, capture_output=True, text=True, timeout=180, cwd="/", **as_user
+    )
     if check and proc.returncode != 0:
         raise AssertionError(f"{args} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
     return proc
@@ -67,12 +69,15 @@ def test_up_twice_down_up_again_keeps_data(cluster):
     second = run(["db", "up"], cluster)
     assert "already running" in second.stderr
     with connect(cluster) as conn:
-        conn.execute("INSERT INTO city.load_runs (layer_id, source, mode) "
-                     "VALUES ('roads', 'kept.gpkg', 'upsert')")
+        conn.execute(
+            "INSERT INTO city.load_runs (layer_id, source, mode) "
+            "VALUES ('roads', 'kept.gpkg', 'upsert')"
+        )
         assert conn.execute("SHOW listen_addresses").fetchone() == ("127.0.0.1",)
-        assert conn.execute("SELECT extname FROM pg_extension WHERE extname IN "
-                            "('postgis','pgrouting','btree_gist') ORDER BY 1").fetchall() == [
-            ("btree_gist",), ("pgrouting",), ("postgis",)]
+        assert conn.execute(
+            "SELECT extname FROM pg_extension WHERE extname IN "
+            "('postgis','pgrouting','btree_gist') ORDER BY 1"
+        ).fetchall() == [("btree_gist",), ("pgrouting",), ("postgis",)]
 
     status = json.loads(run(["db", "status", "--json"], cluster).stdout)
     assert status["running"] is True
@@ -142,12 +147,19 @@ def _python_for(user: pwd.struct_passwd) -> list[str] | None:
     """This interpreter as another user can run it (root's pyenv may be unreadable)."""
     site = sysconfig.get_paths()["purelib"]
     version = f"python{sys.version_info.major}.{sys.version_info.minor}"
-    candidates = (os.path.realpath(sys.executable), f"/usr/bin/{version}",
-                  f"/usr/local/bin/{version}")
+    candidates = (
+        os.path.realpath(sys.executable),
+        f"/usr/bin/{version}",
+        f"/usr/local/bin/{version}",
+    )
     for exe in candidates:
         try:
-            ok = subprocess.run([exe, "-c", "pass"], user=user.pw_uid, capture_output=True,
-                                cwd="/").returncode == 0
+            ok = (
+                subprocess.run(
+                    [exe, "-c", "pass"], user=user.pw_uid, capture_output=True, cwd="/"
+                ).returncode
+                == 0
+            )
         except OSError:
             ok = False
         if ok:

@@ -14,8 +14,12 @@ def test_upgrade_from_first_revision_keeps_data(base_url):
     try:
         assert upgrade(engine, "0001") == "0001"
         with engine.begin() as c:
-            c.execute(text("INSERT INTO city.load_runs (layer_id, source, mode, report) "
-                           "VALUES ('districts', 'before.geojson', 'upsert', '{\"rows\": 10}')"))
+            c.execute(
+                text(
+                    "INSERT INTO city.load_runs (layer_id, source, mode, report) "
+                    "VALUES ('districts', 'before.geojson', 'upsert', '{\"rows\": 10}')"
+                )
+            )
         assert upgrade(engine) == head_revision()
         assert upgrade(engine) == head_revision()  # idempotent
         with engine.connect() as c:

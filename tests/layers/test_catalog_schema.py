@@ -13,8 +13,11 @@ from layers.tables import SCHEMA, build_metadata
 from tests.support.factories import insert_sql, sample_row
 
 PG_TYPES = {
-    AttrType.text: "text", AttrType.integer: "integer", AttrType.real: "double precision",
-    AttrType.boolean: "boolean", AttrType.date: "date",
+    AttrType.text: "text",
+    AttrType.integer: "integer",
+    AttrType.real: "double precision",
+    AttrType.boolean: "boolean",
+    AttrType.date: "date",
     AttrType.timestamp: "timestamp with time zone",
 }
 LAYER_IDS = [spec.id for spec in ALL_LAYERS]
@@ -22,9 +25,19 @@ LAYER_IDS = [spec.id for spec in ALL_LAYERS]
 
 def test_catalog_has_the_platform_layers():
     assert set(LAYER_IDS) == {
-        "districts", "pipelines", "pipe_nodes", "base_stations", "sectors", "scenic_sites",
-        "logistics_parks", "roads", "incidents", "shelters", "hazard_sources",
-        "protected_targets", "sensors",
+        "districts",
+        "pipelines",
+        "pipe_nodes",
+        "base_stations",
+        "sectors",
+        "scenic_sites",
+        "logistics_parks",
+        "roads",
+        "incidents",
+        "shelters",
+        "hazard_sources",
+        "protected_targets",
+        "sensors",
     }
     catalog = Catalog()
     assert catalog["pipelines"].access == "restricted"
@@ -45,11 +58,16 @@ def test_style_must_name_real_attributes():
 def test_migrations_match_the_catalog(engine):
     """Alembic finds nothing to change: head is exactly what the catalog declares."""
     with engine.connect() as c:
-        ctx = MigrationContext.configure(c, opts={
-            "include_schemas": True, "version_table_schema": SCHEMA,
-            "include_object": lambda o, n, t, r, ct: getattr(o, "schema", SCHEMA) == SCHEMA
-            if t == "table" else True,
-        })
+        ctx = MigrationContext.configure(
+            c,
+            opts={
+                "include_schemas": True,
+                "version_table_schema": SCHEMA,
+                "include_object": lambda o, n, t, r, ct: (
+                    getattr(o, "schema", SCHEMA) == SCHEMA if t == "table" else True
+                ),
+            },
+        )
         diff = compare_metadata(ctx, build_metadata(ALL_LAYERS))
     assert diff == []
 
@@ -57,21 +75,37 @@ def test_migrations_match_the_catalog(engine):
 @pytest.mark.parametrize("layer_id", LAYER_IDS)
 def test_table_columns_and_geometry(conn, layer_id):
     spec = Catalog()[layer_id]
-    cols = dict(conn.execute(text(
-        "SELECT column_name, data_type FROM information_schema.columns "
-        "WHERE table_schema = :s AND table_name = :t"), {"s": SCHEMA, "t": layer_id}).all())
+    cols = dict(
+        conn.execute(
+            text(
+                "SELECT column_name, data_type FROM information_schema.columns "
+                "WHERE table_schema = :s AND table_name = :t"
+            ),
+            {"s": SCHEMA, "t": layer_id},
+        ).all()
+    )
     for attr in spec.attributes:
         assert cols[attr.name] == PG_TYPES[attr.type], attr.name
     assert cols["valid"] == "tstzrange"
-    geom = conn.execute(text(
-        "SELECT type, srid, coord_dimension FROM geometry_columns "
-        "WHERE f_table_schema = :s AND f_table_name = :t"), {"s": SCHEMA, "t": layer_id}).one()
+    geom = conn.execute(
+        text(
+            "SELECT type, srid, coord_dimension FROM geometry_columns "
+            "WHERE f_table_schema = :s AND f_table_name = :t"
+        ),
+        {"s": SCHEMA, "t": layer_id},
+    ).one()
     assert tuple(geom) == (spec.geometry_type.upper(), 4490, spec.dimension)
     # The valid-time objects exist for every layer.
-    assert conn.execute(text("SELECT to_regclass(:v)"),
-                        {"v": f"{SCHEMA}.{layer_id}_current"}).scalar() is not None
-    assert conn.execute(text("SELECT to_regprocedure(:f)"),
-                        {"f": f"{SCHEMA}.{layer_id}_as_of(timestamptz)"}).scalar() is not None
+    assert (
+        conn.execute(text("SELECT to_regclass(:v)"), {"v": f"{SCHEMA}.{layer_id}_current"}).scalar()
+        is not None
+    )
+    assert (
+        conn.execute(
+            text("SELECT to_regprocedure(:f)"), {"f": f"{SCHEMA}.{layer_id}_as_of(timestamptz)"}
+        ).scalar()
+        is not None
+    )
 
 
 @pytest.mark.parametrize("layer_id", LAYER_IDS)
@@ -79,9 +113,13 @@ def test_a_valid_row_goes_in_and_reads_back(conn, layer_id):
     spec = Catalog()[layer_id]
     row = sample_row(spec)
     conn.execute(text(insert_sql(spec, row)), row)
-    got = conn.execute(text(
-        f"SELECT asset_id, upper_inf(valid), ST_AsEWKT(geom) = ST_AsEWKT(ST_GeomFromEWKT(:g)),"
-        f" ST_NDims(geom) FROM city.{layer_id}_current"), {"g": row["geom"]}).one()
+    got = conn.execute(
+        text(
+            f"SELECT asset_id, upper_inf(valid), ST_AsEWKT(geom) = ST_AsEWKT(ST_GeomFromEWKT(:g)),"
+            f" ST_NDims(geom) FROM city.{layer_id}_current"
+        ),
+        {"g": row["geom"]},
+    ).one()
     assert tuple(got) == ("A1", True, True, spec.dimension)
 
 
@@ -97,12 +135,15 @@ def test_database_refuses_values_outside_the_catalog(conn, layer_id):
         conn.execute(text(insert_sql(spec, row)), row)
 
 
-@pytest.mark.parametrize(("layer_id", "column", "value", "constraint"), [
-    ("sectors", "azimuth_deg", 400.0, "sectors_azimuth_deg_max"),
-    ("pipelines", "depth_start_m", -0.5, "pipelines_depth_start_m_min"),
-    ("pipelines", "diameter_mm", 0.0, "pipelines_diameter_mm_min"),  # exclusive minimum
-    ("shelters", "capacity", -1, "shelters_capacity_min"),
-])
+@pytest.mark.parametrize(
+    ("layer_id", "column", "value", "constraint"),
+    [
+        ("sectors", "azimuth_deg", 400.0, "sectors_azimuth_deg_max"),
+        ("pipelines", "depth_start_m", -0.5, "pipelines_depth_start_m_min"),
+        ("pipelines", "diameter_mm", 0.0, "pipelines_diameter_mm_min"),  # exclusive minimum
+        ("shelters", "capacity", -1, "shelters_capacity_min"),
+    ],
+)
 def test_ranges_are_enforced(conn, layer_id, column, value, constraint):
     spec = Catalog()[layer_id]
     row = sample_row(spec) | {column: value}

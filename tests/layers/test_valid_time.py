@@ -36,34 +36,47 @@ def test_adjacent_versions_and_other_assets_are_fine(history):
     add(history, "S3", "五四广场", 2000, "2023-06-01", None)
 
 
-@pytest.mark.parametrize(("instant", "expected"), [
-    ("2019-12-31", []),
-    ("2022-06-01", [("S1", 5000), ("S2", 3000)]),
-    ("2024-01-01", [("S1", 8000)]),  # [lo, hi): S2 ended, S1's second version began
-    ("2025-07-01", [("S1", 8000)]),
-])
+@pytest.mark.parametrize(
+    ("instant", "expected"),
+    [
+        ("2019-12-31", []),
+        ("2022-06-01", [("S1", 5000), ("S2", 3000)]),
+        ("2024-01-01", [("S1", 8000)]),  # [lo, hi): S2 ended, S1's second version began
+        ("2025-07-01", [("S1", 8000)]),
+    ],
+)
 def test_as_of_function(history, instant, expected):
-    rows = history.execute(text(
-        "SELECT asset_id, capacity FROM city.shelters_as_of(CAST(:t AS timestamptz)) "
-        "ORDER BY asset_id"), {"t": instant}).all()
+    rows = history.execute(
+        text(
+            "SELECT asset_id, capacity FROM city.shelters_as_of(CAST(:t AS timestamptz)) "
+            "ORDER BY asset_id"
+        ),
+        {"t": instant},
+    ).all()
     assert [tuple(r) for r in rows] == expected
 
 
 def test_as_of_gives_the_geometry_of_that_time(history):
-    xs = history.execute(text(
-        "SELECT ST_X(geom) FROM city.shelters_as_of(CAST(:t AS timestamptz)) "
-        "WHERE asset_id = 'S1'"), {"t": "2025-01-01"}).scalar_one()
+    xs = history.execute(
+        text(
+            "SELECT ST_X(geom) FROM city.shelters_as_of(CAST(:t AS timestamptz)) "
+            "WHERE asset_id = 'S1'"
+        ),
+        {"t": "2025-01-01"},
+    ).scalar_one()
     assert xs == pytest.approx(120.38)
 
 
 def test_current_view_shows_versions_valid_now(history):
-    rows = history.execute(text(
-        "SELECT asset_id, capacity, ST_X(geom) FROM city.shelters_current")).all()
+    rows = history.execute(
+        text("SELECT asset_id, capacity, ST_X(geom) FROM city.shelters_current")
+    ).all()
     assert [tuple(r) for r in rows] == [("S1", 8000, pytest.approx(120.39))]
 
 
 def test_as_of_uses_the_valid_time_index(history):
     history.execute(text("SET LOCAL enable_seqscan = off"))
-    plan = "\n".join(r[0] for r in history.execute(text(
-        "EXPLAIN SELECT * FROM city.shelters_as_of(now())")))
+    plan = "\n".join(
+        r[0] for r in history.execute(text("EXPLAIN SELECT * FROM city.shelters_as_of(now())"))
+    )
     assert "shelters_valid_idx" in plan or "shelters_no_overlap" in plan

@@ -18,25 +18,32 @@ from loaders.epanet import read_epanet
 
 NETWORKS = Path(os.path.dirname(wntr.__file__)) / "library" / "networks"
 # Net3's coordinates are arbitrary local feet; this puts them near Qingdao.
-LOCAL_FT = ("+proj=tmerc +lat_0=36.06 +lon_0=120.32 +k=1 +x_0=0 +y_0=0 +ellps=GRS80 "
-            "+units=us-ft +no_defs")
+LOCAL_FT = (
+    "+proj=tmerc +lat_0=36.06 +lon_0=120.32 +k=1 +x_0=0 +y_0=0 +ellps=GRS80 +units=us-ft +no_defs"
+)
 FT, INCH = 0.3048, 25.4
 
 NODE_SECTIONS = {"junction": "JUNCTIONS", "tank": "TANKS", "reservoir": "RESERVOIRS"}
 LINK_SECTIONS = {"pipe": "PIPES", "valve": "VALVES", "pump": "PUMPS"}
 # Pinned from the files, so a silent change in wntr or the parser below shows up.
 EXPECTED = {
-    "Net3.inp": ({"junction": 92, "tank": 3, "reservoir": 2},
-                 {"pipe": 117, "valve": 0, "pump": 2}),
-    "ky4.inp": ({"junction": 959, "tank": 4, "reservoir": 1},
-                {"pipe": 1156, "valve": 0, "pump": 2}),
+    "Net3.inp": ({"junction": 92, "tank": 3, "reservoir": 2}, {"pipe": 117, "valve": 0, "pump": 2}),
+    "ky4.inp": (
+        {"junction": 959, "tank": 4, "reservoir": 1},
+        {"pipe": 1156, "valve": 0, "pump": 2},
+    ),
     # ky10 is here for its valves; Net3 and ky4 have none.
-    "ky10.inp": ({"junction": 920, "tank": 13, "reservoir": 2},
-                 {"pipe": 1043, "valve": 5, "pump": 13}),
+    "ky10.inp": (
+        {"junction": 920, "tank": 13, "reservoir": 2},
+        {"pipe": 1043, "valve": 5, "pump": 13},
+    ),
 }
 # In the ky models every pump and valve joins two nodes at the same coordinates.
-POINT_DEVICES = {"Net3.inp": {"valve": 0, "pump": 0}, "ky4.inp": {"valve": 0, "pump": 2},
-                 "ky10.inp": {"valve": 5, "pump": 13}}
+POINT_DEVICES = {
+    "Net3.inp": {"valve": 0, "pump": 0},
+    "ky4.inp": {"valve": 0, "pump": 2},
+    "ky10.inp": {"valve": 5, "pump": 13},
+}
 
 
 def section_rows(path: Path, section: str) -> list[list[str]]:
@@ -71,8 +78,9 @@ def test_counts_match_the_inp_sections(frames, name):
     assert (from_text_nodes, from_text_links) == EXPECTED[name]
     # Valves and pumps drawn with no length are kept as point devices, not lines.
     points = POINT_DEVICES[name]
-    as_nodes = Counter(from_text_nodes) + Counter({"valve": points["valve"],
-                                                   "pump_station": points["pump"]})
+    as_nodes = Counter(from_text_nodes) + Counter(
+        {"valve": points["valve"], "pump_station": points["pump"]}
+    )
     as_links = Counter(from_text_links) - Counter(points)
     # Counter equality treats a missing kind as zero.
     assert Counter(nodes["node_kind"]) == as_nodes
@@ -171,7 +179,8 @@ def test_z_follows_the_line_and_degenerate_links_survive(tmp_path):
     assert links.diameter_mm.tolist() == pytest.approx([300.0] * 3)
     # The duplicate vertex is dropped; z grows with distance along 30 m then 40 m.
     assert xyz(links.loc["P2"].geometry) == pytest.approx(
-        [0, 0, 10, 0, 30, 10 + 10 * 30 / 70, 40, 30, 20])
+        [0, 0, 10, 0, 30, 10 + 10 * 30 / 70, 40, 30, 20]
+    )
     assert xyz(links.loc["P1"].geometry) == pytest.approx([0, -10, 30, 0, 0, 10])
     # A self-loop without vertices is returned for the core validation to reject.
     assert not links.loc["P3"].geometry.is_valid
@@ -186,12 +195,16 @@ def test_crs_is_the_declared_one(frames):
         read_epanet(NETWORKS / "Net3.inp", "EPSG:0")
 
 
-@pytest.mark.parametrize("content", [
-    (NETWORKS / "Net3.inp").read_text()[:3000],  # cut mid-[JUNCTIONS], before [OPTIONS]
-    "hello world\nnot an inp\n",
-    "[JUNCTIONS]\n J1 10 0\n[PIPES]\n P1 J1 J9 100 12 100 0 Open\n[OPTIONS]\n Units LPS\n",
-    "",
-], ids=["truncated", "garbage", "undefined-node", "empty"])
+@pytest.mark.parametrize(
+    "content",
+    [
+        (NETWORKS / "Net3.inp").read_text()[:3000],  # cut mid-[JUNCTIONS], before [OPTIONS]
+        "hello world\nnot an inp\n",
+        "[JUNCTIONS]\n J1 10 0\n[PIPES]\n P1 J1 J9 100 12 100 0 Open\n[OPTIONS]\n Units LPS\n",
+        "",
+    ],
+    ids=["truncated", "garbage", "undefined-node", "empty"],
+)
 def test_bad_files_name_the_file(tmp_path, content):
     inp = tmp_path / "bad.inp"
     inp.write_text(content)
@@ -201,8 +214,9 @@ def test_bad_files_name_the_file(tmp_path, content):
 
 def test_wntr_error_detail_is_kept(tmp_path):
     inp = tmp_path / "dangling.inp"
-    inp.write_text("[JUNCTIONS]\n J1 10 0\n[PIPES]\n P1 J1 J9 100 12 100 0 Open\n"
-                   "[OPTIONS]\n Units LPS\n")
+    inp.write_text(
+        "[JUNCTIONS]\n J1 10 0\n[PIPES]\n P1 J1 J9 100 12 100 0 Open\n[OPTIONS]\n Units LPS\n"
+    )
     with pytest.raises(ValueError, match="undefined node, 'J9'"):
         read_epanet(inp, "EPSG:4549")
 

@@ -21,37 +21,57 @@ from tests.support.loading import count, snapshot
 @pytest.fixture
 def pipes_gpkg(tmp_path):
     """A survey GeoPackage with `source_id` (no id the loader knows) and gaps in every type."""
-    lines = [LineString([(120.38 + i / 1000, 36.06, 0), (120.381 + i / 1000, 36.061, 0)])
-             for i in range(4)]
-    frame = gpd.GeoDataFrame({
-        "source_id": ["S-1", "S-2", "S-3", None],
-        "utility": ["water", "gas", "water", "drainage"],
-        "diameter_mm": [300.0, np.nan, 150.0, np.nan],
-        "material": ["steel", None, "pe", None],
-        "install_date": pd.to_datetime(["1998-05-01", None, "2010-01-01", None]),
-        "depth_start_m": [1.2, 1.0, np.nan, np.nan],
-        "owner": [None, "gas utility", None, None],
-    }, geometry=lines, crs="EPSG:4490")
+    lines = [
+        LineString([(120.38 + i / 1000, 36.06, 0), (120.381 + i / 1000, 36.061, 0)])
+        for i in range(4)
+    ]
+    frame = gpd.GeoDataFrame(
+        {
+            "source_id": ["S-1", "S-2", "S-3", None],
+            "utility": ["water", "gas", "water", "drainage"],
+            "diameter_mm": [300.0, np.nan, 150.0, np.nan],
+            "material": ["steel", None, "pe", None],
+            "install_date": pd.to_datetime(["1998-05-01", None, "2010-01-01", None]),
+            "depth_start_m": [1.2, 1.0, np.nan, np.nan],
+            "owner": [None, "gas utility", None, None],
+        },
+        geometry=lines,
+        crs="EPSG:4490",
+    )
     path = tmp_path / "pipes.gpkg"
     frame.to_file(path, driver="GPKG")
     return path
 
 
-def test_cli_loads_a_geopackage_without_ids_and_reloads_it_unchanged(clean_db, engine,
-                                                                    pipes_gpkg, tmp_path):
+def test_cli_loads_a_geopackage_without_ids_and_reloads_it_unchanged(
+    clean_db, engine, pipes_gpkg, tmp_path
+):
     runner = CliRunner()
-    args = ["-q", "load", "pipelines", str(pipes_gpkg), "--json",
-            "--rejects", str(tmp_path / "r.csv")]
+    args = [
+        "-q",
+        "load",
+        "pipelines",
+        str(pipes_gpkg),
+        "--json",
+        "--rejects",
+        str(tmp_path / "r.csv"),
+    ]
     first = runner.invoke(app, args, env={"CITYGIS_DATABASE_URL": clean_db})
     assert first.exit_code == 0, first.output
     layer = json.loads(first.stdout)["layers"][0]
     assert (layer["rows_read"], layer["new"], layer["rejected"]) == (4, 4, 0)
     assert layer["asset_id_from"] == "content hash"
-    assert layer["warnings"] == ["no id column: assets are identified by their content, so an "
-                                 "edited feature becomes a new asset (use --id-field)"]
+    assert layer["warnings"] == [
+        "no id column: assets are identified by their content, so an "
+        "edited feature becomes a new asset (use --id-field)"
+    ]
     before = snapshot(engine)
-    assert count(engine, "SELECT count(*) FROM city.pipelines_current "
-                         "WHERE asset_id ~ '^h[0-9a-f]{16}$'") == 4
+    assert (
+        count(
+            engine, "SELECT count(*) FROM city.pipelines_current WHERE asset_id ~ '^h[0-9a-f]{16}$'"
+        )
+        == 4
+    )
 
     again = runner.invoke(app, args, env={"CITYGIS_DATABASE_URL": clean_db})
     assert again.exit_code == 0, again.output
@@ -80,8 +100,7 @@ def _typed(**missing_in_row_2) -> pd.DataFrame:
 GEOMS = pd.Series(["01020000", "01020001"])
 
 
-@pytest.mark.parametrize("missing", [None, np.nan, pd.NA, pd.NaT],
-                         ids=["None", "NaN", "NA", "NaT"])
+@pytest.mark.parametrize("missing", [None, np.nan, pd.NA, pd.NaT], ids=["None", "NaN", "NA", "NaT"])
 def test_every_kind_of_missing_value_hashes_alike(missing):
     ids = _content_ids(_typed(material=missing, owner=missing), GEOMS, SPEC)
     assert ids.tolist() == _content_ids(_typed(), GEOMS, SPEC).tolist()

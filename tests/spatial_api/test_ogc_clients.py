@@ -36,8 +36,9 @@ def live_url(db_url, engine) -> Iterator[str]:
 
 
 def run(*cmd: str, timeout: float = 60, cwd=None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False,
-                          cwd=cwd)
+    return subprocess.run(
+        cmd, capture_output=True, text=True, timeout=timeout, check=False, cwd=cwd
+    )
 
 
 @pytest.mark.skipif(shutil.which("ogrinfo") is None, reason="GDAL's ogrinfo is not installed")
@@ -56,8 +57,10 @@ def test_gdal_lists_public_collections_and_reads_every_feature(live_url):
 @pytest.mark.skipif(shutil.which("ogrinfo") is None, reason="GDAL's ogrinfo is not installed")
 def test_gdal_reads_a_saved_result_as_a_collection(live_url):
     # Left in place: the suites below then see a result collection beside the layers.
-    r = httpx.post(f"{live_url}/lbs/within", json={
-        "layer": "shelters", "lon": 120.38, "lat": 36.07, "distance_m": 50_000, "save": True})
+    r = httpx.post(
+        f"{live_url}/lbs/within",
+        json={"layer": "shelters", "lon": 120.38, "lat": 36.07, "distance_m": 50_000, "save": True},
+    )
     assert r.status_code == 200, r.text
     n, cid = len(r.json()["features"]), r.json()["result"]["collection"].rsplit("/", 1)[1]
     assert n == len(CURRENT)
@@ -69,14 +72,17 @@ def test_gdal_reads_a_saved_result_as_a_collection(live_url):
     assert names == [f["properties"]["name"] for f in r.json()["features"]]
 
 
-@pytest.mark.skipif(importlib.util.find_spec("ogctests") is None,
-                    reason="ogctests is not installed")
+@pytest.mark.skipif(
+    importlib.util.find_spec("ogctests") is None, reason="ogctests is not installed"
+)
 def test_ogctests_features_core_suite(live_url, tmp_path):
     report = tmp_path / "ogctests.xml"
     # test_ast6 validates the API definition against OpenAPI 3.0 only; FastAPI writes 3.1.
     flags = ["-q", "-p", "no:cacheprovider", f"--junitxml={report}", "-k", "not test_ast6"]
-    code = ("import sys; from ogctests.main import run_ogctests; "
-            f"sys.exit(run_ogctests('features/core', {live_url!r}, {flags!r}))")
+    code = (
+        "import sys; from ogctests.main import run_ogctests; "
+        f"sys.exit(run_ogctests('features/core', {live_url!r}, {flags!r}))"
+    )
     result = run(sys.executable, "-c", code, timeout=120)
     assert result.returncode == 0, result.stdout[-4000:]
 
@@ -85,10 +91,26 @@ def test_schemathesis_finds_no_server_error(live_url, tmp_path):
     httpx.get(f"{live_url}/api").raise_for_status()
     config = tmp_path / "schemathesis.toml"  # real ids, so requests get past the 404s
     config.write_text('[parameters]\n"path.layer_id" = "shelters"\n"path.feature_id" = "S1"\n')
-    result = run(sys.executable, "-m", "schemathesis.cli", "--config-file", str(config), "run",
-                 f"{live_url}/api",
-                 "--checks", "not_a_server_error", "--max-examples", "25",
-                 "--phases", "examples,coverage,fuzzing", "--generation-deterministic",
-                 "--request-timeout", "10", "--include-path-regex", "^/($|conformance|collections)",
-                 timeout=120, cwd=tmp_path)  # it keeps a .schemathesis/ cache in its cwd
+    result = run(
+        sys.executable,
+        "-m",
+        "schemathesis.cli",
+        "--config-file",
+        str(config),
+        "run",
+        f"{live_url}/api",
+        "--checks",
+        "not_a_server_error",
+        "--max-examples",
+        "25",
+        "--phases",
+        "examples,coverage,fuzzing",
+        "--generation-deterministic",
+        "--request-timeout",
+        "10",
+        "--include-path-regex",
+        "^/($|conformance|collections)",
+        timeout=120,
+        cwd=tmp_path,
+    )  # it keeps a .schemathesis/ cache in its cwd
     assert result.returncode == 0, result.stdout[-6000:]

@@ -16,22 +16,32 @@ from spatial_api import create_app
 
 TOKEN = "routing-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-PATH_VALUES = {"layer_id": "shelters", "tileMatrixSetId": "WebMercatorQuad", "tileMatrix": "0",
-               "tileRow": "0", "tileCol": "0", "feature_id": "S1", "sensor_id": "SEN-1",
-               "result_id": "00000000-0000-0000-0000-000000000000", "assetId": "S1"}
+PATH_VALUES = {
+    "layer_id": "shelters",
+    "tileMatrixSetId": "WebMercatorQuad",
+    "tileMatrix": "0",
+    "tileRow": "0",
+    "tileCol": "0",
+    "feature_id": "S1",
+    "sensor_id": "SEN-1",
+    "result_id": "00000000-0000-0000-0000-000000000000",
+    "assetId": "S1",
+}
 
 
 @pytest.fixture(scope="module")
 def client(db_url):
-    with TestClient(create_app(db_url, ServerSettings(restricted_tokens=TOKEN),
-                               pool_size=2)) as c:
+    with TestClient(create_app(db_url, ServerSettings(restricted_tokens=TOKEN), pool_size=2)) as c:
         yield c
 
 
 def operations(client: TestClient) -> list[tuple[str, str]]:
     paths = client.get("/api").json()["paths"]
-    ops = [(method.upper(), re.sub(r"\{(\w+)\}", lambda m: PATH_VALUES[m.group(1)], path))
-           for path, item in paths.items() for method in item]
+    ops = [
+        (method.upper(), re.sub(r"\{(\w+)\}", lambda m: PATH_VALUES[m.group(1)], path))
+        for path, item in paths.items()
+        for method in item
+    ]
     return [*ops, ("GET", "/map")]
 
 
@@ -46,16 +56,21 @@ def test_every_operation_refuses_an_unknown_query_parameter(client):
 
 
 def test_the_live_sensor_view_refuses_a_filter_it_does_not_apply(client):
-    r = client.get("/collections/sensors/readings/latest",
-                   params={"sensor_kind": "gas_concentration"}, headers=AUTH)
+    r = client.get(
+        "/collections/sensors/readings/latest",
+        params={"sensor_kind": "gas_concentration"},
+        headers=AUTH,
+    )
     assert r.status_code == 400
     assert r.json()["detail"] == (
         "unknown query parameter(s) sensor_kind; /collections/sensors/readings/latest takes "
-        "bbox, bbox-crs, datetime")
+        "bbox, bbox-crs, datetime"
+    )
 
 
-@pytest.mark.parametrize("path", ["/conformance", "/collections/shelters",
-                                  "/collections/shelters/items"])
+@pytest.mark.parametrize(
+    "path", ["/conformance", "/collections/shelters", "/collections/shelters/items"]
+)
 def test_transport_parameters_are_accepted_everywhere(client, path):
     r = client.get(path, params={"f": "json", "token": TOKEN})
     assert r.status_code == 200, r.text
@@ -63,9 +78,11 @@ def test_transport_parameters_are_accepted_everywhere(client, path):
 
 def test_attribute_filters_still_work_where_routes_take_them(client):
     assert client.get("/collections/shelters/items", params={"kind": "park"}).status_code == 200
-    r = client.get("/collections/shelters/tiles/WebMercatorQuad/tilejson.json",
-                   params={"kind": "park"})
+    r = client.get(
+        "/collections/shelters/tiles/WebMercatorQuad/tilejson.json", params={"kind": "park"}
+    )
     assert r.status_code == 200 and "kind=park" in r.json()["tiles"][0]
-    bad = client.get("/collections/shelters/tiles/WebMercatorQuad/tilejson.json",
-                     params={"colour": "red"})
+    bad = client.get(
+        "/collections/shelters/tiles/WebMercatorQuad/tilejson.json", params={"colour": "red"}
+    )
     assert bad.status_code == 400 and "colour" in bad.json()["detail"]

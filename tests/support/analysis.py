@@ -41,9 +41,11 @@ for i in range(3):
     for j in range(2):
         ROADS.append((f"v{i}{j}", (i, j), (i, j + 1), 36.0, False))
 ROADS = [r for r in ROADS if r[0] not in ("h10", "v00")]
-ROADS += [("h10", (2, 0), (1, 0), 36.0, True),   # one way westwards only
-          ("v00", (0, 0), (0, 1), 18.0, False),  # slow
-          ("island", (5, 5), (6, 5), 36.0, False)]  # not connected to the grid
+ROADS += [
+    ("h10", (2, 0), (1, 0), 36.0, True),  # one way westwards only
+    ("v00", (0, 0), (0, 1), 18.0, False),  # slow
+    ("island", (5, 5), (6, 5), 36.0, False),
+]  # not connected to the grid
 
 
 def seg(a, b) -> float:
@@ -64,7 +66,7 @@ def ewkt_line(a, b, z: str = "") -> str:
 
 
 def ewkt_poly(p) -> str:
-    return "SRID=4490;MULTIPOLYGON(" + shapely.to_wkt(p)[len("POLYGON "):] + ")"
+    return "SRID=4490;MULTIPOLYGON(" + shapely.to_wkt(p)[len("POLYGON ") :] + ")"
 
 
 def problem(r, status: int, *words: str) -> dict:

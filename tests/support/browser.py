@@ -17,9 +17,17 @@ class Browser:
         self.blocked: list[str] = []
         self.errors: list[str] = []
         self.browser = playwright.chromium.launch(  # a fresh temporary profile each launch
-            executable_path=str(CHROMIUM), headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"])
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
 
     def only_localhost(self, route):
         """A page route handler: loopback, data: and blob: go on; everything else is refused
@@ -40,4 +48,5 @@ class Browser:
 
 
 needs_chromium = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="Debian chromium is not installed: apt-get install chromium")
+    not CHROMIUM.exists(), reason="Debian chromium is not installed: apt-get install chromium"
+)

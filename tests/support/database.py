@@ -31,15 +31,19 @@ def server_url() -> str:
     """URL of a server where the tests may create databases."""
     external = os.environ.get("CITYGIS_DATABASE_URL")
     if external:
-        return make_url(external).set(drivername="postgresql+psycopg").render_as_string(
-            hide_password=False)
+        return (
+            make_url(external)
+            .set(drivername="postgresql+psycopg")
+            .render_as_string(hide_password=False)
+        )
     return Cluster(test_cluster_settings()).up()
 
 
 def recreate_database(url: str, name: str) -> str:
     u = make_url(url)
     conninfo = psycopg.conninfo.make_conninfo(
-        host=u.host, port=u.port, user=u.username, password=u.password, dbname="postgres")
+        host=u.host, port=u.port, user=u.username, password=u.password, dbname="postgres"
+    )
     with psycopg.connect(conninfo, autocommit=True) as conn:
         ident = sql.Identifier(name)
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(ident))

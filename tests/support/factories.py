@@ -12,8 +12,8 @@ SAMPLE_WKT = {  # around Qingdao's Zhanqiao pier
     "Polygon": "POLYGON((120.31 36.06{z}, 120.32 36.06{z}, 120.32 36.07{z}, 120.31 36.06{z}))",
     "MultiPoint": "MULTIPOINT((120.3197 36.0611{z}))",
     "MultiLineString": "MULTILINESTRING((120.3197 36.0611{z}, 120.3210 36.0620{z}))",
-    "MultiPolygon":
-        "MULTIPOLYGON(((120.31 36.06{z}, 120.32 36.06{z}, 120.32 36.07{z}, 120.31 36.06{z})))",
+    "MultiPolygon": "MULTIPOLYGON(((120.31 36.06{z}, 120.32 36.06{z}, 120.32 36.07{z}, "
+    "120.31 36.06{z})))",
 }
 
 
@@ -40,6 +40,5 @@ def sample_row(spec: LayerSpec, asset_id: str = "A1") -> dict:
 
 def insert_sql(spec: LayerSpec, row: dict) -> str:
     cols = ", ".join(row)
-    values = ", ".join(
-        "ST_GeomFromEWKT(:geom)" if c == "geom" else f":{c}" for c in row)
+    values = ", ".join("ST_GeomFromEWKT(:geom)" if c == "geom" else f":{c}" for c in row)
     return f"INSERT INTO city.{spec.id} ({cols}) VALUES ({values})"

@@ -21,8 +21,14 @@ SHELTERS = [
 ]
 CURRENT = {"S1", "S2", "S3", "S5"}
 INCIDENTS = [  # asset, kind, started, ended, lon, lat
-    ("I1", "fire", datetime(2023, 5, 1, tzinfo=UTC), datetime(2023, 5, 2, tzinfo=UTC), 120.35,
-     36.07),
+    (
+        "I1",
+        "fire",
+        datetime(2023, 5, 1, tzinfo=UTC),
+        datetime(2023, 5, 2, tzinfo=UTC),
+        120.35,
+        36.07,
+    ),
     ("I2", "flood", datetime(2025, 8, 1, tzinfo=UTC), None, 120.40, 36.08),
 ]
 PIPES = [("P1", "gas", 200.0), ("P2", "water", 300.0), ("P3", "gas", 100.0)]
@@ -31,27 +37,42 @@ PIPES = [("P1", "gas", 200.0), ("P2", "water", 300.0), ("P3", "gas", 100.0)]
 def insert_city(engine: Engine) -> None:
     with engine.begin() as c:
         for a, f, t, name, cap, kind, x, y in SHELTERS:
-            c.execute(text(
-                "INSERT INTO city.shelters (asset_id, valid, name, capacity, kind, geom) VALUES "
-                "(:a, tstzrange(:f, :t), :name, :cap, :kind, "
-                "ST_SetSRID(ST_MakePoint(:x, :y), 4490))"
-            ), dict(a=a, f=f, t=t, name=name, cap=cap, kind=kind, x=x, y=y))
+            c.execute(
+                text(
+                    "INSERT INTO city.shelters (asset_id, valid, name, capacity, kind, geom) "
+                    "VALUES (:a, tstzrange(:f, :t), :name, :cap, :kind, "
+                    "ST_SetSRID(ST_MakePoint(:x, :y), 4490))"
+                ),
+                dict(a=a, f=f, t=t, name=name, cap=cap, kind=kind, x=x, y=y),
+            )
         for a, kind, start, end, x, y in INCIDENTS:
-            c.execute(text(
-                "INSERT INTO city.incidents (asset_id, valid, name, kind, started_at, ended_at, "
-                "geom) VALUES (:a, tstzrange(:f, NULL), :a, :kind, :s, :e, "
-                "ST_SetSRID(ST_MakePoint(:x, :y), 4490))"),
-                dict(a=a, f=T2020, kind=kind, s=start, e=end, x=x, y=y))
+            c.execute(
+                text(
+                    "INSERT INTO city.incidents (asset_id, valid, name, kind, started_at, "
+                    "ended_at, geom) VALUES (:a, tstzrange(:f, NULL), :a, :kind, :s, :e, "
+                    "ST_SetSRID(ST_MakePoint(:x, :y), 4490))"
+                ),
+                dict(a=a, f=T2020, kind=kind, s=start, e=end, x=x, y=y),
+            )
         for i, (a, utility, dn) in enumerate(PIPES):
-            c.execute(text(
-                "INSERT INTO city.pipelines (asset_id, valid, utility, diameter_mm, geom) VALUES "
-                "(:a, tstzrange(:f, NULL), :u, :dn, ST_GeomFromEWKT(:g))"),
-                dict(a=a, f=T2020, u=utility, dn=dn,
-                     g=f"SRID=4490;LINESTRING(120.3{i} 36.06 -1.5, 120.3{i} 36.07 -1.5)"))
+            c.execute(
+                text(
+                    "INSERT INTO city.pipelines (asset_id, valid, utility, diameter_mm, geom) "
+                    "VALUES (:a, tstzrange(:f, NULL), :u, :dn, ST_GeomFromEWKT(:g))"
+                ),
+                dict(
+                    a=a,
+                    f=T2020,
+                    u=utility,
+                    dn=dn,
+                    g=f"SRID=4490;LINESTRING(120.3{i} 36.06 -1.5, 120.3{i} 36.07 -1.5)",
+                ),
+            )
 
 
-def insert_samples(engine: Engine, skip: tuple[str, ...] = ("shelters", "incidents", "pipelines")
-                   ) -> None:
+def insert_samples(
+    engine: Engine, skip: tuple[str, ...] = ("shelters", "incidents", "pipelines")
+) -> None:
     """One sample row in every other layer, for clients that expect no empty collection."""
     with engine.begin() as c:
         for spec in ALL_LAYERS:

@@ -31,13 +31,20 @@ LON, LAT = 120.3200, 36.0613  # by Zhanqiao pier, where factories put sample row
 @pytest.fixture
 def client(clean_db):
     """A fresh app per test: its tile cache starts empty, like a newly started server."""
-    with TestClient(create_app(clean_db, ServerSettings(restricted_tokens=TOKEN),
-                               pool_size=2)) as c:
+    with TestClient(
+        create_app(clean_db, ServerSettings(restricted_tokens=TOKEN), pool_size=2)
+    ) as c:
         yield c
 
 
-def insert(engine, layer: str, asset_id: str = "A1", wkt: str | None = None,
-           valid: str | None = None, **attrs) -> int:
+def insert(
+    engine,
+    layer: str,
+    asset_id: str = "A1",
+    wkt: str | None = None,
+    valid: str | None = None,
+    **attrs,
+) -> int:
     spec = next(s for s in ALL_LAYERS if s.id == layer)
     row = sample_row(spec, asset_id) | attrs
     if wkt:
@@ -68,8 +75,7 @@ def test_tile_carries_exact_ids_and_the_attributes_of_its_zoom(client, engine):
     insert(engine, "pipelines", "FAR", wkt="LINESTRING Z(121 37 -1, 121.01 37.01 -1)")
     by_zoom = {}
     for z in (12, 14, 16):
-        got = features(client.get(tile_path("pipelines", LON, LAT, z), headers=AUTH),
-                       "pipelines")
+        got = features(client.get(tile_path("pipelines", LON, LAT, z), headers=AUTH), "pipelines")
         assert set(got) == {gas, water}
         by_zoom[z] = got[gas]["properties"]
     assert set(by_zoom[12]) == {"asset_id", "utility"}
@@ -80,20 +86,25 @@ def test_tile_carries_exact_ids_and_the_attributes_of_its_zoom(client, engine):
 
 
 def test_geometry_lands_within_one_tile_unit(client, engine):
-    vid = insert(engine, "pipelines", "P1",
-                 wkt="LINESTRING Z(120.3197 36.0611 -1, 120.3205 36.0616 -1.2)")
+    vid = insert(
+        engine, "pipelines", "P1", wkt="LINESTRING Z(120.3197 36.0611 -1, 120.3205 36.0616 -1.2)"
+    )
     z = 17
     t = WMQ.tile(120.3201, 36.06135, z)
     b = WMQ.xy_bounds(t)
     with engine.connect() as c:
-        pts = c.execute(text(
-            "SELECT ST_X(p.geom), ST_Y(p.geom) FROM city.pipelines,"
-            " ST_DumpPoints(ST_Transform(geom, 3857)) p WHERE version_id = :v ORDER BY p.path"),
-            {"v": vid}).all()
-    expected = [((x - b.left) / (b.right - b.left) * 4096, (y - b.bottom) / (b.top - b.bottom)
-                 * 4096) for x, y in pts]
-    r = client.get(f"/collections/pipelines/tiles/WebMercatorQuad/{z}/{t.y}/{t.x}",
-                   headers=AUTH)
+        pts = c.execute(
+            text(
+                "SELECT ST_X(p.geom), ST_Y(p.geom) FROM city.pipelines,"
+                " ST_DumpPoints(ST_Transform(geom, 3857)) p WHERE version_id = :v ORDER BY p.path"
+            ),
+            {"v": vid},
+        ).all()
+    expected = [
+        ((x - b.left) / (b.right - b.left) * 4096, (y - b.bottom) / (b.top - b.bottom) * 4096)
+        for x, y in pts
+    ]
+    r = client.get(f"/collections/pipelines/tiles/WebMercatorQuad/{z}/{t.y}/{t.x}", headers=AUTH)
     coords = features(r, "pipelines")[vid]["geometry"]["coordinates"]
     assert len(coords) == len(expected) == 2
     for (gx, gy), (ex, ey) in zip(coords, expected, strict=True):
@@ -105,6 +116,7 @@ def test_gcj02_shifted_tiles_put_features_where_the_basemap_has_them(client, eng
     from loaders.chinese_offsets import wgs84_to_gcj02
     from tiles.grid import TileCoords
     from tiles.shift import gcj02_affine
+
     lon, lat = 120.3201, 36.06135
     vid = insert(engine, "shelters", "S1", wkt=f"POINT({lon} {lat})")
     glon, glat = (float(v) for v in wgs84_to_gcj02(lon, lat))
@@ -133,6 +145,7 @@ def test_gcj02_shifted_tiles_put_features_where_the_basemap_has_them(client, eng
 def test_gcj02_affine_fit_stays_below_a_quarter_pixel(z):
     from tiles.grid import TileCoords
     from tiles.shift import gcj02_affine
+
     t = WMQ.tile(120.38, 36.07, z)
     fit = gcj02_affine(TileCoords("WebMercatorQuad", z, t.x, t.y))
     pixel_m = 2 * 20037508.342789244 / 2**z / 256 * 0.808  # cos(36.07°): ground metres
@@ -148,18 +161,24 @@ def test_gcj02_affine_fit_stays_below_a_quarter_pixel(z):
 def test_lines_are_simplified_below_a_tile_unit_and_kept_above(client, engine):
     # The middle vertex is 0.5 m off the straight line: under a unit at z12 (~8 m a unit
     # here), some 40 units at z20.
-    vid = insert(engine, "pipelines", "BENT", wkt="LINESTRING Z(120.3190 36.0610 -1, "
-                 "120.3200 36.061004 -1, 120.3210 36.0610 -1)")
+    vid = insert(
+        engine,
+        "pipelines",
+        "BENT",
+        wkt="LINESTRING Z(120.3190 36.0610 -1, 120.3200 36.061004 -1, 120.3210 36.0610 -1)",
+    )
     for z, vertices in ((12, 2), (20, 3)):
         t = WMQ.tile(120.3200, 36.0610, z)
-        r = client.get(f"/collections/pipelines/tiles/WebMercatorQuad/{z}/{t.y}/{t.x}",
-                       headers=AUTH)
+        r = client.get(
+            f"/collections/pipelines/tiles/WebMercatorQuad/{z}/{t.y}/{t.x}", headers=AUTH
+        )
         assert len(features(r, "pipelines")[vid]["geometry"]["coordinates"]) == vertices, z
 
 
 def test_lines_shorter_than_a_tile_unit_are_dropped(client, engine):
-    stub = insert(engine, "pipelines", "STUB", wkt=f"LINESTRING Z({LON} {LAT} -1, "
-                  f"{LON + 0.000003} {LAT} -1)")  # 0.27 m: a z12 unit is ~8 m, a z18 one 12 cm
+    stub = insert(
+        engine, "pipelines", "STUB", wkt=f"LINESTRING Z({LON} {LAT} -1, {LON + 0.000003} {LAT} -1)"
+    )  # 0.27 m: a z12 unit is ~8 m, a z18 one 12 cm
     long = insert(engine, "pipelines", "LONG")
     z12 = features(client.get(tile_path("pipelines", LON, LAT, 12), headers=AUTH), "pipelines")
     z18 = features(client.get(tile_path("pipelines", LON, LAT, 18), headers=AUTH), "pipelines")
@@ -167,15 +186,27 @@ def test_lines_shorter_than_a_tile_unit_are_dropped(client, engine):
 
 
 def test_small_polygons_are_dropped_at_low_zoom_and_kept_at_high_zoom(client, engine):
-    big = insert(engine, "logistics_parks", "BIG", wkt="MULTIPOLYGON(((120.30 36.05, "
-                 "120.33 36.05, 120.33 36.08, 120.30 36.08, 120.30 36.05)))")
+    big = insert(
+        engine,
+        "logistics_parks",
+        "BIG",
+        wkt="MULTIPOLYGON(((120.30 36.05, "
+        "120.33 36.05, 120.33 36.08, 120.30 36.08, 120.30 36.05)))",
+    )
     d = 0.0002  # about 20 m: a speck at z10 (150 m a pixel), 16 pixels at z16
-    tiny = insert(engine, "logistics_parks", "TINY", wkt=f"MULTIPOLYGON((({LON} {LAT}, "
-                  f"{LON + d} {LAT}, {LON + d} {LAT + d}, {LON} {LAT + d}, {LON} {LAT})))")
-    assert set(features(client.get(tile_path("logistics_parks", LON, LAT, 10)),
-                        "logistics_parks")) == {big}
-    assert set(features(client.get(tile_path("logistics_parks", LON, LAT, 16)),
-                        "logistics_parks")) == {big, tiny}
+    tiny = insert(
+        engine,
+        "logistics_parks",
+        "TINY",
+        wkt=f"MULTIPOLYGON((({LON} {LAT}, "
+        f"{LON + d} {LAT}, {LON + d} {LAT + d}, {LON} {LAT + d}, {LON} {LAT})))",
+    )
+    assert set(
+        features(client.get(tile_path("logistics_parks", LON, LAT, 10)), "logistics_parks")
+    ) == {big}
+    assert set(
+        features(client.get(tile_path("logistics_parks", LON, LAT, 16)), "logistics_parks")
+    ) == {big, tiny}
 
 
 def test_features_are_fetched_as_far_beyond_the_edge_as_their_symbol_reaches(client, engine):
@@ -189,13 +220,16 @@ def test_features_are_fetched_as_far_beyond_the_edge_as_their_symbol_reaches(cli
     near, far = (WMQ.lnglat(b.right + k * px, mid_y) for k in (5, 12))
     inside = insert(engine, "scenic_sites", "NEAR", wkt=f"POINT({near.x} {near.y})")
     insert(engine, "scenic_sites", "FAR", wkt=f"POINT({far.x} {far.y})")
-    got = features(client.get(f"/collections/scenic_sites/tiles/WebMercatorQuad/{z}/{t.y}/{t.x}"),
-                   "scenic_sites")
+    got = features(
+        client.get(f"/collections/scenic_sites/tiles/WebMercatorQuad/{z}/{t.y}/{t.x}"),
+        "scenic_sites",
+    )
     assert set(got) == {inside}
     x, _ = got[inside]["geometry"]["coordinates"]
     assert abs(x - (4096 + 5 * 16)) <= 1  # 16 tile units a pixel
-    assert fetch_margin(LayerSource(next(s for s in ALL_LAYERS if s.id == "scenic_sites"))) \
-        == 8 / 256
+    assert (
+        fetch_margin(LayerSource(next(s for s in ALL_LAYERS if s.id == "scenic_sites"))) == 8 / 256
+    )
 
 
 def test_layer_is_empty_outside_its_zoom_range(client, engine):
@@ -223,14 +257,18 @@ def test_attribute_filters_are_typed_catalog_attributes(client, engine):
     gas = insert(engine, "pipelines", "P1", utility="gas", diameter_mm=300.0)
     insert(engine, "pipelines", "P2", utility="water", diameter_mm=100.0)
     path = tile_path("pipelines", LON, LAT, 15)
-    assert set(features(client.get(path, params={"utility": "gas"}, headers=AUTH),
-                        "pipelines")) == {gas}
-    assert set(features(client.get(path, params={"diameter_mm": "300"}, headers=AUTH),
-                        "pipelines")) == {gas}
-    for params, words in [({"colour": "red"}, "not an attribute"),
-                          ({"utility": "beer"}, "not one of"),
-                          ({"diameter_mm": "wide"}, "not a valid real"),
-                          ({"utility": "gas'; DROP TABLE x; --"}, "not one of")]:
+    assert set(
+        features(client.get(path, params={"utility": "gas"}, headers=AUTH), "pipelines")
+    ) == {gas}
+    assert set(
+        features(client.get(path, params={"diameter_mm": "300"}, headers=AUTH), "pipelines")
+    ) == {gas}
+    for params, words in [
+        ({"colour": "red"}, "not an attribute"),
+        ({"utility": "beer"}, "not one of"),
+        ({"diameter_mm": "wide"}, "not a valid real"),
+        ({"utility": "gas'; DROP TABLE x; --"}, "not one of"),
+    ]:
         r = client.get(path, params=params, headers=AUTH)
         assert r.status_code == 400, params
         assert r.headers["content-type"] == "application/problem+json"
@@ -255,26 +293,31 @@ def test_the_fast_lane_answers_exactly_as_the_routes_do(client, engine, clean_db
     """spatial_api/tile_lane.py serves tiles ahead of routing; an app without it must give
     the same bytes, headers and refusals."""
     from spatial_api.tile_lane import TileLane
+
     insert(engine, "shelters", "S1")
     insert(engine, "pipelines", "P1")
     routes_only = create_app(clean_db, ServerSettings(restricted_tokens=TOKEN), pool_size=2)
-    routes_only.user_middleware = [m for m in routes_only.user_middleware
-                                   if m.cls is not TileLane]
+    routes_only.user_middleware = [m for m in routes_only.user_middleware if m.cls is not TileLane]
     from loaders.chinese_offsets import wgs84_to_gcj02
+
     path = tile_path(None, LON, LAT, 15)
     shifted = tile_path(None, *(float(v) for v in wgs84_to_gcj02(LON, LAT)), 15)
     params = {"collections": "shelters,pipelines", "datetime": "2030-01-01T00:00:00Z"}
-    cases = [(path, {}, AUTH, 200, ""), (shifted, {"shift": "gcj02"}, AUTH, 200, ""),
-             (path, {"shift": "wgs84"}, AUTH, 422, "gcj02"),
-             (path, {"datetime": "yesterday"}, AUTH, 400, "RFC 3339"),
-             (path, {"datetime": "2030-01-01T00:00:00Z" + " " * 100}, AUTH, 422, "100"),
-             (path, {"material": "lead"}, AUTH, 400, "not one of"),
-             (path, {"collections": "shelters,shelters"}, AUTH, 400, "distinct"),
-             (path, {}, {}, 403, "restricted")]
+    cases = [
+        (path, {}, AUTH, 200, ""),
+        (shifted, {"shift": "gcj02"}, AUTH, 200, ""),
+        (path, {"shift": "wgs84"}, AUTH, 422, "gcj02"),
+        (path, {"datetime": "yesterday"}, AUTH, 400, "RFC 3339"),
+        (path, {"datetime": "2030-01-01T00:00:00Z" + " " * 100}, AUTH, 422, "100"),
+        (path, {"material": "lead"}, AUTH, 400, "not one of"),
+        (path, {"collections": "shelters,shelters"}, AUTH, 400, "distinct"),
+        (path, {}, {}, 403, "restricted"),
+    ]
     with TestClient(routes_only) as plain:
         for url, extra, headers, status, words in cases:
-            fast, slow = (c.get(url, params=params | extra, headers=headers)
-                          for c in (client, plain))
+            fast, slow = (
+                c.get(url, params=params | extra, headers=headers) for c in (client, plain)
+            )
             assert fast.status_code == slow.status_code == status, extra
             assert fast.content == slow.content and words in fast.text, extra
             for name in ("etag", "cache-control", "vary", "content-type"):
@@ -286,8 +329,11 @@ def test_the_fast_lane_answers_exactly_as_the_routes_do(client, engine, clean_db
 
 
 def shelters_frame(name: str) -> gpd.GeoDataFrame:
-    return gpd.GeoDataFrame({"asset_id": ["S1"], "name": [name], "capacity": [100]},
-                            geometry=[Point(LON, LAT)], crs="EPSG:4490")
+    return gpd.GeoDataFrame(
+        {"asset_id": ["S1"], "name": [name], "capacity": [100]},
+        geometry=[Point(LON, LAT)],
+        crs="EPSG:4490",
+    )
 
 
 def test_a_committed_load_is_seen_by_the_next_request(client, clean_db):
@@ -322,8 +368,9 @@ def test_notify_alone_invalidates(client, engine):
     path = tile_path("shelters", LON, LAT, 15)
     listener = client.app.state.tile_listener
     assert client.portal.call(listener.listening.wait) is True
-    assert [f["properties"]["name"] for f in features(client.get(path), "shelters").values()
-            ] == ["甲"]
+    assert [f["properties"]["name"] for f in features(client.get(path), "shelters").values()] == [
+        "甲"
+    ]
     with engine.begin() as c:
         c.execute(text("UPDATE city.shelters SET name = '乙'"))
         c.execute(text("SELECT pg_notify('citygis_layer_changed', 'shelters')"))
@@ -331,8 +378,9 @@ def test_notify_alone_invalidates(client, engine):
     while client.app.state.tile_cache.local["shelters"] == 0:
         assert time.monotonic() < deadline, "no notification arrived"
         time.sleep(0.05)
-    assert [f["properties"]["name"] for f in features(client.get(path), "shelters").values()
-            ] == ["乙"]
+    assert [f["properties"]["name"] for f in features(client.get(path), "shelters").values()] == [
+        "乙"
+    ]
 
 
 def test_restricted_tiles_need_a_token_even_once_cached(client, engine):
@@ -355,6 +403,7 @@ def test_cache_refuses_a_caller_who_may_not_see_the_layer(client, engine):
     from layers.source import LayerSource
     from tiles.cache import cached_tile
     from tiles.grid import TileCoords
+
     insert(engine, "pipelines", "P1")
     client.get(tile_path("pipelines", LON, LAT, 15), headers=AUTH)
     spec = client.app.state.catalog["pipelines"]
@@ -362,9 +411,15 @@ def test_cache_refuses_a_caller_who_may_not_see_the_layer(client, engine):
     coords = TileCoords.parse("WebMercatorQuad", "15", str(t.y), str(t.x))
 
     async def anonymous():
-        await cached_tile(client.app.state.tile_cache,
-                          Principal(restricted=False), [LayerSource(spec)], coords, None,
-                          {})
+        await cached_tile(
+            client.app.state.tile_cache,
+            Principal(restricted=False),
+            [LayerSource(spec)],
+            coords,
+            None,
+            {},
+        )
+
     with pytest.raises(Forbidden):
         client.portal.call(anonymous)
 
@@ -372,34 +427,49 @@ def test_cache_refuses_a_caller_who_may_not_see_the_layer(client, engine):
 def test_multi_layer_tile_holds_each_layer(client, engine):
     park = insert(engine, "logistics_parks", "L1")
     shelter = insert(engine, "shelters", "S1")
-    r = client.get(tile_path(None, LON, LAT, 14),
-                   params={"collections": "logistics_parks,shelters"})
+    r = client.get(
+        tile_path(None, LON, LAT, 14), params={"collections": "logistics_parks,shelters"}
+    )
     assert set(mapbox_vector_tile.decode(r.content)) == {"logistics_parks", "shelters"}
     assert set(features(r, "logistics_parks")) == {park}
     assert set(features(r, "shelters")) == {shelter}
-    tj = client.get("/tiles/WebMercatorQuad/tilejson.json",
-                    params={"collections": "logistics_parks,shelters"}).json()
+    tj = client.get(
+        "/tiles/WebMercatorQuad/tilejson.json", params={"collections": "logistics_parks,shelters"}
+    ).json()
     assert [v["id"] for v in tj["vector_layers"]] == ["logistics_parks", "shelters"]
     assert tj["tiles"][0].endswith(
-        "/tiles/WebMercatorQuad/{z}/{y}/{x}?collections=logistics_parks,shelters")
+        "/tiles/WebMercatorQuad/{z}/{y}/{x}?collections=logistics_parks,shelters"
+    )
 
 
 def test_tilejson_describes_the_layer(client, engine):
     insert(engine, "pipelines", "P1")
-    r = client.get("/collections/pipelines/tiles/WebMercatorQuad/tilejson.json",
-                   params={"utility": "gas"}, headers=AUTH)
+    r = client.get(
+        "/collections/pipelines/tiles/WebMercatorQuad/tilejson.json",
+        params={"utility": "gas"},
+        headers=AUTH,
+    )
     assert r.status_code == 200
     tj = r.json()
     assert tj["tilejson"] == "3.0.0"
-    assert tj["tiles"] == ["http://testserver/collections/pipelines/tiles/WebMercatorQuad/"
-                           "{z}/{y}/{x}?utility=gas"]
+    assert tj["tiles"] == [
+        "http://testserver/collections/pipelines/tiles/WebMercatorQuad/{z}/{y}/{x}?utility=gas"
+    ]
     assert (tj["minzoom"], tj["maxzoom"]) == (10, 22)
     w, s, e, n = tj["bounds"]
     assert w <= 120.3197 < 120.3210 <= e and s <= 36.0611 < 36.0620 <= n
     (layer,) = tj["vector_layers"]
     assert layer["id"] == "pipelines"
-    assert set(layer["fields"]) == {"asset_id", "utility", "diameter_mm", "material",
-                                    "depth_start_m", "depth_end_m", "install_date", "owner"}
+    assert set(layer["fields"]) == {
+        "asset_id",
+        "utility",
+        "diameter_mm",
+        "material",
+        "depth_start_m",
+        "depth_end_m",
+        "install_date",
+        "owner",
+    }
     assert layer["fields"]["diameter_mm"] == "Number: Diameter (mm)"
 
 
@@ -413,21 +483,25 @@ def test_tile_matrix_sets_and_tileset_metadata(client):
     ts = client.get("/collections/districts/tiles/WebMercatorQuad").json()
     assert ts["dataType"] == "vector"
     item = next(link for link in ts["links"] if link["rel"] == "item")
-    assert item["href"].endswith("/collections/districts/tiles/WebMercatorQuad/"
-                                 "{tileMatrix}/{tileRow}/{tileCol}")
+    assert item["href"].endswith(
+        "/collections/districts/tiles/WebMercatorQuad/{tileMatrix}/{tileRow}/{tileCol}"
+    )
     assert ts["layers"][0]["geometryDimension"] == 2
 
 
-@pytest.mark.parametrize(("path", "status", "words"), [
-    ("/collections/districts/tiles/WebMercatorQuad/a/1/1", 400, "tileMatrix"),
-    ("/collections/districts/tiles/WebMercatorQuad/1/-1/1", 400, "tileRow"),
-    ("/collections/districts/tiles/WebMercatorQuad/1/2/1", 404, "outside"),
-    ("/collections/districts/tiles/WebMercatorQuad/25/0/0", 404, "tileMatrix 25"),
-    ("/collections/districts/tiles/NoSuchSet/1/1/1", 404, "tile matrix set"),
-    ("/collections/no_layer/tiles/WebMercatorQuad/1/1/1", 404, "unknown layer"),
-    ("/tiles/WebMercatorQuad/1/1/1?collections=,", 400, "collections"),
-    ("/collections/districts/tiles/WebMercatorQuad/1/1/1?datetime=yesterday", 400, "datetime"),
-])
+@pytest.mark.parametrize(
+    ("path", "status", "words"),
+    [
+        ("/collections/districts/tiles/WebMercatorQuad/a/1/1", 400, "tileMatrix"),
+        ("/collections/districts/tiles/WebMercatorQuad/1/-1/1", 400, "tileRow"),
+        ("/collections/districts/tiles/WebMercatorQuad/1/2/1", 404, "outside"),
+        ("/collections/districts/tiles/WebMercatorQuad/25/0/0", 404, "tileMatrix 25"),
+        ("/collections/districts/tiles/NoSuchSet/1/1/1", 404, "tile matrix set"),
+        ("/collections/no_layer/tiles/WebMercatorQuad/1/1/1", 404, "unknown layer"),
+        ("/tiles/WebMercatorQuad/1/1/1?collections=,", 400, "collections"),
+        ("/collections/districts/tiles/WebMercatorQuad/1/1/1?datetime=yesterday", 400, "datetime"),
+    ],
+)
 def test_bad_tile_requests_are_problems(client, path, status, words):
     r = client.get(path)
     assert r.status_code == status, r.text
@@ -439,18 +513,17 @@ def test_bad_tile_requests_are_problems(client, path, status, words):
 def test_every_layer_tiles(client, engine, spec):
     vid = insert(engine, spec.id, "A1")
     z = max(spec.style.min_zoom, 14)
-    got = features(client.get(tile_path(spec.id, 120.3200, 36.0613, z), headers=AUTH),
-                   spec.id)
+    got = features(client.get(tile_path(spec.id, 120.3200, 36.0613, z), headers=AUTH), spec.id)
     assert set(got) == {vid}
     assert set(got[vid]["properties"]) <= {"asset_id", *attributes_at(spec, z)}
-    tj = client.get(f"/collections/{spec.id}/tiles/WebMercatorQuad/tilejson.json",
-                    headers=AUTH)
+    tj = client.get(f"/collections/{spec.id}/tiles/WebMercatorQuad/tilejson.json", headers=AUTH)
     assert tj.status_code == 200 and tj.json()["vector_layers"][0]["id"] == spec.id
 
 
 def test_past_is_detected_for_cache_headers():
     from layers.query import DateTimeInterval
     from tiles.cache import is_past
+
     assert is_past(DateTimeInterval.parse("2001-01-01"))
     assert not is_past(DateTimeInterval.parse("2001-01-01/.."))
     assert not is_past(None)
@@ -460,16 +533,22 @@ def test_past_is_detected_for_cache_headers():
 def test_feature_limit_keeps_the_largest(client, engine):
     sizes = {}
     for i, d in enumerate((0.001, 0.004, 0.002)):
-        sizes[d] = insert(engine, "logistics_parks", f"L{i}", wkt=f"MULTIPOLYGON((({LON} {LAT}, "
-                          f"{LON + d} {LAT}, {LON + d} {LAT + d}, {LON} {LAT + d}, {LON} {LAT})))")
+        sizes[d] = insert(
+            engine,
+            "logistics_parks",
+            f"L{i}",
+            wkt=f"MULTIPOLYGON((({LON} {LAT}, "
+            f"{LON + d} {LAT}, {LON + d} {LAT + d}, {LON} {LAT + d}, {LON} {LAT})))",
+        )
     shelter = insert(engine, "shelters", "S1")
     settings = client.app.state.tile_cache.settings
     settings.max_features = 3  # exactly full: every park, read once in version order
     got = features(client.get(tile_path("logistics_parks", LON, LAT, 15)), "logistics_parks")
     assert set(got) == set(sizes.values())
     settings.max_features = 2  # one too many: read again, largest first
-    multi = client.get(tile_path(None, LON, LAT, 15),
-                       params={"collections": "logistics_parks,shelters"})
+    multi = client.get(
+        tile_path(None, LON, LAT, 15), params={"collections": "logistics_parks,shelters"}
+    )
     assert list(features(multi, "logistics_parks")) == [sizes[0.004], sizes[0.002]]
     assert set(features(multi, "shelters")) == {shelter}  # a layer within its limit is whole
 
@@ -477,9 +556,12 @@ def test_feature_limit_keeps_the_largest(client, engine):
 def test_cache_stays_within_its_byte_bound():
     from tiles.cache import ENTRY_OVERHEAD, TileCache, TileKey
     from tiles.settings import TileSettings
+
     cache = TileCache(TileSettings(cache_mb=0.01, listen=False))  # 10,485 bytes
-    keys = [TileKey(("a",), ((0, 0, 0),), "WebMercatorQuad", 15, i, 0, None, (), "public")
-            for i in range(10)]
+    keys = [
+        TileKey(("a",), ((0, 0, 0),), "WebMercatorQuad", 15, i, 0, None, (), "public")
+        for i in range(10)
+    ]
     for key in keys:
         cache.put(key, b"x" * 3000, current=True)
     assert cache.bytes <= 10_485 and cache.bytes == 3 * (3000 + ENTRY_OVERHEAD)
@@ -490,8 +572,10 @@ def test_cache_stays_within_its_byte_bound():
 
 def test_tile_connections_run_no_parallel_plans(client):
     """Equal data must give equal bytes (ETags) without a sort: no worker reorders rows."""
+
     async def setting() -> str:
         async with client.app.state.tile_cache.pool.connection() as conn:
             row = await (await conn.execute("SHOW max_parallel_workers_per_gather")).fetchone()
             return row[0]
+
     assert client.portal.call(setting) == "0"

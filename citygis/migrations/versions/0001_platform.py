@@ -26,11 +26,16 @@ def upgrade() -> None:
         sa.Column("source", sa.Text, nullable=False),
         sa.Column("source_sha256", sa.Text),
         sa.Column("mode", sa.Text, nullable=False),
-        sa.Column("started_at", postgresql.TIMESTAMP(timezone=True),
-                  server_default=sa.text("now()"), nullable=False),
+        sa.Column(
+            "started_at",
+            postgresql.TIMESTAMP(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
         sa.Column("finished_at", postgresql.TIMESTAMP(timezone=True)),
-        sa.Column("report", postgresql.JSONB, nullable=False,
-                  server_default=sa.text("'{}'::jsonb")),
+        sa.Column(
+            "report", postgresql.JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")
+        ),
         schema="city",
         comment="One row per committed load; the report holds counts and rejects",
     )
@@ -38,4 +43,3 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("load_runs", schema="city")
-

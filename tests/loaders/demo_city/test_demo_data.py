@@ -19,11 +19,16 @@ SEED = 20261123
 CATALOG = Catalog()
 FRAME_COLUMNS = {"asset_id", "geometry", "valid_from", "valid_to"}
 QINGDAO = {
-    "370202": ("市南区", "district"), "370203": ("市北区", "district"),
-    "370211": ("黄岛区", "district"), "370212": ("崂山区", "district"),
-    "370213": ("李沧区", "district"), "370214": ("城阳区", "district"),
-    "370215": ("即墨区", "district"), "370281": ("胶州市", "county"),
-    "370283": ("平度市", "county"), "370285": ("莱西市", "county"),
+    "370202": ("市南区", "district"),
+    "370203": ("市北区", "district"),
+    "370211": ("黄岛区", "district"),
+    "370212": ("崂山区", "district"),
+    "370213": ("李沧区", "district"),
+    "370214": ("城阳区", "district"),
+    "370215": ("即墨区", "district"),
+    "370281": ("胶州市", "county"),
+    "370283": ("平度市", "county"),
+    "370285": ("莱西市", "county"),
 }
 
 
@@ -38,8 +43,7 @@ def _type_ok(col: pd.Series, t: AttrType) -> bool:
     if t is AttrType.boolean:
         return pd.api.types.is_bool_dtype(col)
     if t is AttrType.date:
-        return (pd.api.types.is_datetime64_dtype(col)
-                or all(isinstance(v, date) for v in values))
+        return pd.api.types.is_datetime64_dtype(col) or all(isinstance(v, date) for v in values)
     return isinstance(col.dtype, pd.DatetimeTZDtype)
 
 
@@ -102,8 +106,10 @@ def town() -> dict[str, gpd.GeoDataFrame]:
 
 
 def test_districts_are_qingdaos_ten_real_divisions(districts):
-    assert dict(zip(districts.adcode, zip(districts.name, districts.level, strict=True),
-                    strict=True)) == QINGDAO
+    assert (
+        dict(zip(districts.adcode, zip(districts.name, districts.level, strict=True), strict=True))
+        == QINGDAO
+    )
     assert (districts.asset_id == districts.adcode).all()
     assert districts.set_index("adcode").name_pinyin["370202"] == "Shinan"
     assert districts.attrs["source_crs"] == "gcj02"
@@ -121,8 +127,10 @@ def test_scenic_sites_are_real_places_inside_the_city(districts):
     city = shapely.union_all(districts.geometry.values).buffer(0.01)
     outside = sites[~sites.within(city)]
     assert outside.empty, outside.name.tolist()
-    assert np.allclose(shapely.get_coordinates(sites.geometry.values).round(4),
-                       shapely.get_coordinates(sites.geometry.values))
+    assert np.allclose(
+        shapely.get_coordinates(sites.geometry.values).round(4),
+        shapely.get_coordinates(sites.geometry.values),
+    )
     assert sites.crs.to_epsg() == 4490
     assert catalog_problems(CATALOG["scenic_sites"], sites) == []
 
@@ -170,16 +178,31 @@ def test_the_catalog_checker_catches_what_the_database_would_refuse(town):
     pipes.loc[3, "valid_to"] = pipes.loc[3, "valid_from"]
     pipes.geometry = shapely.force_2d(pipes.geometry.values)
     problems = " | ".join(catalog_problems(CATALOG["pipelines"], pipes))
-    for expected in ("['wood'] not in choices", "diameter_mm: 0.0 too low",
-                     "utility: required but null", "unknown column colour",
-                     "must have Z", "valid_from must precede valid_to"):
+    for expected in (
+        "['wood'] not in choices",
+        "diameter_mm: 0.0 too low",
+        "utility: required but null",
+        "unknown column colour",
+        "must have Z",
+        "valid_from must precede valid_to",
+    ):
         assert expected in problems
 
 
-@pytest.mark.parametrize("layer", [
-    "roads", "pipe_nodes", "pipelines", "base_stations", "sectors", "shelters",
-    "hazard_sources", "protected_targets", "incidents",
-])
+@pytest.mark.parametrize(
+    "layer",
+    [
+        "roads",
+        "pipe_nodes",
+        "pipelines",
+        "base_stations",
+        "sectors",
+        "shelters",
+        "hazard_sources",
+        "protected_targets",
+        "incidents",
+    ],
+)
 def test_every_synthetic_frame_fits_the_catalog(city, layer):
     frame = city[layer]
     assert len(frame) > 0
@@ -196,8 +219,9 @@ def test_pipe_count_grows_with_scale(city, town):
 def test_pipes_join_nodes_of_their_own_utility(city):
     pipes = city["pipelines"]
     nodes = city["pipe_nodes"].set_index("asset_id")
-    xyz = pd.DataFrame(shapely.get_coordinates(nodes.geometry.values, include_z=True),
-                       index=nodes.index)
+    xyz = pd.DataFrame(
+        shapely.get_coordinates(nodes.geometry.values, include_z=True), index=nodes.index
+    )
     ends = shapely.get_coordinates(pipes.geometry.values, include_z=True).reshape(-1, 2, 3)
     for k, column in enumerate(("from_node", "to_node")):
         assert pipes[column].isin(nodes.index).all()
@@ -269,12 +293,17 @@ def test_sensors_sit_on_nodes_and_read_a_daily_demand_curve(city):
     readings, label = demo.demo_readings(sources, SEED)
     assert label == f"synthetic readings seed={SEED}"
     assert sensors.groupby("sensor_kind").size().to_dict() == {
-        "flow": 2, "gas_concentration": 8, "level": 2, "pressure": 24}
+        "flow": 2,
+        "gas_concentration": 8,
+        "level": 2,
+        "pressure": 24,
+    }
     on = nodes.loc[sensors["node_id"]]
     assert (on.geometry.x.to_numpy() == sensors.geometry.x.to_numpy()).all()
     assert set(on["node_kind"]) == {"junction", "source", "tank", "valve"}
     assert len(readings) == len(sensors) * 7 * 96  # every 15 minutes for a week
-    pressure = readings[readings["sensor_id"].isin(
-        sensors.loc[sensors["sensor_kind"] == "pressure", "asset_id"])]
+    pressure = readings[
+        readings["sensor_id"].isin(sensors.loc[sensors["sensor_kind"] == "pressure", "asset_id"])
+    ]
     by_hour = pressure.groupby(pressure["observed_at"].dt.hour)["value"].mean()
     assert by_hour[3] - by_hour[7] > 0.03  # MPa: the morning peak draws pressure down

@@ -8,15 +8,20 @@ from tests.support.analysis import GEOD, problem, sites
 
 def test_too_many_results_is_a_413(client, monkeypatch):
     from spatial_api.analysis import answer
+
     monkeypatch.setattr(answer, "MAX_FEATURES", 2)
-    r = client.get("/lbs/within", params={"layer": "scenic_sites", "lon": 120.4, "lat": 36.1,
-                                          "distance_m": 50_000})
+    r = client.get(
+        "/lbs/within",
+        params={"layer": "scenic_sites", "lon": 120.4, "lat": 36.1, "distance_m": 50_000},
+    )
     problem(r, 413, "at most 2")
 
 
 def test_gcj02_out_crs_round_trips(client):
-    r = client.get("/lbs/nearest", params={"layer": "scenic_sites", "lon": 120.4, "lat": 36.1,
-                                           "k": 1, "out_crs": "gcj02"})
+    r = client.get(
+        "/lbs/nearest",
+        params={"layer": "scenic_sites", "lon": 120.4, "lat": 36.1, "k": 1, "out_crs": "gcj02"},
+    )
     body = r.json()
     assert body["number_returned"] == 1, body
     assert body["crs"] == "gcj02"

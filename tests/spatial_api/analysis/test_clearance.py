@@ -19,15 +19,21 @@ def buried(engine):
     DN400, z −1.9) crossing both; F1 far away."""
     # Short pipes (180 m), so a straight pipe and a parallel of latitude differ by < 1 mm.
     w, e = CX + 0.004, CX + 0.006
-    pipes = [("W1", "water", 300, (w, CY), (e, CY), -1.5),
-             ("G1", "gas", 200, (w, CY + 0.8 * M_LAT), (e, CY + 0.8 * M_LAT), -1.2),
-             ("D1", "drainage", 400, (CX + 0.005, CY - 0.001), (CX + 0.005, CY + 0.001), -1.9),
-             ("F1", "water", 100, (w, CY + 0.001), (e, CY + 0.001), -1.0)]
+    pipes = [
+        ("W1", "water", 300, (w, CY), (e, CY), -1.5),
+        ("G1", "gas", 200, (w, CY + 0.8 * M_LAT), (e, CY + 0.8 * M_LAT), -1.2),
+        ("D1", "drainage", 400, (CX + 0.005, CY - 0.001), (CX + 0.005, CY + 0.001), -1.9),
+        ("F1", "water", 100, (w, CY + 0.001), (e, CY + 0.001), -1.0),
+    ]
     with engine.begin() as c:
         for asset, utility, d, a, b, z in pipes:
-            c.execute(text("INSERT INTO city.pipelines (asset_id, utility, diameter_mm, geom) "
-                           "VALUES (:a, :u, :d, ST_GeomFromEWKT(:g))"),
-                      {"a": asset, "u": utility, "d": d, "g": ewkt_line(a, b, f" {z}")})
+            c.execute(
+                text(
+                    "INSERT INTO city.pipelines (asset_id, utility, diameter_mm, geom) "
+                    "VALUES (:a, :u, :d, ST_GeomFromEWKT(:g))"
+                ),
+                {"a": asset, "u": utility, "d": d, "g": ewkt_line(a, b, f" {z}")},
+            )
     yield
     with engine.begin() as c:
         c.execute(text("DELETE FROM city.pipelines WHERE asset_id IN ('W1','G1','D1','F1')"))
@@ -35,11 +41,13 @@ def buried(engine):
 
 def test_clearances_in_a_dig_side_by_side_and_crossing(client, buried):
     area = box(CX + 0.004, CY - 0.0005, CX + 0.006, CY + 0.0005)
-    r = client.post("/analysis/clearance", headers=AUTH, json={
-        "area": shapely.geometry.mapping(area)})
+    r = client.post(
+        "/analysis/clearance", headers=AUTH, json={"area": shapely.geometry.mapping(area)}
+    )
     assert r.status_code == 200, r.text
-    got = {(f["properties"]["a"], f["properties"]["b"]): f["properties"]
-           for f in r.json()["features"]}
+    got = {
+        (f["properties"]["a"], f["properties"]["b"]): f["properties"] for f in r.json()["features"]
+    }
     assert list(got) == [("D1", "G1"), ("D1", "W1"), ("G1", "W1")]
     side = got[("G1", "W1")]
     gap = seg((CX, CY), (CX, CY + 0.8 * M_LAT))
@@ -53,22 +61,35 @@ def test_clearances_in_a_dig_side_by_side_and_crossing(client, buried):
     assert cross["required_m"] == 0.15 and cross["violation"] is True  # 0.05 m < 0.15 m
     assert got[("D1", "G1")]["vertical_m"] == pytest.approx(0.7 - 0.3, abs=1e-6)
     assert got[("D1", "G1")]["violation"] is False
-    strict = client.post("/analysis/clearance", headers=AUTH, json={
-        "area": shapely.geometry.mapping(area), "min_horizontal_m": 0.6}).json()
+    strict = client.post(
+        "/analysis/clearance",
+        headers=AUTH,
+        json={"area": shapely.geometry.mapping(area), "min_horizontal_m": 0.6},
+    ).json()
     assert [f["properties"]["violation"] for f in strict["features"]] == [False, True, True]
 
 
 def test_a_planned_pipe_is_checked_against_what_is_buried(client, buried):
     south = CY - 0.3 * M_LAT
-    r = client.post("/analysis/clearance", headers=AUTH, json={"planned": {
-        "geometry": {"type": "LineString", "coordinates": [[CX + 0.0045, south],
-                                                           [CX + 0.0055, south]]},
-        "z_m": -1.45, "diameter_mm": 100, "utility": "power"}})
+    r = client.post(
+        "/analysis/clearance",
+        headers=AUTH,
+        json={
+            "planned": {
+                "geometry": {
+                    "type": "LineString",
+                    "coordinates": [[CX + 0.0045, south], [CX + 0.0055, south]],
+                },
+                "z_m": -1.45,
+                "diameter_mm": 100,
+                "utility": "power",
+            }
+        },
+    )
     assert r.status_code == 200, r.text
     got = {f["properties"]["b"]: f["properties"] for f in r.json()["features"]}
     assert set(got) == {"W1", "G1", "D1"}  # F1 is 110 m away
-    assert got["W1"]["horizontal_m"] == pytest.approx(
-        seg((CX, CY), (CX, south)) - 0.2, abs=0.002)
+    assert got["W1"]["horizontal_m"] == pytest.approx(seg((CX, CY), (CX, south)) - 0.2, abs=0.002)
     assert got["W1"]["violation"] is True and got["G1"]["violation"] is False
     assert got["D1"]["crossing"] and got["D1"]["vertical_m"] == pytest.approx(0.2, abs=1e-6)
     assert got["D1"]["violation"] is False
@@ -78,8 +99,18 @@ def test_a_planned_pipe_is_checked_against_what_is_buried(client, buried):
 def test_clearance_errors(client, buried):
     area = shapely.geometry.mapping(box(CX, CY, CX + 0.001, CY + 0.001))
     problem(client.post("/analysis/clearance", json={"area": area}), 403, "restricted")
-    problem(client.post("/analysis/clearance", headers=AUTH,
-                        json={"area": {"type": "Point", "coordinates": [CX, CY]}}), 400, "area")
-    problem(client.post("/analysis/clearance", headers=AUTH,
-                        json={"area": area, "search_m": 500}), 400, "search_m")
+    problem(
+        client.post(
+            "/analysis/clearance",
+            headers=AUTH,
+            json={"area": {"type": "Point", "coordinates": [CX, CY]}},
+        ),
+        400,
+        "area",
+    )
+    problem(
+        client.post("/analysis/clearance", headers=AUTH, json={"area": area, "search_m": 500}),
+        400,
+        "search_m",
+    )
     assert client.post("/analysis/clearance", headers=AUTH, json={}).status_code == 422

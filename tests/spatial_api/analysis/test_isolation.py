@@ -9,10 +9,25 @@ from tests.support.analysis import AUTH, ewkt_line, problem
 
 # N1 -p1- N2(open) -p2- N3 -p3- N4(broken) -p4- N5 -p5- N6(open) ; N3 -p6- N7(closed) -p7- N8
 # and a gas pipe g1 from N3: another network, never crossed.
-NET_NODES = {"N1": None, "N2": "open", "N3": None, "N4": "broken", "N5": None, "N6": "open",
-             "N7": "closed", "N8": None}
-NET_PIPES = [("p1", "N1", "N2"), ("p2", "N2", "N3"), ("p3", "N3", "N4"), ("p4", "N4", "N5"),
-             ("p5", "N5", "N6"), ("p6", "N3", "N7"), ("p7", "N7", "N8")]
+NET_NODES = {
+    "N1": None,
+    "N2": "open",
+    "N3": None,
+    "N4": "broken",
+    "N5": None,
+    "N6": "open",
+    "N7": "closed",
+    "N8": None,
+}
+NET_PIPES = [
+    ("p1", "N1", "N2"),
+    ("p2", "N2", "N3"),
+    ("p3", "N3", "N4"),
+    ("p4", "N4", "N5"),
+    ("p5", "N5", "N6"),
+    ("p6", "N3", "N7"),
+    ("p7", "N7", "N8"),
+]
 
 
 def net_xy(n: str) -> tuple[float, float]:
@@ -24,18 +39,37 @@ def net_xy(n: str) -> tuple[float, float]:
 def network(engine):
     with engine.begin() as c:
         for n, state in NET_NODES.items():
-            c.execute(text(
-                "INSERT INTO city.pipe_nodes (asset_id, utility, node_kind, valve_state, geom) "
-                "VALUES (:a, 'water', :k, :s, ST_SetSRID(ST_MakePoint(:x, :y, -1.5), 4490))"),
-                {"a": n, "k": "valve" if state else "junction", "s": state,
-                 "x": net_xy(n)[0], "y": net_xy(n)[1]})
-        for asset, a, b, utility in [*(p + ("water",) for p in NET_PIPES),
-                                     ("g1", "N3", "N9", "gas")]:
+            c.execute(
+                text(
+                    "INSERT INTO city.pipe_nodes (asset_id, utility, node_kind, valve_state, geom) "
+                    "VALUES (:a, 'water', :k, :s, ST_SetSRID(ST_MakePoint(:x, :y, -1.5), 4490))"
+                ),
+                {
+                    "a": n,
+                    "k": "valve" if state else "junction",
+                    "s": state,
+                    "x": net_xy(n)[0],
+                    "y": net_xy(n)[1],
+                },
+            )
+        for asset, a, b, utility in [
+            *(p + ("water",) for p in NET_PIPES),
+            ("g1", "N3", "N9", "gas"),
+        ]:
             (x0, y0), (x1, y1) = net_xy(a), net_xy(b if b != "N9" else "N1")
-            c.execute(text("INSERT INTO city.pipelines (asset_id, utility, from_node, to_node, "
-                           "geom) VALUES (:a, :u, :f, :t, ST_GeomFromEWKT(:g))"),
-                      {"a": asset, "u": utility, "f": a, "t": b,
-                       "g": ewkt_line((x0, y0), (x1, y1 - 0.0001), " -1.5")})
+            c.execute(
+                text(
+                    "INSERT INTO city.pipelines (asset_id, utility, from_node, to_node, "
+                    "geom) VALUES (:a, :u, :f, :t, ST_GeomFromEWKT(:g))"
+                ),
+                {
+                    "a": asset,
+                    "u": utility,
+                    "f": a,
+                    "t": b,
+                    "g": ewkt_line((x0, y0), (x1, y1 - 0.0001), " -1.5"),
+                },
+            )
     yield
     with engine.begin() as c:
         c.execute(text("DELETE FROM city.pipelines WHERE asset_id ~ '^[pg][0-9]$'"))
@@ -52,32 +86,51 @@ def test_isolating_a_break_closes_the_nearest_operable_valves(client, network):
     assert {a for a, role in roles.items() if role == "broken_passed"} == {"N4"}
     pipes = {a for a, role in roles.items() if role == "isolated_pipe"}
     assert pipes == {"p2", "p3", "p4", "p5", "p6"}  # not p1, p7 (beyond valves), not gas g1
-    lengths = {f["properties"]["asset_id"]: f["properties"]["length_m"] for f in rest
-               if f["properties"]["role"] == "isolated_pipe"}
+    lengths = {
+        f["properties"]["asset_id"]: f["properties"]["length_m"]
+        for f in rest
+        if f["properties"]["role"] == "isolated_pipe"
+    }
     assert summary["properties"]["isolated_length_m"] == pytest.approx(sum(lengths.values()))
     assert summary["properties"] | {"isolated_length_m": 0} == {
-        "role": "summary", "broken_pipe": "p3", "utility": "water", "valves_to_close": 2,
-        "isolated_pipes": 5, "isolated_length_m": 0, "complete": True}
+        "role": "summary",
+        "broken_pipe": "p3",
+        "utility": "water",
+        "valves_to_close": 2,
+        "isolated_pipes": 5,
+        "isolated_length_m": 0,
+        "complete": True,
+    }
     # A point beside p5 finds p5: the same section, bounded by the same valves.
     x, y = net_xy("N5")
-    near = client.post("/analysis/isolate", headers=AUTH,
-                       json={"point": [x + 0.0005, y + 0.0001]}).json()["features"]
+    near = client.post(
+        "/analysis/isolate", headers=AUTH, json={"point": [x + 0.0005, y + 0.0001]}
+    ).json()["features"]
     assert near[0]["properties"]["broken_pipe"] == "p5"
-    assert {f["properties"]["asset_id"] for f in near[1:]
-            if f["properties"]["role"] == "close"} == {"N2", "N6"}
+    assert {
+        f["properties"]["asset_id"] for f in near[1:] if f["properties"]["role"] == "close"
+    } == {"N2", "N6"}
     # A search radius that stops inside the section says it is incomplete.
-    small = client.post("/analysis/isolate", headers=AUTH,
-                        json={"pipe": "p3", "max_radius_m": 60}).json()["features"]
+    small = client.post(
+        "/analysis/isolate", headers=AUTH, json={"pipe": "p3", "max_radius_m": 60}
+    ).json()["features"]
     assert small[0]["properties"]["complete"] is False
 
 
 def test_isolation_errors(client, network):
     problem(client.post("/analysis/isolate", json={"pipe": "p3"}), 403, "restricted")
-    problem(client.post("/analysis/isolate", headers=AUTH, json={"pipe": "nope"}), 404,
-            "no pipe 'nope'")
-    problem(client.post("/analysis/isolate", headers=AUTH, json={"point": [100.0, 10.0]}),
-            404, "no pipe")
+    problem(
+        client.post("/analysis/isolate", headers=AUTH, json={"pipe": "nope"}), 404, "no pipe 'nope'"
+    )
+    problem(
+        client.post("/analysis/isolate", headers=AUTH, json={"point": [100.0, 10.0]}),
+        404,
+        "no pipe",
+    )
     r = client.post("/analysis/isolate", headers=AUTH, json={"pipe": "p3", "point": [1, 2]})
     assert r.status_code == 422
-    problem(client.post("/analysis/isolate", headers=AUTH,
-                        json={"pipe": "p3", "max_radius_m": 10**6}), 400, "max_radius_m")
+    problem(
+        client.post("/analysis/isolate", headers=AUTH, json={"pipe": "p3", "max_radius_m": 10**6}),
+        400,
+        "max_radius_m",
+    )

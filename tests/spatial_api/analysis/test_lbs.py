@@ -10,16 +10,17 @@ from tests.support.analysis import GEOD, problem, sites
 
 
 def brute_nearest(lon, lat, k, grade=None):
-    cands = [(GEOD.inv(lon, lat, x, y)[2], a) for a, x, y, g in sites()
-             if grade is None or g == grade]
+    cands = [
+        (GEOD.inv(lon, lat, x, y)[2], a) for a, x, y, g in sites() if grade is None or g == grade
+    ]
     return sorted(cands)[:k]
 
 
-@pytest.mark.parametrize(("lon", "lat", "k"), [(120.4, 36.1, 1), (120.4, 36.1, 5),
-                                               (120.31, 36.19, 12), (10.0, 60.0, 1)])
+@pytest.mark.parametrize(
+    ("lon", "lat", "k"), [(120.4, 36.1, 1), (120.4, 36.1, 5), (120.31, 36.19, 12), (10.0, 60.0, 1)]
+)
 def test_nearest_matches_brute_force(client, lon, lat, k):
-    r = client.get("/lbs/nearest", params={"layer": "scenic_sites", "lon": lon, "lat": lat,
-                                           "k": k})
+    r = client.get("/lbs/nearest", params={"layer": "scenic_sites", "lon": lon, "lat": lat, "k": k})
     assert r.status_code == 200, r.text
     got = [(f["properties"]["distance_m"], f["id"]) for f in r.json()["features"]]
     ref = brute_nearest(lon, lat, k)
@@ -28,15 +29,34 @@ def test_nearest_matches_brute_force(client, lon, lat, k):
 
 
 def test_nearest_with_filter_radius_and_datetime(client):
-    r = client.post("/lbs/nearest", json={"layer": "scenic_sites", "lon": 120.4, "lat": 36.1,
-                                          "k": 3, "filter": {"grade": "5A"}})
-    assert [f["id"] for f in r.json()["features"]] == \
-        [a for _, a in brute_nearest(120.4, 36.1, 3, "5A")]
-    r = client.get("/lbs/nearest", params={"layer": "scenic_sites", "lon": 120.09,
-                                           "lat": 36.05, "k": 1, "max_distance_m": 10})
+    r = client.post(
+        "/lbs/nearest",
+        json={
+            "layer": "scenic_sites",
+            "lon": 120.4,
+            "lat": 36.1,
+            "k": 3,
+            "filter": {"grade": "5A"},
+        },
+    )
+    assert [f["id"] for f in r.json()["features"]] == [
+        a for _, a in brute_nearest(120.4, 36.1, 3, "5A")
+    ]
+    r = client.get(
+        "/lbs/nearest",
+        params={"layer": "scenic_sites", "lon": 120.09, "lat": 36.05, "k": 1, "max_distance_m": 10},
+    )
     assert r.json()["features"] == []
-    r = client.get("/lbs/nearest", params={"layer": "scenic_sites", "lon": 120.09,
-                                           "lat": 36.05, "k": 1, "datetime": "2019-06-01"})
+    r = client.get(
+        "/lbs/nearest",
+        params={
+            "layer": "scenic_sites",
+            "lon": 120.09,
+            "lat": 36.05,
+            "k": 1,
+            "datetime": "2019-06-01",
+        },
+    )
     assert [f["id"] for f in r.json()["features"]] == ["OLD"]
 
 
@@ -46,18 +66,24 @@ def test_gcj02_point_finds_the_same_nearest(client):
     assert GEOD.inv(lon, lat, float(glon), float(glat))[2] > 100  # the shift is real
     q = {"layer": "scenic_sites", "k": 3}
     wgs = client.get("/lbs/nearest", params=q | {"lon": lon, "lat": lat}).json()["features"]
-    gcj = client.get("/lbs/nearest", params=q | {"lon": float(glon), "lat": float(glat),
-                                                 "crs": "gcj02"}).json()["features"]
+    gcj = client.get(
+        "/lbs/nearest", params=q | {"lon": float(glon), "lat": float(glat), "crs": "gcj02"}
+    ).json()["features"]
     assert [f["id"] for f in gcj] == [f["id"] for f in wgs]
-    assert np.allclose([f["properties"]["distance_m"] for f in gcj],
-                       [f["properties"]["distance_m"] for f in wgs], atol=0.01)
+    assert np.allclose(
+        [f["properties"]["distance_m"] for f in gcj],
+        [f["properties"]["distance_m"] for f in wgs],
+        atol=0.01,
+    )
 
 
 def test_within_counts(client):
     d = 5000
     expected = [a for dist, a in brute_nearest(120.4, 36.1, 100) if dist <= d]
-    r = client.get("/lbs/within", params={"layer": "scenic_sites", "lon": 120.4, "lat": 36.1,
-                                          "distance_m": d, "limit": 2})
+    r = client.get(
+        "/lbs/within",
+        params={"layer": "scenic_sites", "lon": 120.4, "lat": 36.1, "distance_m": d, "limit": 2},
+    )
     body = r.json()
     assert body["number_matched"] == len(expected) > 2
     assert [f["id"] for f in body["features"]] == expected[:2]
@@ -74,23 +100,25 @@ def test_reverse_lookup(client):
     ref = GEOD.inv(120.091, 36.05, 120.09, 36.049)[2]  # the road's end is its nearest point
     assert roles["nearest_road"]["properties"]["distance_m"] == pytest.approx(ref, abs=0.001)
     # In 2019 the closed site was open, and nothing else existed yet.
-    r = client.get("/lbs/reverse", params={"lon": 120.091, "lat": 36.05,
-                                           "datetime": "2019-06-01"})
-    assert [(f["properties"]["role"], f["id"]) for f in r.json()["features"]] == \
-        [("scenic_site", "OLD")]
+    r = client.get("/lbs/reverse", params={"lon": 120.091, "lat": 36.05, "datetime": "2019-06-01"})
+    assert [(f["properties"]["role"], f["id"]) for f in r.json()["features"]] == [
+        ("scenic_site", "OLD")
+    ]
 
 
-@pytest.mark.parametrize(("path", "params", "status", "word"), [
-    ("/lbs/nearest", {"layer": "scenic_sites", "k": 500}, 400, "k: 500"),
-    ("/lbs/nearest", {"layer": "hazard_sources"}, 403, "restricted"),
-    ("/lbs/nearest", {"layer": "hazard_sources", "token": "wrong"}, 403, "restricted"),
-    ("/lbs/nearest", {"layer": "scenic_sites", "max_distance_m": -1}, 400, "max_distance"),
-    ("/lbs/nearest", {"layer": "scenic_sites", "crs": "wgs99"}, 400, "unsupported CRS"),
-    ("/lbs/within", {"layer": "scenic_sites", "distance_m": 1e7}, 400, "distance_m"),
-    ("/lbs/within", {"layer": "scenic_sites", "distance_m": 10, "limit": 10**6}, 400,
-     "limit"),
-    ("/lbs/reverse", {"site_radius_m": 0}, 400, "site_radius_m"),
-    ("/lbs/nearest", {"layer": "scenic_sites", "lon": "east"}, 422, "lon"),
-])
+@pytest.mark.parametrize(
+    ("path", "params", "status", "word"),
+    [
+        ("/lbs/nearest", {"layer": "scenic_sites", "k": 500}, 400, "k: 500"),
+        ("/lbs/nearest", {"layer": "hazard_sources"}, 403, "restricted"),
+        ("/lbs/nearest", {"layer": "hazard_sources", "token": "wrong"}, 403, "restricted"),
+        ("/lbs/nearest", {"layer": "scenic_sites", "max_distance_m": -1}, 400, "max_distance"),
+        ("/lbs/nearest", {"layer": "scenic_sites", "crs": "wgs99"}, 400, "unsupported CRS"),
+        ("/lbs/within", {"layer": "scenic_sites", "distance_m": 1e7}, 400, "distance_m"),
+        ("/lbs/within", {"layer": "scenic_sites", "distance_m": 10, "limit": 10**6}, 400, "limit"),
+        ("/lbs/reverse", {"site_radius_m": 0}, 400, "site_radius_m"),
+        ("/lbs/nearest", {"layer": "scenic_sites", "lon": "east"}, 422, "lon"),
+    ],
+)
 def test_bad_lbs_requests_are_problems(client, path, params, status, word):
     problem(client.get(path, params={"lon": 120.4, "lat": 36.1} | params), status, word)

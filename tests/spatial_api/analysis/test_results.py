@@ -12,27 +12,41 @@ from tests.support.analysis import AUTH, TOKEN, problem, seg
 
 
 def test_saved_results_list_get_and_expire(client, engine):
-    r = client.post("/analysis/buffer", json={
-        "geometry": {"type": "Point", "coordinates": [120.3, 36.0]}, "distance_m": 100,
-        "save": True, "ttl_s": 600})
+    r = client.post(
+        "/analysis/buffer",
+        json={
+            "geometry": {"type": "Point", "coordinates": [120.3, 36.0]},
+            "distance_m": 100,
+            "save": True,
+            "ttl_s": 600,
+        },
+    )
     ref = r.json()["result"]
     assert ref["href"] == f"/results/{ref['id']}"
     assert ref["id"] in [x["id"] for x in client.get("/results").json()]
     got = client.get(ref["href"]).json()
-    assert got["features"][0]["properties"]["area_m2"] == \
-        r.json()["features"][0]["properties"]["area_m2"]
+    assert (
+        got["features"][0]["properties"]["area_m2"]
+        == r.json()["features"][0]["properties"]["area_m2"]
+    )
     assert shape(got["features"][0]["geometry"]).equals_exact(
-        shape(r.json()["features"][0]["geometry"]), 1e-8)
+        shape(r.json()["features"][0]["geometry"]), 1e-8
+    )
     with engine.begin() as c:
-        c.execute(text("UPDATE city.results SET expires_at = now() - interval '1 s' "
-                       "WHERE id = :id"), {"id": ref["id"]})
+        c.execute(
+            text("UPDATE city.results SET expires_at = now() - interval '1 s' WHERE id = :id"),
+            {"id": ref["id"]},
+        )
     problem(client.get(ref["href"]), 404, "expired")
     assert ref["id"] not in [x["id"] for x in client.get("/results").json()]
 
 
 def test_results_from_restricted_layers_stay_restricted(client):
-    r = client.post("/analysis/buffer", headers=AUTH, json={
-        "layer": "pipelines", "distance_m": 10, "save": True})
+    r = client.post(
+        "/analysis/buffer",
+        headers=AUTH,
+        json={"layer": "pipelines", "distance_m": 10, "save": True},
+    )
     href = r.json()["result"]["href"]
     problem(client.get(href), 404, "restricted")
     assert client.get(href, params={"token": TOKEN}).status_code == 200
@@ -43,8 +57,11 @@ def test_results_from_restricted_layers_stay_restricted(client):
 def test_a_saved_result_is_an_ogc_collection_with_items_and_tiles(client):
     import mapbox_vector_tile
     import morecantile
-    r = client.post("/lbs/within", json={"layer": "scenic_sites", "lon": 120.4, "lat": 36.1,
-                                         "distance_m": 5000, "save": True})
+
+    r = client.post(
+        "/lbs/within",
+        json={"layer": "scenic_sites", "lon": 120.4, "lat": 36.1, "distance_m": 5000, "save": True},
+    )
     want = {f["id"]: f for f in r.json()["features"]}
     ref = r.json()["result"]
     cid = f"result-{ref['id']}"
@@ -73,8 +90,10 @@ def test_a_saved_result_is_an_ogc_collection_with_items_and_tiles(client):
     # bbox and CRS: EPSG:4549 metres out, and a GCJ-02 feature ~500 m from WGS 84.
     one = client.get(f"{ref['collection']}/items/1").json()
     x, y = one["geometry"]["coordinates"]
-    small = client.get(f"{ref['collection']}/items",
-                       params={"bbox": f"{x - 1e-4},{y - 1e-4},{x + 1e-4},{y + 1e-4}"}).json()
+    small = client.get(
+        f"{ref['collection']}/items",
+        params={"bbox": f"{x - 1e-4},{y - 1e-4},{x + 1e-4},{y + 1e-4}"},
+    ).json()
     assert [f["id"] for f in small["features"]] == [1]
     gk = client.get(f"{ref['collection']}/items/1", params={"crs": "EPSG:4549"})
     assert gk.headers["content-crs"] == "<http://www.opengis.net/def/crs/EPSG/0/4549>"
@@ -92,39 +111,50 @@ def test_a_saved_result_is_an_ogc_collection_with_items_and_tiles(client):
     props = {f["id"]: f["properties"] for f in layer["features"]}
     assert props[1]["name"] == one["properties"]["name"]
     assert props[1]["distance_m"] == pytest.approx(one["properties"]["distance_m"])
-    assert client.get(t.request.url, headers={"If-None-Match": t.headers["etag"]}
-                      ).status_code == 304
+    assert (
+        client.get(t.request.url, headers={"If-None-Match": t.headers["etag"]}).status_code == 304
+    )
     empty = client.get(f"{ref['collection']}/tiles/WebMercatorQuad/15/0/0")
     assert empty.status_code == 204
     # On a GCJ-02 basemap the feature sits where the basemap has it (~500 m away).
     wmq = morecantile.tms.get("WebMercatorQuad")
     glon, glat = (float(v) for v in chinese_offsets.wgs84_to_gcj02(x, y))
     gt = wmq.tile(glon, glat, 17)
-    shifted = client.get(f"{ref['collection']}/tiles/WebMercatorQuad/17/{gt.y}/{gt.x}",
-                         params={"shift": "gcj02"})
+    shifted = client.get(
+        f"{ref['collection']}/tiles/WebMercatorQuad/17/{gt.y}/{gt.x}", params={"shift": "gcj02"}
+    )
     b = wmq.xy_bounds(gt)
     gx, gy = wmq.xy(glon, glat)
-    [moved] = [f for f in mapbox_vector_tile.decode(shifted.content)[cid]["features"]
-               if f["id"] == 1]
+    [moved] = [
+        f for f in mapbox_vector_tile.decode(shifted.content)[cid]["features"] if f["id"] == 1
+    ]
     mx, my = moved["geometry"]["coordinates"]
     # Within 1.5 tile units (11 cm at z17, a tenth of a pixel): grid rounding and the fit.
     assert abs(mx - (gx - b.left) / (b.right - b.left) * 4096) <= 1.5
     assert abs(my - (gy - b.bottom) / (b.top - b.bottom) * 4096) <= 1.5
 
     problem(client.get(f"{ref['collection']}/items/{n + 1}"), 404, "no feature")
-    problem(client.get(f"{ref['collection']}/items", params={"datetime": "2020-01-01"}),
-            400, "datetime")
+    problem(
+        client.get(f"{ref['collection']}/items", params={"datetime": "2020-01-01"}), 400, "datetime"
+    )
     problem(client.get(f"{ref['collection']}/items", params={"limit": 0}), 400, "limit")
     problem(client.get("/collections/result-not-a-uuid/items"), 404, "result-not-a-uuid")
-    problem(client.get("/collections/result-00000000-0000-0000-0000-000000000000"), 404,
-            "no live result")
+    problem(
+        client.get("/collections/result-00000000-0000-0000-0000-000000000000"),
+        404,
+        "no live result",
+    )
 
 
 def test_a_restricted_result_collection_needs_the_token(client):
     import mapbox_vector_tile
     import morecantile
-    r = client.post("/analysis/buffer", headers=AUTH, json={
-        "layer": "pipelines", "distance_m": 10, "save": True})
+
+    r = client.post(
+        "/analysis/buffer",
+        headers=AUTH,
+        json={"layer": "pipelines", "distance_m": 10, "save": True},
+    )
     coll = r.json()["result"]["collection"]
     cid = coll.rsplit("/", 1)[1]
     assert cid not in [c["id"] for c in client.get("/collections").json()["collections"]]
@@ -132,8 +162,7 @@ def test_a_restricted_result_collection_needs_the_token(client):
     tile = morecantile.tms.get("WebMercatorQuad").tile(120.1, 36.05, 10)
     tile_url = f"{coll}/tiles/WebMercatorQuad/10/{tile.y}/{tile.x}"
     problem(client.get(tile_url), 404, "restricted")
-    assert cid in [c["id"] for c in client.get("/collections", headers=AUTH).json()[
-        "collections"]]
+    assert cid in [c["id"] for c in client.get("/collections", headers=AUTH).json()["collections"]]
     page = client.get(f"{coll}/items", headers=AUTH).json()
     assert page["numberMatched"] == 3
     t = client.get(tile_url, headers=AUTH)

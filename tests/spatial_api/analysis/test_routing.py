@@ -18,8 +18,9 @@ def test_route_respects_oneway_and_speed(client):
     assert r.status_code == 200, r.text
     [f] = r.json()["features"]
     path = [(0, 0), (1, 0), (1, 1), (2, 1), (2, 0)]  # h10 is one way westwards; v00 is slow
-    assert [tuple(round(c, 6) for c in xy) for xy in f["geometry"]["coordinates"]] == \
-        [node(*n) for n in path]
+    assert [tuple(round(c, 6) for c in xy) for xy in f["geometry"]["coordinates"]] == [
+        node(*n) for n in path
+    ]
     length = sum(seg(node(*a), node(*b)) for a, b in zip(path, path[1:], strict=False))
     assert f["properties"]["length_m"] == pytest.approx(length, abs=0.01)
     assert f["properties"]["duration_s"] == pytest.approx(length / 10, abs=0.01)
@@ -63,13 +64,15 @@ def test_route_starts_and_ends_on_the_road_not_at_the_nearest_node(client):
 
 @pytest.mark.parametrize("budget", [{"distance_m": 150}, {"time_s": 15}])
 def test_isochrone_contains_exactly_the_reachable_nodes(client, budget):
-    r = client.post("/lbs/isochrone", json={"from": list(node(0, 0)), "include_nodes": True}
-                    | budget)
+    r = client.post(
+        "/lbs/isochrone", json={"from": list(node(0, 0)), "include_nodes": True} | budget
+    )
     assert r.status_code == 200, r.text
     area, *nodes = r.json()["features"]
     reached = {tuple(round(c, 6) for c in f["geometry"]["coordinates"]) for f in nodes}
-    expected = {node(0, 0), node(1, 0), node(0, 1)} if "distance_m" in budget else \
-        {node(0, 0), node(1, 0)}
+    expected = (
+        {node(0, 0), node(1, 0), node(0, 1)} if "distance_m" in budget else {node(0, 0), node(1, 0)}
+    )
     assert reached == expected
     polygon = shape(area["geometry"])
     grid = {node(i, j) for i in range(3) for j in range(3)}

@@ -41,7 +41,10 @@ def test_map_page_loads_only_our_own_assets(client):
 
 def test_map_config_has_no_basemap_by_default(client, demo_db):
     assert client.get("/map/config.json").json() == {
-        "basemap_url": None, "basemap_gcj02": False, "tile_matrix_set": "WebMercatorQuad"}
+        "basemap_url": None,
+        "basemap_gcj02": False,
+        "tile_matrix_set": "WebMercatorQuad",
+    }
     amap = "http://127.0.0.1:9/amap/{z}/{x}/{y}.png"
     with TestClient(webmap_app(demo_db, basemap_url=amap, basemap_gcj02=True)) as c:
         body = c.get("/map/config.json").json()
@@ -87,16 +90,27 @@ def test_area_map_checks_its_bbox_and_layers(client):
 
 def test_area_map_takes_its_bbox_in_any_supported_crs(client, engine):
     from pyproj import Transformer
-    n = count(engine, "SELECT count(*) FROM city.shelters_current WHERE geom && "
-                      "ST_MakeEnvelope(120.3, 36.0, 120.5, 36.2, 4490)")
-    lonlat = client.get("/map/area.html", params={"bbox": "120.3,36.0,120.5,36.2",
-                                                  "layers": "shelters"})
+
+    n = count(
+        engine,
+        "SELECT count(*) FROM city.shelters_current WHERE geom && "
+        "ST_MakeEnvelope(120.3, 36.0, 120.5, 36.2, 4490)",
+    )
+    lonlat = client.get(
+        "/map/area.html", params={"bbox": "120.3,36.0,120.5,36.2", "layers": "shelters"}
+    )
     # The same area as a Gauss-Kruger box (EPSG:4549, metres) that holds the lon/lat box.
     xs, ys = Transformer.from_crs(4490, 4549, always_xy=True).transform(
-        [120.3, 120.5, 120.5, 120.3], [36.0, 36.0, 36.2, 36.2])
-    gk = client.get("/map/area.html", params={
-        "bbox": f"{min(xs)},{min(ys)},{max(xs)},{max(ys)}", "bbox-crs": "EPSG:4549",
-        "layers": "shelters"})
+        [120.3, 120.5, 120.5, 120.3], [36.0, 36.0, 36.2, 36.2]
+    )
+    gk = client.get(
+        "/map/area.html",
+        params={
+            "bbox": f"{min(xs)},{min(ys)},{max(xs)},{max(ys)}",
+            "bbox-crs": "EPSG:4549",
+            "layers": "shelters",
+        },
+    )
     assert lonlat.status_code == gk.status_code == 200
     assert 0 < n == lonlat.text.count('"type": "Feature"') <= gk.text.count('"type": "Feature"')
     bad = client.get("/map/area.html", params={"bbox": "1,2,3,4", "bbox-crs": "EPSG:9999"})
@@ -104,9 +118,16 @@ def test_area_map_takes_its_bbox_in_any_supported_crs(client, engine):
 
 
 def test_answer_map_shows_the_feature_collection(client):
-    fc = {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [120.38, 36.07]},
-         "properties": {"name": "shelter-answer-1", "distance_m": 120.5}}]}
+    fc = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [120.38, 36.07]},
+                "properties": {"name": "shelter-answer-1", "distance_m": 120.5},
+            }
+        ],
+    }
     r = client.post("/map/answer.html?title=nearest", json=fc)
     assert r.status_code == 200
     assert "shelter-answer-1" in r.text and remote(fetched_urls(r.text)[0]) == []
@@ -114,34 +135,56 @@ def test_answer_map_shows_the_feature_collection(client):
     assert r.status_code == 422
 
 
-@pytest.mark.parametrize("features, where", [
-    ([{}], "features.0.type"),  # was a 500
-    ([{"type": "Feature", "properties": {}}], "features.0.geometry"),
-    ([{"type": "Feature", "properties": {},
-       "geometry": {"type": "LineString", "coordinates": [[120.3, 36.0]]}}],
-     "features.0.geometry.LineString.coordinates"),
-    ([{"type": "Feature", "properties": {}, "geometry": {"type": "Circle"}}],
-     "features.0.geometry"),
-])
+@pytest.mark.parametrize(
+    "features, where",
+    [
+        ([{}], "features.0.type"),  # was a 500
+        ([{"type": "Feature", "properties": {}}], "features.0.geometry"),
+        (
+            [
+                {
+                    "type": "Feature",
+                    "properties": {},
+                    "geometry": {"type": "LineString", "coordinates": [[120.3, 36.0]]},
+                }
+            ],
+            "features.0.geometry.LineString.coordinates",
+        ),
+        (
+            [{"type": "Feature", "properties": {}, "geometry": {"type": "Circle"}}],
+            "features.0.geometry",
+        ),
+    ],
+)
 def test_answer_map_refuses_bad_geojson_with_422(client, features, where):
     r = client.post("/map/answer.html", json={"type": "FeatureCollection", "features": features})
     assert r.status_code == 422, r.text
     assert r.headers["content-type"] == "application/problem+json"
-    assert any(".".join(map(str, e["loc"])).startswith(f"body.{where}")
-               for e in r.json()["errors"]), r.json()
+    assert any(
+        ".".join(map(str, e["loc"])).startswith(f"body.{where}") for e in r.json()["errors"]
+    ), r.json()
 
 
 def test_answer_map_draws_features_and_skips_null_geometries(client):
-    fc = {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "geometry": None, "properties": {"name": "nowhere-1"}},
-        {"type": "Feature", "id": 7, "properties": None,
-         "geometry": {"type": "Point", "coordinates": [120.38, 36.07]}}]}
+    fc = {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "geometry": None, "properties": {"name": "nowhere-1"}},
+            {
+                "type": "Feature",
+                "id": 7,
+                "properties": None,
+                "geometry": {"type": "Point", "coordinates": [120.38, 36.07]},
+            },
+        ],
+    }
     r = client.post("/map/answer.html", json=fc)
     assert r.status_code == 200, r.text
     assert "120.38" in r.text and "nowhere-1" not in r.text
 
 
 # ---- a real browser on a live server ----
+
 
 @pytest.fixture(scope="module")
 def live_url(demo_db):
@@ -154,8 +197,11 @@ def live_url(demo_db):
 def test_browser_draws_tiles_and_the_time_slider_goes_back(live_url, engine, tmp_path):
     from playwright.sync_api import sync_playwright
 
-    lon, lat = count(engine, "SELECT array[ST_X(c), ST_Y(c)] FROM (SELECT ST_Centroid("
-                             "ST_Extent(geom)) c FROM city.pipelines_as_of('1975-01-01')) q")
+    lon, lat = count(
+        engine,
+        "SELECT array[ST_X(c), ST_Y(c)] FROM (SELECT ST_Centroid("
+        "ST_Extent(geom)) c FROM city.pipelines_as_of('1975-01-01')) q",
+    )
     with sync_playwright() as p:
         b = Browser(p)
         try:
@@ -188,8 +234,12 @@ def test_browser_on_a_gcj02_basemap_draws_and_queries_in_gcj02(demo_db, engine):
     from playwright.sync_api import sync_playwright
 
     from loaders.chinese_offsets import wgs84_to_gcj02
-    site, lon, lat = count(engine, "SELECT array[asset_id, ST_X(geom)::text, ST_Y(geom)::text]"
-                                   " FROM city.scenic_sites_current ORDER BY asset_id LIMIT 1")
+
+    site, lon, lat = count(
+        engine,
+        "SELECT array[asset_id, ST_X(geom)::text, ST_Y(geom)::text]"
+        " FROM city.scenic_sites_current ORDER BY asset_id LIMIT 1",
+    )
     lon, lat = float(lon), float(lat)
     glon, glat = (float(v) for v in wgs84_to_gcj02(lon, lat))
     with serving(webmap_app(demo_db, basemap_gcj02=True)) as url, sync_playwright() as p:
@@ -220,12 +270,16 @@ def test_browser_isolates_a_pipe_break_clicked_on_the_map(live_url, engine):
     import httpx
     from playwright.sync_api import sync_playwright
 
-    pipe, x, y = count(engine, """
+    pipe, x, y = count(
+        engine,
+        """
         SELECT array[asset_id, ST_X(p)::text, ST_Y(p)::text] FROM (
             SELECT asset_id, ST_LineInterpolatePoint(ST_Force2D(geom), 0.5) AS p
-            FROM city.pipelines_current WHERE utility = 'water' ORDER BY version_id LIMIT 1) q""")
-    want = httpx.post(f"{live_url}/analysis/isolate", headers=AUTH,
-                      json={"pipe": pipe}).json()["features"]
+            FROM city.pipelines_current WHERE utility = 'water' ORDER BY version_id LIMIT 1) q""",
+    )
+    want = httpx.post(f"{live_url}/analysis/isolate", headers=AUTH, json={"pipe": pipe}).json()[
+        "features"
+    ]
     with sync_playwright() as p:
         b = Browser(p)
         try:
@@ -237,8 +291,11 @@ def test_browser_isolates_a_pipe_break_clicked_on_the_map(live_url, engine):
             b.browser.close()
     assert got[0]["properties"]["broken_pipe"] == pipe
     close = {f["properties"]["asset_id"] for f in got if f["properties"]["role"] == "close"}
-    assert close == {f["properties"]["asset_id"] for f in want
-                     if f["properties"]["role"] == "close"} != set()
+    assert (
+        close
+        == {f["properties"]["asset_id"] for f in want if f["properties"]["role"] == "close"}
+        != set()
+    )
     assert status.startswith(f"break on {pipe}: close {len(close)} valve(s)")
     assert b.blocked == [] and b.errors == []
 
@@ -249,8 +306,11 @@ def test_browser_labels_features_by_their_style_without_overlaps(live_url, engin
     from playwright.sync_api import sync_playwright
 
     districts = set(count(engine, "SELECT array_agg(name) FROM city.districts_current"))
-    site, lon, lat = count(engine, "SELECT array[name, ST_X(geom)::text, ST_Y(geom)::text]"
-                                   " FROM city.scenic_sites_current ORDER BY asset_id LIMIT 1")
+    site, lon, lat = count(
+        engine,
+        "SELECT array[name, ST_X(geom)::text, ST_Y(geom)::text]"
+        " FROM city.scenic_sites_current ORDER BY asset_id LIMIT 1",
+    )
     with sync_playwright() as p:
         b = Browser(p)
         try:
@@ -269,7 +329,7 @@ def test_browser_labels_features_by_their_style_without_overlaps(live_url, engin
     named = {text for layer, text, *_ in whole if layer == "districts"}
     assert len(named) >= 5 and named <= districts
     for i, (_, _, x, y, w, h) in enumerate(whole):  # no two labels overlap
-        for _, _, x2, y2, w2, h2 in whole[i + 1:]:
+        for _, _, x2, y2, w2, h2 in whole[i + 1 :]:
             assert x + w <= x2 or x2 + w2 <= x or y + h <= y2 or y2 + h2 <= y
     assert not any(layer == "districts" for layer, *_ in hidden)
     assert site in {text for layer, text, *_ in close if layer == "scenic_sites"}
@@ -281,9 +341,12 @@ def test_browser_labels_features_by_their_style_without_overlaps(live_url, engin
 def test_browser_charts_a_sensors_readings_in_its_popup(live_url, engine):
     from playwright.sync_api import sync_playwright
 
-    sensor, lon, lat = count(engine, "SELECT array[asset_id, ST_X(geom)::text, ST_Y(geom)::text]"
-                                     " FROM city.sensors_current WHERE sensor_kind = 'pressure'"
-                                     " ORDER BY asset_id LIMIT 1")
+    sensor, lon, lat = count(
+        engine,
+        "SELECT array[asset_id, ST_X(geom)::text, ST_Y(geom)::text]"
+        " FROM city.sensors_current WHERE sensor_kind = 'pressure'"
+        " ORDER BY asset_id LIMIT 1",
+    )
     with sync_playwright() as p:
         b = Browser(p)
         try:
@@ -296,7 +359,8 @@ def test_browser_charts_a_sensors_readings_in_its_popup(live_url, engine):
             popup.locator(".sensor-chart").wait_for()
             text = popup.text_content()
             points = page.evaluate(
-                "document.querySelector('.sensor-chart polyline').getAttribute('points')")
+                "document.querySelector('.sensor-chart polyline').getAttribute('points')"
+            )
         finally:
             b.browser.close()
     assert f"管网监测点 {sensor}" in text

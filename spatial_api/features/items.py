@@ -155,6 +155,22 @@ def collection_json(
     return json.dumps(head, ensure_ascii=False)[:-1] + f', "features": [{features}]}}'
 
 
+def item_json(request: Request, collection: FeatureSource, feature_id: str, feature: dict) -> str:
+    """One feature as a document, with its links (and, for a layer, its version history)."""
+    base = f"{base_url(request)}/collections/{collection.id}"
+    links = [
+        Link(href=f"{base}/items/{feature_id}", rel="self", type=GEOJSON),
+        Link(href=base, rel="collection", type=JSON),
+    ]
+    if collection.spec is not None:
+        asset = str(feature["id"]).split("@")[0]
+        links.append(
+            Link(href=f"{base}/items/{asset}/history", rel="version-history", type=GEOJSON)
+        )
+    feature["links"] = [link.model_dump(exclude_none=True) for link in links]
+    return json.dumps(feature, ensure_ascii=False)
+
+
 async def one(
     conn: AsyncConnection,
     collection: FeatureSource,

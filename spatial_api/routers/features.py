@@ -14,7 +14,7 @@ from spatial_api.deps import CatalogDep, ConnDep, LayerDep, PrincipalDep
 from spatial_api.features import collections as colls
 from spatial_api.features import items
 from spatial_api.features.crs import parse_crs
-from spatial_api.features.links import GEOJSON, JSON, Link, base_url
+from spatial_api.features.links import JSON, Link, base_url
 from spatial_api.features.params import ItemsQuery, items_query
 from spatial_api.params import WhenDep
 from spatial_api.responses import GEOJSON_RESPONSE, GeoJSONResponse
@@ -149,20 +149,10 @@ async def get_item(
 ) -> GeoJSONResponse:
     """The asset as it is now, or at the instant `datetime`, or one version when the id
     reads `<asset_id>@<version>`."""
-    out = parse_crs(crs, "crs")
-    feature = (await items.one(conn, LayerSource(layer), feature_id, out, when=when))[0]
-    base = f"{base_url(request)}/collections/{layer.id}"
-    feature["links"] = [
-        {"href": f"{base}/items/{feature_id}", "rel": "self", "type": GEOJSON},
-        {"href": base, "rel": "collection", "type": JSON},
-        {
-            "href": f"{base}/items/{feature['id'].split('@')[0]}/history",
-            "rel": "version-history",
-            "type": GEOJSON,
-        },
-    ]
+    out, source = parse_crs(crs, "crs"), LayerSource(layer)
+    feature = (await items.one(conn, source, feature_id, out, when=when))[0]
     return GeoJSONResponse(
-        json.dumps(feature, ensure_ascii=False), headers={"Content-Crs": out.header}
+        items.item_json(request, source, feature_id, feature), headers={"Content-Crs": out.header}
     )
 
 

@@ -9,7 +9,6 @@ no valid time: a result is a snapshot. Routes here are registered before the cat
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Annotated
 from uuid import UUID
@@ -22,7 +21,6 @@ from spatial_api.deps import ConnDep, PrincipalDep
 from spatial_api.features import collections as colls
 from spatial_api.features import items
 from spatial_api.features.crs import parse_crs
-from spatial_api.features.links import GEOJSON, JSON, base_url
 from spatial_api.features.params import MAX_LIMIT, BBox, ItemsQuery, check_page
 from spatial_api.responses import GEOJSON_RESPONSE, GeoJSONResponse
 from spatial_api.routing import OgcRoute
@@ -102,13 +100,8 @@ async def get_result_item(
     if not feature_id.isdigit() or not 1 <= int(feature_id) <= result.feature_count:
         raise NotFound(f"no feature {feature_id!r} in {result.id!r}")
     feature = (await items.one(conn, result, int(feature_id), out))[0]
-    base = f"{base_url(request)}/collections/{result.id}"
-    feature["links"] = [
-        {"href": f"{base}/items/{feature_id}", "rel": "self", "type": GEOJSON},
-        {"href": base, "rel": "collection", "type": JSON},
-    ]
     return GeoJSONResponse(
-        json.dumps(feature, ensure_ascii=False), headers={"Content-Crs": out.header}
+        items.item_json(request, result, feature_id, feature), headers={"Content-Crs": out.header}
     )
 
 

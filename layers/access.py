@@ -33,6 +33,10 @@ class Principal:
     def may_see(self, spec: Guarded) -> bool:
         return spec.access is Access.public or self.restricted
 
+    def visible(self, catalog: Mapping[str, LayerSpec]) -> list[LayerSpec]:
+        """The catalog's layers this caller may see, in catalog order."""
+        return [spec for spec in catalog.values() if self.may_see(spec)]
+
     def refuse_hidden(self, specs: Iterable[Guarded]) -> None:
         """Raise Forbidden (403) naming every layer of `specs` this caller may not see."""
         if hidden := [s.id for s in specs if not self.may_see(s)]:

@@ -73,7 +73,7 @@ def layers_named(
 ) -> list[LayerSpec]:
     """The layers of a multi-layer tile, each checked for access (403) before anything else."""
     if collections is None:
-        return [s for s in catalog.values() if principal.may_see(s)]
+        return principal.visible(catalog)
     ids = [i.strip() for i in collections.split(",") if i.strip()]
     if not ids or len(set(ids)) != len(ids):
         raise InvalidParameter("collections: give distinct layer ids, comma-separated")

@@ -93,7 +93,7 @@ async def list_collections(
     request: Request, catalog: CatalogDep, principal: PrincipalDep, conn: ConnDep
 ) -> colls.Collections:
     """Catalog layers, then live saved results; restricted ones need a token."""
-    visible = [spec for spec in catalog.values() if principal.may_see(spec)]
+    visible = principal.visible(catalog)
     return colls.Collections(
         links=[Link(href=f"{base_url(request)}/collections", rel="self", type=JSON)],
         collections=[

@@ -14,7 +14,7 @@ router = APIRouter(tags=["layers"], route_class=StrictRoute)
 @router.get("/layers", response_model=list[LayerSpec])
 async def list_layers(catalog: CatalogDep, principal: PrincipalDep) -> list[LayerSpec]:
     """Layers this caller may see; restricted ones need a token."""
-    return [spec for spec in catalog.values() if principal.may_see(spec)]
+    return principal.visible(catalog)
 
 
 @router.get("/layers/{layer_id}", response_model=LayerSpec)

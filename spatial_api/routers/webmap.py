@@ -120,7 +120,7 @@ async def area_map(
     """An area: several layers clipped to a bbox, as one self-contained HTML map."""
     area = BBox.parse(bbox, parse_crs(bbox_crs, "bbox-crs"))
     ids = [i.strip() for i in layers.split(",") if i.strip()] or [
-        s.id for s in catalog.values() if principal.may_see(s)
+        s.id for s in principal.visible(catalog)
     ]
     specs = [catalog[i] for i in ids]  # LayerNotFound → 404
     principal.refuse_hidden(specs)

@@ -79,9 +79,21 @@ async def isolate(
         raise InvalidParameter("datetime: isolation needs an instant, not an interval")
     pipes = select_features(principal.layer(catalog, "pipelines"), when, None, "p")
     nodes = select_features(principal.layer(catalog, "pipe_nodes"), when, None, "n")
+    # A click snaps to the nearest pipe of the utility named: six may run within 3 m.
+    candidates = (
+        pipes
+        if req.point is None
+        else select_features(
+            principal.layer(catalog, "pipelines"), when, {"utility": req.utility}, "c"
+        )
+    )
     async with conn.begin():
-        brk = await _find_break(conn, req, pipes)
+        brk = await _find_break(conn, req, candidates)
         utility, a, b = (brk.props.get(k) for k in ("utility", "from_node", "to_node"))
+        if req.utility is not None and utility != req.utility:
+            raise InvalidParameter(
+                f"utility: pipe {brk.props['asset_id']!r} is a {utility} pipe, not {req.utility}"
+            )
         if not a or not b:
             raise InvalidParameter(
                 f"pipe {brk.props['asset_id']!r} has no from_node/to_node: "
@@ -107,6 +119,7 @@ async def isolate(
         await conn.execute(
             text(VALVES.format(nodes=nodes.sql, box=box)).bindparams(*nodes.binds), params
         )
+        await _refuse_without_valves(conn, utility, req.max_radius_m)
         await conn.execute(
             text("CREATE TEMP TABLE _walk ON COMMIT DROP AS " + WALK), {"a": a, "b": b}
         )
@@ -165,6 +178,19 @@ async def isolate(
         "complete": edge == 0,
     }
     return [feature(0, None, summary), *features], True
+
+
+async def _refuse_without_valves(conn: AsyncConnection, utility: str, radius_m: float) -> None:
+    """Valves isolate a break only where there are valves that work: say so, rather than
+    answer 'close 0 valves' with half a network shut off (a power network has none)."""
+    operable = (
+        await conn.execute(text("SELECT count(*) FROM _valves WHERE state IN ('open', 'closed')"))
+    ).scalar_one()
+    if operable == 0:
+        raise InvalidParameter(
+            f"no operable valve of the {utility} network within {radius_m:g} m of the break: "
+            "it cannot be isolated by valves here"
+        )
 
 
 async def _find_break(conn: AsyncConnection, req: IsolateRequest, pipes):

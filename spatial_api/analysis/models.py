@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from layers.common import UTILITIES
+
 Scalar = str | int | float | bool | None
 Filter = dict[str, Scalar]
 
@@ -14,6 +16,9 @@ _LAYER = Field(max_length=64, description="Layer id from the catalog")
 _FILTER = Field(
     default=None, max_length=20, description='Attribute equality, e.g. {"utility": "water"}'
 )
+
+
+Utility = Literal[UTILITIES]  # type: ignore[valid-type]  # the catalog's tuple, spread
 
 
 def exactly_one(model: Any, first: str, second: str) -> Any:
@@ -192,10 +197,16 @@ class IsochroneQuery(Options):
 
 
 class IsolateRequest(Options):
-    """A pipe break: the pipe's asset id, or a point (the nearest pipe within max_snap_m)."""
+    """A pipe break: the pipe's asset id, or a point and the utility broken there (the
+    nearest pipe of that utility within max_snap_m)."""
 
     pipe: str | None = Field(default=None, max_length=200, description="asset_id of the pipe")
     point: tuple[float, float] | None = Field(default=None, description="[lon, lat] in `crs`")
+    utility: Utility | None = Field(
+        default=None,
+        description="The broken pipe's utility: required with `point`, since utilities run "
+        "a metre or two apart; with `pipe`, checked against it",
+    )
     crs: str | None = _CRS
     max_snap_m: float = Field(default=50, description="How far the point may be from a pipe")
     max_radius_m: float = Field(
@@ -204,7 +215,13 @@ class IsolateRequest(Options):
 
     @model_validator(mode="after")
     def _one_break(self) -> IsolateRequest:
-        return exactly_one(self, "pipe", "point")
+        exactly_one(self, "pipe", "point")
+        if self.point is not None and self.utility is None:
+            raise ValueError(
+                "a break at a point needs its `utility` (water, drainage, gas, "
+                "heating, telecom or power): pipes of several run side by side"
+            )
+        return self
 
 
 class PlannedPipe(BaseModel):

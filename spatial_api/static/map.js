@@ -269,10 +269,11 @@ async function runTool(tool, points) {
     showGeoJSON("draft", { type: "Feature", properties: {}, geometry: circle([lon, lat], distance) });
     answer = await getJSON(api("lbs/within", { lon, lat, layer, distance_m: distance,
                                                  datetime: state.datetime, ...displayCrs() }));
-  } else if (tool === "isolate") {  // a break on the pipe nearest the click
+  } else if (tool === "isolate") {  // a break on the nearest pipe of the utility picked
     answer = await getJSON(api("analysis/isolate"), {
       method: "POST", headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ point: [lon, lat], datetime: state.datetime, ...displayCrs() }),
+      body: JSON.stringify({ point: [lon, lat], utility: $("utility").value,
+                             datetime: state.datetime, ...displayCrs() }),
     });
   } else {
     const geometry = points.length > 2
@@ -356,6 +357,11 @@ async function start() {
     $("layers").append(legendRow(spec));
     $("target").append(new Option(`${spec.title_zh} ${spec.id}`, spec.id));
   });
+  // The break tool's utilities are the pipelines layer's choices, from the catalog.
+  const pipes = state.specs.find((spec) => spec.id === "pipelines");
+  for (const u of pipes?.attributes.find((a) => a.name === "utility")?.choices || []) {
+    $("utility").append(new Option(u, u));
+  }
   const base = sources[0];
   if (base.bounds) map.fitBounds(base.bounds, { padding: 20, animate: false });
   addOverlay("draft", "#333333", true);
@@ -365,6 +371,7 @@ async function start() {
   $("year").addEventListener("change", (e) => setDatetime(Number(e.target.value)));
   $("tool").addEventListener("change", (e) => {
     $("run").hidden = e.target.value !== "buffer"; state.draft = [];
+    $("utility-row").hidden = e.target.value !== "isolate";
   });
   $("run").addEventListener("click", () => runTool("buffer", state.draft)
     .catch((err) => status(`buffer failed: ${err.message}`, true)));

@@ -104,15 +104,17 @@ def test_isolating_a_break_closes_the_nearest_operable_valves(client, network):
     # A point beside p5 finds p5: the same section, bounded by the same valves.
     x, y = net_xy("N5")
     near = client.post(
-        "/analysis/isolate", headers=AUTH, json={"point": [x + 0.0005, y + 0.0001]}
+        "/analysis/isolate",
+        headers=AUTH,
+        json={"point": [x + 0.0005, y + 0.0001], "utility": "water"},
     ).json()["features"]
     assert near[0]["properties"]["broken_pipe"] == "p5"
     assert {
         f["properties"]["asset_id"] for f in near[1:] if f["properties"]["role"] == "close"
     } == {"N2", "N6"}
-    # A search radius that stops inside the section says it is incomplete.
+    # A search radius that stops inside the section (N2 in reach, N6 not) says it is incomplete.
     small = client.post(
-        "/analysis/isolate", headers=AUTH, json={"pipe": "p3", "max_radius_m": 60}
+        "/analysis/isolate", headers=AUTH, json={"pipe": "p3", "max_radius_m": 150}
     ).json()["features"]
     assert small[0]["properties"]["complete"] is False
 
@@ -123,7 +125,9 @@ def test_isolation_errors(client, network):
         client.post("/analysis/isolate", headers=AUTH, json={"pipe": "nope"}), 404, "no pipe 'nope'"
     )
     problem(
-        client.post("/analysis/isolate", headers=AUTH, json={"point": [100.0, 10.0]}),
+        client.post(
+            "/analysis/isolate", headers=AUTH, json={"point": [100.0, 10.0], "utility": "water"}
+        ),
         404,
         "no pipe",
     )
@@ -133,4 +137,56 @@ def test_isolation_errors(client, network):
         client.post("/analysis/isolate", headers=AUTH, json={"pipe": "p3", "max_radius_m": 10**6}),
         400,
         "max_radius_m",
+    )
+
+
+# On g1 (gas), 2 m from p1 (water): the click is where a crew would put it on a street.
+ON_GAS_BESIDE_WATER = [122.0018, 36.99994]
+
+
+def test_a_break_at_a_point_isolates_the_utility_named(client, network):
+    water = client.post(
+        "/analysis/isolate", headers=AUTH, json={"point": ON_GAS_BESIDE_WATER, "utility": "water"}
+    ).json()["features"]
+    assert (water[0]["properties"]["broken_pipe"], water[0]["properties"]["utility"]) == (
+        "p1",
+        "water",
+    )
+    close = {f["properties"]["asset_id"] for f in water[1:] if f["properties"]["role"] == "close"}
+    pipes = {
+        f["properties"]["asset_id"] for f in water[1:] if f["properties"]["role"] == "isolated_pipe"
+    }
+    assert (close, pipes) == ({"N2"}, {"p1"})
+
+
+def test_a_break_at_a_point_needs_its_utility(client, network):
+    r = client.post("/analysis/isolate", headers=AUTH, json={"point": ON_GAS_BESIDE_WATER})
+    assert r.status_code == 422
+    assert "needs its `utility`" in r.json()["detail"]
+    bad = client.post(
+        "/analysis/isolate", headers=AUTH, json={"point": ON_GAS_BESIDE_WATER, "utility": "oil"}
+    )
+    assert bad.status_code == 422 and "utility" in bad.json()["detail"]
+
+
+def test_a_network_without_operable_valves_is_refused_saying_so(client, network):
+    problem(
+        client.post(
+            "/analysis/isolate", headers=AUTH, json={"point": ON_GAS_BESIDE_WATER, "utility": "gas"}
+        ),
+        400,
+        "no operable valve of the gas network within 3000 m of the break",
+    )
+    problem(
+        client.post("/analysis/isolate", headers=AUTH, json={"pipe": "g1"}),
+        400,
+        "cannot be isolated by valves",
+    )
+
+
+def test_a_pipe_of_another_utility_than_named_is_refused(client, network):
+    problem(
+        client.post("/analysis/isolate", headers=AUTH, json={"pipe": "p3", "utility": "gas"}),
+        400,
+        "utility: pipe 'p3' is a water pipe, not gas",
     )

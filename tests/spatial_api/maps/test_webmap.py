@@ -285,10 +285,14 @@ def test_browser_isolates_a_pipe_break_clicked_on_the_map(live_url, engine):
         try:
             page = b.open_map(f"{live_url}/map?token={TOKEN}")
             page.select_option("#tool", "isolate")
+            assert page.is_visible("#utility-row")  # the break tool asks which utility broke
+            choices = page.eval_on_selector_all("#utility option", "os => os.map(o => o.value)")
+            page.select_option("#utility", "water")
             got = page.evaluate(f"citygis.runTool('isolate', [[{x}, {y}]])")["features"]
             status = page.locator("#status").text_content()
         finally:
             b.browser.close()
+    assert choices == ["water", "drainage", "gas", "heating", "telecom", "power"]
     assert got[0]["properties"]["broken_pipe"] == pipe
     close = {f["properties"]["asset_id"] for f in got if f["properties"]["role"] == "close"}
     assert (

@@ -5,11 +5,15 @@ Used by the readings routes and by the notebooks' helpers, so both read the same
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 from pydantic import TypeAdapter, ValidationError
 
+from layers import LayerSpec
 from layers.errors import InvalidParameter
+from layers.query import Value
+from tiles.filters import parse_filters
 
 MIN_BIN, MAX_BIN = timedelta(seconds=1), timedelta(days=366)
 EARLIEST, LATEST = datetime(1900, 1, 1, tzinfo=UTC), datetime(9000, 1, 1, tzinfo=UTC)
@@ -57,6 +61,19 @@ LEFT JOIN LATERAL (  -- one backward step on the primary key per sensor
     SELECT observed_at, value FROM city.sensor_readings
     WHERE sensor_id = s.asset_id AND observed_at <= :at
     ORDER BY observed_at DESC LIMIT 1) AS r ON true
-WHERE s.geom && ST_MakeEnvelope(:west, :south, :east, :north, 4490)
+WHERE s.geom && ST_MakeEnvelope(:west, :south, :east, :north, 4490){where}
 ORDER BY s.asset_id
 """
+# The live view's own parameters; any other is a sensors attribute to filter on.
+LATEST_PARAMS = frozenset({"bbox", "bbox-crs", "datetime", "token", "f"})
+
+
+def latest_filters(
+    spec: LayerSpec, pairs: Iterable[tuple[str, str]]
+) -> tuple[str, dict[str, Value]]:
+    """`?sensor_kind=gas_concentration&status=in_service`: catalog attributes, typed and
+    checked against their choices (400 for any other name), as SQL on `s` and binds."""
+    wanted = [(k, v) for k, v in pairs if k not in LATEST_PARAMS]
+    filters = parse_filters([spec], wanted)[spec.id]
+    where = "".join(f" AND s.{name} = :f_{name}" for name in filters)
+    return where, {f"f_{name}": value for name, value in filters.items()}

@@ -33,10 +33,11 @@ from spatial_api.readings import (
     LATEST_SQL,
     RAW_SQL,
     SENSOR_SQL,
+    latest_filters,
     parse_bin,
 )
 from spatial_api.responses import GEOJSON_RESPONSE, GeoJSONResponse
-from spatial_api.routing import StrictRoute
+from spatial_api.routing import StrictRoute, attribute_filters
 
 
 async def require_sensors(catalog: CatalogDep, principal: PrincipalDep) -> None:
@@ -147,7 +148,10 @@ async def readings(
     response_class=GeoJSONResponse,
     responses=GEOJSON_RESPONSE,
 )
+@attribute_filters
 async def latest(
+    request: Request,
+    catalog: CatalogDep,
     conn: ConnDep,
     box: BBoxDep,
     datetime_: Annotated[
@@ -160,7 +164,9 @@ async def latest(
         ),
     ] = None,
 ) -> GeoJSONResponse:
-    """Every sensor in service, with its latest reading (null when it has none yet)."""
+    """Every sensor in service, with its latest reading (null when it has none yet);
+    attribute filters (`?sensor_kind=gas_concentration`) narrow it."""
+    where, binds = latest_filters(catalog["sensors"], request.query_params.multi_items())
     when = DateTimeInterval.parse(datetime_)
     if when is not None and not when.instant:
         raise InvalidParameter("datetime: give an instant, the moment to read the sensors at")
@@ -169,7 +175,8 @@ async def latest(
     west, south, east, north = box.lonlat() if box else (-180.0, -90.0, 180.0, 90.0)
     rows = (
         await conn.execute(
-            text(LATEST_SQL), {"at": at, "west": west, "south": south, "east": east, "north": north}
+            text(LATEST_SQL.format(where=where)),
+            binds | {"at": at, "west": west, "south": south, "east": east, "north": north},
         )
     ).all()
     features = [

@@ -233,3 +233,28 @@ def test_latest_readings_are_the_live_view_of_every_sensor(client):
     assert client.get(path).status_code == 403
     interval = client.get(path, params={"datetime": "2024-01-01T00:00:00Z/.."}, headers=AUTH)
     assert interval.status_code == 400 and "give an instant" in interval.json()["detail"]
+
+
+def test_latest_readings_honour_attribute_filters(client):
+    """Defect: `?sensor_kind=gas_concentration` was ignored and every sensor came back."""
+    path = "/collections/sensors/readings/latest"
+
+    def ids(**params):
+        r = client.get(path, params=params, headers=AUTH)
+        assert r.status_code == 200, r.text
+        return [f["id"] for f in r.json()["features"]]
+
+    assert ids(sensor_kind="gas_concentration") == []
+    assert ids(sensor_kind="pressure") == ["P1"]
+    assert ids(sensor_kind="pressure", datetime="2024-03-02T00:00:00Z") == ["P1", "P2"]
+    assert ids(sensor_kind="pressure", bbox="100,20,101,21") == []
+    unknown = client.get(path, params={"colour": "red"}, headers=AUTH)
+    assert (
+        unknown.status_code == 400
+        and "colour: not an attribute of sensors" in unknown.json()["detail"]
+    )
+    choice = client.get(path, params={"sensor_kind": "smell"}, headers=AUTH)
+    assert (
+        choice.status_code == 400
+        and "sensor_kind: 'smell' is not one of" in choice.json()["detail"]
+    )

@@ -1,7 +1,8 @@
 """Every route refuses a query parameter it does not know, with a 400 naming it.
 
 Defect: some routes refused unknown parameters, others ignored them silently
-(`/collections/sensors/readings/latest?sensor_kind=…` returned every sensor).
+(`/collections/sensors/readings/latest?sensor_kind=…` returned every sensor; it now filters,
+tests/spatial_api/test_readings.py).
 """
 
 from __future__ import annotations
@@ -53,19 +54,6 @@ def test_every_operation_refuses_an_unknown_query_parameter(client):
         assert r.status_code == 400, (method, path, r.status_code, r.text)
         assert r.headers["content-type"] == "application/problem+json", (method, path)
         assert "no_such_param" in r.json()["detail"], (method, path, r.json())
-
-
-def test_the_live_sensor_view_refuses_a_filter_it_does_not_apply(client):
-    r = client.get(
-        "/collections/sensors/readings/latest",
-        params={"sensor_kind": "gas_concentration"},
-        headers=AUTH,
-    )
-    assert r.status_code == 400
-    assert r.json()["detail"] == (
-        "unknown query parameter(s) sensor_kind; /collections/sensors/readings/latest takes "
-        "bbox, bbox-crs, datetime"
-    )
 
 
 @pytest.mark.parametrize(

@@ -6,14 +6,18 @@ this router; they can equally be included in `create_app` on their own.
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Body
 
 from spatial_api.analysis import buffer as buffer_ops
 from spatial_api.analysis import clearance as clearance_ops
 from spatial_api.analysis import coverage as coverage_ops
+from spatial_api.analysis import hazard as hazard_ops
 from spatial_api.analysis import isolation
 from spatial_api.analysis import overlay as overlay_ops
 from spatial_api.analysis.answer import answer
+from spatial_api.analysis.hazard_models import HazardZoneRequest
 from spatial_api.analysis.models import (
     BufferRequest,
     ClearanceRequest,
@@ -83,3 +87,18 @@ async def clearance(
     """
     features, restricted = await clearance_ops.clearance(conn, catalog, principal, req)
     return await answer(conn, "clearance", req, features, restricted)
+
+
+@router.post("/analysis/hazard-zone", response_model=FeatureCollection)
+async def hazard_zone(
+    req: Annotated[HazardZoneRequest, Body()], conn: ConnDep
+) -> FeatureCollection:
+    """Hazard zones about a point, by `preset`: erg, erg115, bomb or custom.
+
+    erg: ERG 2016 initial isolation circle and the downwind protective action square;
+    erg115: Guide 115 isolation and BLEVE evacuation; bomb: NCTC mandatory evacuation and
+    shelter-in-place; custom: a circle or polygon and a downwind sector. One feature per
+    zone (zone, distance_m, geodesic area_m2), each naming its table's edition and source.
+    """
+    features = await hazard_ops.hazard_zone(conn, req)
+    return await answer(conn, "hazard-zone", req, features, False)

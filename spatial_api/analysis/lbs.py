@@ -121,23 +121,10 @@ async def reverse(
     road_r = check_distance("road_radius_m", q.road_radius_m, 50_000)
     when = q.datetime_
     out: list[dict] = []
-    for layer, role in (("districts", "district"), ("logistics_parks", "logistics_park")):
-        rows = await nearest(
-            conn,
-            catalog,
-            principal,
-            NearestQuery(
-                layer=layer,
-                lon=q.lon,
-                lat=q.lat,
-                crs=q.crs,
-                k=1,
-                max_distance_m=0.001,
-                datetime=when,
-            ),
-        )
-        out += [f | {"properties": f["properties"] | {"role": role}} for f in rows[0]]
+    # Containing areas are the nearest within a millimetre; sites and the road, within reach.
     for layer, role, k, radius in (
+        ("districts", "district", 1, 0.001),
+        ("logistics_parks", "logistics_park", 1, 0.001),
         ("scenic_sites", "scenic_site", 5, site_r),
         ("roads", "nearest_road", 1, road_r),
     ):

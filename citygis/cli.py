@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Column, Table
 
-from citygis import load_cmd, logs
+from citygis import load_cmd, logs, token_cmd
 from citygis.cluster import Cluster, ClusterError, database_url
 from citygis.console import err, fail, migrated_url, out
 from citygis.settings import DatabaseSettings, ServerSettings
@@ -20,6 +20,7 @@ db_app = typer.Typer(
     help="The database: embedded PostGIS cluster and schema.", no_args_is_help=True
 )
 app.add_typer(db_app, name="db")
+token_cmd.register(app)
 log = logging.getLogger("citygis")
 
 
@@ -153,10 +154,8 @@ def list_layers(as_json: Annotated[bool, typer.Option("--json")] = False) -> Non
 
 
 def _serve(
-    host: str | None, port: int | None, url: str | None = None, demo_token: bool = False
+    host: str | None, port: int | None, url: str | None = None, demo_tokens: bool = False
 ) -> None:
-    import secrets
-
     import uvicorn
 
     from spatial_api import create_app
@@ -165,24 +164,17 @@ def _serve(
     db = DatabaseSettings()
     url = url or migrated_url()
     host, port = host or server.host, port or server.port
-    if demo_token and not server.tokens:
-        # The demo shows buried pipelines too; a fresh token keeps them off the open API.
-        server = server.model_copy(update={"restricted_tokens": secrets.token_urlsafe(16)})
     api = create_app(url, server, pool_size=db.pool_size)
     out().print(
         f"[bold green]citygis is serving at http://{host}:{port}/[/] "
         f"(layers: /layers, health: /health, API: /api.html)"
     )
-    if server.tokens:
-        out().print(
-            f"restricted layers (pipelines, pipe nodes, hazard sources) need "
-            f"'Authorization: Bearer {server.tokens[0]}'"
-        )
-        out().print(
-            f"[bold]map with every layer: http://{host}:{port}/map?token={server.tokens[0]}[/]"
-        )
-    else:
-        out().print(f"[bold]map: http://{host}:{port}/map[/]")
+    out().print(f"[bold]map (viewer: public layers): http://{host}:{port}/map[/]")
+    if demo_tokens:
+        # One token per role, so each kind of user opens their own map.
+        for role, token in token_cmd.demo_tokens(url).items():
+            out().print(f"  {role:<9} http://{host}:{port}/map?token={token}")
+        out().print("restricted layers need 'Authorization: Bearer <token>' in the API")
     uvicorn.run(api, host=host, port=port, log_level=server.log_level)
 
 
@@ -217,7 +209,7 @@ def demo(
     url = migrated_url()
     load_demo(url, seed=seed, scale=scale, reload=reload)
     if serve:
-        _serve(host, port, url, demo_token=True)
+        _serve(host, port, url, demo_tokens=True)
 
 
 def run() -> None:  # pragma: no cover

@@ -55,7 +55,12 @@ class ServerSettings(BaseSettings):
         default=None, description="Base URL clients reach the API at, for links"
     )
     restricted_tokens: str = Field(
-        default="", description="Comma-separated bearer tokens that may read restricted layers"
+        default="",
+        description="Comma-separated bearer tokens with the admin role (set-ups from before "
+        "roles); `citygis token create` makes tokens per role",
+    )
+    roles_file: Path | None = Field(
+        default=None, description="TOML file that redefines or adds roles (layers/roles.py)"
     )
     basemap_url: str | None = Field(
         default=None,

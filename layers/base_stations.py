@@ -18,6 +18,7 @@ BASE_STATIONS = LayerSpec(
         "several operators (统建共用). Sectors live in their own layer."
     ),
     geometry_type="Point",
+    writers=("planner",),
     attributes=(
         name(),
         Attribute(
@@ -67,6 +68,7 @@ SECTORS = LayerSpec(
         "(azimuth, beamwidth, tilt, height, power) from which coverage is computed."
     ),
     geometry_type="Point",
+    writers=("planner",),
     attributes=(
         Attribute(
             name="site_id",

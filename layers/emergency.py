@@ -12,6 +12,7 @@ INCIDENTS = LayerSpec(
         "severity follows the national four levels (I most severe)."
     ),
     geometry_type="Point",
+    writers=("emergency",),
     temporal=Temporal(event_start="started_at", event_end="ended_at"),
     attributes=(
         name(),
@@ -72,6 +73,7 @@ SHELTERS = LayerSpec(
     title_zh="应急避难场所",
     description="Places people go in an emergency, with how many they hold.",
     geometry_type="Point",
+    writers=("emergency",),
     attributes=(
         name(required=True),
         capacity("persons"),
@@ -99,6 +101,8 @@ HAZARD_SOURCES = LayerSpec(
     title_zh="危险源",
     description="Sites holding dangerous substances (重大危险源) that emergencies must avoid.",
     geometry_type="Point",
+    readers=("emergency",),
+    writers=("emergency",),
     access=Access.restricted,
     attributes=(
         name(required=True),
@@ -143,6 +147,7 @@ PROTECTED_TARGETS = LayerSpec(
     title_zh="防护目标",
     description="Schools, hospitals and other places whose people an emergency must protect.",
     geometry_type="Point",
+    writers=("emergency",),
     attributes=(
         name(required=True),
         Attribute(

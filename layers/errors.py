@@ -13,6 +13,33 @@ class Forbidden(PermissionError):
     """A restricted layer asked for without the right credentials (→ 403)."""
 
 
+class Unauthorized(PermissionError):
+    """A token that is unknown, expired or revoked (→ 401)."""
+
+
+class Conflict(RuntimeError):
+    """A write that clashes with what is stored: an existing asset, a changed live asset
+    under a scenario commit (→ 409). `assets` names them."""
+
+    def __init__(self, message: str, assets: list[str] | None = None):
+        super().__init__(message)
+        self.assets = assets or []
+
+
+class PreconditionFailed(RuntimeError):
+    """If-Match names a version that is no longer current (→ 412)."""
+
+
+class InvalidFeatures(ValueError):
+    """A write whose features break the catalog's rules (→ 422); `problems` lists each."""
+
+    def __init__(self, problems: list[dict]):
+        first = problems[0]["reason"] if problems else "invalid"
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        super().__init__(f"{first}{more}")
+        self.problems = problems
+
+
 class TooLarge(ValueError):
     """An input geometry or an answer bigger than the API will handle (→ 413)."""
 
@@ -34,12 +61,16 @@ class FeatureNotFound(LookupError):
 
 
 __all__ = [
+    "Conflict",
     "FeatureNotFound",
     "Forbidden",
+    "InvalidFeatures",
     "InvalidParameter",
     "LayerNotFound",
     "NotFound",
+    "PreconditionFailed",
     "TileMatrixSetNotFound",
     "TileNotFound",
     "TooLarge",
+    "Unauthorized",
 ]

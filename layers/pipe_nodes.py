@@ -11,6 +11,8 @@ PIPE_NODES = LayerSpec(
         "isolation."
     ),
     geometry_type="Point",
+    readers=("crew", "emergency"),
+    writers=("crew",),
     dimension=3,
     access=Access.restricted,
     attributes=(

@@ -28,6 +28,8 @@ PIPELINES = LayerSpec(
         "the network topology."
     ),
     geometry_type="LineString",
+    readers=("crew", "emergency"),
+    writers=("crew",),
     dimension=3,
     access=Access.restricted,
     attributes=(

@@ -11,6 +11,8 @@ SENSORS = LayerSpec(
         "(city.sensor_readings, /collections/sensors/items/{id}/readings)."
     ),
     geometry_type="Point",
+    readers=("crew", "emergency"),
+    writers=("crew",),
     access=Access.restricted,
     attributes=(
         utility(),

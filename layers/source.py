@@ -49,6 +49,9 @@ class FeatureSource(Protocol):
     def access(self) -> Access: ...
 
     @property
+    def sources(self) -> tuple[str, ...]: ...
+
+    @property
     def spec(self) -> LayerSpec | None: ...
 
     def rows(self, when: DateTimeInterval | None) -> tuple[str, dict[str, Any]]: ...
@@ -96,6 +99,10 @@ class LayerSource:
     @property
     def access(self) -> Access:
         return self.spec.access
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        return (self.spec.id,)
 
     def rows(self, when: DateTimeInterval | None) -> tuple[str, dict[str, Any]]:
         return layer_source(self.spec, when)

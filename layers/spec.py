@@ -110,13 +110,26 @@ class LayerSpec(Frozen):
     attributes: tuple[Attribute, ...]
     temporal: Temporal = Temporal()
     access: Access = Access.public
+    # Roles (layers/roles.py) that read a restricted layer and that write the layer;
+    # every role reads a public layer, and admin reads and writes everything.
+    readers: tuple[str, ...] = ()
+    writers: tuple[str, ...] = ()
     style: Style
 
     @field_validator("attributes")
     @classmethod
     def _unique_names(cls, attrs: tuple[Attribute, ...]) -> tuple[Attribute, ...]:
         names = [a.name for a in attrs]
-        reserved = {"version_id", "asset_id", "valid", "geom", "source", "recorded_at"}
+        reserved = {
+            "version_id",
+            "asset_id",
+            "valid",
+            "geom",
+            "source",
+            "recorded_at",
+            "superseded_at",
+            "scenario_id",
+        }
         if clash := reserved.intersection(names):
             raise ValueError(f"reserved attribute names: {sorted(clash)}")
         if len(set(names)) != len(names):
@@ -142,6 +155,11 @@ class LayerSpec(Frozen):
             if a.name == name:
                 return a
         raise KeyError(name)
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """The catalog layers whose readers decide who sees this one: itself."""
+        return (self.id,)
 
     @property
     def postgis_type(self) -> str:

@@ -21,7 +21,14 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, TIMESTAMP, TSTZRANGE, UUID, ExcludeConstraint
+from sqlalchemy.dialects.postgresql import (
+    ARRAY,
+    JSONB,
+    TIMESTAMP,
+    TSTZRANGE,
+    UUID,
+    ExcludeConstraint,
+)
 from sqlalchemy.types import TypeEngine
 
 from layers.spec import STORAGE_SRID, Attribute, AttrType, LayerSpec
@@ -149,6 +156,13 @@ def result_tables(metadata: MetaData) -> tuple[Table, Table]:
             server_default=text("false"),
             comment="Derived from a restricted layer: only token holders may read it",
         ),
+        Column(
+            "sources",
+            ARRAY(Text),
+            nullable=False,
+            server_default=text("'{}'::text[]"),
+            comment="Restricted layers whose readers may read it (all of them needed)",
+        ),
         Column("feature_count", Integer, nullable=False),
         Column(
             "created_at", TIMESTAMP(timezone=True), nullable=False, server_default=text("now()")
@@ -198,9 +212,44 @@ def sensor_readings_table(metadata: MetaData) -> Table:
     )
 
 
+def access_tables(metadata: MetaData) -> tuple[Table, Table]:
+    """API tokens (stored hashed) and the audit log of writes and restricted reads."""
+    tokens = Table(
+        "tokens",
+        metadata,
+        Column("name", Text, primary_key=True),
+        Column("role", Text, nullable=False),
+        Column("sha256", Text, nullable=False, unique=True, comment="Hex SHA-256 of the token"),
+        Column(
+            "created_at", TIMESTAMP(timezone=True), nullable=False, server_default=text("now()")
+        ),
+        Column("expires_at", TIMESTAMP(timezone=True)),
+        Column("revoked_at", TIMESTAMP(timezone=True)),
+        Column("last_used_at", TIMESTAMP(timezone=True)),
+        schema=SCHEMA,
+        comment="API tokens: only their hash is kept; the token is shown once, at creation",
+    )
+    audit = Table(
+        "audit",
+        metadata,
+        Column("id", BigInteger, Identity(), primary_key=True),
+        Column("at", TIMESTAMP(timezone=True), nullable=False, server_default=text("now()")),
+        Column("token_name", Text, comment="NULL: anonymous"),
+        Column("role", Text, nullable=False),
+        Column("action", Text, nullable=False, comment="read, create, replace, update, delete…"),
+        Column("layer_id", Text),
+        Column("details", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+        Index("audit_at_idx", "at"),
+        schema=SCHEMA,
+        comment="Who wrote what, and who read restricted layers (bbox)",
+    )
+    return tokens, audit
+
+
 def build_metadata(layers: tuple[LayerSpec, ...]) -> MetaData:
     metadata = MetaData(schema=SCHEMA)
     load_runs_table(metadata)
+    access_tables(metadata)
     result_tables(metadata)
     sensor_readings_table(metadata)
     for spec in layers:

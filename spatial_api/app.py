@@ -12,6 +12,8 @@ from citygis import __version__
 from citygis.db import make_async_engine
 from citygis.settings import ServerSettings
 from layers import Catalog
+from layers.roles import load_roles
+from layers.tokens import TOKENS_CHANGED
 from spatial_api import errors
 from spatial_api.routers import (
     analysis,
@@ -27,6 +29,7 @@ from spatial_api.routers import (
     webmap,
 )
 from spatial_api.tile_lane import TileLane
+from spatial_api.tokens import TokenBook
 from tiles.listener import tiles_runtime
 
 log = logging.getLogger(__name__)
@@ -42,9 +45,17 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
         app.state.catalog = Catalog()
+        app.state.roles = load_roles(app.state.catalog.values(), settings.roles_file)
         app.state.engine = make_async_engine(database_url, pool_size=pool_size)
+        book = app.state.token_book = TokenBook(app.state.engine, app.state.roles, settings.tokens)
+
+        def heard(payload: str | None) -> None:
+            if payload in (None, TOKENS_CHANGED):
+                book.forget()
+
         log.info("API ready with %d layers", len(app.state.catalog))
-        async with tiles_runtime(app.state, database_url):  # tile cache + LISTEN invalidation
+        # The tile cache and token book, kept fresh by LISTEN.
+        async with tiles_runtime(app.state, database_url, also=heard):
             yield
         await app.state.engine.dispose()
 

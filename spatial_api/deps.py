@@ -6,7 +6,6 @@ worker thread, a hop that cost ~8% of a cached tile's time.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -24,21 +23,21 @@ async def get_catalog(request: Request) -> Catalog:
 CatalogDep = Annotated[Catalog, Depends(get_catalog)]
 
 
-def principal_of(request: Request) -> Principal:
-    """From `Authorization: Bearer`, `X-API-Key` or `?token=`, checked in constant time."""
+def token_of(request: Request) -> str | None:
+    """From `Authorization: Bearer`, `X-API-Key` or `?token=` (the map's links)."""
     header = request.headers.get("authorization", "")
-    token = (
-        header[7:].strip()
-        if header.lower().startswith("bearer ")
-        else request.headers.get("x-api-key") or request.query_params.get("token")
-    )
-    tokens = request.app.state.settings.tokens
-    ok = bool(token) and any(secrets.compare_digest(token, t) for t in tokens)
-    return Principal(restricted=ok)
+    if header.lower().startswith("bearer "):
+        return header[7:].strip()
+    return request.headers.get("x-api-key") or request.query_params.get("token")
+
+
+async def principal_of(request: Request) -> Principal:
+    """The caller's role; an unknown, expired or revoked token is Unauthorized (401)."""
+    return await request.app.state.token_book.principal(token_of(request))
 
 
 async def get_principal(request: Request) -> Principal:
-    return principal_of(request)
+    return await principal_of(request)
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

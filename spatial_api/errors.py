@@ -11,14 +11,18 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from layers.errors import (
+    Conflict,
     FeatureNotFound,
     Forbidden,
+    InvalidFeatures,
     InvalidParameter,
     LayerNotFound,
     NotFound,
+    PreconditionFailed,
     TileMatrixSetNotFound,
     TileNotFound,
     TooLarge,
+    Unauthorized,
 )
 
 log = logging.getLogger(__name__)
@@ -33,7 +37,7 @@ def problem(status: int, title: str, detail: str, **extra) -> JSONResponse:
 STATUS: dict[type[Exception], tuple[int, str]] = {
     LayerNotFound: (404, "Layer not found"),
     InvalidParameter: (400, "Invalid parameter"),
-    Forbidden: (403, "Restricted layer"),
+    Forbidden: (403, "Forbidden"),
     FeatureNotFound: (404, "Feature not found"),
     TooLarge: (413, "Too large"),
     NotFound: (404, "Not found"),
@@ -49,6 +53,24 @@ def install(app: FastAPI) -> None:
             return problem(status, title, str(exc))
 
         app.add_exception_handler(exc_type, handler)
+
+    @app.exception_handler(Unauthorized)
+    async def unauthorized(request: Request, exc: Unauthorized) -> JSONResponse:
+        response = problem(401, "Unauthorized", str(exc))
+        response.headers["WWW-Authenticate"] = 'Bearer realm="citygis"'
+        return response
+
+    @app.exception_handler(Conflict)
+    async def conflict(request: Request, exc: Conflict) -> JSONResponse:
+        return problem(409, "Conflict", str(exc), assets=exc.assets)
+
+    @app.exception_handler(PreconditionFailed)
+    async def stale(request: Request, exc: PreconditionFailed) -> JSONResponse:
+        return problem(412, "Precondition failed", str(exc))
+
+    @app.exception_handler(InvalidFeatures)
+    async def invalid_features(request: Request, exc: InvalidFeatures) -> JSONResponse:
+        return problem(422, "Invalid features", str(exc), errors=exc.problems)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from layers.errors import Unauthorized
 from layers.query import DATETIME_MAX_LENGTH, DateTimeInterval
 from layers.source import LayerSource
 from spatial_api.deps import principal_of
@@ -38,7 +39,7 @@ _LAYER_TILE = re.compile(
     r"/([^/]+)"
 )
 _MULTI_TILE = re.compile(r"/tiles/([^/]+)/([^/]+)/([^/]+)/([^/]+)")
-_DOMAIN_ERRORS = tuple(STATUS)
+_DOMAIN_ERRORS: tuple[type[Exception], ...] = (*STATUS, Unauthorized)
 
 
 class TileLane:
@@ -73,8 +74,8 @@ async def _tile(request: Request) -> Response | None:
         or len(query.get("collections") or "") > COLLECTIONS_MAX_LENGTH
     ):
         return None  # the route's own validation answers these
-    principal = principal_of(request)
     try:
+        principal = await principal_of(request)
         if layer is not None:
             layer_id, tms, z, y, x = layer.groups()
             specs = [state.catalog[layer_id]]

@@ -55,4 +55,9 @@ def clean_db(db_url: str, engine: Engine) -> Iterator[str]:
     yield db_url
     tables = ", ".join(f"city.{spec.id}" for spec in ALL_LAYERS)
     with engine.begin() as c:
-        c.execute(text(f"TRUNCATE {tables}, city.load_runs, city.sensor_readings"))
+        c.execute(
+            text(
+                f"TRUNCATE {tables}, city.load_runs, city.sensor_readings, city.tokens,"
+                " city.audit, city.results, city.result_features"
+            )
+        )

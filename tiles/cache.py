@@ -14,9 +14,9 @@ Why a tile is never stale after a load commits, in any process:
 - Current-data tiles expire after `current_ttl_s`: a version may start or end by the clock
   alone (valid_from in the future), with no write to announce it.
 
-Restricted layers: the access level is part of the key, and `cached_tile` refuses a
-caller who may not see every layer before it looks in the cache (the route's 403 comes
-first too).
+Restricted layers: what the caller's role may read is part of the key, and `cached_tile`
+refuses a caller who may not see every layer before it looks in the cache (the route's 403
+comes first too).
 """
 
 from __future__ import annotations
@@ -187,6 +187,7 @@ async def tile_key(
     when: DateTimeInterval | None,
     filters: Mapping[str, Mapping[str, Value]],
     shift: str | None,
+    reader: str = Access.restricted,
 ) -> TileKey:
     """The tile's cache key, with each layer's change version as committed right now."""
     ids = tuple(s.id for s in specs)
@@ -203,9 +204,9 @@ async def tile_key(
         filters=tuple(
             (i, tuple(sorted((k, repr(v)) for k, v in filters.get(i, {}).items()))) for i in ids
         ),
-        access=Access.restricted
-        if any(s.access is Access.restricted for s in specs)
-        else Access.public,
+        # A tile of public layers is the same for everyone; one with a restricted layer is
+        # kept per set of readable layers, so it never crosses roles.
+        access=reader if any(s.access is Access.restricted for s in specs) else Access.public,
         shift=shift,
     )
 
@@ -221,7 +222,7 @@ async def cached_tile(
 ) -> CachedTile:
     """The tile from the cache if its layers have not changed since, else rendered."""
     principal.refuse_hidden(specs)
-    key = await tile_key(cache, specs, coords, when, filters, shift)
+    key = await tile_key(cache, specs, coords, when, filters, shift, principal.reads_key)
     if entry := cache.get(key):
         return entry
     assert cache.pool is not None

@@ -73,13 +73,28 @@ class ChangeListener:
 
 @contextlib.asynccontextmanager
 async def tiles_runtime(
-    state: Any, database_url: str, settings: TileSettings | None = None
+    state: Any,
+    database_url: str,
+    settings: TileSettings | None = None,
+    also: Callable[[str | None], Any] | None = None,
 ) -> AsyncIterator[None]:
-    """The tile cache on `state.tile_cache`, kept fresh by a listener while the app runs."""
+    """The tile cache on `state.tile_cache`, kept fresh by a listener while the app runs;
+    `also` hears every change too (None: the connection was lost)."""
     settings = settings or TileSettings()
     conninfo = libpq_conninfo(database_url)
     cache = state.tile_cache = TileCache(settings, tiles_pool(conninfo, settings.connections))
-    listener = state.tile_listener = ChangeListener(conninfo, cache.bump, cache.clear)
+
+    def changed(payload: str) -> None:
+        cache.bump(payload)
+        if also:
+            also(payload)
+
+    def lost() -> None:
+        cache.clear()
+        if also:
+            also(None)
+
+    listener = state.tile_listener = ChangeListener(conninfo, changed, lost)
     assert cache.pool is not None
     await cache.pool.open(wait=False)  # connects in the background; first use waits
     if settings.listen:

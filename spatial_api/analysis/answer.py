@@ -7,6 +7,7 @@ from typing import Any
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from layers.access import Principal
 from layers.errors import TooLarge
 from spatial_api.analysis import METHOD
 from spatial_api.analysis.geometry import parse_crs, project_features
@@ -21,7 +22,12 @@ def feature(fid: Any, geometry: dict | None, properties: dict[str, Any]) -> dict
 
 
 async def answer(
-    conn: AsyncConnection, kind: str, request: Options, features: list[dict], restricted: bool
+    conn: AsyncConnection,
+    kind: str,
+    request: Options,
+    features: list[dict],
+    restricted: bool,
+    principal: Principal,
 ) -> FeatureCollection:
     """Features arrive in CRS84; saved results keep them in storage CRS, whatever out_crs is."""
     out = parse_crs(request.out_crs, "out_crs")
@@ -34,7 +40,9 @@ async def answer(
     if request.save:
         check_ttl(request.ttl_s)
         params = request.model_dump(mode="json", by_alias=True, exclude={"save", "ttl_s"})
-        saved = await save_result(conn, kind, params, features, restricted, request.ttl_s)
+        saved = await save_result(
+            conn, kind, params, features, restricted, request.ttl_s, principal
+        )
         collection = f"/collections/result-{saved['id']}"
         ref = ResultRef(
             **saved,

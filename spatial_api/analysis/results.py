@@ -16,6 +16,7 @@ from uuid import UUID
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from layers.access import Principal
 from layers.errors import InvalidParameter, NotFound
 from layers.spec import Access, LayerSpec
 from layers.tables import SCHEMA
@@ -24,8 +25,9 @@ DEFAULT_TTL_S = 86_400
 MAX_TTL_S = 30 * 86_400
 
 _INSERT = f"""
-INSERT INTO {SCHEMA}.results (kind, params, restricted, feature_count, expires_at)
-VALUES (:kind, CAST(:params AS jsonb), :restricted, :n, now() + make_interval(secs => :ttl))
+INSERT INTO {SCHEMA}.results (kind, params, restricted, sources, feature_count, expires_at)
+VALUES (:kind, CAST(:params AS jsonb), :restricted, CAST(:sources AS text[]), :n,
+        now() + make_interval(secs => :ttl))
 RETURNING id, created_at, expires_at
 """
 _INSERT_FEATURES = f"""
@@ -36,6 +38,20 @@ SELECT :rid, f.ordinality, COALESCE(f.value -> 'properties', '{{}}'::jsonb),
 FROM jsonb_array_elements(CAST(:features AS jsonb)) WITH ORDINALITY AS f
 """
 _LIVE = "expires_at > now()"
+# Whom a result shows to: anyone if public, else a role that reads every layer its maker read.
+_VISIBLE = "(NOT restricted OR :admin OR sources <@ CAST(:reads AS text[]))"
+_COLUMNS = "id, kind, params, restricted, sources, feature_count, created_at, expires_at"
+
+
+def _reader(principal: Principal) -> dict[str, Any]:
+    return {"admin": principal.role.admin, "reads": sorted(principal.role.reads)}
+
+
+def sources_of(principal: Principal, restricted: bool) -> list[str]:
+    """What a reader of a restricted answer must read: all its maker could (admin: admin)."""
+    if not restricted:
+        return []
+    return ["*"] if principal.role.admin else sorted(principal.role.reads)
 
 
 def check_ttl(ttl_s: int | None) -> int:
@@ -52,6 +68,7 @@ async def save_result(
     features: list[dict],
     restricted: bool,
     ttl_s: int | None,
+    principal: Principal,
 ) -> dict[str, Any]:
     """Store CRS84 features; expired results are purged on the way (cascade to features)."""
     ttl = check_ttl(ttl_s)
@@ -63,6 +80,7 @@ async def save_result(
                 "kind": kind,
                 "params": json.dumps(params, default=str),
                 "restricted": restricted,
+                "sources": sources_of(principal, restricted),
                 "n": len(features),
                 "ttl": ttl,
             },
@@ -75,26 +93,25 @@ async def save_result(
     return {"id": str(row.id), "created_at": row.created_at, "expires_at": row.expires_at}
 
 
-async def list_results(conn: AsyncConnection, restricted: bool) -> list[dict[str, Any]]:
+async def list_results(conn: AsyncConnection, principal: Principal) -> list[dict[str, Any]]:
     rows = await conn.execute(
         text(
-            f"SELECT id, kind, params, restricted, feature_count, created_at, expires_at "
-            f"FROM {SCHEMA}.results WHERE {_LIVE} AND (:r OR NOT restricted) ORDER BY created_at"
+            f"SELECT {_COLUMNS} FROM {SCHEMA}.results WHERE {_LIVE} AND {_VISIBLE}"
+            " ORDER BY created_at"
         ),
-        {"r": restricted},
+        _reader(principal),
     )
     return [dict(r._mapping) | {"id": str(r.id)} for r in rows]
 
 
-async def get_result(conn: AsyncConnection, result_id: UUID, restricted: bool) -> dict:
+async def get_result(conn: AsyncConnection, result_id: UUID, principal: Principal) -> dict:
     """A live result's metadata; expired, unknown and forbidden all look the same (404)."""
     row = (
         await conn.execute(
             text(
-                f"SELECT id, kind, params, restricted, feature_count, created_at, expires_at "
-                f"FROM {SCHEMA}.results WHERE id = :id AND {_LIVE} AND (:r OR NOT restricted)"
+                f"SELECT {_COLUMNS} FROM {SCHEMA}.results WHERE id = :id AND {_LIVE} AND {_VISIBLE}"
             ),
-            {"id": result_id, "r": restricted},
+            {"id": result_id} | _reader(principal),
         )
     ).one_or_none()
     if row is None:
@@ -139,6 +156,7 @@ class ResultSource:
     restricted: bool
     created_at: datetime
     expires_at: datetime
+    sources: tuple[str, ...] = ()
     spec: LayerSpec | None = None
 
     @classmethod
@@ -150,6 +168,7 @@ class ResultSource:
             row["restricted"],
             row["created_at"],
             row["expires_at"],
+            tuple(row["sources"]),
         )
 
     @property
@@ -188,6 +207,6 @@ class ResultSource:
         }
 
 
-async def live_source(conn: AsyncConnection, result_id: UUID, restricted: bool) -> ResultSource:
+async def live_source(conn: AsyncConnection, result_id: UUID, principal: Principal) -> ResultSource:
     """The live result as a collection (404 as `get_result`)."""
-    return ResultSource.of(await get_result(conn, result_id, restricted))
+    return ResultSource.of(await get_result(conn, result_id, principal))

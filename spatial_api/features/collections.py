@@ -12,6 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from layers import AttrType, LayerSpec
+from layers.access import Principal
 from layers.source import FeatureSource
 from spatial_api.analysis import results as store
 from spatial_api.features.cql import period_sql
@@ -161,10 +162,10 @@ def queryables(request: Request, spec: LayerSpec) -> dict[str, Any]:
 
 
 async def result_collections(
-    conn: AsyncConnection, request: Request, restricted: bool
+    conn: AsyncConnection, request: Request, principal: Principal
 ) -> list[Collection]:
     """Every live result the caller may see, for /collections."""
     return [
         await collection(conn, request, store.ResultSource.of(r))
-        for r in await store.list_results(conn, restricted)
+        for r in await store.list_results(conn, principal)
     ]

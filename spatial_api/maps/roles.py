@@ -50,14 +50,14 @@ def sector_coverage(
 ) -> gpd.GeoDataFrame:
     """Sector coverage wedges, by the same SQL as POST /analysis/coverage (true metres)."""
     from layers import Catalog
-    from layers.access import Principal
+    from layers.access import SYSTEM
     from spatial_api.analysis.coverage import select_coverage
     from spatial_api.analysis.models import Coverage
 
     cov = Coverage(
         radius_m=radius_m, radius_by_technology=radius_by_technology or {}, dissolve_by=dissolve_by
     )
-    sel = select_coverage(Catalog(), Principal(restricted=True), cov, None, when)
+    sel = select_coverage(Catalog(), SYSTEM, cov, None, when)
     frame = gpd.read_postgis(
         text(f"SELECT c.props, c.geom FROM ({sel.sql}) c").bindparams(*sel.binds),
         db,
@@ -144,7 +144,7 @@ def isolate_break(db: Engine, pipe: str, max_radius_m: float = 3000) -> gpd.GeoD
 
     from citygis.db import make_async_engine
     from layers import Catalog
-    from layers.access import Principal
+    from layers.access import SYSTEM
     from spatial_api.analysis.isolation import isolate
     from spatial_api.analysis.models import IsolateRequest
 
@@ -155,7 +155,7 @@ def isolate_break(db: Engine, pipe: str, max_radius_m: float = 3000) -> gpd.GeoD
         engine = make_async_engine(url, pool_size=1)
         try:
             async with engine.connect() as conn:
-                return (await isolate(conn, Catalog(), Principal(restricted=True), request))[0]
+                return (await isolate(conn, Catalog(), SYSTEM, request))[0]
         finally:
             await engine.dispose()
 

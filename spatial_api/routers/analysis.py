@@ -38,7 +38,7 @@ async def buffer(
 ) -> FeatureCollection:
     """Buffer a geometry or a layer's features by metres; each feature gets area_m2."""
     features, restricted = await buffer_ops.buffer(conn, catalog, principal, req)
-    return await answer(conn, "buffer", req, features, restricted)
+    return await answer(conn, "buffer", req, features, restricted, principal)
 
 
 @router.post("/analysis/overlay", response_model=FeatureCollection)
@@ -47,7 +47,7 @@ async def overlay(
 ) -> FeatureCollection:
     """Overlay layer a with layer b or a geometry; group_by totals length_m/area_m2."""
     features, restricted = await overlay_ops.overlay(conn, catalog, principal, req)
-    return await answer(conn, "overlay", req, features, restricted)
+    return await answer(conn, "overlay", req, features, restricted, principal)
 
 
 @router.post("/analysis/coverage", response_model=FeatureCollection)
@@ -60,7 +60,7 @@ async def coverage(
     `{"coverage": {...}}` as a side.
     """
     features, restricted = await coverage_ops.coverage(conn, catalog, principal, req)
-    return await answer(conn, "coverage", req, features, restricted)
+    return await answer(conn, "coverage", req, features, restricted, principal)
 
 
 @router.post("/analysis/isolate", response_model=FeatureCollection)
@@ -73,7 +73,7 @@ async def isolate(
     already_closed, broken_passed) and the isolated pipes. Restricted: needs a token.
     """
     features, restricted = await isolation.isolate(conn, catalog, principal, req)
-    return await answer(conn, "isolate", req, features, restricted)
+    return await answer(conn, "isolate", req, features, restricted, principal)
 
 
 @router.post("/analysis/clearance", response_model=FeatureCollection)
@@ -86,12 +86,12 @@ async def clearance(
     crossing, required_m and violation. Restricted: needs a token.
     """
     features, restricted = await clearance_ops.clearance(conn, catalog, principal, req)
-    return await answer(conn, "clearance", req, features, restricted)
+    return await answer(conn, "clearance", req, features, restricted, principal)
 
 
 @router.post("/analysis/hazard-zone", response_model=FeatureCollection)
 async def hazard_zone(
-    req: Annotated[HazardZoneRequest, Body()], conn: ConnDep
+    req: Annotated[HazardZoneRequest, Body()], conn: ConnDep, principal: PrincipalDep
 ) -> FeatureCollection:
     """Hazard zones about a point, by `preset`: erg, erg115, bomb or custom.
 
@@ -101,4 +101,4 @@ async def hazard_zone(
     zone (zone, distance_m, geodesic area_m2), each naming its table's edition and source.
     """
     features = await hazard_ops.hazard_zone(conn, req)
-    return await answer(conn, "hazard-zone", req, features, False)
+    return await answer(conn, "hazard-zone", req, features, False, principal)

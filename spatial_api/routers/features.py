@@ -98,7 +98,7 @@ async def list_collections(
         links=[Link(href=f"{base_url(request)}/collections", rel="self", type=JSON)],
         collections=[
             *[await colls.collection(conn, request, LayerSource(spec)) for spec in visible],
-            *await colls.result_collections(conn, request, principal.restricted),
+            *await colls.result_collections(conn, request, principal),
         ],
     )
 

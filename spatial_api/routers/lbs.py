@@ -33,7 +33,7 @@ async def nearest_get(
 ) -> FeatureCollection:
     """The k nearest features by geodesic distance (POST adds attribute filters)."""
     features, restricted = await lbs.nearest(conn, catalog, principal, q)
-    return await answer(conn, "nearest", q, features, restricted)
+    return await answer(conn, "nearest", q, features, restricted, principal)
 
 
 @router.post("/nearest", response_model=FeatureCollection)
@@ -41,7 +41,7 @@ async def nearest_post(
     q: NearestBody, conn: ConnDep, catalog: CatalogDep, principal: PrincipalDep
 ) -> FeatureCollection:
     features, restricted = await lbs.nearest(conn, catalog, principal, q)
-    return await answer(conn, "nearest", q, features, restricted)
+    return await answer(conn, "nearest", q, features, restricted, principal)
 
 
 @router.get("/within", response_model=FeatureCollection)
@@ -63,7 +63,7 @@ async def _within(
     q: WithinQuery, conn: AsyncConnection, catalog: Catalog, principal: Principal
 ) -> FeatureCollection:
     features, restricted, matched = await lbs.within(conn, catalog, principal, q)
-    fc = await answer(conn, "within", q, features, restricted)
+    fc = await answer(conn, "within", q, features, restricted, principal)
     return fc.model_copy(update={"number_matched": matched})
 
 
@@ -73,7 +73,7 @@ async def reverse(
 ) -> FeatureCollection:
     """Which district and logistics park, which scenic sites nearby, the nearest road."""
     features = await lbs.reverse(conn, catalog, principal, q)
-    return await answer(conn, "reverse", q, features, False)
+    return await answer(conn, "reverse", q, features, False, principal)
 
 
 @router.post("/route", response_model=FeatureCollection)
@@ -82,7 +82,7 @@ async def route(
 ) -> FeatureCollection:
     """Fastest route over the roads as of `datetime`, one-way roads respected."""
     features = await routing.route(conn, catalog, principal, q)
-    return await answer(conn, "route", q, features, False)
+    return await answer(conn, "route", q, features, False, principal)
 
 
 @router.post("/isochrone", response_model=FeatureCollection)
@@ -91,4 +91,4 @@ async def isochrone(
 ) -> FeatureCollection:
     """Service area reachable within time_s or distance_m over the roads."""
     features = await routing.isochrone(conn, catalog, principal, q)
-    return await answer(conn, "isochrone", q, features, False)
+    return await answer(conn, "isochrone", q, features, False, principal)

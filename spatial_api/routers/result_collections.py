@@ -36,7 +36,7 @@ async def live_result(result_id: str, conn: ConnDep, principal: PrincipalDep) ->
         rid = UUID(result_id)
     except ValueError:
         raise NotFound(f"no collection {store.RESULT_PREFIX + result_id!r}") from None
-    return await store.live_source(conn, rid, principal.restricted)
+    return await store.live_source(conn, rid, principal)
 
 
 ResultDep = Annotated[store.ResultSource, Depends(live_result)]

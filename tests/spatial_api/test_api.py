@@ -47,7 +47,7 @@ def test_restricted_layers_need_a_token(client):
     assert "restricted" in r.json()["detail"]
     assert (
         client.get("/layers/pipelines", headers={"Authorization": "Bearer wrong"}).status_code
-        == 403
+        == 401
     )
     assert (
         client.get("/layers/pipelines", headers={"Authorization": f"Bearer {TOKEN}"}).status_code

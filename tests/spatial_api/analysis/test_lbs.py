@@ -111,7 +111,7 @@ def test_reverse_lookup(client):
     [
         ("/lbs/nearest", {"layer": "scenic_sites", "k": 500}, 400, "k: 500"),
         ("/lbs/nearest", {"layer": "hazard_sources"}, 403, "restricted"),
-        ("/lbs/nearest", {"layer": "hazard_sources", "token": "wrong"}, 403, "restricted"),
+        ("/lbs/nearest", {"layer": "hazard_sources", "token": "wrong"}, 401, "unknown token"),
         ("/lbs/nearest", {"layer": "scenic_sites", "max_distance_m": -1}, 400, "max_distance"),
         ("/lbs/nearest", {"layer": "scenic_sites", "crs": "wgs99"}, 400, "unsupported CRS"),
         ("/lbs/within", {"layer": "scenic_sites", "distance_m": 1e7}, 400, "distance_m"),

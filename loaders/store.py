@@ -45,7 +45,7 @@ class MergeCounts:
     closed: int = 0
 
 
-def _column_types(spec: LayerSpec) -> list[tuple[str, str]]:
+def column_types(spec: LayerSpec) -> list[tuple[str, str]]:
     table = build_metadata((spec,)).tables[f"{SCHEMA}.{spec.id}"]
     return [(a.name, table.c[a.name].type.compile(dialect=_DIALECT)) for a in spec.attributes]
 
@@ -90,7 +90,7 @@ def stage(
     cols = [
         ("_row", "integer"),
         ("asset_id", "text"),
-        *_column_types(spec),
+        *column_types(spec),
         ("geom", "geometry"),
         ("_vfrom", "timestamptz"),
         ("_vto", "timestamptz"),

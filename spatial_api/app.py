@@ -18,6 +18,7 @@ from spatial_api import errors
 from spatial_api.routers import (
     analysis,
     docs,
+    edits,
     features,
     health,
     layers,
@@ -78,6 +79,7 @@ def create_app(
     app.include_router(layers.router)
     app.include_router(readings.router)
     app.include_router(features.router)
+    app.include_router(edits.router)
     app.include_router(analysis.router)
     app.include_router(lbs.router)
     app.include_router(results.router)

@@ -32,6 +32,9 @@ CONFORMANCE = [
     OGC + "ogcapi-features-3/1.0/conf/queryables-query-parameters",
     OGC + "ogcapi-features-3/1.0/conf/filter",
     OGC + "ogcapi-features-3/1.0/conf/features-filter",
+    OGC + "ogcapi-features-4/1.0/conf/create-replace-delete",
+    OGC + "ogcapi-features-4/1.0/conf/update",
+    OGC + "ogcapi-features-4/1.0/conf/features",
     CQL2 + "cql2-text",
     CQL2 + "cql2-json",
     CQL2 + "basic-cql2",
@@ -151,9 +154,10 @@ async def get_item(
     reads `<asset_id>@<version>`."""
     out, source = parse_crs(crs, "crs"), LayerSource(layer)
     feature = (await items.one(conn, source, feature_id, out, when=when))[0]
-    return GeoJSONResponse(
-        items.item_json(request, source, feature_id, feature), headers={"Content-Crs": out.header}
-    )
+    headers = {"Content-Crs": out.header}
+    if when is None and "@" not in feature_id:  # the current version, for If-Match
+        headers["ETag"] = f'"{feature["properties"]["version_id"]}"'
+    return GeoJSONResponse(items.item_json(request, source, feature_id, feature), headers=headers)
 
 
 @router.get(

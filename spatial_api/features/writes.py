@@ -1,0 +1,255 @@
+"""Writes to a catalog layer as new versions in valid time (OGC API Features Part 4).
+
+A create opens a version at `valid_from`; a replace or update closes the current version
+there and opens the next; a delete only closes it. No row is ever deleted, so as-of reads
+before a write still see what was. Each write also logs a `city.load_runs` row in the same
+transaction, which is the change version tiles key on (tiles/cache.py), and an audit row.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import uuid4
+
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+from starlette.concurrency import run_in_threadpool
+
+from layers import LayerSpec
+from layers.access import Principal
+from layers.errors import Conflict, FeatureNotFound, InvalidParameter, PreconditionFailed
+from layers.tables import SCHEMA
+from loaders.edit import prepare_features
+from loaders.store import column_types
+from spatial_api.features.crs import Crs
+
+MAX_FEATURES = 10_000
+
+
+@dataclass(frozen=True)
+class Written:
+    asset_id: str
+    version_id: int | None  # the new version (None after a delete)
+
+
+def new_asset_id(spec: LayerSpec) -> str:
+    return f"{spec.id}-{uuid4().hex[:12]}"
+
+
+def etag(version_id: int) -> str:
+    return f'"{version_id}"'
+
+
+def _recordset(spec: LayerSpec) -> str:
+    cols = ", ".join(f"{n} {t}" for n, t in column_types(spec))
+    return f"jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(asset_id text, {cols}, geom text)"
+
+
+def _insert_sql(spec: LayerSpec) -> str:
+    names = ", ".join(a.name for a in spec.attributes)
+    picked = ", ".join(f"r.{a.name}" for a in spec.attributes)
+    return f"""
+INSERT INTO {SCHEMA}.{spec.id} (asset_id, valid, {names}, geom, source)
+SELECT r.asset_id, tstzrange(:vf, NULL), {picked}, ST_GeomFromEWKB(decode(r.geom, 'hex')),
+       :source
+FROM {_recordset(spec)}
+RETURNING asset_id, version_id
+"""
+
+
+async def _log(
+    conn: AsyncConnection,
+    spec: LayerSpec,
+    who: Principal,
+    action: str,
+    details: dict[str, Any],
+) -> None:
+    """The change version (load_runs) and the audit row, in the write's transaction."""
+    report = json.dumps({"action": action, **details}, default=str)
+    await conn.execute(
+        text(
+            f"INSERT INTO {SCHEMA}.load_runs (layer_id, source, mode, finished_at, report)"
+            " VALUES (:layer, :source, 'edit', now(), CAST(:report AS jsonb))"
+        ),
+        {"layer": spec.id, "source": f"api:{who.name or who.role.name}", "report": report},
+    )
+    await conn.execute(
+        text(
+            f"INSERT INTO {SCHEMA}.audit (token_name, role, action, layer_id, details)"
+            " VALUES (:name, :role, :action, :layer, CAST(:details AS jsonb))"
+        ),
+        {
+            "name": who.name,
+            "role": who.role.name,
+            "action": action,
+            "layer": spec.id,
+            "details": json.dumps(details, default=str),
+        },
+    )
+    await conn.execute(text("SELECT pg_notify('citygis_layer_changed', :l)"), {"l": spec.id})
+
+
+def loader_crs(crs: Crs) -> tuple[str, bool]:
+    """A Content-Crs as the loader names it, and whether its axes are latitude first."""
+    return crs.offset or f"EPSG:{crs.srid}", crs.latlon
+
+
+async def _rows(features: list[dict], spec: LayerSpec, ids: list[str], crs: Crs) -> str:
+    name, lat_first = loader_crs(crs)
+    rows = await run_in_threadpool(prepare_features, features, spec, ids, name, lat_first)
+    return rows.drop(columns=["_row", "_vfrom", "_vto"]).to_json(
+        orient="records", date_format="iso"
+    )
+
+
+async def create(
+    conn: AsyncConnection,
+    spec: LayerSpec,
+    who: Principal,
+    features: list[dict],
+    valid_from: datetime,
+    crs: Crs,
+) -> list[Written]:
+    """New assets, all or nothing; an id already in use by a live asset is a conflict."""
+    if len(features) > MAX_FEATURES:
+        raise InvalidParameter(f"{len(features)} features in one request, at most {MAX_FEATURES}")
+    ids = [
+        str(f["id"]) if isinstance(f, dict) and f.get("id") else new_asset_id(spec)
+        for f in features
+    ]
+    if len(set(ids)) != len(ids):
+        raise InvalidParameter("the same feature id twice in one request")
+    rows = await _rows(features, spec, ids, crs)
+    taken = (
+        (
+            await conn.execute(
+                text(
+                    f"SELECT asset_id FROM {SCHEMA}.{spec.id}"
+                    " WHERE asset_id = ANY(:ids) AND upper_inf(valid)"
+                    " ORDER BY asset_id LIMIT 20"
+                ),
+                {"ids": ids},
+            )
+        )
+        .scalars()
+        .all()
+    )
+    if taken:
+        raise Conflict(
+            f"{spec.id} already has live assets {list(taken)}: PUT or PATCH them", list(taken)
+        )
+    try:
+        made = (
+            await conn.execute(
+                text(_insert_sql(spec)),
+                {"rows": rows, "vf": valid_from, "source": f"api:{who.name or who.role.name}"},
+            )
+        ).all()
+    except IntegrityError as exc:  # the same id valid later on: versions would overlap
+        raise Conflict(
+            f"{spec.id}: a version of these assets is valid after {valid_from}: {exc.orig}"
+        ) from None
+    written = [Written(r.asset_id, r.version_id) for r in made]
+    await _log(conn, spec, who, "create", {"after": {w.asset_id: w.version_id for w in written}})
+    return written
+
+
+_CURRENT = """
+SELECT version_id, lower(valid) AS since FROM {table}
+WHERE asset_id = :id AND upper_inf(valid) FOR UPDATE
+"""
+
+
+async def _current(
+    conn: AsyncConnection,
+    spec: LayerSpec,
+    asset_id: str,
+    if_match: str | None,
+    valid_from: datetime,
+) -> int:
+    """The asset's open version, locked; a stale If-Match is 412 (checked after the lock,
+    so of two writers with the same ETag exactly one wins)."""
+    row = (
+        await conn.execute(text(_CURRENT.format(table=f"{SCHEMA}.{spec.id}")), {"id": asset_id})
+    ).one_or_none()
+    if row is None:
+        raise FeatureNotFound(f"no live feature {asset_id!r} in {spec.id}")
+    if if_match is not None and if_match.strip() not in ("*", etag(row.version_id)):
+        raise PreconditionFailed(
+            f"If-Match {if_match} is stale: the current version of {asset_id!r}"
+            f" is {etag(row.version_id)}"
+        )
+    if valid_from <= row.since:
+        raise InvalidParameter(
+            f"valid_from {valid_from.isoformat()} is not after the start of the current version"
+            f" of {asset_id!r} ({row.since.isoformat()})"
+        )
+    return row.version_id
+
+
+async def _close(conn: AsyncConnection, spec: LayerSpec, version_id: int, at: datetime) -> None:
+    await conn.execute(
+        text(
+            f"UPDATE {SCHEMA}.{spec.id} SET valid = tstzrange(lower(valid), :at)"
+            " WHERE version_id = :v"
+        ),
+        {"at": at, "v": version_id},
+    )
+
+
+async def replace(
+    conn: AsyncConnection,
+    spec: LayerSpec,
+    who: Principal,
+    asset_id: str,
+    feature: dict,
+    valid_from: datetime,
+    crs: Crs,
+    if_match: str | None,
+    action: str = "replace",
+) -> Written:
+    """The asset's next version: the current one closes at valid_from."""
+    rows = await _rows([feature], spec, [asset_id], crs)
+    before = await _current(conn, spec, asset_id, if_match, valid_from)
+    await _close(conn, spec, before, valid_from)
+    made = (
+        await conn.execute(
+            text(_insert_sql(spec)),
+            {"rows": rows, "vf": valid_from, "source": f"api:{who.name or who.role.name}"},
+        )
+    ).one()
+    await _log(
+        conn, spec, who, action, {"asset_id": asset_id, "before": before, "after": made.version_id}
+    )
+    return Written(asset_id, made.version_id)
+
+
+async def delete(
+    conn: AsyncConnection,
+    spec: LayerSpec,
+    who: Principal,
+    asset_id: str,
+    valid_from: datetime,
+    if_match: str | None,
+) -> None:
+    """The asset stops being valid at valid_from; its history stays."""
+    before = await _current(conn, spec, asset_id, if_match, valid_from)
+    await _close(conn, spec, before, valid_from)
+    await _log(conn, spec, who, "delete", {"asset_id": asset_id, "before": before, "after": None})
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7396: objects merge key by key, null removes, anything else replaces."""
+    if not isinstance(patch, dict):
+        return patch
+    out = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = merge_patch(out.get(key), value)
+    return out

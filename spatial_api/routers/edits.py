@@ -1,0 +1,183 @@
+"""OGC API Features Part 4: create, replace, update and delete features of a catalog layer.
+
+Each write is a new version in valid time (spatial_api/features/writes.py), checked by the
+role's write right and validated as the loaders validate a file.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Header, Query, Request, Response
+
+from layers.errors import InvalidParameter, TooLarge
+from layers.query import parse_instant
+from layers.source import VERSION_PROPS, LayerSource
+from spatial_api.deps import ConnDep, LayerDep, PrincipalDep
+from spatial_api.features import items, writes
+from spatial_api.features.crs import DEFAULT, parse_crs
+from spatial_api.features.links import base_url
+from spatial_api.routing import OgcRoute
+
+router = APIRouter(tags=["OGC API Features: editing"], route_class=OgcRoute)
+
+MAX_BODY_BYTES = 32 * 2**20
+ValidFrom = Annotated[
+    str | None,
+    Query(max_length=64, description="When the change takes effect (valid time; default now)"),
+]
+ContentCrs = Annotated[
+    str | None, Header(alias="Content-Crs", max_length=200, description="CRS of the body")
+]
+IfMatch = Annotated[str | None, Header(alias="If-Match", max_length=64)]
+
+
+def _valid_from(text: str | None) -> datetime:
+    return parse_instant(text, "valid_from") if text else datetime.now(UTC)
+
+
+def _size_checked(request: Request) -> None:
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
+        raise TooLarge(f"body of {int(length)} bytes, at most {MAX_BODY_BYTES}")
+
+
+def _features(body: Any) -> list[dict]:
+    if isinstance(body, dict) and body.get("type") == "FeatureCollection":
+        features = body.get("features")
+        if not isinstance(features, list) or not features:
+            raise InvalidParameter("a FeatureCollection with no features")
+        return features
+    if isinstance(body, dict) and body.get("type") == "Feature":
+        return [body]
+    raise InvalidParameter("the body is neither a GeoJSON Feature nor a FeatureCollection")
+
+
+@router.post("/collections/{layer_id}/items", status_code=201)
+async def create_items(
+    request: Request,
+    layer: LayerDep,
+    conn: ConnDep,
+    principal: PrincipalDep,
+    body: Annotated[Any, Body(media_type="application/geo+json")],
+    valid_from: ValidFrom = None,
+    content_crs: ContentCrs = None,
+) -> Response:
+    """Add a Feature or every feature of a FeatureCollection (all or nothing): 201 with
+    `Location` of the first and the new asset ids."""
+    _size_checked(request)
+    principal.refuse_unwritable(layer)
+    made = await writes.create(
+        conn,
+        layer,
+        principal,
+        _features(body),
+        _valid_from(valid_from),
+        parse_crs(content_crs, "Content-Crs"),
+    )
+    await conn.commit()
+    base = f"{base_url(request)}/collections/{layer.id}/items"
+    return Response(
+        content=json.dumps(
+            {"ids": [w.asset_id for w in made], "versions": [w.version_id for w in made]}
+        ),
+        status_code=201,
+        media_type="application/json",
+        headers={
+            "Location": f"{base}/{made[0].asset_id}",
+            "ETag": writes.etag(made[0].version_id or 0),
+        },
+    )
+
+
+@router.put("/collections/{layer_id}/items/{feature_id}", status_code=204)
+async def replace_item(
+    request: Request,
+    layer: LayerDep,
+    conn: ConnDep,
+    principal: PrincipalDep,
+    feature_id: str,
+    body: Annotated[Any, Body(media_type="application/geo+json")],
+    valid_from: ValidFrom = None,
+    content_crs: ContentCrs = None,
+    if_match: IfMatch = None,
+) -> Response:
+    """Replace the feature: its current version closes at valid_from, the new one opens."""
+    _size_checked(request)
+    principal.refuse_unwritable(layer)
+    [feature] = (
+        _features(body) if isinstance(body, dict) and body.get("type") == "Feature" else [None]
+    )
+    if feature is None:
+        raise InvalidParameter("PUT takes one GeoJSON Feature")
+    done = await writes.replace(
+        conn,
+        layer,
+        principal,
+        feature_id,
+        feature,
+        _valid_from(valid_from),
+        parse_crs(content_crs, "Content-Crs"),
+        if_match,
+    )
+    await conn.commit()
+    return Response(status_code=204, headers={"ETag": writes.etag(done.version_id or 0)})
+
+
+@router.patch("/collections/{layer_id}/items/{feature_id}", status_code=204)
+async def update_item(
+    request: Request,
+    layer: LayerDep,
+    conn: ConnDep,
+    principal: PrincipalDep,
+    feature_id: str,
+    body: Annotated[Any, Body(media_type="application/merge-patch+json")],
+    valid_from: ValidFrom = None,
+    content_crs: ContentCrs = None,
+    if_match: IfMatch = None,
+) -> Response:
+    """An RFC 7396 merge patch of `properties` and/or `geometry`, as a new version."""
+    _size_checked(request)
+    principal.refuse_unwritable(layer)
+    if not isinstance(body, dict) or set(body) - {"type", "properties", "geometry"}:
+        raise InvalidParameter("a merge patch holds only properties and/or geometry")
+    current = (await items.one(conn, LayerSource(layer), feature_id, DEFAULT))[0]
+    props = {k: v for k, v in current["properties"].items() if k not in VERSION_PROPS}
+    feature = {
+        "type": "Feature",
+        "properties": writes.merge_patch(props, body.get("properties") or {}),
+        "geometry": body["geometry"] if body.get("geometry") else current["geometry"],
+    }
+    # The stored geometry comes back in CRS84; a patched one is in the body's CRS.
+    crs = parse_crs(content_crs, "Content-Crs") if body.get("geometry") else DEFAULT
+    done = await writes.replace(
+        conn,
+        layer,
+        principal,
+        feature_id,
+        feature,
+        _valid_from(valid_from),
+        crs,
+        if_match,
+        action="update",
+    )
+    await conn.commit()
+    return Response(status_code=204, headers={"ETag": writes.etag(done.version_id or 0)})
+
+
+@router.delete("/collections/{layer_id}/items/{feature_id}", status_code=204)
+async def delete_item(
+    layer: LayerDep,
+    conn: ConnDep,
+    principal: PrincipalDep,
+    feature_id: str,
+    valid_from: ValidFrom = None,
+    if_match: IfMatch = None,
+) -> Response:
+    """The asset stops being valid at valid_from; as-of reads before it still see it."""
+    principal.refuse_unwritable(layer)
+    await writes.delete(conn, layer, principal, feature_id, _valid_from(valid_from), if_match)
+    await conn.commit()
+    return Response(status_code=204)

@@ -1,0 +1,354 @@
+"""Valve segments for networks as GIS records them, and the valves that isolate a break.
+
+The rule is WNTR's `valve_segments`: a segment is what stays connected without crossing a
+valve. Valves are points: one within `tolerance` of a pipe end (measured along the pipe) is
+WNTR's (link, node) valve on that pipe at that node; one further along splits the pipe for
+isolation (the stored geometry is not cut). Links with no length (pumps, control valves
+recorded as points) join their two nodes and no valve point snaps to them, so they never
+cut the network.
+`isolate` closes the valves around a break and, when one is stuck, goes on to the next
+valves out, as Giswater's mincut walks through a broken valve.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Set
+from dataclasses import dataclass
+from typing import Literal
+
+import networkx as nx
+from shapely import LineString, Point, STRtree
+
+from layers.errors import InvalidParameter
+
+ValveState = Literal["open", "closed", "broken"]
+
+
+@dataclass(frozen=True)
+class Pipe:
+    """A link from `from_node` to `to_node`, its geometry drawn in that direction (metres).
+
+    `no_length` marks a pump or control valve recorded with no drawn length: it joins its
+    nodes, has no geometry to snap to, and counts 0 m.
+    """
+
+    asset_id: str
+    from_node: str
+    to_node: str
+    geometry: LineString | None = None
+    no_length: bool = False
+
+
+@dataclass(frozen=True)
+class Valve:
+    """A valve drawn as a point, or given as WNTR's (link, node) pair.
+
+    A broken valve cannot be closed, whatever the crew tries: isolation passes through it.
+    """
+
+    asset_id: str
+    at: Point | tuple[str, str]
+    state: ValveState = "open"
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a valve acts: on `pipe`, `position` metres from its from_node.
+
+    `node` is set for a valve at a pipe end (WNTR's (link, node) pair: it cuts the pipe off
+    that node); otherwise the valve splits the pipe at `position`.
+    """
+
+    valve: str
+    pipe: str
+    node: str | None
+    position: float
+    distance: float
+
+
+@dataclass(frozen=True)
+class Unplaced:
+    """A valve point with no pipe within tolerance, and how far the nearest pipe is."""
+
+    valve: str
+    pipe: str | None
+    distance: float
+
+
+@dataclass(frozen=True)
+class Part:
+    """The stretch of a pipe between `start` and `end` metres from its from_node."""
+
+    pipe: str
+    start: float
+    end: float
+
+    @property
+    def length(self) -> float:
+        return self.end - self.start
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Pipe parts and nodes connected without crossing a valve; `valves` bound it."""
+
+    id: int
+    parts: tuple[Part, ...]
+    nodes: frozenset[str]
+    valves: frozenset[str]
+
+    @property
+    def pipes(self) -> frozenset[str]:
+        return frozenset(p.pipe for p in self.parts)
+
+    @property
+    def length(self) -> float:
+        return sum(p.length for p in self.parts)
+
+
+@dataclass(frozen=True)
+class Isolation:
+    """What a break shuts off.
+
+    Attributes:
+        segments: the segments shut off: the break's, and those reached across stuck valves.
+        close: the valves the crew closes.
+        closed: boundary valves that are already closed (nothing to do).
+        widened_by: each stuck valve crossed → the segment it added.
+    """
+
+    segments: frozenset[int]
+    close: tuple[str, ...]
+    closed: tuple[str, ...]
+    widened_by: dict[str, int]
+    parts: tuple[Part, ...]
+    nodes: frozenset[str]
+
+    @property
+    def pipes(self) -> frozenset[str]:
+        return frozenset(p.pipe for p in self.parts)
+
+    @property
+    def length(self) -> float:
+        return sum(p.length for p in self.parts)
+
+
+@dataclass(frozen=True)
+class Segmentation:
+    """The valve segments of one network, and what `isolate` needs to walk them."""
+
+    segments: tuple[Segment, ...]
+    placements: dict[str, Placement]
+    unplaced: tuple[Unplaced, ...]
+    sides: dict[str, tuple[int, int]]  # valve → the segments on its two sides
+    node_segment: dict[str, int]
+    part_segment: dict[Part, int]
+    pipe_parts: dict[str, tuple[Part, ...]]
+    states: dict[str, ValveState]
+    pipes: dict[str, Pipe]
+    tree: STRtree  # the drawn pipes, in the order of `drawn`
+    drawn: tuple[str, ...]
+
+
+# A snapped valve before placement: valve, pipe, position, snap distance, node if given.
+_Snapped = tuple[str, str, float, float, str | None]
+_Vertex = tuple[str, str] | tuple[str, Part]
+
+
+def segment_network(
+    pipes: Iterable[Pipe], valves: Iterable[Valve], tolerance: float = 1.0
+) -> Segmentation:
+    """Snap the valves, split the pipes at them, and label the segments."""
+    by_id = {p.asset_id: p for p in pipes}
+    valves = list(valves)
+    for p in by_id.values():
+        if not p.no_length and p.geometry is None:
+            raise InvalidParameter(f"pipe {p.asset_id} has no geometry and is not no_length")
+    drawn = tuple(k for k, p in by_id.items() if not p.no_length)
+    tree = STRtree([by_id[k].geometry for k in drawn])
+    snapped, unplaced = _snap(by_id, drawn, tree, valves, tolerance)
+    placements = _place(by_id, snapped, tolerance)
+    on_pipe: dict[str, list[Placement]] = {}
+    for pl in placements.values():
+        on_pipe.setdefault(pl.pipe, []).append(pl)
+
+    # Vertices are nodes and pipe parts; a valve is a missing edge between its two sides.
+    g: nx.Graph = nx.Graph()
+    sides: dict[str, tuple[_Vertex, _Vertex]] = {}
+    pipe_parts: dict[str, tuple[Part, ...]] = {}
+    for p in by_id.values():
+        here = on_pipe.get(p.asset_id, [])
+        ends = {pl.node: pl.valve for pl in here if pl.node is not None}
+        splits = sorted((pl.position, pl.valve) for pl in here if pl.node is None)
+        cuts = [0.0, *(pos for pos, _ in splits), _length(p)]
+        parts = tuple(Part(p.asset_id, a, b) for a, b in zip(cuts, cuts[1:], strict=False))
+        pipe_parts[p.asset_id] = parts
+        g.add_node(("n", p.from_node))
+        g.add_nodes_from(("p", part) for part in parts)
+        g.add_node(("n", p.to_node))
+        for (_, valve), before, after in zip(splits, parts, parts[1:], strict=False):
+            sides[valve] = (("p", before), ("p", after))
+        for node, part in ((p.from_node, parts[0]), (p.to_node, parts[-1])):
+            if node in ends:
+                sides[ends[node]] = (("n", node), ("p", part))
+            else:
+                g.add_edge(("n", node), ("p", part))
+
+    components = list(nx.connected_components(g))  # in insertion order: stable ids
+    label: dict[_Vertex, int] = {}
+    for i, component in enumerate(components):
+        label.update(dict.fromkeys(component, i))
+    n = len(components)
+    node_segment = {k: label[("n", k)] for p in by_id.values() for k in (p.from_node, p.to_node)}
+    part_segment = {q: label[("p", q)] for parts in pipe_parts.values() for q in parts}
+    seg_sides = {v: (label[a], label[b]) for v, (a, b) in sides.items()}
+    parts_of: list[list[Part]] = [[] for _ in range(n)]
+    nodes_of: list[set[str]] = [set() for _ in range(n)]
+    valves_of: list[set[str]] = [set() for _ in range(n)]
+    for part, s in part_segment.items():
+        parts_of[s].append(part)
+    for node, s in node_segment.items():
+        nodes_of[s].add(node)
+    for v, (a, b) in seg_sides.items():
+        if a != b:  # a valve with the same segment on both sides bounds nothing
+            valves_of[a].add(v)
+            valves_of[b].add(v)
+    return Segmentation(
+        segments=tuple(
+            Segment(s, tuple(parts_of[s]), frozenset(nodes_of[s]), frozenset(valves_of[s]))
+            for s in range(n)
+        ),
+        placements=placements,
+        unplaced=tuple(unplaced),
+        sides=seg_sides,
+        node_segment=node_segment,
+        part_segment=part_segment,
+        pipe_parts=pipe_parts,
+        states={v.asset_id: v.state for v in valves},
+        pipes=by_id,
+        tree=tree,
+        drawn=drawn,
+    )
+
+
+def isolate(seg: Segmentation, at: str | Point, stuck_valves: Set[str] = frozenset()) -> Isolation:
+    """The valves to close for a break on pipe `at` (an id) or nearest the point `at`.
+
+    A break given by pipe id shuts every part of that pipe, since where along it is not
+    known; a point picks the part it falls on. A stuck valve (and a broken one) cannot
+    close, so the segment beyond it is added and that segment's valves are tried in turn.
+    A closed valve stays closed, stuck or not.
+    """
+    unknown = set(stuck_valves) - seg.states.keys()
+    if unknown:
+        raise InvalidParameter(f"unknown valves: {', '.join(sorted(unknown))}")
+    stuck = {
+        v
+        for v, state in seg.states.items()
+        if state == "broken" or (state == "open" and v in stuck_valves)
+    }
+    region = _break_segments(seg, at)
+    widened_by: dict[str, int] = {}
+    todo = list(region)
+    while todo:
+        for v in seg.segments[todo.pop()].valves:
+            beyond = [s for s in seg.sides[v] if s not in region]
+            if beyond and v in stuck:
+                widened_by[v] = beyond[0]
+                region.add(beyond[0])
+                todo.append(beyond[0])
+    chosen = [seg.segments[s] for s in sorted(region)]
+    boundary = sorted({v for s in chosen for v in s.valves if not set(seg.sides[v]) <= region})
+    return Isolation(
+        segments=frozenset(region),
+        close=tuple(v for v in boundary if seg.states[v] == "open" and v not in stuck),
+        closed=tuple(v for v in boundary if seg.states[v] == "closed"),
+        widened_by=widened_by,
+        parts=tuple(p for s in chosen for p in s.parts),
+        nodes=frozenset(n for s in chosen for n in s.nodes),
+    )
+
+
+def _length(p: Pipe) -> float:
+    return 0.0 if p.no_length or p.geometry is None else float(p.geometry.length)
+
+
+def _line(p: Pipe) -> LineString:
+    if p.geometry is None:  # segment_network refuses drawn pipes without one
+        raise InvalidParameter(f"pipe {p.asset_id} has no geometry")
+    return p.geometry
+
+
+def _snap(
+    pipes: dict[str, Pipe],
+    drawn: tuple[str, ...],
+    tree: STRtree,
+    valves: list[Valve],
+    tolerance: float,
+) -> tuple[list[_Snapped], list[Unplaced]]:
+    """Put each valve on a pipe; report the points with no pipe within tolerance."""
+    snapped: list[_Snapped] = []
+    unplaced: list[Unplaced] = []
+    points = [v for v in valves if not isinstance(v.at, tuple)]
+    nearest: dict[int, tuple[float, str]] = {}
+    if points and drawn:
+        (which, hits), dists = tree.query_nearest(
+            [v.at for v in points], return_distance=True, all_matches=True
+        )
+        for i, j, d in zip(which, hits, dists, strict=True):
+            # A point drawn exactly on a junction touches all its pipes: take the lowest id.
+            best = (float(d), drawn[j])
+            nearest[int(i)] = min(nearest.get(int(i), best), best)
+    for i, v in enumerate(points):
+        if i not in nearest or nearest[i][0] > tolerance:
+            d, pipe = nearest.get(i, (float("inf"), None))
+            unplaced.append(Unplaced(v.asset_id, pipe, d))
+            continue
+        d, pipe = nearest[i]
+        snapped.append((v.asset_id, pipe, float(_line(pipes[pipe]).project(v.at)), d, None))
+    for v in valves:
+        if isinstance(v.at, tuple):
+            link, node = v.at
+            p = pipes.get(link)
+            if p is None or node not in (p.from_node, p.to_node):
+                raise InvalidParameter(f"valve {v.asset_id}: {node} is not an end of {link}")
+            pos = 0.0 if node == p.from_node else _length(p)
+            snapped.append((v.asset_id, link, pos, 0.0, node))
+    return snapped, unplaced
+
+
+def _place(
+    pipes: dict[str, Pipe], snapped: list[_Snapped], tolerance: float
+) -> dict[str, Placement]:
+    """A valve near a pipe end acts at that node; a second one at the same end would cut
+    the same place twice, so only the nearest does and the others split the pipe."""
+    out: dict[str, Placement] = {}
+    taken: set[tuple[str, str]] = set()
+    for valve, pipe, pos, dist, given in sorted(snapped, key=lambda s: _gap(pipes[s[1]], s[2])):
+        p = pipes[pipe]
+        length = _length(p)
+        node = given or (p.from_node if pos <= length - pos else p.to_node)
+        end = 0.0 if node == p.from_node else length
+        if abs(pos - end) <= tolerance and (pipe, node) not in taken:
+            taken.add((pipe, node))
+            out[valve] = Placement(valve, pipe, node, end, dist)
+        else:
+            out[valve] = Placement(valve, pipe, None, pos, dist)
+    return out
+
+
+def _gap(p: Pipe, pos: float) -> float:
+    return min(pos, _length(p) - pos)
+
+
+def _break_segments(seg: Segmentation, at: str | Point) -> set[int]:
+    if isinstance(at, str):
+        if at not in seg.pipes:
+            raise InvalidParameter(f"no pipe {at}")
+        return {seg.part_segment[part] for part in seg.pipe_parts[at]}
+    if not seg.drawn:
+        raise InvalidParameter("the network has no drawn pipes to place a break on")
+    pipe = seg.drawn[int(seg.tree.nearest(at))]
+    pos = _line(seg.pipes[pipe]).project(at)
+    part = next(q for q in seg.pipe_parts[pipe] if q.end >= pos)
+    return {seg.part_segment[part]}

@@ -17,6 +17,7 @@ from layers.tokens import TOKENS_CHANGED
 from spatial_api import errors
 from spatial_api.routers import (
     analysis,
+    audit,
     docs,
     edits,
     features,
@@ -80,6 +81,7 @@ def create_app(
     app.include_router(readings.router)
     app.include_router(features.router)
     app.include_router(edits.router)
+    app.include_router(audit.router)
     app.include_router(analysis.router)
     app.include_router(lbs.router)
     app.include_router(results.router)

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from layers.source import LayerSource
+from spatial_api import audit
 from spatial_api.deps import CatalogDep, ConnDep, LayerDep, PrincipalDep
 from spatial_api.features import collections as colls
 from spatial_api.features import items
@@ -126,11 +127,17 @@ async def queryables(request: Request, layer: LayerDep) -> JSONResponse:
 )
 @attribute_filters
 async def get_items(
-    request: Request, layer: LayerDep, conn: ConnDep, q: Annotated[ItemsQuery, Depends(items_query)]
+    request: Request,
+    layer: LayerDep,
+    conn: ConnDep,
+    principal: PrincipalDep,
+    q: Annotated[ItemsQuery, Depends(items_query)],
 ) -> GeoJSONResponse:
     """Features of the layer at a valid time (now by default), paged and filtered."""
     source = LayerSource(layer)
     features, returned, matched = await items.page(conn, source, q)
+    bbox = request.query_params.get("bbox")
+    await audit.log_read(conn, principal, layer, {"bbox": bbox, "returned": returned})
     body = items.collection_json(
         request, source.id, source.title, q.limit, q.offset, features, returned, matched
     )

@@ -325,3 +325,27 @@ def test_conformance_announces_part_4(client):
     classes = client.get("/conformance").json()["conformsTo"]
     part4 = "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/"
     assert {part4 + c for c in ("create-replace-delete", "update", "features")} <= set(classes)
+
+
+def test_the_audit_is_for_admins_and_records_restricted_reads(client, auth, engine):
+    _create(client, auth)
+    assert client.get("/audit", headers=auth["emergency"]).status_code == 403
+    assert client.get("/audit").status_code == 403
+    box = f"{LON - 0.01},{LAT - 0.01},{LON + 0.01},{LAT + 0.01}"
+    assert (
+        client.get(
+            "/collections/pipelines/items", params={"bbox": box}, headers=auth["crew"]
+        ).status_code
+        == 200
+    )
+    client.get("/collections/shelters/items", headers=auth["crew"])  # public: not logged
+    r = client.get("/audit", headers=auth["admin"])
+    assert r.status_code == 200
+    got = [(e["token_name"], e["role"], e["action"], e["layer_id"]) for e in r.json()]
+    assert got == [
+        ("crew", "crew", "read", "pipelines"),
+        ("emergency", "emergency", "create", "shelters"),
+    ]
+    assert r.json()[0]["details"]["bbox"] == box
+    only = client.get("/audit", params={"action": "create"}, headers=auth["admin"]).json()
+    assert [e["action"] for e in only] == ["create"]

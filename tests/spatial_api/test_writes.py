@@ -48,8 +48,8 @@ def counts(engine) -> tuple[int, int, int]:
     with engine.connect() as c:
         return c.execute(
             text(
-                "SELECT (SELECT count(*) FROM city.shelters), (SELECT count(*) FROM city.load_runs),"
-                " (SELECT count(*) FROM city.audit)"
+                "SELECT (SELECT count(*) FROM city.shelters),"
+                " (SELECT count(*) FROM city.load_runs), (SELECT count(*) FROM city.audit)"
             )
         ).one()
 

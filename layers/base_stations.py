@@ -128,7 +128,7 @@ SECTORS = LayerSpec(
             minimum=0,
             exclusive_minimum=True,
             maximum=360,
-            aliases=("波瓣宽度", "beamwidth", "hbw"),
+            aliases=("波瓣宽度", "水平波瓣宽度", "水平半功率角", "beamwidth", "hbw"),
         ),
         Attribute(
             name="tilt_deg",
@@ -155,7 +155,62 @@ SECTORS = LayerSpec(
             unit="dBm",
             minimum=-30,
             maximum=90,
-            aliases=("功率", "power", "eirp"),
+            description=(
+                "Transmit power at the antenna port (after the feeder) of the signal a "
+                "coverage threshold is compared with: the reference-signal power per "
+                "resource element for LTE RSRP (SS/PBCH power for NR SS-RSRP), the BCCH "
+                "carrier power for GSM, the pilot (CPICH) power for UMTS. "
+                "EIRP = power_dbm + antenna_gain_dbi − feeder_loss_db."
+            ),
+            # Not "eirp": an EIRP already includes the antenna gain, which would count twice.
+            aliases=(
+                "RS功率",
+                "参考信号功率",
+                "导频功率",
+                "功率",
+                "rs_power",
+                "rs_power_dbm",
+                "reference_signal_power",
+                "power",
+            ),
+        ),
+        Attribute(
+            name="antenna_gain_dbi",
+            type=AttrType.real,
+            title="Antenna gain",
+            unit="dBi",
+            minimum=-10,
+            maximum=40,
+            description="Boresight gain of the antenna (or of an AAU's beam) over isotropic",
+            aliases=("天线增益", "增益", "antenna_gain", "gain_dbi", "ant_gain"),
+        ),
+        Attribute(
+            name="feeder_loss_db",
+            type=AttrType.real,
+            title="Feeder loss",
+            unit="dB",
+            minimum=0,
+            maximum=20,
+            description="Cable, jumper and connector loss between the port and the antenna",
+            aliases=("馈线损耗", "馈损", "线缆损耗", "feeder_loss", "cable_loss"),
+        ),
+        Attribute(
+            name="vertical_beamwidth_deg",
+            type=AttrType.real,
+            title="Vertical beamwidth",
+            unit="degree",
+            minimum=0,
+            exclusive_minimum=True,
+            maximum=180,
+            description="Half-power (3 dB) beamwidth in elevation, θ3dB of TR 38.901 Table 7.3-1",
+            aliases=("垂直波瓣宽度", "垂直半功率角", "vertical_beamwidth", "vbw"),
+        ),
+        Attribute(
+            name="antenna_model",
+            type=AttrType.text,
+            title="Antenna model",
+            description="Manufacturer and type of the antenna or AAU, as on its data sheet",
+            aliases=("天线型号", "antenna_type", "antenna"),
         ),
         status("planned", "under_construction", "in_service", "decommissioned"),
     ),

@@ -26,6 +26,15 @@ RADIO = {
     "lte": (("B39", 1900.0), ("B3", 1845.0), ("B3", 1867.5)),
     "nr": (("n41", 2565.0), ("n78", 3550.0), ("n78", 3450.0)),
 }
+# power_dbm is the reference-signal power per resource element: the carrier's total power
+# spread over its subcarriers (LTE 20 MHz: 1200; NR 100 MHz at 30 kHz: 273 PRB · 12 = 3276).
+SUBCARRIERS = {"lte": 1200, "nr": 3276}
+# Antennas (generic, not a vendor's sheet): an LTE 65° panel with an RRU on the mast and a
+# jumper, an NR 64T64R AAU whose broadcast beam is 65° × 6° and whose ports need no feeder.
+ANTENNA = {  # technology: (model, gain dBi, vertical beamwidth °, feeder loss range dB)
+    "lte": ("generic 65° 17.5 dBi panel (synthetic)", 17.5, 7.0, (0.5, 3.0)),
+    "nr": ("generic 64T64R AAU, 65° × 6° broadcast beam (synthetic)", 20.0, 6.0, (0.0, 0.0)),
+}
 
 
 def base_stations(rng: np.random.Generator) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
@@ -89,6 +98,13 @@ def base_stations(rng: np.random.Generator) -> tuple[gpd.GeoDataFrame, gpd.GeoDa
     band = np.array([RADIO[t][o][0] for t, o in zip(tech, op, strict=True)], dtype=object)
     freq = np.array([RADIO[t][o][1] for t, o in zip(tech, op, strict=True)])
     m = site.size
+    # The carrier's total power (NR AAUs 6 dB above LTE RRUs), drawn as before so the
+    # generator's sequence, and every layer drawn after this one, stays the same.
+    total = rng.uniform(40, 49, m) + np.where(tech == "nr", 6.0, 0.0)
+    rs_power = total - 10 * np.log10([SUBCARRIERS[t] for t in tech])
+    # The antennas draw from a generator of their own, for the same reason.
+    feeder_rng = np.random.default_rng(20261202)
+    low, high = np.array([ANTENNA[t][3] for t in tech]).T
     sectors = frame(
         {
             "asset_id": [
@@ -104,7 +120,11 @@ def base_stations(rng: np.random.Generator) -> tuple[gpd.GeoDataFrame, gpd.GeoDa
             "beamwidth_deg": 65.0,
             "tilt_deg": np.round(rng.uniform(2, 10, m), 1),
             "antenna_height_m": np.round(np.clip(height[site] - rng.uniform(0, 3, m), 15, 45), 1),
-            "power_dbm": np.round(rng.uniform(40, 49, m), 1),
+            "power_dbm": np.round(rs_power, 1),
+            "antenna_gain_dbi": [ANTENNA[t][1] for t in tech],
+            "feeder_loss_db": np.round(feeder_rng.uniform(low, high), 1),
+            "vertical_beamwidth_deg": [ANTENNA[t][2] for t in tech],
+            "antenna_model": np.array([ANTENNA[t][0] for t in tech], dtype=object),
             "status": status[site],
             "valid_from": utc(since),
         },

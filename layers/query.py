@@ -19,6 +19,10 @@ _BOOLEAN = {"true": True, "1": True, "yes": True, "false": False, "0": False, "n
 
 OPEN = ("..", "")
 DATETIME_MAX_LENGTH = 100
+RECORDED_HELP = (
+    "Transaction time: read what the database held at this instant (RFC 3339), e.g. what "
+    "an incident log said at 10:05. Without datetime, about that same instant."
+)
 
 
 def parse_instant(text: str, name: str) -> datetime:
@@ -54,14 +58,51 @@ def typed_value(attr: Attribute, text: str) -> Value:
 
 @dataclass(frozen=True)
 class DateTimeInterval:
-    """OGC `datetime`: an instant, a closed interval a/b, or an open one ../b, a/.. ."""
+    """OGC `datetime`: an instant, a closed interval a/b, or an open one ../b, a/.. .
+
+    `recorded` is the transaction time to read at: what the database said then about
+    that valid time. Without a `datetime`, a recorded read asks about its own instant
+    ("what did the command centre know at 10:05 about 10:05").
+
+    `scenario` reads the city with a scenario's edits applied. It travels with the time
+    because every reader (items, tiles, analyses) takes both in the same place. Start and
+    end both None (and not an instant) mean now.
+    """
 
     start: datetime | None
     end: datetime | None
     instant: bool
+    recorded: datetime | None = None
+    scenario: str | None = None
 
     @classmethod
-    def parse(cls, text: str | None) -> DateTimeInterval | None:
+    def parse(
+        cls, text: str | None, recorded: str | None = None, scenario: str | None = None
+    ) -> DateTimeInterval | None:
+        valid = cls._parse_valid(text)
+        at = None
+        if recorded is not None and recorded.strip() != "":
+            at = parse_instant(recorded.strip(), "recorded")
+        scenario = scenario.strip() if scenario and scenario.strip() else None
+        if at is not None and scenario is not None:
+            raise InvalidParameter("recorded and scenario: a scenario is read as it is now")
+        if at is None and scenario is None:
+            return valid
+        if valid is None:
+            valid = cls(at, at, True) if at is not None else cls(None, None, False)
+        return cls(valid.start, valid.end, valid.instant, at, scenario)
+
+    @property
+    def now(self) -> bool:
+        return self.start is None and self.end is None and not self.instant
+
+    @property
+    def period(self) -> bool:
+        """An interval: every version valid during it, not one state of the city."""
+        return not self.instant and not self.now
+
+    @classmethod
+    def _parse_valid(cls, text: str | None) -> DateTimeInterval | None:
         if text is None or text.strip() == "":
             return None
         if "/" not in text:
@@ -82,7 +123,19 @@ def layer_source(spec: LayerSpec, when: DateTimeInterval | None) -> tuple[str, d
 
     No datetime: versions valid now. An instant: versions valid then. An interval:
     every version valid at some moment of it (an asset may appear more than once).
+    With `recorded`, the same, over the rows as the database held them at that time.
     """
+    if when is not None and when.scenario is not None:
+        return _scenario_source(spec, when)
+    if when is not None and when.recorded is not None:
+        rows = f"{SCHEMA}.{spec.recorded_function}(:recorded)"
+        params: dict = {"recorded": when.recorded}
+        if when.instant:
+            return f"(SELECT * FROM {rows} r WHERE valid @> :at) AS t", {**params, "at": when.start}
+        return (
+            f"(SELECT * FROM {rows} r WHERE valid && tstzrange(:t_start, :t_end, '[]')) AS t",
+            {**params, "t_start": when.start, "t_end": when.end},
+        )
     if when is None:
         return f"{SCHEMA}.{spec.current_view} AS t", {}
     if when.instant:
@@ -91,3 +144,36 @@ def layer_source(spec: LayerSpec, when: DateTimeInterval | None) -> tuple[str, d
         f"(SELECT * FROM {SCHEMA}.{spec.id} WHERE valid && tstzrange(:t_start, :t_end, '[]')) AS t",
         {"t_start": when.start, "t_end": when.end},
     )
+
+
+def _scenario_source(spec: LayerSpec, when: DateTimeInterval) -> tuple[str, dict]:
+    """The live rows with the scenario's edits laid over them.
+
+    A scenario row replaces its asset from its own valid_from on: the live versions of that
+    asset before it stay (cut at that instant), later ones are hidden. Scenario rows carry
+    negative version ids, so ids stay unique and nothing mistakes them for live versions.
+    """
+    attrs = [a.name for a in spec.attributes]
+    table, edits = f"{SCHEMA}.{spec.id}", f"{SCHEMA}.{spec.scenario_table}"
+    b = ", ".join(f"b.{n}" for n in attrs)
+    e = ", ".join(f"e.{n}" for n in attrs)
+    if when.now:
+        test, params = "valid @> now()", {}
+    elif when.instant:
+        test, params = "valid @> :at", {"at": when.start}
+    else:
+        test = "valid && tstzrange(:t_start, :t_end, '[]')"
+        params = {"t_start": when.start, "t_end": when.end}
+    sql = f"""(SELECT * FROM (
+    SELECT b.version_id, b.asset_id,
+           CASE WHEN e.asset_id IS NULL THEN b.valid
+                ELSE b.valid * tstzrange(NULL, lower(e.valid)) END AS valid,
+           {b}, b.geom, b.source, b.recorded_at
+    FROM {table} b LEFT JOIN {edits} e
+      ON e.scenario_id = :scenario AND e.asset_id = b.asset_id
+    WHERE b.{test} AND (e.asset_id IS NULL OR lower(b.valid) < lower(e.valid))
+    UNION ALL
+    SELECT -e.id, e.asset_id, e.valid, {e}, e.geom, e.source, e.recorded_at
+    FROM {edits} e WHERE e.scenario_id = :scenario AND e.op = 'put'
+) s WHERE {test}) AS t"""
+    return sql, {**params, "scenario": when.scenario}

@@ -129,6 +129,8 @@ class LayerSpec(Frozen):
             "recorded_at",
             "superseded_at",
             "scenario_id",
+            "recorded",
+            "scenario",
         }
         if clash := reserved.intersection(names):
             raise ValueError(f"reserved attribute names: {sorted(clash)}")
@@ -173,3 +175,15 @@ class LayerSpec(Frozen):
     @property
     def as_of_function(self) -> str:
         return f"{self.id}_as_of"
+
+    @property
+    def history_table(self) -> str:
+        return f"{self.id}_history"
+
+    @property
+    def recorded_function(self) -> str:
+        return f"{self.id}_recorded"
+
+    @property
+    def scenario_table(self) -> str:
+        return f"{self.id}_scenario"

@@ -64,22 +64,22 @@ def attribute_checks(layer_id: str, attr: Attribute) -> list[CheckConstraint]:
     return checks
 
 
-def layer_table(spec: LayerSpec, metadata: MetaData) -> Table:
+def _version_columns(spec: LayerSpec, history: bool) -> list[Column]:
+    """A layer version's columns, in table order; the history copy has no identity/defaults."""
     attr_columns = [
         Column(a.name, SQL_TYPES[a.type], nullable=not a.required, comment=a.title)
         for a in spec.attributes
     ]
-    checks = [c for a in spec.attributes for c in attribute_checks(spec.id, a)]
-    return Table(
-        spec.id,
-        metadata,
-        Column("version_id", BigInteger, Identity(), primary_key=True),
+    return [
+        Column("version_id", BigInteger, nullable=False)
+        if history
+        else Column("version_id", BigInteger, Identity(), primary_key=True),
         Column("asset_id", Text, nullable=False, comment="Stable id of the asset across versions"),
         Column(
             "valid",
             TSTZRANGE,
             nullable=False,
-            server_default=text("tstzrange(now(), NULL)"),
+            server_default=None if history else text("tstzrange(now(), NULL)"),
             comment="Valid time of this version: [from, to)",
         ),
         *attr_columns,
@@ -98,9 +98,18 @@ def layer_table(spec: LayerSpec, metadata: MetaData) -> Table:
             "recorded_at",
             TIMESTAMP(timezone=True),
             nullable=False,
-            server_default=text("now()"),
+            server_default=None if history else text("now()"),
             comment="Transaction time the version was written",
         ),
+    ]
+
+
+def layer_table(spec: LayerSpec, metadata: MetaData) -> Table:
+    checks = [c for a in spec.attributes for c in attribute_checks(spec.id, a)]
+    return Table(
+        spec.id,
+        metadata,
+        *_version_columns(spec, history=False),
         CheckConstraint("NOT isempty(valid)", name=f"{spec.id}_valid_not_empty"),
         CheckConstraint("ST_IsValid(geom)", name=f"{spec.id}_geom_valid"),
         # Two versions of one asset may never be valid at the same instant. The int8 hash
@@ -118,6 +127,78 @@ def layer_table(spec: LayerSpec, metadata: MetaData) -> Table:
         *checks,
         schema=SCHEMA,
         comment=f"{spec.title} ({spec.title_zh}). {spec.description}",
+    )
+
+
+def history_table(spec: LayerSpec, metadata: MetaData) -> Table:
+    """Transaction time: each row state a write replaced, with the instant it stopped being
+    what the database said. Filled by a trigger (citygis/migrations/versioning.py), so
+    loads and API writes alike keep it; `{layer}_recorded(at)` reads the two tables as of
+    a past transaction time."""
+    return Table(
+        spec.history_table,
+        metadata,
+        Column(
+            "superseded_at",
+            TIMESTAMP(timezone=True),
+            nullable=False,
+            comment="Transaction time this row state was replaced",
+        ),
+        *_version_columns(spec, history=True),
+        Index(f"{spec.history_table}_superseded_idx", "superseded_at"),
+        Index(f"{spec.history_table}_asset_idx", "asset_id"),
+        schema=SCHEMA,
+        comment=f"Superseded row states of {SCHEMA}.{spec.id} (transaction-time history)",
+    )
+
+
+def scenarios_table(metadata: MetaData) -> Table:
+    """What-if branches of the city: edits kept apart until committed (or discarded)."""
+    return Table(
+        "scenarios",
+        metadata,
+        Column("id", Text, primary_key=True),
+        Column("title", Text, nullable=False),
+        Column("owner", Text, comment="Name of the token that made it"),
+        Column("role", Text, nullable=False, comment="Role that may read and edit it"),
+        Column(
+            "created_at", TIMESTAMP(timezone=True), nullable=False, server_default=text("now()")
+        ),
+        Column(
+            "branched_at",
+            TIMESTAMP(timezone=True),
+            nullable=False,
+            server_default=text("now()"),
+            comment="Live data changed after this instant conflicts at commit",
+        ),
+        Column("committed_at", TIMESTAMP(timezone=True)),
+        schema=SCHEMA,
+        comment="Scenarios (what-if): each layer's edits are in {layer}_scenario",
+    )
+
+
+def scenario_table(spec: LayerSpec, metadata: MetaData) -> Table:
+    """A scenario's state of each asset it touched: `put` (created or changed) or `delete`,
+    against the live version it branched from (`base_version_id`, NULL for a new asset)."""
+    name = spec.scenario_table
+    columns = [c for c in _version_columns(spec, history=True) if c.name != "version_id"]
+    return Table(
+        name,
+        metadata,
+        Column("id", BigInteger, Identity(), primary_key=True),
+        Column(
+            "scenario_id",
+            Text,
+            ForeignKey(f"{SCHEMA}.scenarios.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
+        Column("op", Text, nullable=False, comment="put or delete"),
+        Column("base_version_id", BigInteger, comment="The live version it replaces"),
+        *columns,
+        CheckConstraint("op IN ('put', 'delete')", name=f"{name}_op"),
+        Index(f"{name}_asset_idx", "scenario_id", "asset_id", unique=True),
+        schema=SCHEMA,
+        comment=f"Scenario edits of {SCHEMA}.{spec.id}",
     )
 
 
@@ -252,6 +333,9 @@ def build_metadata(layers: tuple[LayerSpec, ...]) -> MetaData:
     access_tables(metadata)
     result_tables(metadata)
     sensor_readings_table(metadata)
+    scenarios_table(metadata)
     for spec in layers:
         layer_table(spec, metadata)
+        history_table(spec, metadata)
+        scenario_table(spec, metadata)
     return metadata

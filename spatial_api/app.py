@@ -27,6 +27,7 @@ from spatial_api.routers import (
     readings,
     result_collections,
     results,
+    scenarios,
     tiles,
     webmap,
 )
@@ -82,6 +83,7 @@ def create_app(
     app.include_router(features.router)
     app.include_router(edits.router)
     app.include_router(audit.router)
+    app.include_router(scenarios.router)
     app.include_router(analysis.router)
     app.include_router(lbs.router)
     app.include_router(results.router)

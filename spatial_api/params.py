@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Query
+from fastapi import Depends, Query, Request
 
-from layers.query import DATETIME_MAX_LENGTH, DateTimeInterval
+from layers.query import DATETIME_MAX_LENGTH, RECORDED_HELP, DateTimeInterval
+from spatial_api import scenarios
+from spatial_api.deps import PrincipalDep
 from spatial_api.features.crs import parse_crs
 from spatial_api.features.params import BBox
 
+SCENARIO_HELP = "Read the city with this scenario's edits applied (what-if)"
+
 
 async def datetime_param(
+    request: Request,
+    principal: PrincipalDep,
     datetime_: Annotated[
         str | None,
         Query(
@@ -21,8 +27,14 @@ async def datetime_param(
             "a/b, ../b, a/.. (every version valid during it). Default: now.",
         ),
     ] = None,
+    recorded: Annotated[
+        str | None, Query(max_length=DATETIME_MAX_LENGTH, description=RECORDED_HELP)
+    ] = None,
+    scenario: Annotated[str | None, Query(max_length=40, description=SCENARIO_HELP)] = None,
 ) -> DateTimeInterval | None:
-    return DateTimeInterval.parse(datetime_)
+    when = DateTimeInterval.parse(datetime_, recorded, scenario)
+    await scenarios.check_readable(request.app.state.engine, principal, when)
+    return when
 
 
 async def bbox_param(

@@ -67,10 +67,13 @@ async def _tile(request: Request) -> Response | None:
     cache: TileCache | None = getattr(state, "tile_cache", None)
     query = request.query_params
     when_text, shift = query.get("datetime"), query.get("shift")
+    recorded_text, scenario = query.get("recorded"), query.get("scenario")
     if (
         cache is None
         or (shift is not None and shift not in SHIFTS)
         or len(when_text or "") > DATETIME_MAX_LENGTH
+        or len(recorded_text or "") > DATETIME_MAX_LENGTH
+        or scenario is not None  # checked against the database on the route
         or len(query.get("collections") or "") > COLLECTIONS_MAX_LENGTH
     ):
         return None  # the route's own validation answers these
@@ -86,7 +89,7 @@ async def _tile(request: Request) -> Response | None:
         if not all(principal.may_see(s) for s in specs):
             return None
         coords = TileCoords.parse(tms, z, y, x)
-        when = DateTimeInterval.parse(when_text)
+        when = DateTimeInterval.parse(when_text, recorded_text)
         filters = filters_for(specs, request)
         sources = [LayerSource(s) for s in specs]
         entry = await cached_tile(cache, principal, sources, coords, when, filters, shift)

@@ -53,11 +53,15 @@ def clean_db(db_url: str, engine: Engine) -> Iterator[str]:
     from layers import ALL_LAYERS
 
     yield db_url
-    tables = ", ".join(f"city.{spec.id}" for spec in ALL_LAYERS)
+    tables = ", ".join(
+        f"city.{t}"
+        for spec in ALL_LAYERS
+        for t in (spec.id, spec.history_table, spec.scenario_table)
+    )
     with engine.begin() as c:
         c.execute(
             text(
                 f"TRUNCATE {tables}, city.load_runs, city.sensor_readings, city.tokens,"
-                " city.audit, city.results, city.result_features"
+                " city.audit, city.results, city.result_features, city.scenarios"
             )
         )

@@ -52,7 +52,7 @@ class TileKey:
     z: int
     x: int
     y: int
-    when: tuple[str | None, str | None, bool] | None
+    when: tuple[str | None, str | None, bool, str | None] | None
     filters: tuple[tuple[str, tuple[tuple[str, str], ...]], ...]
     access: str
     shift: str | None = None
@@ -74,7 +74,12 @@ def etag_of(body: bytes) -> str:
 def is_past(when: DateTimeInterval | None, now: datetime | None = None) -> bool:
     """Whether the request shows only a moment or period that has ended."""
     now = now or datetime.now(UTC)
-    return when is not None and when.end is not None and when.end < now
+    if when is None:
+        return False
+    # What the database held at a past transaction time never changes again.
+    return (when.end is not None and when.end < now) or (
+        when.recorded is not None and when.recorded < now
+    )
 
 
 class TileCache:
@@ -173,11 +178,15 @@ async def db_versions(
     raise AssertionError("unreachable")
 
 
-def _when_key(when: DateTimeInterval | None) -> tuple[str | None, str | None, bool] | None:
+def _when_key(
+    when: DateTimeInterval | None,
+) -> tuple[str | None, str | None, bool, str | None] | None:
     if when is None:
         return None
-    iso = [d.astimezone(UTC).isoformat() if d else None for d in (when.start, when.end)]
-    return iso[0], iso[1], when.instant
+    iso = [
+        d.astimezone(UTC).isoformat() if d else None for d in (when.start, when.end, when.recorded)
+    ]
+    return iso[0], iso[1], when.instant, iso[2]
 
 
 async def tile_key(

@@ -9,7 +9,7 @@ from layers.errors import InvalidParameter
 from layers.query import Value, typed_value
 
 # Query parameters that are not attribute filters.
-RESERVED = frozenset({"datetime", "collections", "token", "f", "shift"})
+RESERVED = frozenset({"datetime", "recorded", "scenario", "collections", "token", "f", "shift"})
 
 
 def checked_value(attr: Attribute, text: str) -> Value:

@@ -67,7 +67,7 @@ def select_features(
     """
     source, params = layer_source(spec, when)
     params = {f"{prefix}_{k}": v for k, v in params.items()}
-    for k in ("at", "t_start", "t_end"):
+    for k in ("at", "t_start", "t_end", "recorded", "scenario"):
         source = source.replace(f":{k}", f":{prefix}_{k}")
     where, binds = [], []
     for i, (name, value) in enumerate((filters or {}).items()):

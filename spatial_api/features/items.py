@@ -85,7 +85,7 @@ async def page(
     binds.update(source_params)
     where, order = where_sql(collection, q, binds), order_sql(q)
     feature = feature_sql(
-        collection, q.crs, q.properties, q.when is not None and not q.when.instant
+        collection, q.crs, q.properties, q.when is not None and q.when.period
     )
     sql = (
         f"SELECT p.features, p.returned, CASE WHEN p.returned < :limit "
@@ -181,7 +181,7 @@ async def one(
 ) -> list[dict]:
     """The feature as it is now or at the instant `when`; for a layer also one version
     (`<asset_id>@<version_id>`) or every version (`history`)."""
-    if when is not None and not when.instant:
+    if when is not None and when.period:
         raise InvalidParameter(
             "datetime: an item is read at an instant; for every version use its /history"
         )

@@ -12,7 +12,7 @@ from pyproj import Transformer
 
 from layers import LayerSpec
 from layers.errors import InvalidParameter
-from layers.query import DateTimeInterval, typed_value
+from layers.query import RECORDED_HELP, DateTimeInterval, typed_value
 from layers.source import VERSION_PROPS
 from loaders.chinese_offsets import to_wgs84
 from spatial_api.deps import LayerDep
@@ -26,6 +26,8 @@ RESERVED = {
     "bbox-crs",
     "crs",
     "datetime",
+    "recorded",
+    "scenario",
     "properties",
     "sortby",
     "filter",
@@ -182,6 +184,10 @@ async def items_query(
             description="Valid time: instant, or interval a/b, ../b, a/.. (all versions)",
         ),
     ] = None,
+    recorded: Annotated[str | None, Query(max_length=100, description=RECORDED_HELP)] = None,
+    scenario: Annotated[
+        str | None, Query(max_length=40, description="Read with this scenario's edits")
+    ] = None,
     properties: Annotated[str | None, Query(max_length=2000)] = None,
     sortby: Annotated[
         str | None, Query(max_length=2000, description="e.g. +name,-capacity")
@@ -199,7 +205,7 @@ async def items_query(
         offset=offset,
         bbox=BBox.parse(bbox, parse_crs(bbox_crs, "bbox-crs")) if bbox is not None else None,
         crs=parse_crs(crs, "crs"),
-        when=DateTimeInterval.parse(datetime_),
+        when=DateTimeInterval.parse(datetime_, recorded, scenario),
         properties=parse_properties(layer, properties),
         sortby=parse_sortby(layer, sortby),
         equals=attribute_filters(layer, request),

@@ -45,7 +45,7 @@ def etag(version_id: int) -> str:
     return f'"{version_id}"'
 
 
-def _recordset(spec: LayerSpec) -> str:
+def recordset_sql(spec: LayerSpec) -> str:
     cols = ", ".join(f"{n} {t}" for n, t in column_types(spec))
     return f"jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(asset_id text, {cols}, geom text)"
 
@@ -59,12 +59,12 @@ def _insert_sql(spec_id: str) -> str:
 INSERT INTO {SCHEMA}.{spec.id} (asset_id, valid, {names}, geom, source)
 SELECT r.asset_id, tstzrange(:vf, NULL), {picked}, ST_GeomFromEWKB(decode(r.geom, 'hex')),
        :source
-FROM {_recordset(spec)}
+FROM {recordset_sql(spec)}
 RETURNING asset_id, version_id
 """
 
 
-async def _log(
+async def log_write(
     conn: AsyncConnection,
     spec: LayerSpec,
     who: Principal,
@@ -101,7 +101,7 @@ def loader_crs(crs: Crs) -> tuple[str, bool]:
     return crs.offset or f"EPSG:{crs.srid}", crs.latlon
 
 
-async def _rows(features: list[dict], spec: LayerSpec, ids: list[str], crs: Crs) -> str:
+async def prepared_rows(features: list[dict], spec: LayerSpec, ids: list[str], crs: Crs) -> str:
     name, lat_first = loader_crs(crs)
     rows = await run_in_threadpool(prepare_features, features, spec, ids, name, lat_first)
     return rows.drop(columns=["_row", "_vfrom", "_vto"]).to_json(
@@ -126,7 +126,7 @@ async def create(
     ]
     if len(set(ids)) != len(ids):
         raise InvalidParameter("the same feature id twice in one request")
-    rows = await _rows(features, spec, ids, crs)
+    rows = await prepared_rows(features, spec, ids, crs)
     taken = (
         (
             await conn.execute(
@@ -157,7 +157,9 @@ async def create(
             f"{spec.id}: a version of these assets is valid after {valid_from}: {exc.orig}"
         ) from None
     written = [Written(r.asset_id, r.version_id) for r in made]
-    await _log(conn, spec, who, "create", {"after": {w.asset_id: w.version_id for w in written}})
+    await log_write(
+        conn, spec, who, "create", {"after": {w.asset_id: w.version_id for w in written}}
+    )
     return written
 
 
@@ -216,7 +218,7 @@ async def replace(
     action: str = "replace",
 ) -> Written:
     """The asset's next version: the current one closes at valid_from."""
-    rows = await _rows([feature], spec, [asset_id], crs)
+    rows = await prepared_rows([feature], spec, [asset_id], crs)
     before = await _current(conn, spec, asset_id, if_match, valid_from)
     await _close(conn, spec, before, valid_from)
     made = (
@@ -225,7 +227,7 @@ async def replace(
             {"rows": rows, "vf": valid_from, "source": f"api:{who.name or who.role.name}"},
         )
     ).one()
-    await _log(
+    await log_write(
         conn, spec, who, action, {"asset_id": asset_id, "before": before, "after": made.version_id}
     )
     return Written(asset_id, made.version_id)
@@ -242,7 +244,9 @@ async def delete(
     """The asset stops being valid at valid_from; its history stays."""
     before = await _current(conn, spec, asset_id, if_match, valid_from)
     await _close(conn, spec, before, valid_from)
-    await _log(conn, spec, who, "delete", {"asset_id": asset_id, "before": before, "after": None})
+    await log_write(
+        conn, spec, who, "delete", {"asset_id": asset_id, "before": before, "after": None}
+    )
 
 
 def merge_patch(target: Any, patch: Any) -> Any:

@@ -11,13 +11,17 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Query, Request, Response
+from sqlalchemy.ext.asyncio import AsyncConnection
 
+from layers import LayerSpec
+from layers.access import Principal
 from layers.errors import InvalidParameter, TooLarge
-from layers.query import parse_instant
+from layers.query import DateTimeInterval, parse_instant
 from layers.source import VERSION_PROPS, LayerSource
+from spatial_api import scenarios
 from spatial_api.deps import ConnDep, LayerDep, PrincipalDep
-from spatial_api.features import items, writes
-from spatial_api.features.crs import DEFAULT, parse_crs
+from spatial_api.features import items, scenario_writes, writes
+from spatial_api.features.crs import DEFAULT, Crs, parse_crs
 from spatial_api.features.links import base_url
 from spatial_api.routing import OgcRoute
 
@@ -32,6 +36,10 @@ ContentCrs = Annotated[
     str | None, Header(alias="Content-Crs", max_length=200, description="CRS of the body")
 ]
 IfMatch = Annotated[str | None, Header(alias="If-Match", max_length=64)]
+InScenario = Annotated[
+    str | None,
+    Query(max_length=40, description="Write into this scenario only (what-if), not the city"),
+]
 
 
 def _valid_from(text: str | None) -> datetime:
@@ -55,6 +63,28 @@ def _features(body: Any) -> list[dict]:
     raise InvalidParameter("the body is neither a GeoJSON Feature nor a FeatureCollection")
 
 
+async def _replace(
+    conn: AsyncConnection,
+    layer: LayerSpec,
+    principal: Principal,
+    feature_id: str,
+    feature: dict,
+    valid_from: datetime,
+    crs: Crs,
+    if_match: str | None,
+    scenario: str | None,
+    action: str = "replace",
+) -> writes.Written:
+    if scenario is None:
+        return await writes.replace(
+            conn, layer, principal, feature_id, feature, valid_from, crs, if_match, action
+        )
+    await scenarios.get(conn, principal, scenario, editing=True)
+    return await scenario_writes.replace(
+        conn, layer, principal, feature_id, feature, valid_from, crs, if_match, scenario, action
+    )
+
+
 @router.post("/collections/{layer_id}/items", status_code=201)
 async def create_items(
     request: Request,
@@ -64,19 +94,18 @@ async def create_items(
     body: Annotated[Any, Body(media_type="application/geo+json")],
     valid_from: ValidFrom = None,
     content_crs: ContentCrs = None,
+    scenario: InScenario = None,
 ) -> Response:
     """Add a Feature or every feature of a FeatureCollection (all or nothing): 201 with
     `Location` of the first and the new asset ids."""
     _size_checked(request)
     principal.refuse_unwritable(layer)
-    made = await writes.create(
-        conn,
-        layer,
-        principal,
-        _features(body),
-        _valid_from(valid_from),
-        parse_crs(content_crs, "Content-Crs"),
-    )
+    args = (_features(body), _valid_from(valid_from), parse_crs(content_crs, "Content-Crs"))
+    if scenario is None:
+        made = await writes.create(conn, layer, principal, *args)
+    else:
+        await scenarios.get(conn, principal, scenario, editing=True)
+        made = await scenario_writes.create(conn, layer, principal, *args, scenario)
     await conn.commit()
     base = f"{base_url(request)}/collections/{layer.id}/items"
     return Response(
@@ -86,7 +115,8 @@ async def create_items(
         status_code=201,
         media_type="application/json",
         headers={
-            "Location": f"{base}/{made[0].asset_id}",
+            "Location": f"{base}/{made[0].asset_id}"
+            + (f"?scenario={scenario}" if scenario else ""),
             "ETag": writes.etag(made[0].version_id or 0),
         },
     )
@@ -103,6 +133,7 @@ async def replace_item(
     valid_from: ValidFrom = None,
     content_crs: ContentCrs = None,
     if_match: IfMatch = None,
+    scenario: InScenario = None,
 ) -> Response:
     """Replace the feature: its current version closes at valid_from, the new one opens."""
     _size_checked(request)
@@ -112,7 +143,7 @@ async def replace_item(
     )
     if feature is None:
         raise InvalidParameter("PUT takes one GeoJSON Feature")
-    done = await writes.replace(
+    done = await _replace(
         conn,
         layer,
         principal,
@@ -121,6 +152,7 @@ async def replace_item(
         _valid_from(valid_from),
         parse_crs(content_crs, "Content-Crs"),
         if_match,
+        scenario,
     )
     await conn.commit()
     return Response(status_code=204, headers={"ETag": writes.etag(done.version_id or 0)})
@@ -137,13 +169,17 @@ async def update_item(
     valid_from: ValidFrom = None,
     content_crs: ContentCrs = None,
     if_match: IfMatch = None,
+    scenario: InScenario = None,
 ) -> Response:
     """An RFC 7396 merge patch of `properties` and/or `geometry`, as a new version."""
     _size_checked(request)
     principal.refuse_unwritable(layer)
     if not isinstance(body, dict) or set(body) - {"type", "properties", "geometry"}:
         raise InvalidParameter("a merge patch holds only properties and/or geometry")
-    current = (await items.one(conn, LayerSource(layer), feature_id, DEFAULT))[0]
+    if scenario is not None:
+        await scenarios.get(conn, principal, scenario, editing=True)
+    when = DateTimeInterval.parse(None, scenario=scenario)
+    current = (await items.one(conn, LayerSource(layer), feature_id, DEFAULT, when=when))[0]
     props = {k: v for k, v in current["properties"].items() if k not in VERSION_PROPS}
     feature = {
         "type": "Feature",
@@ -152,7 +188,7 @@ async def update_item(
     }
     # The stored geometry comes back in CRS84; a patched one is in the body's CRS.
     crs = parse_crs(content_crs, "Content-Crs") if body.get("geometry") else DEFAULT
-    done = await writes.replace(
+    done = await _replace(
         conn,
         layer,
         principal,
@@ -161,6 +197,7 @@ async def update_item(
         _valid_from(valid_from),
         crs,
         if_match,
+        scenario,
         action="update",
     )
     await conn.commit()
@@ -175,9 +212,15 @@ async def delete_item(
     feature_id: str,
     valid_from: ValidFrom = None,
     if_match: IfMatch = None,
+    scenario: InScenario = None,
 ) -> Response:
     """The asset stops being valid at valid_from; as-of reads before it still see it."""
     principal.refuse_unwritable(layer)
-    await writes.delete(conn, layer, principal, feature_id, _valid_from(valid_from), if_match)
+    at = _valid_from(valid_from)
+    if scenario is None:
+        await writes.delete(conn, layer, principal, feature_id, at, if_match)
+    else:
+        await scenarios.get(conn, principal, scenario, editing=True)
+        await scenario_writes.delete(conn, layer, principal, feature_id, at, if_match, scenario)
     await conn.commit()
     return Response(status_code=204)

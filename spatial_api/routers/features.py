@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from layers.source import LayerSource
-from spatial_api import audit
+from spatial_api import audit, scenarios
 from spatial_api.deps import CatalogDep, ConnDep, LayerDep, PrincipalDep
 from spatial_api.features import collections as colls
 from spatial_api.features import items
@@ -134,6 +134,8 @@ async def get_items(
     q: Annotated[ItemsQuery, Depends(items_query)],
 ) -> GeoJSONResponse:
     """Features of the layer at a valid time (now by default), paged and filtered."""
+    if q.when is not None and q.when.scenario is not None:
+        await scenarios.get(conn, principal, q.when.scenario)
     source = LayerSource(layer)
     features, returned, matched = await items.page(conn, source, q)
     bbox = request.query_params.get("bbox")
@@ -162,7 +164,7 @@ async def get_item(
     out, source = parse_crs(crs, "crs"), LayerSource(layer)
     feature = (await items.one(conn, source, feature_id, out, when=when))[0]
     headers = {"Content-Crs": out.header}
-    if when is None and "@" not in feature_id:  # the current version, for If-Match
+    if (when is None or when.now) and "@" not in feature_id:  # the current version, for If-Match
         headers["ETag"] = f'"{feature["properties"]["version_id"]}"'
     return GeoJSONResponse(items.item_json(request, source, feature_id, feature), headers=headers)
 

@@ -168,7 +168,7 @@ async def latest(
     attribute filters (`?sensor_kind=gas_concentration`) narrow it."""
     where, binds = latest_filters(catalog["sensors"], request.query_params.multi_items())
     when = DateTimeInterval.parse(datetime_)
-    if when is not None and not when.instant:
+    if when is not None and when.period:
         raise InvalidParameter("datetime: give an instant, the moment to read the sensors at")
     at = when.start if when else datetime.now(UTC)
     assert at is not None  # an instant's start is the instant itself

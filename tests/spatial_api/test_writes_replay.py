@@ -1,8 +1,10 @@
 """Property: any sequence of creates, updates and deletes at any valid times reads back,
-as of any instant, exactly as a replay of the sequence in Python says."""
+as of any instant, exactly as a replay of the sequence in Python says; and as recorded at
+any transaction time between the writes, exactly as the replay said at that step."""
 
 from __future__ import annotations
 
+import copy
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -37,7 +39,7 @@ def app_client(db_url, engine):
     with TestClient(create_app(db_url, ServerSettings(), pool_size=2)) as c:
         yield c
     with engine.begin() as conn:
-        conn.execute(text("TRUNCATE city.shelters, city.tokens, city.audit, city.load_runs"))
+        conn.execute(text("TRUNCATE city.shelters, city.shelters_history, city.tokens, city.audit, city.load_runs"))
 
 
 class Replay:
@@ -81,7 +83,7 @@ class Replay:
 @given(sequence=ops, probes=st.lists(st.integers(0, 84), min_size=1, max_size=6))
 def test_as_of_reads_equal_a_python_replay(app_client, engine, sequence, probes):
     with engine.begin() as c:
-        c.execute(text("TRUNCATE city.shelters, city.tokens, city.audit, city.load_runs"))
+        c.execute(text("TRUNCATE city.shelters, city.shelters_history, city.tokens, city.audit, city.load_runs"))
     roles = load_roles(Catalog().values())
     auth = {"Authorization": f"Bearer {create_token(engine, roles, 'emergency', 'e', None)}"}
     replay = Replay()
@@ -113,3 +115,44 @@ def test_as_of_reads_equal_a_python_replay(app_client, engine, sequence, probes)
             )
         ).scalar()
     assert overlaps == 0
+
+
+def _write(client, auth, op: str, asset: str, day: int, cap: int):
+    when = {"valid_from": (EPOCH + timedelta(days=day)).isoformat()}
+    path = f"/collections/shelters/items/{asset}"
+    if op == "create":
+        body = shelter(asset, capacity=cap) | {"id": asset}
+        return client.post("/collections/shelters/items", json=body, headers=auth, params=when)
+    if op == "update":
+        return client.patch(path, json={"properties": {"capacity": cap}}, headers=auth, params=when)
+    return client.delete(path, headers=auth, params=when)
+
+
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(sequence=ops, probes=st.lists(st.integers(0, 84), min_size=1, max_size=4))
+def test_recorded_reads_equal_the_replay_at_each_step(app_client, engine, sequence, probes):
+    with engine.begin() as c:
+        c.execute(text("TRUNCATE city.shelters, city.shelters_history, city.tokens"))
+    roles = load_roles(Catalog().values())
+    auth = {"Authorization": f"Bearer {create_token(engine, roles, 'emergency', 'e', None)}"}
+    replay = Replay()
+
+    def clock() -> datetime:
+        with engine.connect() as c:
+            return c.execute(text("SELECT clock_timestamp()")).scalar_one()
+
+    steps = [(clock(), copy.deepcopy(replay))]  # before any write: nothing was recorded
+    for op, asset, day, cap in sequence:
+        r = _write(app_client, auth, op, asset, day, cap)
+        assert r.status_code == replay.apply(op, asset, day, cap), (op, asset, day, r.text)
+        steps.append((clock(), copy.deepcopy(replay)))
+    for recorded, then in steps:
+        for half_day in probes:
+            at = EPOCH + timedelta(hours=12 * half_day)
+            params = {"datetime": at.isoformat(), "recorded": recorded.isoformat(), "limit": 100}
+            r = app_client.get("/collections/shelters/items", params=params)
+            assert r.status_code == 200, r.text
+            got = {(f["id"], f["properties"]["capacity"]) for f in r.json()["features"]}
+            assert got == then.at(half_day / 2), (recorded, at)

@@ -1,0 +1,236 @@
+"""Writes inside a scenario: the same validation as live writes, kept in `{layer}_scenario`.
+
+One row per asset the scenario touched holds its proposed state from a valid_from on,
+against the live version it branched from. Scenario features carry negative version ids
+(`-row id`), which are their ETags too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from layers import Catalog, LayerSpec
+from layers.access import Principal
+from layers.errors import Conflict, FeatureNotFound, InvalidParameter, PreconditionFailed
+from layers.tables import SCHEMA
+from spatial_api.features.crs import Crs
+from spatial_api.features.writes import (
+    MAX_FEATURES,
+    Written,
+    etag,
+    log_write,
+    new_asset_id,
+    prepared_rows,
+    recordset_sql,
+)
+
+
+@cache
+def _upsert_sql(spec_id: str) -> str:
+    spec = Catalog()[spec_id]
+    names = ", ".join(a.name for a in spec.attributes)
+    picked = ", ".join(f"r.{a.name}" for a in spec.attributes)
+    updates = ", ".join(f"{a.name} = EXCLUDED.{a.name}" for a in spec.attributes)
+    return f"""
+INSERT INTO {SCHEMA}.{spec.scenario_table}
+    (scenario_id, op, base_version_id, asset_id, valid, {names}, geom, source, recorded_at)
+SELECT :scenario, 'put', :base, r.asset_id, tstzrange(:vf, NULL), {picked},
+       ST_GeomFromEWKB(decode(r.geom, 'hex')), :source, now()
+FROM {recordset_sql(spec)}
+ON CONFLICT (scenario_id, asset_id) DO UPDATE SET
+    op = 'put', valid = EXCLUDED.valid, {updates}, geom = EXCLUDED.geom,
+    source = EXCLUDED.source, recorded_at = now()
+RETURNING asset_id, -id AS version_id
+"""
+
+
+@dataclass(frozen=True)
+class State:
+    """What the scenario currently says of an asset: its own row, or the live version."""
+
+    edit_id: int | None
+    base_version_id: int | None
+    since: datetime
+
+    @property
+    def etag(self) -> str:
+        return etag(-self.edit_id if self.edit_id is not None else self.base_version_id or 0)
+
+
+_EDIT = """
+SELECT id, op, base_version_id, lower(valid) AS since FROM {edits}
+WHERE scenario_id = :s AND asset_id = :id FOR UPDATE
+"""
+_LIVE = """
+SELECT version_id, lower(valid) AS since FROM {table}
+WHERE asset_id = :id AND upper_inf(valid)
+"""
+
+
+async def _state(
+    conn: AsyncConnection,
+    spec: LayerSpec,
+    scenario: str,
+    asset_id: str,
+    if_match: str | None,
+    valid_from: datetime,
+) -> State:
+    edits, table = f"{SCHEMA}.{spec.scenario_table}", f"{SCHEMA}.{spec.id}"
+    edit = (
+        await conn.execute(text(_EDIT.format(edits=edits)), {"s": scenario, "id": asset_id})
+    ).one_or_none()
+    if edit is not None and edit.op == "delete":
+        raise FeatureNotFound(f"{asset_id!r} is deleted in scenario {scenario!r}")
+    if edit is not None:
+        state = State(edit.id, edit.base_version_id, edit.since)
+    else:
+        live = (await conn.execute(text(_LIVE.format(table=table)), {"id": asset_id})).one_or_none()
+        if live is None:
+            raise FeatureNotFound(f"no live feature {asset_id!r} in {spec.id}")
+        state = State(None, live.version_id, live.since)
+    if if_match is not None and if_match.strip() not in ("*", state.etag):
+        raise PreconditionFailed(
+            f"If-Match {if_match} is stale: {asset_id!r} is {state.etag} in scenario {scenario!r}"
+        )
+    if valid_from <= state.since:
+        raise InvalidParameter(
+            f"valid_from {valid_from.isoformat()} is not after the start of the current version"
+            f" of {asset_id!r} ({state.since.isoformat()})"
+        )
+    return state
+
+
+def _source(who: Principal, scenario: str) -> str:
+    return f"api:{who.name or who.role.name}:{scenario}"
+
+
+async def create(
+    conn: AsyncConnection,
+    spec: LayerSpec,
+    who: Principal,
+    features: list[dict],
+    valid_from: datetime,
+    crs: Crs,
+    scenario: str,
+) -> list[Written]:
+    if len(features) > MAX_FEATURES:
+        raise InvalidParameter(f"{len(features)} features in one request, at most {MAX_FEATURES}")
+    ids = [
+        str(f["id"]) if isinstance(f, dict) and f.get("id") else new_asset_id(spec)
+        for f in features
+    ]
+    if len(set(ids)) != len(ids):
+        raise InvalidParameter("the same feature id twice in one request")
+    rows = await prepared_rows(features, spec, ids, crs)
+    taken = (
+        (
+            await conn.execute(
+                text(
+                    f"SELECT asset_id FROM {SCHEMA}.{spec.id} WHERE asset_id = ANY(:ids)"
+                    " AND upper_inf(valid) UNION"
+                    f" SELECT asset_id FROM {SCHEMA}.{spec.scenario_table}"
+                    " WHERE scenario_id = :s AND asset_id = ANY(:ids) AND op = 'put'"
+                    " ORDER BY 1 LIMIT 20"
+                ),
+                {"ids": ids, "s": scenario},
+            )
+        )
+        .scalars()
+        .all()
+    )
+    if taken:
+        raise Conflict(
+            f"{spec.id} already has assets {list(taken)}: PUT or PATCH them", list(taken)
+        )
+    made = (
+        await conn.execute(
+            text(_upsert_sql(spec.id)),
+            {
+                "rows": rows,
+                "vf": valid_from,
+                "scenario": scenario,
+                "base": None,
+                "source": _source(who, scenario),
+            },
+        )
+    ).all()
+    written = [Written(r.asset_id, r.version_id) for r in made]
+    after = {w.asset_id: w.version_id for w in written}
+    await log_write(conn, spec, who, "create", {"scenario": scenario, "after": after})
+    return written
+
+
+async def replace(
+    conn: AsyncConnection,
+    spec: LayerSpec,
+    who: Principal,
+    asset_id: str,
+    feature: dict,
+    valid_from: datetime,
+    crs: Crs,
+    if_match: str | None,
+    scenario: str,
+    action: str = "replace",
+) -> Written:
+    rows = await prepared_rows([feature], spec, [asset_id], crs)
+    state = await _state(conn, spec, scenario, asset_id, if_match, valid_from)
+    made = (
+        await conn.execute(
+            text(_upsert_sql(spec.id)),
+            {
+                "rows": rows,
+                "vf": valid_from,
+                "scenario": scenario,
+                "base": state.base_version_id,
+                "source": _source(who, scenario),
+            },
+        )
+    ).one()
+    details = {"scenario": scenario, "asset_id": asset_id, "after": made.version_id}
+    await log_write(conn, spec, who, action, details)
+    return Written(asset_id, made.version_id)
+
+
+async def delete(
+    conn: AsyncConnection,
+    spec: LayerSpec,
+    who: Principal,
+    asset_id: str,
+    valid_from: datetime,
+    if_match: str | None,
+    scenario: str,
+) -> None:
+    """A live asset is marked deleted from valid_from; one made in the scenario is dropped."""
+    state = await _state(conn, spec, scenario, asset_id, if_match, valid_from)
+    edits, table = f"{SCHEMA}.{spec.scenario_table}", f"{SCHEMA}.{spec.id}"
+    params = {"s": scenario, "id": asset_id, "vf": valid_from}
+    if state.base_version_id is None:
+        await conn.execute(
+            text(f"DELETE FROM {edits} WHERE scenario_id = :s AND asset_id = :id"), params
+        )
+    elif state.edit_id is not None:
+        await conn.execute(
+            text(
+                f"UPDATE {edits} SET op = 'delete', valid = tstzrange(:vf, NULL),"
+                " recorded_at = now() WHERE scenario_id = :s AND asset_id = :id"
+            ),
+            params,
+        )
+    else:
+        names = ", ".join(a.name for a in spec.attributes)
+        await conn.execute(
+            text(
+                f"INSERT INTO {edits} (scenario_id, op, base_version_id, asset_id, valid,"
+                f" {names}, geom, source, recorded_at) SELECT :s, 'delete', version_id,"
+                f" asset_id, tstzrange(:vf, NULL), {names}, geom, :source, now() FROM {table}"
+                " WHERE version_id = :base"
+            ),
+            params | {"base": state.base_version_id, "source": _source(who, scenario)},
+        )
+    details = {"scenario": scenario, "asset_id": asset_id, "before": state.etag, "after": None}
+    await log_write(conn, spec, who, "delete", details)

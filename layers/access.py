@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from layers.errors import Forbidden
+from layers.errors import Forbidden, Unauthorized
 from layers.roles import Role
 from layers.spec import Access, LayerSpec
 
@@ -61,6 +61,9 @@ class Principal:
             )
 
     def refuse_unwritable(self, spec: LayerSpec) -> None:
+        if self.name is None and not self.may_write(spec):
+            # Nobody writes anonymously: ask for credentials rather than refuse them.
+            raise Unauthorized(f"writing layer {spec.id!r} needs a token of a role that may")
         self.refuse_hidden([spec])
         if not self.may_write(spec):
             raise Forbidden(f"role {self.role.name!r} may not write layer {spec.id!r}")

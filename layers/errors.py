@@ -14,7 +14,7 @@ class Forbidden(PermissionError):
 
 
 class Unauthorized(PermissionError):
-    """A token that is unknown, expired or revoked (→ 401)."""
+    """No token where one is needed, or one unknown, expired or revoked (→ 401)."""
 
 
 class Conflict(RuntimeError):

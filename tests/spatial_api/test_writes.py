@@ -81,7 +81,7 @@ def test_an_emergency_token_creates_a_shelter_that_everyone_then_reads(client, a
 @pytest.mark.parametrize(
     "role, layer, status",
     [
-        ("viewer", "shelters", 403),
+        ("viewer", "shelters", 401),  # anonymous: asked for a token
         ("planner", "shelters", 403),
         ("crew", "shelters", 403),
         ("emergency", "shelters", 201),

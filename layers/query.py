@@ -149,9 +149,10 @@ def layer_source(spec: LayerSpec, when: DateTimeInterval | None) -> tuple[str, d
 def _scenario_source(spec: LayerSpec, when: DateTimeInterval) -> tuple[str, dict]:
     """The live rows with the scenario's edits laid over them.
 
-    A scenario row replaces its asset from its own valid_from on: the live versions of that
-    asset before it stay (cut at that instant), later ones are hidden. Scenario rows carry
-    negative version ids, so ids stay unique and nothing mistakes them for live versions.
+    An asset the scenario touched is what the scenario says from its first scenario
+    version's valid_from on: its live versions before that stay (cut at that instant),
+    later ones are hidden. Scenario versions carry negative ids, so ids stay unique and
+    nothing mistakes them for live versions.
     """
     attrs = [a.name for a in spec.attributes]
     table, edits = f"{SCHEMA}.{spec.id}", f"{SCHEMA}.{spec.scenario_table}"
@@ -166,12 +167,14 @@ def _scenario_source(spec: LayerSpec, when: DateTimeInterval) -> tuple[str, dict
         params = {"t_start": when.start, "t_end": when.end}
     sql = f"""(SELECT * FROM (
     SELECT b.version_id, b.asset_id,
-           CASE WHEN e.asset_id IS NULL THEN b.valid
-                ELSE b.valid * tstzrange(NULL, lower(e.valid)) END AS valid,
+           CASE WHEN f.since IS NULL THEN b.valid
+                ELSE b.valid * tstzrange(NULL, f.since) END AS valid,
            {b}, b.geom, b.source, b.recorded_at
-    FROM {table} b LEFT JOIN {edits} e
-      ON e.scenario_id = :scenario AND e.asset_id = b.asset_id
-    WHERE b.{test} AND (e.asset_id IS NULL OR lower(b.valid) < lower(e.valid))
+    FROM {table} b LEFT JOIN (
+        SELECT asset_id, min(lower(valid)) AS since FROM {edits}
+        WHERE scenario_id = :scenario GROUP BY asset_id
+    ) f ON f.asset_id = b.asset_id
+    WHERE b.{test} AND (f.since IS NULL OR lower(b.valid) < f.since)
     UNION ALL
     SELECT -e.id, e.asset_id, e.valid, {e}, e.geom, e.source, e.recorded_at
     FROM {edits} e WHERE e.scenario_id = :scenario AND e.op = 'put'

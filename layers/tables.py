@@ -178,8 +178,9 @@ def scenarios_table(metadata: MetaData) -> Table:
 
 
 def scenario_table(spec: LayerSpec, metadata: MetaData) -> Table:
-    """A scenario's state of each asset it touched: `put` (created or changed) or `delete`,
-    against the live version it branched from (`base_version_id`, NULL for a new asset)."""
+    """A scenario's versions of each asset it touched, against the live version it branched
+    from (`base_version_id`, NULL for a new asset). From its first version's valid_from
+    on, the asset is what the scenario says; `delete` marks a live asset deleted there."""
     name = spec.scenario_table
     columns = [c for c in _version_columns(spec, history=True) if c.name != "version_id"]
     return Table(
@@ -196,7 +197,16 @@ def scenario_table(spec: LayerSpec, metadata: MetaData) -> Table:
         Column("base_version_id", BigInteger, comment="The live version it replaces"),
         *columns,
         CheckConstraint("op IN ('put', 'delete')", name=f"{name}_op"),
-        Index(f"{name}_asset_idx", "scenario_id", "asset_id", unique=True),
+        # Versions of an asset in one scenario never overlap, as live versions.
+        ExcludeConstraint(
+            (func.hashtextextended(column("asset_id"), 0), "="),
+            ("scenario_id", "="),
+            ("asset_id", "="),
+            ("valid", "&&"),
+            using="gist",
+            name=f"{name}_no_overlap",
+        ),
+        Index(f"{name}_asset_idx", "scenario_id", "asset_id"),
         schema=SCHEMA,
         comment=f"Scenario edits of {SCHEMA}.{spec.id}",
     )

@@ -109,13 +109,21 @@ def _touched_sql(spec: LayerSpec) -> str:
     return f"SELECT count(*) FROM {SCHEMA}.{spec.scenario_table} WHERE scenario_id = :s"
 
 
+# Per asset the scenario touched: the live version it branched from, when the scenario
+# takes over, and its open version now (none: it ends, or is deleted, in the scenario).
+_ASSETS = """
+SELECT asset_id, max(base_version_id) AS base, min(lower(valid)) AS since,
+       max(id) FILTER (WHERE op = 'put' AND upper_inf(valid)) AS open_id, min(id) AS first_id
+FROM {edits} WHERE scenario_id = :s GROUP BY asset_id
+"""
+
 _CHANGES = """
-SELECT e.asset_id, e.op, e.base_version_id, lower(e.valid) AS valid_from,
+WITH a AS ({assets})
+SELECT a.asset_id, a.base, a.since, a.open_id,
        json_build_object({after}) AS after, ST_AsGeoJSON(e.geom, 9)::json AS after_geometry,
-       CASE WHEN b.version_id IS NULL THEN NULL ELSE json_build_object({before}) END AS before,
-       ST_AsGeoJSON(b.geom, 9)::json AS before_geometry
-FROM {edits} e LEFT JOIN {table} b ON b.version_id = e.base_version_id
-WHERE e.scenario_id = :s ORDER BY e.id
+       json_build_object({before}) AS before, ST_AsGeoJSON(b.geom, 9)::json AS before_geometry
+FROM a LEFT JOIN {edits} e ON e.id = a.open_id LEFT JOIN {table} b ON b.version_id = a.base
+ORDER BY a.first_id
 """
 
 
@@ -130,46 +138,54 @@ async def changes(
     scenario = await get(conn, who, scenario_id)
     layers: dict[str, dict[str, list]] = {}
     for spec in who.visible(catalog):
+        edits = f"{SCHEMA}.{spec.scenario_table}"
         sql = _CHANGES.format(
+            assets=_ASSETS.format(edits=edits),
             after=_props("e", spec),
             before=_props("b", spec),
-            edits=f"{SCHEMA}.{spec.scenario_table}",
+            edits=edits,
             table=f"{SCHEMA}.{spec.id}",
         )
-        rows = (await conn.execute(text(sql), {"s": scenario_id})).all()
-        if not rows:
-            continue
         out: dict[str, list] = {"added": [], "changed": [], "deleted": []}
-        for r in rows:
-            kind = "deleted" if r.op == "delete" else "changed" if r.base_version_id else "added"
-            entry: dict[str, Any] = {"asset_id": r.asset_id, "valid_from": r.valid_from.isoformat()}
+        for r in (await conn.execute(text(sql), {"s": scenario_id})).all():
+            if r.base is None and r.open_id is None:
+                continue  # made and unmade inside the scenario: nothing for the city
+            kind = "added" if r.base is None else "changed" if r.open_id else "deleted"
+            entry: dict[str, Any] = {"asset_id": r.asset_id, "valid_from": r.since.isoformat()}
             if kind != "added":
-                entry["before"] = _feature(r.before, r.before_geometry, r.base_version_id)
+                entry["before"] = _feature(r.before, r.before_geometry, r.base)
             if kind != "deleted":
-                entry["after"] = _feature(r.after, r.after_geometry, None)
+                entry["after"] = _feature(r.after, r.after_geometry, -r.open_id)
             out[kind].append(entry)
-        layers[spec.id] = out
+        if any(out.values()):
+            layers[spec.id] = out
     return {"scenario": scenario.json(), "layers": layers}
 
 
-def _feature(props: dict, geometry: dict, version_id: int | None) -> dict[str, Any]:
-    extra = {} if version_id is None else {"version_id": version_id}
-    return {"type": "Feature", "properties": props | extra, "geometry": geometry}
+def _feature(props: dict, geometry: dict, version_id: int) -> dict[str, Any]:
+    return {
+        "type": "Feature",
+        "properties": props | {"version_id": version_id},
+        "geometry": geometry,
+    }
 
 
+# A live asset the scenario changed whose branched-from version is no longer the live
+# one; or an asset made in the scenario that the city has since made too.
 _CONFLICTS = """
-SELECT e.asset_id FROM {edits} e LEFT JOIN {table} b ON b.version_id = e.base_version_id
-WHERE e.scenario_id = :s AND e.base_version_id IS NOT NULL
-  AND (b.version_id IS NULL OR NOT upper_inf(b.valid))
+WITH a AS ({assets})
+SELECT a.asset_id FROM a LEFT JOIN {table} b ON b.version_id = a.base
+WHERE a.base IS NOT NULL AND (b.version_id IS NULL OR NOT upper_inf(b.valid))
 UNION ALL
-SELECT e.asset_id FROM {edits} e JOIN {table} b ON b.asset_id = e.asset_id AND upper_inf(b.valid)
-WHERE e.scenario_id = :s AND e.base_version_id IS NULL
+SELECT a.asset_id FROM a WHERE a.base IS NULL AND EXISTS (
+    SELECT 1 FROM {table} b WHERE b.asset_id = a.asset_id AND b.valid && tstzrange(a.since, NULL))
 ORDER BY 1 LIMIT 50
 """
 
 _CLOSE = """
-UPDATE {table} b SET valid = tstzrange(lower(b.valid), lower(e.valid))
-FROM {edits} e WHERE e.scenario_id = :s AND e.base_version_id = b.version_id
+WITH a AS ({assets})
+UPDATE {table} b SET valid = tstzrange(lower(b.valid), a.since)
+FROM a WHERE b.version_id = a.base
 """
 
 _INSERT = """
@@ -178,6 +194,11 @@ SELECT asset_id, valid, {names}, geom, :source FROM {edits}
 WHERE scenario_id = :s AND op = 'put' ORDER BY id
 RETURNING asset_id, version_id
 """
+
+
+def _names(spec: LayerSpec) -> dict[str, str]:
+    edits = f"{SCHEMA}.{spec.scenario_table}"
+    return {"table": f"{SCHEMA}.{spec.id}", "edits": edits, "assets": _ASSETS.format(edits=edits)}
 
 
 async def commit(
@@ -197,7 +218,7 @@ async def commit(
         who.refuse_unwritable(spec)
     conflicts: dict[str, list[str]] = {}
     for spec in touched:
-        names = {"table": f"{SCHEMA}.{spec.id}", "edits": f"{SCHEMA}.{spec.scenario_table}"}
+        names = _names(spec)
         await conn.execute(text(f"LOCK TABLE {names['table']} IN SHARE ROW EXCLUSIVE MODE"))
         found = (await conn.execute(text(_CONFLICTS.format(**names)), {"s": scenario_id})).all()
         if found:
@@ -210,7 +231,7 @@ async def commit(
     committed: dict[str, Any] = {}
     source = f"scenario:{scenario_id}"
     for spec in touched:
-        names = {"table": f"{SCHEMA}.{spec.id}", "edits": f"{SCHEMA}.{spec.scenario_table}"}
+        names = _names(spec)
         closed = (await conn.execute(text(_CLOSE.format(**names)), {"s": scenario_id})).rowcount
         attrs = ", ".join(a.name for a in spec.attributes)
         made = (
@@ -218,7 +239,9 @@ async def commit(
                 text(_INSERT.format(names=attrs, **names)), {"s": scenario_id, "source": source}
             )
         ).all()
-        after = {r.asset_id: r.version_id for r in made}
+        after: dict[str, list[int]] = {}
+        for r in made:
+            after.setdefault(r.asset_id, []).append(r.version_id)
         committed[spec.id] = {"closed": closed, "versions": after}
         await log_write(conn, spec, who, "commit", {"scenario": scenario_id, "after": after})
     await conn.execute(

@@ -1,8 +1,9 @@
-"""Writes inside a scenario: the same validation as live writes, kept in `{layer}_scenario`.
+"""Writes inside a scenario: the same validation and the same valid-time rules as live
+writes, kept as versions in `{layer}_scenario`.
 
-One row per asset the scenario touched holds its proposed state from a valid_from on,
-against the live version it branched from. Scenario features carry negative version ids
-(`-row id`), which are their ETags too.
+An asset the scenario touches is what the scenario says from its first scenario version's
+valid_from on (layers/query.py); before that, the live versions show. Scenario versions
+carry negative ids (`-row id`), which are their ETags too.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from datetime import datetime
 from functools import cache
 
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from layers import Catalog, LayerSpec
@@ -31,27 +33,23 @@ from spatial_api.features.writes import (
 
 
 @cache
-def _upsert_sql(spec_id: str) -> str:
+def _insert_sql(spec_id: str) -> str:
     spec = Catalog()[spec_id]
     names = ", ".join(a.name for a in spec.attributes)
     picked = ", ".join(f"r.{a.name}" for a in spec.attributes)
-    updates = ", ".join(f"{a.name} = EXCLUDED.{a.name}" for a in spec.attributes)
     return f"""
 INSERT INTO {SCHEMA}.{spec.scenario_table}
     (scenario_id, op, base_version_id, asset_id, valid, {names}, geom, source, recorded_at)
 SELECT :scenario, 'put', :base, r.asset_id, tstzrange(:vf, NULL), {picked},
        ST_GeomFromEWKB(decode(r.geom, 'hex')), :source, now()
 FROM {recordset_sql(spec)}
-ON CONFLICT (scenario_id, asset_id) DO UPDATE SET
-    op = 'put', valid = EXCLUDED.valid, {updates}, geom = EXCLUDED.geom,
-    source = EXCLUDED.source, recorded_at = now()
 RETURNING asset_id, -id AS version_id
 """
 
 
 @dataclass(frozen=True)
 class State:
-    """What the scenario currently says of an asset: its own row, or the live version."""
+    """The asset's open version as the scenario sees it: its own, or the live one."""
 
     edit_id: int | None
     base_version_id: int | None
@@ -62,14 +60,25 @@ class State:
         return etag(-self.edit_id if self.edit_id is not None else self.base_version_id or 0)
 
 
-_EDIT = """
-SELECT id, op, base_version_id, lower(valid) AS since FROM {edits}
-WHERE scenario_id = :s AND asset_id = :id FOR UPDATE
+# The asset's scenario versions: how many, the open one (if any) and the base they share.
+_EDITS = """
+SELECT count(*) AS n,
+       max(id) FILTER (WHERE upper_inf(valid) AND op = 'put') AS open_id,
+       max(lower(valid)) FILTER (WHERE upper_inf(valid) AND op = 'put') AS since,
+       max(base_version_id) AS base
+FROM {edits} WHERE scenario_id = :s AND asset_id = :id
 """
 _LIVE = """
 SELECT version_id, lower(valid) AS since FROM {table}
 WHERE asset_id = :id AND upper_inf(valid)
 """
+
+
+async def _lock(conn: AsyncConnection, scenario: str) -> None:
+    """One writer per scenario at a time: its versions are checked, then written."""
+    await conn.execute(
+        text(f"SELECT 1 FROM {SCHEMA}.scenarios WHERE id = :s FOR UPDATE"), {"s": scenario}
+    )
 
 
 async def _state(
@@ -81,13 +90,13 @@ async def _state(
     valid_from: datetime,
 ) -> State:
     edits, table = f"{SCHEMA}.{spec.scenario_table}", f"{SCHEMA}.{spec.id}"
-    edit = (
-        await conn.execute(text(_EDIT.format(edits=edits)), {"s": scenario, "id": asset_id})
-    ).one_or_none()
-    if edit is not None and edit.op == "delete":
+    mine = (
+        await conn.execute(text(_EDITS.format(edits=edits)), {"s": scenario, "id": asset_id})
+    ).one()
+    if mine.n and mine.open_id is None:
         raise FeatureNotFound(f"{asset_id!r} is deleted in scenario {scenario!r}")
-    if edit is not None:
-        state = State(edit.id, edit.base_version_id, edit.since)
+    if mine.n:
+        state = State(mine.open_id, mine.base, mine.since)
     else:
         live = (await conn.execute(text(_LIVE.format(table=table)), {"id": asset_id})).one_or_none()
         if live is None:
@@ -105,6 +114,17 @@ async def _state(
     return state
 
 
+async def _close(conn: AsyncConnection, spec: LayerSpec, state: State, at: datetime) -> None:
+    if state.edit_id is not None:
+        await conn.execute(
+            text(
+                f"UPDATE {SCHEMA}.{spec.scenario_table} SET valid = tstzrange(lower(valid), :at)"
+                " WHERE id = :id"
+            ),
+            {"at": at, "id": state.edit_id},
+        )
+
+
 def _source(who: Principal, scenario: str) -> str:
     return f"api:{who.name or who.role.name}:{scenario}"
 
@@ -118,6 +138,7 @@ async def create(
     crs: Crs,
     scenario: str,
 ) -> list[Written]:
+    """New assets in the scenario; an id live (or open in the scenario) is a conflict."""
     if len(features) > MAX_FEATURES:
         raise InvalidParameter(f"{len(features)} features in one request, at most {MAX_FEATURES}")
     ids = [
@@ -127,6 +148,7 @@ async def create(
     if len(set(ids)) != len(ids):
         raise InvalidParameter("the same feature id twice in one request")
     rows = await prepared_rows(features, spec, ids, crs)
+    await _lock(conn, scenario)
     taken = (
         (
             await conn.execute(
@@ -135,7 +157,7 @@ async def create(
                     " AND upper_inf(valid) UNION"
                     f" SELECT asset_id FROM {SCHEMA}.{spec.scenario_table}"
                     " WHERE scenario_id = :s AND asset_id = ANY(:ids) AND op = 'put'"
-                    " ORDER BY 1 LIMIT 20"
+                    " AND upper_inf(valid) ORDER BY 1 LIMIT 20"
                 ),
                 {"ids": ids, "s": scenario},
             )
@@ -147,18 +169,17 @@ async def create(
         raise Conflict(
             f"{spec.id} already has assets {list(taken)}: PUT or PATCH them", list(taken)
         )
-    made = (
-        await conn.execute(
-            text(_upsert_sql(spec.id)),
-            {
-                "rows": rows,
-                "vf": valid_from,
-                "scenario": scenario,
-                "base": None,
-                "source": _source(who, scenario),
-            },
-        )
-    ).all()
+    params = {"rows": rows, "vf": valid_from, "scenario": scenario, "base": None}
+    try:
+        made = (
+            await conn.execute(
+                text(_insert_sql(spec.id)), params | {"source": _source(who, scenario)}
+            )
+        ).all()
+    except IntegrityError as exc:  # an earlier scenario version is valid after valid_from
+        raise Conflict(
+            f"{spec.id}: a version of these assets is valid after {valid_from}: {exc.orig}"
+        ) from None
     written = [Written(r.asset_id, r.version_id) for r in made]
     after = {w.asset_id: w.version_id for w in written}
     await log_write(conn, spec, who, "create", {"scenario": scenario, "after": after})
@@ -178,10 +199,12 @@ async def replace(
     action: str = "replace",
 ) -> Written:
     rows = await prepared_rows([feature], spec, [asset_id], crs)
+    await _lock(conn, scenario)
     state = await _state(conn, spec, scenario, asset_id, if_match, valid_from)
+    await _close(conn, spec, state, valid_from)
     made = (
         await conn.execute(
-            text(_upsert_sql(spec.id)),
+            text(_insert_sql(spec.id)),
             {
                 "rows": rows,
                 "vf": valid_from,
@@ -205,32 +228,26 @@ async def delete(
     if_match: str | None,
     scenario: str,
 ) -> None:
-    """A live asset is marked deleted from valid_from; one made in the scenario is dropped."""
+    """The asset stops at valid_from in the scenario; a live one gets a delete marker."""
+    await _lock(conn, scenario)
     state = await _state(conn, spec, scenario, asset_id, if_match, valid_from)
-    edits, table = f"{SCHEMA}.{spec.scenario_table}", f"{SCHEMA}.{spec.id}"
-    params = {"s": scenario, "id": asset_id, "vf": valid_from}
-    if state.base_version_id is None:
-        await conn.execute(
-            text(f"DELETE FROM {edits} WHERE scenario_id = :s AND asset_id = :id"), params
-        )
-    elif state.edit_id is not None:
-        await conn.execute(
-            text(
-                f"UPDATE {edits} SET op = 'delete', valid = tstzrange(:vf, NULL),"
-                " recorded_at = now() WHERE scenario_id = :s AND asset_id = :id"
-            ),
-            params,
-        )
+    if state.edit_id is not None:
+        await _close(conn, spec, state, valid_from)
     else:
         names = ", ".join(a.name for a in spec.attributes)
         await conn.execute(
             text(
-                f"INSERT INTO {edits} (scenario_id, op, base_version_id, asset_id, valid,"
-                f" {names}, geom, source, recorded_at) SELECT :s, 'delete', version_id,"
-                f" asset_id, tstzrange(:vf, NULL), {names}, geom, :source, now() FROM {table}"
-                " WHERE version_id = :base"
+                f"INSERT INTO {SCHEMA}.{spec.scenario_table} (scenario_id, op, base_version_id,"
+                f" asset_id, valid, {names}, geom, source, recorded_at) SELECT :s, 'delete',"
+                f" version_id, asset_id, tstzrange(:vf, NULL), {names}, geom, :source, now()"
+                f" FROM {SCHEMA}.{spec.id} WHERE version_id = :base"
             ),
-            params | {"base": state.base_version_id, "source": _source(who, scenario)},
+            {
+                "s": scenario,
+                "vf": valid_from,
+                "base": state.base_version_id,
+                "source": _source(who, scenario),
+            },
         )
     details = {"scenario": scenario, "asset_id": asset_id, "before": state.etag, "after": None}
     await log_write(conn, spec, who, "delete", details)

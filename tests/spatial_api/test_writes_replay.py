@@ -39,7 +39,11 @@ def app_client(db_url, engine):
     with TestClient(create_app(db_url, ServerSettings(), pool_size=2)) as c:
         yield c
     with engine.begin() as conn:
-        conn.execute(text("TRUNCATE city.shelters, city.shelters_history, city.tokens, city.audit, city.load_runs"))
+        conn.execute(
+            text(
+                "TRUNCATE city.shelters, city.shelters_history, city.tokens, city.audit, city.load_runs"
+            )
+        )
 
 
 class Replay:
@@ -83,7 +87,11 @@ class Replay:
 @given(sequence=ops, probes=st.lists(st.integers(0, 84), min_size=1, max_size=6))
 def test_as_of_reads_equal_a_python_replay(app_client, engine, sequence, probes):
     with engine.begin() as c:
-        c.execute(text("TRUNCATE city.shelters, city.shelters_history, city.tokens, city.audit, city.load_runs"))
+        c.execute(
+            text(
+                "TRUNCATE city.shelters, city.shelters_history, city.tokens, city.audit, city.load_runs"
+            )
+        )
     roles = load_roles(Catalog().values())
     auth = {"Authorization": f"Bearer {create_token(engine, roles, 'emergency', 'e', None)}"}
     replay = Replay()
@@ -117,8 +125,10 @@ def test_as_of_reads_equal_a_python_replay(app_client, engine, sequence, probes)
     assert overlaps == 0
 
 
-def _write(client, auth, op: str, asset: str, day: int, cap: int):
+def _write(client, auth, op: str, asset: str, day: int, cap: int, scenario: str | None = None):
     when = {"valid_from": (EPOCH + timedelta(days=day)).isoformat()}
+    if scenario is not None:
+        when["scenario"] = scenario
     path = f"/collections/shelters/items/{asset}"
     if op == "create":
         body = shelter(asset, capacity=cap) | {"id": asset}
@@ -156,3 +166,43 @@ def test_recorded_reads_equal_the_replay_at_each_step(app_client, engine, sequen
             assert r.status_code == 200, r.text
             got = {(f["id"], f["properties"]["capacity"]) for f in r.json()["features"]}
             assert got == then.at(half_day / 2), (recorded, at)
+
+
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(sequence=ops, probes=st.lists(st.integers(0, 84), min_size=1, max_size=4))
+def test_inside_a_scenario_and_after_its_commit(app_client, engine, sequence, probes):
+    """The same sequence written in a scenario reads back in it as the replay says, the
+    city stays empty until the commit, and after it the city reads the same."""
+    with engine.begin() as c:
+        c.execute(
+            text(
+                "TRUNCATE city.shelters, city.shelters_history, city.shelters_scenario,"
+                " city.scenarios, city.tokens CASCADE"
+            )
+        )
+    roles = load_roles(Catalog().values())
+    auth = {"Authorization": f"Bearer {create_token(engine, roles, 'emergency', 'e', None)}"}
+    sid = app_client.post("/scenarios", json={"title": "演练"}, headers=auth).json()["id"]
+    replay = Replay()
+    for op, asset, day, cap in sequence:
+        r = _write(app_client, auth, op, asset, day, cap, scenario=sid)
+        assert r.status_code == replay.apply(op, asset, day, cap), (op, asset, day, r.text)
+
+    def read(half_day: int, **params) -> set[tuple[str, int]]:
+        at = EPOCH + timedelta(hours=12 * half_day)
+        r = app_client.get(
+            "/collections/shelters/items",
+            params={"datetime": at.isoformat(), "limit": 100} | params,
+            headers=auth,
+        )
+        assert r.status_code == 200, r.text
+        return {(f["id"], f["properties"]["capacity"]) for f in r.json()["features"]}
+
+    for half_day in probes:
+        assert read(half_day, scenario=sid) == replay.at(half_day / 2)
+        assert read(half_day) == set()
+    assert app_client.post(f"/scenarios/{sid}/commit", headers=auth).status_code == 200
+    for half_day in probes:
+        assert read(half_day) == replay.at(half_day / 2)

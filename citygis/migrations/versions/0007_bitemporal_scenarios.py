@@ -85,7 +85,9 @@ ALTER TABLE city.{t}_scenario DROP COLUMN version_id;
 COMMENT ON TABLE city.{t}_scenario IS 'Scenario edits of city.{t}';
 COMMENT ON COLUMN city.{t}_scenario.op IS 'put or delete';
 COMMENT ON COLUMN city.{t}_scenario.base_version_id IS 'The live version it replaces';
-CREATE UNIQUE INDEX {t}_scenario_asset_idx ON city.{t}_scenario (scenario_id, asset_id);
+CREATE INDEX {t}_scenario_asset_idx ON city.{t}_scenario (scenario_id, asset_id);
+ALTER TABLE city.{t}_scenario ADD CONSTRAINT {t}_scenario_no_overlap EXCLUDE USING gist
+    (hashtextextended(asset_id, 0) WITH =, scenario_id WITH =, asset_id WITH =, valid WITH &&);
 """
 
 

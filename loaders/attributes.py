@@ -34,11 +34,11 @@ def _present(raw: pd.Series) -> pd.Series:
 
 def coerce(raw: pd.Series, attr: Attribute, local_tz: str) -> tuple[pd.Series, pd.Series]:
     """Typed values and, per row, a message where a present value could not be typed."""
-    present = _present(raw)
     t = attr.type
     if t is AttrType.text:
         values = _text(raw)
         return values, pd.Series(None, index=raw.index, dtype=object)
+    present = _present(raw)
     if t in (AttrType.integer, AttrType.real):
         num = pd.to_numeric(raw, errors="coerce").astype("float64")
         bad = present & (num.isna() | ~np.isfinite(num.fillna(0)))
@@ -80,7 +80,8 @@ def coerce(raw: pd.Series, attr: Attribute, local_tz: str) -> tuple[pd.Series, p
 
 def _messages(bad: pd.Series, raw: pd.Series, template: str) -> pd.Series:
     out = pd.Series(None, index=raw.index, dtype=object)
-    out[bad] = raw[bad].map(lambda v: template.format(repr(v)[:60]))
+    if bad.any():  # the usual case has none, and the masked assignment is the slow part
+        out[bad] = raw[bad].map(lambda v: template.format(repr(v)[:60]))
     return out
 
 
@@ -119,14 +120,16 @@ def check_range(values: pd.Series, attr: Attribute) -> pd.Series:
     num = values.astype("float64")
     msg = pd.Series(None, index=values.index, dtype=object)
     if attr.minimum is not None:
-        low = (num <= attr.minimum) if attr.exclusive_minimum else (num < attr.minimum)
-        op = "must be above" if attr.exclusive_minimum else "is below"
-        msg[low.fillna(False)] = num[low.fillna(False)].map(
-            lambda v: f"{attr.name}: {v:g} {op} {attr.minimum:g}"
+        low = ((num <= attr.minimum) if attr.exclusive_minimum else (num < attr.minimum)).fillna(
+            False
         )
+        op = "must be above" if attr.exclusive_minimum else "is below"
+        if low.any():
+            msg[low] = num[low].map(lambda v: f"{attr.name}: {v:g} {op} {attr.minimum:g}")
     if attr.maximum is not None:
         high = (num > attr.maximum).fillna(False)
-        msg[high] = num[high].map(lambda v: f"{attr.name}: {v:g} is above {attr.maximum:g}")
+        if high.any():
+            msg[high] = num[high].map(lambda v: f"{attr.name}: {v:g} is above {attr.maximum:g}")
     return msg
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 
+import psycopg
+import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -27,6 +29,23 @@ from layers.errors import (
 
 log = logging.getLogger(__name__)
 PROBLEM = "application/problem+json"
+RETRY_AFTER_S = 5
+# The database cannot answer now: down, restarting, refusing connections, the pool empty,
+# a statement cancelled by its timeout. Clients may retry; the pool heals by itself
+# (pre-ping, psycopg_pool's reconnects), so no restart is needed.
+UNAVAILABLE = (
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+    sqlalchemy.exc.TimeoutError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+)
+
+
+def unavailable(detail: str = "database unreachable") -> JSONResponse:
+    response = problem(503, "Service unavailable", detail)
+    response.headers["Retry-After"] = str(RETRY_AFTER_S)
+    return response
 
 
 def problem(status: int, title: str, detail: str, **extra) -> JSONResponse:
@@ -81,6 +100,14 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return problem(exc.status_code, "HTTP error", str(exc.detail))
+
+    for exc_type in UNAVAILABLE:
+
+        async def database_down(request: Request, exc: Exception) -> JSONResponse:
+            log.warning("database unavailable on %s: %s", request.url.path, type(exc).__name__)
+            return unavailable()
+
+        app.add_exception_handler(exc_type, database_down)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -23,7 +23,7 @@ from layers.errors import Unauthorized
 from layers.query import DATETIME_MAX_LENGTH, DateTimeInterval
 from layers.source import LayerSource
 from spatial_api.deps import principal_of
-from spatial_api.errors import STATUS
+from spatial_api.errors import STATUS, UNAVAILABLE
 from spatial_api.tile_http import (
     COLLECTIONS_MAX_LENGTH,
     filters_for,
@@ -51,7 +51,10 @@ class TileLane:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "GET":
             request = Request(scope)
-            response = await _tile(request)
+            try:
+                response = await _tile(request)
+            except UNAVAILABLE:  # the route answers it (503), through the error handlers
+                response = None
             if response is not None:
                 await response(scope, receive, send)
                 return

@@ -41,6 +41,7 @@ from tiles.filters import Value
 from tiles.grid import TileCoords
 from tiles.settings import TileSettings
 
+POOL_TIMEOUT_S = 3.0
 ENTRY_OVERHEAD = 256  # bytes of key and bookkeeping counted per entry
 
 
@@ -160,6 +161,11 @@ def tiles_pool(conninfo: str, size: int) -> AsyncConnectionPool:
         kwargs={"autocommit": True},
         configure=configure,
         name="tiles",
+        # With the database down, a request waits this long for a connection and then
+        # fails (503) instead of hanging for psycopg_pool's default 30 s.
+        timeout=POOL_TIMEOUT_S,
+        # Pooled connections a database restart killed are found before they are used.
+        check=AsyncConnectionPool.check_connection,
     )
 
 

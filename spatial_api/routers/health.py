@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel
 from sqlalchemy import text
 
@@ -20,9 +20,29 @@ class Health(BaseModel):
     schema_revision: str | None
 
 
-@router.get("/health", response_model=Health)
+class Alive(BaseModel):
+    status: str
+    version: str
+
+
+@router.get("/health/live", response_model=Alive)
+async def live() -> Alive:
+    """The process answers (no database involved): restart it only when this fails."""
+    return Alive(status="alive", version=__version__)
+
+
+@router.get("/health/ready", response_model=Alive, responses={503: {"description": "not ready"}})
+async def ready(request: Request) -> Alive:
+    """Ready to serve: the database answers. 503 "database unreachable" when it does not."""
+    async with request.app.state.engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
+    return Alive(status="ready", version=__version__)
+
+
+@router.get("/health", response_model=Health, responses={503: {"description": "not ready"}})
 async def health(conn: ConnDep) -> Health:
-    """Liveness plus what the database runs, so operators see mismatches at a glance."""
+    """Readiness plus what the database runs, so operators see mismatches at a glance;
+    503 "database unreachable" when it does not answer."""
     row = (
         await conn.execute(
             text(

@@ -27,6 +27,7 @@ PATH_VALUES = {
     "sensor_id": "SEN-1",
     "result_id": "00000000-0000-0000-0000-000000000000",
     "assetId": "S1",
+    "scenario_id": "scn-000000000000",
 }
 
 

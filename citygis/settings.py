@@ -62,6 +62,11 @@ class ServerSettings(BaseSettings):
     roles_file: Path | None = Field(
         default=None, description="TOML file that redefines or adds roles (layers/roles.py)"
     )
+    audit_flush_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="How often tile reads of restricted layers are written to the audit",
+    )
     basemap_url: str | None = Field(
         default=None,
         description="XYZ raster basemap for /map ({z}/{x}/{y}); unset: no "

@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 
 from fastapi import Depends, Path, Query, Request, Response
 
-from layers import Catalog, LayerSpec
+from layers import Access, Catalog, LayerSpec
 from layers.access import Principal
 from layers.errors import InvalidParameter
 from layers.query import DateTimeInterval
@@ -107,7 +107,14 @@ def tile_response(
     request: Request,
     specs: Sequence[FeatureSource],
     when: DateTimeInterval | None,
+    who: Principal,
+    coords: TileCoords,
 ) -> Response:
+    """The tile's HTTP answer; a read of restricted layers is noted for the audit."""
+    if any(s.access is Access.restricted for s in specs):
+        reads = getattr(request.app.state, "tile_reads", None)
+        if reads is not None:
+            reads.note(who, list(specs), coords.z, coords.lonlat_bounds())
     return mvt_response(
         entry.body,
         entry.etag,

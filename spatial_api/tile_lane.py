@@ -98,4 +98,4 @@ async def _tile(request: Request) -> Response | None:
         entry = await cached_tile(cache, principal, sources, coords, when, filters, shift)
     except _DOMAIN_ERRORS:
         return None
-    return tile_response(entry, request, sources, when)
+    return tile_response(entry, request, sources, when, principal, coords)

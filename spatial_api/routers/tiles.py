@@ -130,7 +130,7 @@ async def layer_tile(
     cache: TileCache = request.app.state.tile_cache
     filters, sources = filters_for([layer], request), [LayerSource(layer)]
     entry = await cached_tile(cache, principal, sources, tile, when, filters, shift)
-    return tile_response(entry, request, sources, when)
+    return tile_response(entry, request, sources, when, principal, tile)
 
 
 @router.get("/tiles/{tileMatrixSetId}/tilejson.json", response_model=TileJSON)
@@ -164,4 +164,4 @@ async def multi_tile(
     cache: TileCache = request.app.state.tile_cache
     filters, sources = filters_for(specs, request), [LayerSource(s) for s in specs]
     entry = await cached_tile(cache, principal, sources, tile, when, filters, shift)
-    return tile_response(entry, request, sources, when)
+    return tile_response(entry, request, sources, when, principal, tile)

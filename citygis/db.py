@@ -9,7 +9,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from layers.tables import SCHEMA
@@ -21,13 +21,27 @@ def make_engine(url: str, **kwargs) -> Engine:
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
-def make_async_engine(url: str, pool_size: int = 10) -> AsyncEngine:
+def make_async_engine(
+    url: str, pool_size: int = 10, statement_timeout_s: float | None = None
+) -> AsyncEngine:
     # LIFO: the next request takes the connection used last, whose backend is warm. With
     # the default FIFO, consecutive requests rotate over every pooled backend, and tiles
     # rendered that way were 1.5–1.7× slower (interleaved A/B on the bench_tiles table).
-    return create_async_engine(
+    engine = create_async_engine(
         url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, pool_use_lifo=True
     )
+    if statement_timeout_s:
+        # A SET on connect, not a startup option (PgBouncer refuses those): one slow
+        # analysis cannot hold a pooled connection longer than this.
+        ms = int(statement_timeout_s * 1000)
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _timeout(dbapi_conn, _record) -> None:
+            cursor = dbapi_conn.cursor()
+            cursor.execute(f"SET statement_timeout = {ms}")
+            cursor.close()
+
+    return engine
 
 
 def alembic_config() -> Config:

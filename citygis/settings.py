@@ -62,6 +62,17 @@ class ServerSettings(BaseSettings):
     roles_file: Path | None = Field(
         default=None, description="TOML file that redefines or adds roles (layers/roles.py)"
     )
+    statement_timeout_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="Longest database statement of one request (0: none); longer is a 503",
+    )
+    max_in_flight: int = Field(
+        default=64, ge=1, description="Requests served at once per process; more wait"
+    )
+    max_waiting: int = Field(
+        default=256, ge=0, description="Requests that may wait; beyond it, 503 at once"
+    )
     audit_flush_s: float = Field(
         default=10.0,
         gt=0,

@@ -15,6 +15,8 @@ from layers import Catalog
 from layers.roles import load_roles
 from layers.tokens import TOKENS_CHANGED
 from spatial_api import errors
+from spatial_api.admission import Admission
+from spatial_api.audit import TileReads
 from spatial_api.routers import (
     analysis,
     audit,
@@ -49,7 +51,9 @@ def create_app(
         app.state.settings = settings
         app.state.catalog = Catalog()
         app.state.roles = load_roles(app.state.catalog.values(), settings.roles_file)
-        app.state.engine = make_async_engine(database_url, pool_size=pool_size)
+        app.state.engine = make_async_engine(
+            database_url, pool_size=pool_size, statement_timeout_s=settings.statement_timeout_s
+        )
         book = app.state.token_book = TokenBook(app.state.engine, app.state.roles, settings.tokens)
 
         def heard(payload: str | None) -> None:
@@ -57,9 +61,12 @@ def create_app(
                 book.forget()
 
         log.info("API ready with %d layers", len(app.state.catalog))
+        app.state.tile_reads = TileReads(app.state.engine, settings.audit_flush_s)
+        app.state.tile_reads.start()
         # The tile cache and token book, kept fresh by LISTEN.
         async with tiles_runtime(app.state, database_url, also=heard):
             yield
+        await app.state.tile_reads.stop()
         await app.state.engine.dispose()
 
     app = FastAPI(
@@ -73,6 +80,10 @@ def create_app(
     )
     errors.install(app)
     app.add_middleware(TileLane)  # tiles skip routing (spatial_api/tile_lane.py)
+    # Outermost, so tiles count too: overload is a quick 503, not an unbounded queue.
+    app.add_middleware(
+        Admission, max_in_flight=settings.max_in_flight, max_waiting=settings.max_waiting
+    )
     # Routes are matched in order: tiles first, being the most requested by far, after the
     # `result-<uuid>` collections, which the catalog's `{layer_id}` routes would also match.
     app.include_router(result_collections.router)

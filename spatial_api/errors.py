@@ -42,6 +42,11 @@ UNAVAILABLE = (
 )
 
 
+def _timed_out(exc: Exception) -> bool:
+    orig = getattr(exc, "orig", exc)
+    return isinstance(orig, psycopg.errors.QueryCanceled)
+
+
 def unavailable(detail: str = "database unreachable") -> JSONResponse:
     response = problem(503, "Service unavailable", detail)
     response.headers["Retry-After"] = str(RETRY_AFTER_S)
@@ -104,6 +109,12 @@ def install(app: FastAPI) -> None:
     for exc_type in UNAVAILABLE:
 
         async def database_down(request: Request, exc: Exception) -> JSONResponse:
+            if _timed_out(exc):
+                limit = request.app.state.settings.statement_timeout_s
+                return unavailable(
+                    f"the request's query ran past the {limit:g} s statement timeout: "
+                    "narrow it (bbox, filter, fewer layers) or retry when the server is quieter"
+                )
             log.warning("database unavailable on %s: %s", request.url.path, type(exc).__name__)
             return unavailable()
 

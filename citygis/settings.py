@@ -73,6 +73,13 @@ class ServerSettings(BaseSettings):
     max_waiting: int = Field(
         default=256, ge=0, description="Requests that may wait; beyond it, 503 at once"
     )
+    rate_per_s: float = Field(
+        default=0.0, ge=0, description="Requests per second per token (0: no limit)"
+    )
+    rate_burst: int = Field(default=400, ge=1, description="Requests a token may send at once")
+    cors_origins: str = Field(
+        default="", description="Comma-separated origins allowed to call the API from a browser"
+    )
     audit_flush_s: float = Field(
         default=10.0,
         gt=0,

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from citygis import __version__
 from citygis.db import make_async_engine
@@ -17,6 +18,7 @@ from layers.tokens import TOKENS_CHANGED
 from spatial_api import errors
 from spatial_api.admission import Admission
 from spatial_api.audit import TileReads
+from spatial_api.rate_limit import RateLimit
 from spatial_api.routers import (
     analysis,
     audit,
@@ -84,6 +86,15 @@ def create_app(
     app.add_middleware(
         Admission, max_in_flight=settings.max_in_flight, max_waiting=settings.max_waiting
     )
+    app.add_middleware(RateLimit, rate_per_s=settings.rate_per_s, burst=settings.rate_burst)
+    if origins := [o.strip() for o in settings.cors_origins.split(",") if o.strip()]:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "X-API-Key", "Content-Type", "Content-Crs", "If-Match"],
+            expose_headers=["ETag", "Location", "Content-Crs", "Retry-After"],
+        )
     # Routes are matched in order: tiles first, being the most requested by far, after the
     # `result-<uuid>` collections, which the catalog's `{layer_id}` routes would also match.
     app.include_router(result_collections.router)

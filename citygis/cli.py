@@ -159,6 +159,7 @@ def _serve(
     import uvicorn
 
     from spatial_api import create_app
+    from spatial_api.logs import uvicorn_log_config
 
     server = ServerSettings()
     db = DatabaseSettings()
@@ -175,7 +176,9 @@ def _serve(
         for role, token in token_cmd.demo_tokens(url).items():
             out().print(f"  {role:<9} http://{host}:{port}/map?token={token}")
         out().print("restricted layers need 'Authorization: Bearer <token>' in the API")
-    uvicorn.run(api, host=host, port=port, log_level=server.log_level)
+    uvicorn.run(
+        api, host=host, port=port, log_level=server.log_level, log_config=uvicorn_log_config()
+    )
 
 
 HostOpt = Annotated[str | None, typer.Option(help="Bind address [CITYGIS_HOST]")]

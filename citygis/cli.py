@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from typing import Annotated
 
 import typer
@@ -154,7 +155,11 @@ def list_layers(as_json: Annotated[bool, typer.Option("--json")] = False) -> Non
 
 
 def _serve(
-    host: str | None, port: int | None, url: str | None = None, demo_tokens: bool = False
+    host: str | None,
+    port: int | None,
+    url: str | None = None,
+    demo_tokens: bool = False,
+    workers: int = 1,
 ) -> None:
     import uvicorn
 
@@ -165,7 +170,7 @@ def _serve(
     db = DatabaseSettings()
     url = url or migrated_url()
     host, port = host or server.host, port or server.port
-    api = create_app(url, server, pool_size=db.pool_size)
+    api = create_app(url, server, pool_size=db.pool_size) if workers == 1 else None
     out().print(
         f"[bold green]citygis is serving at http://{host}:{port}/[/] "
         f"(layers: /layers, health: /health, API: /api.html)"
@@ -176,8 +181,21 @@ def _serve(
         for role, token in token_cmd.demo_tokens(url).items():
             out().print(f"  {role:<9} http://{host}:{port}/map?token={token}")
         out().print("restricted layers need 'Authorization: Bearer <token>' in the API")
+    logs = uvicorn_log_config()
+    if workers == 1:
+        uvicorn.run(api, host=host, port=port, log_level=server.log_level, log_config=logs)
+        return
+    # Each worker builds its own app (spatial_api/asgi.py); their tile caches stay coherent
+    # because a tile's key holds the layers' change versions read from the database.
+    os.environ["CITYGIS_DATABASE_URL"] = url
     uvicorn.run(
-        api, host=host, port=port, log_level=server.log_level, log_config=uvicorn_log_config()
+        "spatial_api.asgi:from_environment",
+        factory=True,
+        workers=workers,
+        host=host,
+        port=port,
+        log_level=server.log_level,
+        log_config=logs,
     )
 
 
@@ -185,10 +203,15 @@ HostOpt = Annotated[str | None, typer.Option(help="Bind address [CITYGIS_HOST]")
 PortOpt = Annotated[int | None, typer.Option(help="Port [CITYGIS_PORT]")]
 
 
+WorkersOpt = Annotated[
+    int, typer.Option(min=1, max=64, help="API processes (one per core is a good start)")
+]
+
+
 @app.command("serve")
-def serve(host: HostOpt = None, port: PortOpt = None) -> None:
+def serve(host: HostOpt = None, port: PortOpt = None, workers: WorkersOpt = 1) -> None:
     """Serve the API over the database in use (starting the embedded one if needed)."""
-    _serve(host, port)
+    _serve(host, port, workers=workers)
 
 
 @app.command("demo")

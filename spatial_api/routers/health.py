@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 from sqlalchemy import text
@@ -23,12 +25,13 @@ class Health(BaseModel):
 class Alive(BaseModel):
     status: str
     version: str
+    process: int  # which API process answered, when several serve one port
 
 
 @router.get("/health/live", response_model=Alive)
 async def live() -> Alive:
     """The process answers (no database involved): restart it only when this fails."""
-    return Alive(status="alive", version=__version__)
+    return Alive(status="alive", version=__version__, process=os.getpid())
 
 
 @router.get("/health/ready", response_model=Alive, responses={503: {"description": "not ready"}})
@@ -36,7 +39,7 @@ async def ready(request: Request) -> Alive:
     """Ready to serve: the database answers. 503 "database unreachable" when it does not."""
     async with request.app.state.engine.connect() as conn:
         await conn.execute(text("SELECT 1"))
-    return Alive(status="ready", version=__version__)
+    return Alive(status="ready", version=__version__, process=os.getpid())
 
 
 @router.get("/health", response_model=Health, responses={503: {"description": "not ready"}})

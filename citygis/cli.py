@@ -13,6 +13,7 @@ from rich.table import Column, Table
 from citygis import load_cmd, logs, token_cmd
 from citygis.cluster import Cluster, ClusterError, database_url
 from citygis.console import err, fail, migrated_url, out
+from citygis.db import api_login
 from citygis.settings import DatabaseSettings, ServerSettings
 from citygis.urls import libpq_url
 
@@ -169,8 +170,9 @@ def _serve(
     server = ServerSettings()
     db = DatabaseSettings()
     url = url or migrated_url()
+    serving = db.api_database_url or api_login(url) or url  # never the schema's owner if avoidable
     host, port = host or server.host, port or server.port
-    api = create_app(url, server, pool_size=db.pool_size) if workers == 1 else None
+    api = create_app(serving, server, pool_size=db.pool_size) if workers == 1 else None
     out().print(
         f"[bold green]citygis is serving at http://{host}:{port}/[/] "
         f"(layers: /layers, health: /health, API: /api.html)"
@@ -187,7 +189,7 @@ def _serve(
         return
     # Each worker builds its own app (spatial_api/asgi.py); their tile caches stay coherent
     # because a tile's key holds the layers' change versions read from the database.
-    os.environ["CITYGIS_DATABASE_URL"] = url
+    os.environ["CITYGIS_DATABASE_URL"] = serving
     uvicorn.run(
         "spatial_api.asgi:from_environment",
         factory=True,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 from importlib.resources import files
 
@@ -90,3 +91,41 @@ def autogenerate(engine: Engine, message: str) -> None:
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.revision(cfg, message=message, autogenerate=True)
+
+
+API_ROLE, API_USER = "citygis_app", "citygis_api"
+
+
+def api_login(owner_url: str) -> str | None:
+    """The URL the API serves through: a login in `citygis_app`, which cannot alter the
+    schema (migration 0008), made or refreshed here by the owner.
+
+    Its password is derived from the owner's (HMAC), so every process and test session of
+    one cluster agrees on it without storing another secret. None when the server has no
+    such role (the owner may not create roles) or the owner has no password: the API then
+    uses the owner's URL.
+    """
+    from sqlalchemy.engine import make_url
+
+    owner = make_url(owner_url)
+    if not owner.password:
+        return None
+    password = hmac.new(str(owner.password).encode(), API_USER.encode(), "sha256").hexdigest()
+    engine = make_engine(owner_url)
+    try:
+        with engine.begin() as c:
+            role = text("SELECT 1 FROM pg_roles WHERE rolname = :r")
+            if c.execute(role, {"r": API_ROLE}).first() is None:
+                return None
+            # Hex, so it needs no quoting; a DO block, so two processes may race here.
+            c.execute(
+                text(
+                    f"""DO $$ BEGIN
+                        CREATE ROLE {API_USER} LOGIN PASSWORD '{password}' IN ROLE {API_ROLE};
+                    EXCEPTION WHEN duplicate_object THEN NULL;  -- same password: derived
+                    END $$"""
+                )
+            )
+    finally:
+        engine.dispose()
+    return owner.set(username=API_USER, password=password).render_as_string(hide_password=False)

@@ -26,6 +26,11 @@ class DatabaseSettings(BaseSettings):
     database_url: str | None = Field(
         default=None, description="External PostgreSQL URL; when unset the embedded cluster is used"
     )
+    api_database_url: str | None = Field(
+        default=None,
+        description="URL the API serves through, a role that cannot alter the schema; unset: "
+        "the citygis_api login made from the owner's URL (migration 0008)",
+    )
     data_dir: Path = Field(default_factory=default_data_dir)
     pg_port: int = Field(default=55432, ge=1024, le=65535)
     pg_bindir: Path | None = Field(

@@ -1,4 +1,5 @@
-"""Real OGC clients against a live server: GDAL's OAPIF driver, ogctests, schemathesis."""
+"""Real OGC clients against a live server: GDAL's OAPIF driver and ogctests (schemathesis:
+test_fuzz.py)."""
 
 from __future__ import annotations
 
@@ -85,32 +86,3 @@ def test_ogctests_features_core_suite(live_url, tmp_path):
     )
     result = run(sys.executable, "-c", code, timeout=120)
     assert result.returncode == 0, result.stdout[-4000:]
-
-
-def test_schemathesis_finds_no_server_error(live_url, tmp_path):
-    httpx.get(f"{live_url}/api").raise_for_status()
-    config = tmp_path / "schemathesis.toml"  # real ids, so requests get past the 404s
-    config.write_text('[parameters]\n"path.layer_id" = "shelters"\n"path.feature_id" = "S1"\n')
-    result = run(
-        sys.executable,
-        "-m",
-        "schemathesis.cli",
-        "--config-file",
-        str(config),
-        "run",
-        f"{live_url}/api",
-        "--checks",
-        "not_a_server_error",
-        "--max-examples",
-        "25",
-        "--phases",
-        "examples,coverage,fuzzing",
-        "--generation-deterministic",
-        "--request-timeout",
-        "10",
-        "--include-path-regex",
-        "^/($|conformance|collections)",
-        timeout=120,
-        cwd=tmp_path,
-    )  # it keeps a .schemathesis/ cache in its cwd
-    assert result.returncode == 0, result.stdout[-6000:]

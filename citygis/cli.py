@@ -83,6 +83,44 @@ def db_status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
         raise typer.Exit(3)
 
 
+replica_app = typer.Typer(help="Streaming replicas (hot standbys) of the embedded cluster.")
+db_app.add_typer(replica_app, name="replica")
+
+
+@replica_app.command("add")
+def replica_add() -> None:
+    """Copy the primary into a new hot standby and start it; prints its URL last."""
+    from citygis import replica
+
+    try:
+        rep = replica.add_replica(_embedded(DatabaseSettings()))
+    except ClusterError as exc:
+        raise fail(exc) from exc
+    out().print(f"replica on 127.0.0.1:{rep.port}, data in {rep.data_dir}")
+    print(libpq_url(rep.url()))
+
+
+@replica_app.command("list")
+def replica_list() -> None:
+    """The replicas and whether each runs."""
+    from citygis import replica
+
+    for rep in replica.replicas(_embedded(DatabaseSettings())):
+        state = "running" if rep.running_pid() else "stopped"
+        out().print(f"{rep.data_dir.name}  127.0.0.1:{rep.port}  {state}")
+
+
+@replica_app.command("remove")
+def replica_remove(name: Annotated[str, typer.Argument(help="r1, r2, …")]) -> None:
+    """Stop a replica and delete its copy."""
+    from citygis import replica
+
+    if not (name.startswith("r") and name[1:].isdigit()):
+        raise fail(ValueError(f"{name!r} is not a replica name (r1, r2, …)"))
+    removed = replica.remove_replica(_embedded(DatabaseSettings()), int(name[1:]))
+    out().print("removed" if removed else f"no replica {name}")
+
+
 @db_app.command("url")
 def db_url(
     sqlalchemy: Annotated[
@@ -172,7 +210,12 @@ def _serve(
     url = url or migrated_url()
     serving = db.api_database_url or api_login(url) or url  # never the schema's owner if avoidable
     host, port = host or server.host, port or server.port
-    api = create_app(serving, server, pool_size=db.pool_size) if workers == 1 else None
+    replicas = tuple(u.strip() for u in db.replica_urls.split(",") if u.strip())
+    api = (
+        create_app(serving, server, pool_size=db.pool_size, replica_urls=replicas)
+        if workers == 1
+        else None
+    )
     out().print(
         f"[bold green]citygis is serving at http://{host}:{port}/[/] "
         f"(layers: /layers, health: /health, API: /api.html)"

@@ -164,7 +164,9 @@ class Cluster:
             )
             return pwd.getpwnam(name)
 
-    def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def _run(
+        self, *args: str, check: bool = True, timeout: float | None = None
+    ) -> subprocess.CompletedProcess[str]:
         """Run a server tool as the server user (dropping root when we have it)."""
         user = self._server_user()
         env = {**os.environ, "HOME": str(self.data_dir), "LC_ALL": "C.UTF-8"}
@@ -179,6 +181,7 @@ class Cluster:
             user=user.pw_uid if drop else None,
             group=user.pw_gid if drop else None,
             extra_groups=[] if drop else None,
+            timeout=timeout,
         )
         if check and proc.returncode != 0:
             raise ClusterError(f"{Path(args[0]).name} failed: {proc.stderr.strip() or proc.stdout}")

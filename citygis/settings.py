@@ -31,6 +31,11 @@ class DatabaseSettings(BaseSettings):
         description="URL the API serves through, a role that cannot alter the schema; unset: "
         "the citygis_api login made from the owner's URL (migration 0008)",
     )
+    replica_urls: str = Field(
+        default="",
+        description="Comma-separated URLs of streaming replicas: reads go there, writes to the "
+        "primary, and each caller reads its own writes",
+    )
     data_dir: Path = Field(default_factory=default_data_dir)
     pg_port: int = Field(default=55432, ge=1024, le=65535)
     pg_bindir: Path | None = Field(

@@ -19,6 +19,7 @@ from spatial_api import errors
 from spatial_api.admission import Admission
 from spatial_api.audit import TileReads
 from spatial_api.rate_limit import RateLimit
+from spatial_api.replicas import Reads, ReadYourWrites
 from spatial_api.routers import (
     analysis,
     audit,
@@ -43,7 +44,10 @@ log = logging.getLogger(__name__)
 
 
 def create_app(
-    database_url: str, settings: ServerSettings | None = None, pool_size: int = 10
+    database_url: str,
+    settings: ServerSettings | None = None,
+    pool_size: int = 10,
+    replica_urls: tuple[str, ...] = (),
 ) -> FastAPI:
     """Build the app for a database URL (already migrated to head)."""
     settings = settings or ServerSettings()
@@ -55,6 +59,10 @@ def create_app(
         app.state.roles = load_roles(app.state.catalog.values(), settings.roles_file)
         app.state.engine = make_async_engine(
             database_url, pool_size=pool_size, statement_timeout_s=settings.statement_timeout_s
+        )
+        app.state.reads = Reads(
+            app.state.engine,
+            [make_async_engine(u, pool_size, settings.statement_timeout_s) for u in replica_urls],
         )
         book = app.state.token_book = TokenBook(app.state.engine, app.state.roles, settings.tokens)
 
@@ -69,6 +77,8 @@ def create_app(
         async with tiles_runtime(app.state, database_url, also=heard):
             yield
         await app.state.tile_reads.stop()
+        for replica in app.state.reads.replicas:
+            await replica.dispose()
         await app.state.engine.dispose()
 
     app = FastAPI(
@@ -82,6 +92,7 @@ def create_app(
     )
     errors.install(app)
     app.add_middleware(TileLane)  # tiles skip routing (spatial_api/tile_lane.py)
+    app.add_middleware(ReadYourWrites)
     # Outermost, so tiles count too: overload is a quick 503, not an unbounded queue.
     app.add_middleware(
         Admission, max_in_flight=settings.max_in_flight, max_waiting=settings.max_waiting

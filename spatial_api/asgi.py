@@ -13,4 +13,7 @@ def from_environment() -> FastAPI:
     db = DatabaseSettings()
     if not db.database_url:
         raise RuntimeError("CITYGIS_DATABASE_URL is not set: run workers through citygis serve")
-    return create_app(db.database_url, ServerSettings(), pool_size=db.pool_size)
+    replicas = tuple(u.strip() for u in db.replica_urls.split(",") if u.strip())
+    return create_app(
+        db.database_url, ServerSettings(), pool_size=db.pool_size, replica_urls=replicas
+    )

@@ -53,7 +53,9 @@ LayerDep = Annotated[LayerSpec, Depends(get_layer)]
 
 
 async def get_connection(request: Request) -> AsyncIterator[AsyncConnection]:
-    async with request.app.state.engine.connect() as conn:
+    """The primary, or for a read a replica that holds the caller's own writes."""
+    engine = await request.app.state.reads.engine_for(request)
+    async with engine.connect() as conn:
         yield conn
 
 

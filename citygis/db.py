@@ -23,13 +23,19 @@ def make_engine(url: str, **kwargs) -> Engine:
 
 
 def make_async_engine(
-    url: str, pool_size: int = 10, statement_timeout_s: float | None = None
+    url: str, pool_size: int = 10, statement_timeout_s: float | None = None, pooler: bool = False
 ) -> AsyncEngine:
     # LIFO: the next request takes the connection used last, whose backend is warm. With
     # the default FIFO, consecutive requests rotate over every pooled backend, and tiles
     # rendered that way were 1.5–1.7× slower (interleaved A/B on the bench_tiles table).
     engine = create_async_engine(
-        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, pool_use_lifo=True
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        pool_use_lifo=True,
+        # Behind a transaction-pooling PgBouncer: no server-side prepared statements.
+        connect_args={"prepare_threshold": None} if pooler else {},
     )
     if statement_timeout_s:
         # A SET on connect, not a startup option (PgBouncer refuses those): one slow

@@ -72,6 +72,16 @@ class ServerSettings(BaseSettings):
     roles_file: Path | None = Field(
         default=None, description="TOML file that redefines or adds roles (layers/roles.py)"
     )
+    pgbouncer: bool = Field(
+        default=False,
+        description="The database URL is a PgBouncer in transaction pooling mode: no "
+        "server-side prepared statements, LISTEN only through listen_url",
+    )
+    listen_url: str | None = Field(
+        default=None,
+        description="Direct (unpooled) URL for LISTEN when behind PgBouncer: change "
+        "notices reach the caches and token book at once instead of within 30 s",
+    )
     statement_timeout_s: float = Field(
         default=30.0,
         ge=0,

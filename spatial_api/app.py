@@ -58,11 +58,17 @@ def create_app(
         app.state.catalog = Catalog()
         app.state.roles = load_roles(app.state.catalog.values(), settings.roles_file)
         app.state.engine = make_async_engine(
-            database_url, pool_size=pool_size, statement_timeout_s=settings.statement_timeout_s
+            database_url,
+            pool_size=pool_size,
+            statement_timeout_s=settings.statement_timeout_s,
+            pooler=settings.pgbouncer,
         )
         app.state.reads = Reads(
             app.state.engine,
-            [make_async_engine(u, pool_size, settings.statement_timeout_s) for u in replica_urls],
+            [
+                make_async_engine(u, pool_size, settings.statement_timeout_s, settings.pgbouncer)
+                for u in replica_urls
+            ],
         )
         book = app.state.token_book = TokenBook(app.state.engine, app.state.roles, settings.tokens)
 
@@ -74,7 +80,13 @@ def create_app(
         app.state.tile_reads = TileReads(app.state.engine, settings.audit_flush_s)
         app.state.tile_reads.start()
         # The tile cache and token book, kept fresh by LISTEN.
-        async with tiles_runtime(app.state, database_url, also=heard):
+        async with tiles_runtime(
+            app.state,
+            database_url,
+            also=heard,
+            pooler=settings.pgbouncer,
+            listen_url=settings.listen_url,
+        ):
             yield
         await app.state.tile_reads.stop()
         for replica in app.state.reads.replicas:

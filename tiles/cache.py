@@ -146,7 +146,7 @@ async def configure(conn: psycopg.AsyncConnection) -> None:
     await conn.execute("SET max_parallel_workers_per_gather = 0")
 
 
-def tiles_pool(conninfo: str, size: int) -> AsyncConnectionPool:
+def tiles_pool(conninfo: str, size: int, pooler: bool = False) -> AsyncConnectionPool:
     """An autocommit psycopg pool for version reads and renders (opened by the app).
 
     Plain psycopg, not SQLAlchemy: a cached tile's one round trip then costs 0.13 ms
@@ -158,7 +158,9 @@ def tiles_pool(conninfo: str, size: int) -> AsyncConnectionPool:
         min_size=1,
         max_size=size,
         open=False,
-        kwargs={"autocommit": True},
+        # A transaction-pooling PgBouncer hands each statement any server connection, so
+        # server-side prepared statements (psycopg's after 5 runs) must stay off there.
+        kwargs={"autocommit": True} | ({"prepare_threshold": None} if pooler else {}),
         configure=configure,
         name="tiles",
         # With the database down, a request waits this long for a connection and then

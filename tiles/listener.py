@@ -77,12 +77,20 @@ async def tiles_runtime(
     database_url: str,
     settings: TileSettings | None = None,
     also: Callable[[str | None], Any] | None = None,
+    pooler: bool = False,
+    listen_url: str | None = None,
 ) -> AsyncIterator[None]:
     """The tile cache on `state.tile_cache`, kept fresh by a listener while the app runs;
-    `also` hears every change too (None: the connection was lost)."""
+    `also` hears every change too (None: the connection was lost).
+
+    Behind a transaction-pooling PgBouncer (`pooler`), LISTEN needs a direct connection
+    (`listen_url`); without one there is no listener, and tiles stay right all the same,
+    since their keys hold the change versions read from the database.
+    """
     settings = settings or TileSettings()
     conninfo = libpq_conninfo(database_url)
-    cache = state.tile_cache = TileCache(settings, tiles_pool(conninfo, settings.connections))
+    pool = tiles_pool(conninfo, settings.connections, pooler)
+    cache = state.tile_cache = TileCache(settings, pool)
 
     def changed(payload: str) -> None:
         cache.bump(payload)
@@ -94,10 +102,11 @@ async def tiles_runtime(
         if also:
             also(None)
 
-    listener = state.tile_listener = ChangeListener(conninfo, changed, lost)
+    listen = libpq_conninfo(listen_url) if listen_url else conninfo
+    listener = state.tile_listener = ChangeListener(listen, changed, lost)
     assert cache.pool is not None
     await cache.pool.open(wait=False)  # connects in the background; first use waits
-    if settings.listen:
+    if settings.listen and (listen_url or not pooler):
         listener.start()
     try:
         yield

@@ -9,6 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
+import shapely
+import shapely.errors
+import shapely.geometry
 from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
@@ -18,6 +21,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
+from layers.errors import InvalidFeatures
 from spatial_api.deps import CatalogDep, ConnDep, LayerDep, PrincipalDep
 from spatial_api.features.crs import parse_crs
 from spatial_api.features.params import BBox
@@ -52,12 +56,36 @@ class MapConfig(BaseModel):
     tile_matrix_set: str = "WebMercatorQuad"
 
 
+class MapSession(BaseModel):
+    """Who the page's token speaks for; `writes` decides whether the editing panel shows."""
+
+    role: str
+    name: str | None
+    writes: list[str] = Field(description="ids of the layers this caller may see and write")
+
+
 # Feature[G, P] already allows a null geometry and null properties (`G | None`, `P | None`).
 class AnswerCollection(FeatureCollection[Feature[Geometry, dict[str, Any]]]):
     """A GeoJSON FeatureCollection checked feature by feature (RFC 7946, geojson-pydantic),
     so a feature without a type or with a malformed geometry is a 422, not a 500."""
 
     features: list[Feature[Geometry, dict[str, Any]]] = Field(max_length=MAX_FEATURES)
+
+
+def _drawable(answer: AnswerCollection) -> None:
+    """RFC 7946's shapes can still hold what no geometry is (a line mixing 2D and 3D
+    positions): each is read as shapely reads it, and every one that fails is named."""
+    problems = []
+    for i, f in enumerate(answer.features):
+        if f.geometry is None:
+            continue
+        try:
+            shapely.geometry.shape(f.geometry.model_dump(mode="json", exclude_none=True))
+        except (ValueError, TypeError, shapely.errors.ShapelyError) as exc:
+            why = "positions mix 2D and 3D" if "inhomogeneous" in str(exc) else str(exc)
+            problems.append({"feature": i, "reason": f"features[{i}].geometry: {why}"})
+    if problems:
+        raise InvalidFeatures(problems)
 
 
 def _need_assets() -> None:
@@ -85,6 +113,12 @@ async def web_map() -> FileResponse:
 async def map_config(request: Request) -> MapConfig:
     settings = request.app.state.settings
     return MapConfig(basemap_url=settings.basemap_url, basemap_gcj02=settings.basemap_gcj02)
+
+
+@router.get("/map/session.json", response_model=MapSession)
+async def map_session(catalog: CatalogDep, principal: PrincipalDep) -> MapSession:
+    writable = [s.id for s in principal.visible(catalog) if principal.may_write(s)]
+    return MapSession(role=principal.role.name, name=principal.name, writes=writable)
 
 
 LimitQuery = Annotated[int, Query(ge=1, le=MAX_FEATURES, description="features per layer")]
@@ -136,6 +170,7 @@ async def answer_map(
     title: Annotated[str, Query(max_length=200)] = "answer",
 ) -> HTMLResponse:
     """A query answer (GeoJSON FeatureCollection) as a self-contained HTML map."""
+    _drawable(answer)
     # A feature with a null geometry has no place on a map; the others are drawn.
     features = [
         {

@@ -1,5 +1,6 @@
 // The citygis web map: catalog layers as OGC API vector tiles, a valid-time slider, feature
-// history popups and the analysis services. Plain JS on MapLibre GL, no build step.
+// history popups and the analysis services; static/map/editor.js adds editing for a token
+// whose role writes a layer. Plain JS on MapLibre GL, no build step.
 "use strict";
 
 const BASE = new URL(".", location.href);         // the API root (works behind a prefix)
@@ -9,7 +10,8 @@ const NOW_YEAR = new Date().getFullYear();
 const ANSWER = "#ff6a00";
 const $ = (id) => document.getElementById(id);
 
-const state = { config: {}, specs: [], layerIds: {}, sources: {}, datetime: null, draft: [] };
+const state = { config: {}, specs: [], layerIds: {}, sources: {}, datetime: null, draft: [],
+                session: { role: "viewer", writes: [] }, edited: new Set() };
 
 function api(path, query = {}) {
   const url = new URL(path, BASE);
@@ -117,6 +119,19 @@ function legendRow(spec) {
   return li;
 }
 
+// After a write: the layer's tiles come again at once. An edited layer's tiles are then
+// revalidated on every fetch (ETag, 304 when unchanged) instead of trusting max-age.
+function redrawLayer(id) {
+  state.edited.add(id);
+  map.getSource(id).setTiles(state.sources[id].tiles.map(tileURL));
+}
+
+function tileRequest(url) {
+  if (!url.startsWith(BASE.origin)) return { url };  // a basemap gets no token
+  const layer = /\/collections\/([^/]+)\/tiles\//.exec(url)?.[1];
+  return { url, headers: AUTH, ...(state.edited.has(layer) ? { cache: "no-cache" } : {}) };
+}
+
 function setDatetime(year) {
   state.datetime = year >= NOW_YEAR ? null : `${year}-01-01T00:00:00Z`;
   $("year-label").textContent = state.datetime ? `1 Jan ${year}` : "now";
@@ -151,6 +166,14 @@ async function sensorChart(assetId) {
     `${esc(r.sensor.unit)} (range ${esc(lo.toFixed(3))}–${esc(hi.toFixed(3))})</p>`;
 }
 
+const editable = (spec) => window.citygis.editor && state.session.writes.includes(spec.id);
+
+function heading(spec, assetId) {  // the popup's title, and Edit for a layer the role writes
+  const edit = editable(spec) ? `<button type="button" class="popup-edit" data-layer="${esc(spec.id)}"` +
+    ` data-asset="${esc(assetId)}">Edit</button>` : "";
+  return `<h3>${esc(spec.title_zh)} ${esc(assetId)}</h3>${edit}`;
+}
+
 async function inspect(e) {
   const layers = Object.values(state.layerIds).flat();
   const hit = map.queryRenderedFeatures(e.point, { layers }).find((f) => f.properties.asset_id != null);
@@ -158,7 +181,7 @@ async function inspect(e) {
   const spec = state.specs.find((s) => s.id === hit.source);
   const assetId = hit.properties.asset_id;
   const popup = new maplibregl.Popup({ maxWidth: "360px" }).setLngLat(e.lngLat)
-    .setHTML(`<h3>${esc(spec.title_zh)} ${esc(assetId)}</h3>${table(hit.properties)}<h4>History</h4>…`)
+    .setHTML(`${heading(spec, assetId)}${table(hit.properties)}<h4>History</h4>…`)
     .addTo(map);
   try {
     const hist = await getJSON(api(`collections/${spec.id}/items/${encodeURIComponent(assetId)}/history`));
@@ -168,10 +191,10 @@ async function inspect(e) {
     });
     const chart = spec.id === "sensors"
       ? `<h4>Readings</h4>${await sensorChart(assetId).catch((err) => esc(err.message))}` : "";
-    popup.setHTML(`<h3>${esc(spec.title_zh)} ${esc(assetId)}</h3>${table(hit.properties)}` +
+    popup.setHTML(`${heading(spec, assetId)}${table(hit.properties)}` +
                   chart + `<h4>History · ${rows.length} version(s)</h4><table>${rows.join("")}</table>`);
   } catch (err) {
-    popup.setHTML(`<h3>${esc(spec.title_zh)} ${esc(assetId)}</h3>${table(hit.properties)}` +
+    popup.setHTML(`${heading(spec, assetId)}${table(hit.properties)}` +
                   `<h4>History</h4><p>unavailable (${esc(err.message)})</p>`);
   }
 }
@@ -298,6 +321,7 @@ async function runTool(tool, points) {
 }
 
 async function onClick(e) {
+  if (window.citygis.editor?.onClick(e)) return;  // placing or drawing a feature
   const tool = $("tool").value;
   if (tool === "inspect") return inspect(e);
   const p = [e.lngLat.lng, e.lngLat.lat];
@@ -330,7 +354,7 @@ const map = new maplibregl.Map({
                                                paint: { "background-color": "#dde6ea" } }] },
   center: [120.38, 36.07], zoom: 9, attributionControl: { compact: true },
   // Our own API gets the token as a header; nothing is sent to anyone else.
-  transformRequest: (url) => (TOKEN && url.startsWith(BASE.origin) ? { url, headers: AUTH } : { url }),
+  transformRequest: tileRequest,
 });
 map.addControl(new maplibregl.NavigationControl(), "top-left");
 map.addControl(new maplibregl.ScaleControl(), "bottom-left");
@@ -385,6 +409,20 @@ async function start() {
   map.getCanvasContainer().after(labels);  // under popups, which come later in the container
   map.on("movestart", () => labels.replaceChildren());
   map.on("idle", drawLabels);
+  state.session = await getJSON(api("map/session.json"));
+  if (state.session.writes.length) await startEditor();
+}
+
+// The editor is fetched only for a role that writes, from our own static files.
+async function startEditor() {
+  await new Promise((ok, fail) => {
+    const script = document.createElement("script");
+    script.src = "static/map/editor.js";
+    script.onload = ok;
+    script.onerror = () => fail(new Error("static/map/editor.js did not load"));
+    document.body.append(script);
+  });
+  window.citygis.editor = window.citygisEditor(window.citygis);
 }
 
 const idle = () => new Promise((ok) => (map.loaded() && !map.isMoving() ? ok() : map.once("idle", ok)));
@@ -404,5 +442,5 @@ window.citygis = {
     const fs = map.queryRenderedFeatures({ layers: state.layerIds[layerId] || [] });
     return new Set(fs.map((f) => f.id ?? f.properties.asset_id)).size;
   },
-  runTool, inspect,
+  runTool, inspect, api, getJSON, esc, redrawLayer, auth: AUTH, displayCrs,
 };

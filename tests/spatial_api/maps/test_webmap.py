@@ -371,3 +371,21 @@ def test_browser_charts_a_sensors_readings_in_its_popup(live_url, engine):
     assert "168 hourly means to 2024-12-31T15:00:00Z" in text and "MPa" in text
     assert len(points.split()) == 168
     assert b.blocked == [] and b.errors == []
+
+
+def test_an_answer_whose_line_mixes_2d_and_3d_is_a_422(db_url):
+    """Found by schemathesis: a 500 before."""
+    from fastapi.testclient import TestClient
+
+    from citygis.settings import ServerSettings
+    from spatial_api import create_app
+
+    line = {"type": "MultiLineString", "coordinates": [[[120.3, 36.0, 1.0], [120.31, 36.01]]]}
+    body = {
+        "type": "FeatureCollection",
+        "features": [{"type": "Feature", "geometry": line, "properties": None}],
+    }
+    with TestClient(create_app(db_url, ServerSettings(), pool_size=1)) as client:
+        r = client.post("/map/answer.html", json=body)
+    assert r.status_code == 422
+    assert r.json()["detail"] == "features[0].geometry: positions mix 2D and 3D"

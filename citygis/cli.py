@@ -227,7 +227,7 @@ def _serve(
             out().print(f"  {role:<9} http://{host}:{port}/map?token={token}")
         out().print("restricted layers need 'Authorization: Bearer <token>' in the API")
     logs = uvicorn_log_config()
-    if workers == 1:
+    if api is not None:
         uvicorn.run(api, host=host, port=port, log_level=server.log_level, log_config=logs)
         return
     # Each worker builds its own app (spatial_api/asgi.py); their tile caches stay coherent

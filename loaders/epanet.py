@@ -16,6 +16,7 @@ from shapely import LineString, Point
 
 from layers.pipe_nodes import PIPE_NODES
 from layers.pipelines import PIPELINES
+from loaders.valve_layer import read_valve_layer, valve_points
 
 NO_CRS = "EPANET .inp files carry no CRS: pass one with --crs (e.g. EPSG:4549)"
 
@@ -23,18 +24,62 @@ Point3 = tuple[float, float, float]
 
 
 def read_epanet(
-    path: str | os.PathLike[str], crs: CRS | str | int | None
+    path: str | os.PathLike[str],
+    crs: CRS | str | int | None,
+    valves: str | os.PathLike[str] | pd.DataFrame | None = None,
+    valve_offset_m: float = 0.5,
 ) -> dict[str, gpd.GeoDataFrame]:
     """Nodes and links of the network, in catalog units, in the declared CRS.
 
     wntr converts hydraulics to SI whatever the file's flow units, but leaves
-    coordinates as written: only the caller knows what they mean.
+    coordinates as written: only the caller knows what they mean. `valves` is a WNTR
+    valve layer (a `link,node` CSV or frame); its valves become points on their links,
+    `valve_offset_m` from their node (see loaders/valve_layer.py).
     """
     crs = _parse_crs(crs)
     wn = _read_model(path)
     links, point_links = _links(wn, crs)
-    nodes = pd.concat([_nodes(wn, crs), point_links], ignore_index=True)
+    frames = [_nodes(wn, crs), point_links]
+    if valves is not None:
+        layer = valves if isinstance(valves, pd.DataFrame) else read_valve_layer(valves)
+        joined = joined_nodes(wn)  # a valve protecting a node joined away protects its stand-in
+        layer = layer.assign(node=[joined.get(n, n) for n in layer.node])
+        points, refused = valve_points(layer, links, valve_offset_m)
+        if len(refused):
+            rows = "; ".join(f"row {r.row}: {r.reason}" for r in refused.head(5).itertuples())
+            raise ValueError(f"{len(refused)} valve rows cannot be drawn: {rows}")
+        frames.append(points)
+    nodes = pd.concat([f for f in frames if len(f)], ignore_index=True)
     return {PIPE_NODES.id: gpd.GeoDataFrame(nodes, crs=crs), PIPELINES.id: links}
+
+
+def joined_nodes(wn: wntr.network.WaterNetworkModel) -> dict[str, str]:
+    """Each end node of a pump or valve drawn with no length → the node that stands for it.
+
+    Such a device becomes a point, so it cannot be a link: its end nodes become one node
+    (a tank or reservoir if there is one, else the first in the file), and the pipes on
+    both sides meet there. The network stays as connected as EPANET draws it.
+    """
+    root = {name: name for name, _ in wn.nodes()}
+    rank = {name: (node.node_type == "Junction", i) for i, (name, node) in enumerate(wn.nodes())}
+
+    def find(n: str) -> str:
+        while root[n] != n:
+            root[n] = root[root[n]]
+            n = root[n]
+        return n
+
+    for _, link in wn.links():
+        if link.link_type != "Pipe" and _drawn_at_one_spot(link):
+            a, b = find(link.start_node_name), find(link.end_node_name)
+            first, second = sorted((a, b), key=rank.__getitem__)
+            root[second] = first
+    return {n: find(n) for n in root if find(n) != n}
+
+
+def _drawn_at_one_spot(link) -> bool:
+    ends = {tuple(link.start_node.coordinates), *map(tuple, link.vertices)}
+    return ends == {tuple(link.end_node.coordinates)}
 
 
 def _parse_crs(crs: CRS | str | int | None) -> CRS:
@@ -101,14 +146,15 @@ def _links(
     kinds = {"Pipe": "pipe", "Valve": "valve", "Pump": "pump"}
     ids, link_kind, diameter, from_node, to_node, geoms = [], [], [], [], [], []
     points: list[dict] = []
+    joined = joined_nodes(wn)
     for name, link in wn.links():
         start, end = link.start_node, link.end_node
         kind = kinds[link.link_type]
-        ends = {tuple(start.coordinates), *map(tuple, link.vertices), tuple(end.coordinates)}
-        if kind != "pipe" and len(ends) == 1:
+        if kind != "pipe" and _drawn_at_one_spot(link):
             # Models often place a pump or valve between two nodes at one spot: as a
-            # line it would have no length, so it is kept as the device it is.
-            x, y = ends.pop()
+            # line it would have no length, so it is kept as the device it is, and its
+            # two nodes are joined (see joined_nodes).
+            x, y = start.coordinates
             points.append(
                 {
                     "asset_id": name,
@@ -124,8 +170,8 @@ def _links(
         link_kind.append(kind)
         # Pumps have no diameter in EPANET; wntr gives pipes and valves in metres.
         diameter.append(None if kind == "pump" else link.diameter * 1000.0)
-        from_node.append(start.name)
-        to_node.append(end.name)
+        from_node.append(joined.get(start.name, start.name))
+        to_node.append(joined.get(end.name, end.name))
         # Nodes without [COORDINATES] get wntr's default [0, 0], a list: normalise.
         xy = [tuple(start.coordinates), *map(tuple, link.vertices), tuple(end.coordinates)]
         geoms.append(line_z(xy, _node_z(start), _node_z(end)))

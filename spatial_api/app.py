@@ -25,6 +25,7 @@ from spatial_api.routers import (
     audit,
     docs,
     edits,
+    emergency,
     features,
     health,
     layers,
@@ -130,6 +131,7 @@ def create_app(
     app.include_router(audit.router)
     app.include_router(scenarios.router)
     app.include_router(analysis.router)
+    app.include_router(emergency.router)
     app.include_router(lbs.router)
     app.include_router(results.router)
     app.include_router(webmap.router)

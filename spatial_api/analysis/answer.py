@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from layers.access import Principal
 from layers.errors import TooLarge
+from spatial_api import scenarios
 from spatial_api.analysis import METHOD
 from spatial_api.analysis.geometry import parse_crs, project_features
 from spatial_api.analysis.models import FeatureCollection, Options, ResultRef
@@ -30,6 +31,8 @@ async def answer(
     principal: Principal,
 ) -> FeatureCollection:
     """Features arrive in CRS84; saved results keep them in storage CRS, whatever out_crs is."""
+    if request.scenario is not None:  # the answer is withheld, not only the scenario
+        await scenarios.get(conn, principal, request.scenario)
     out = parse_crs(request.out_crs, "out_crs")
     if len(features) > MAX_FEATURES:
         raise TooLarge(

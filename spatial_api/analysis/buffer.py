@@ -45,7 +45,7 @@ async def buffer(
         assert req.layer is not None  # BufferRequest validates exactly one of geometry, layer
         spec = principal.layer(catalog, req.layer)
         restricted = spec.access == "restricted"
-        sel = select_features(spec, parse_when(req.datetime_), req.filter)
+        sel = select_features(spec, parse_when(req.datetime_, req.scenario), req.filter)
         source, params, binds = sel.sql, sel.params, sel.binds
     limit = MAX_INPUT_FEATURES if req.dissolve else MAX_FEATURES
     params |= {"d": req.distance_m, "max_in": limit}

@@ -65,7 +65,7 @@ async def clearance(
     check_distance("search_m", req.search_m, 50)
     crs = parse_crs(req.crs)
     pipes = select_features(
-        principal.layer(catalog, "pipelines"), parse_when(req.datetime_), None, "p"
+        principal.layer(catalog, "pipelines"), parse_when(req.datetime_, req.scenario), None, "p"
     )
     params = pipes.params | {"search": req.search_m}
     if req.area is not None:

@@ -7,8 +7,10 @@ common panel antenna. Wedges can be dissolved per operator, technology or site, 
 overlapping sectors count once when areas are summed (an overlay with districts then gives
 covered area per operator per district, and `difference` gives the gaps).
 
-A radius per technology is a planner's first cut, not a propagation model: terrain,
-clutter and power are not considered.
+A radius per technology (model `fixed`) is a planner's first cut: terrain, clutter and
+power are not considered. Every other model computes received power on a grid from each
+sector's link budget (`coverage_grid`), and the answer's first feature, with no geometry,
+says how: the models, thresholds, defaults assumed, sectors skipped and the flat earth.
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ from layers.query import DateTimeInterval
 from spatial_api.analysis import metric
 from spatial_api.analysis.answer import MAX_FEATURES, feature
 from spatial_api.analysis.buffer import check_distance
-from spatial_api.analysis.models import Coverage, CoverageRequest
+from spatial_api.analysis.coverage_map import coverage_map
+from spatial_api.analysis.coverage_models import CoverageRequest
+from spatial_api.analysis.models import Coverage
 from spatial_api.analysis.sources import (
     MAX_INPUT_FEATURES,
     Selection,
@@ -111,7 +115,18 @@ async def coverage(
     conn: AsyncConnection, catalog: Catalog, principal: Principal, req: CoverageRequest
 ) -> tuple[list[dict], bool]:
     """Coverage polygons with area_m2, largest first; sectors are public, so never restricted."""
-    sel = select_coverage(catalog, principal, req, req.filter, parse_when(req.datetime_))
+    if req.model != "fixed":
+        return await coverage_map(conn, catalog, principal, req), False
+    return await fixed_coverage(conn, catalog, principal, req)
+
+
+async def fixed_coverage(
+    conn: AsyncConnection, catalog: Catalog, principal: Principal, req: CoverageRequest
+) -> tuple[list[dict], bool]:
+    """Today's wedges, a radius per technology."""
+    sel = select_coverage(
+        catalog, principal, req, req.filter, parse_when(req.datetime_, req.scenario)
+    )
     await check_inputs(conn, sel)
     sql = (
         f"SELECT c.props, {metric.area_m2('c.geom')} AS area_m2, "

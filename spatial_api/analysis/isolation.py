@@ -1,31 +1,35 @@
-"""Which valves isolate a pipe break: a walk over the pipe network, stopped by valves.
+"""Which valves isolate a pipe break: the break's valve segment, as WNTR defines it.
 
-From the broken pipe's two end nodes the walk follows pipes of the same utility (as of
-`datetime`) through every node except operable valves: an open valve is where the crew
-closes, a closed one already bounds the area, and a broken valve cannot close, so the walk
-passes through it (and reports it, because it widens the shut-down). What the walk covers
-is the isolated section: its pipes and their length. Connectivity is the from_node/to_node
-of each pipe; the walk is limited to pipes within max_radius_m of the break, and says so
-(`complete: false`) when the section reaches that limit.
+The broken pipe is found by id, or as the nearest pipe of the utility named at a point.
+That utility's network within max_radius_m is read from PostGIS (isolation_network.py) and
+cut into valve segments (segments.py): the pipes shut off are exactly the break's segment,
+and the valves to close exactly the operable valves bounding it. A stuck valve (named in
+`inoperable_valves`, or recorded broken) is passed through to the next valves out, and the
+answer says which stuck valve added what. After the closures, parts of the network left
+without a path to a tank, reservoir or source are cut-off zones, counted in the totals.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from shapely import Point
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from layers import Catalog
 from layers.access import Principal
-from layers.errors import InvalidParameter, NotFound, TooLarge
-from spatial_api.analysis import metric
-from spatial_api.analysis.answer import feature
+from layers.errors import InvalidParameter, NotFound
 from spatial_api.analysis.buffer import check_distance
 from spatial_api.analysis.geometry import parse_crs, sql_point
+from spatial_api.analysis.isolation_answer import Outcome, features
+from spatial_api.analysis.isolation_network import Network, Plane, read_network
 from spatial_api.analysis.models import IsolateRequest
-from spatial_api.analysis.sources import parse_when, select_features
+from spatial_api.analysis.segments import Segmentation, cut_off, segment_network
+from spatial_api.analysis.segments import isolate as isolate_segment
+from spatial_api.analysis.sources import Selection, parse_when, select_features
 
 MAX_RADIUS_M = 20_000.0
-MAX_PIPES = 200_000
 
 # The broken pipe: by asset id (on the indexed column, so {pipes} has no WHERE yet), or the
 # nearest to a point (planar KNN on the GiST index, then geodesic re-rank).
@@ -34,38 +38,11 @@ SELECT b.props, 0.0 AS d, ST_X(ST_Centroid(b.geom)) AS cx, ST_Y(ST_Centroid(b.ge
 FROM ({pipes} WHERE t.asset_id = :pipe) b
 """
 BREAK_NEAR = """
-SELECT c.props, c.d, ST_X(ST_Centroid(c.geom)) AS cx, ST_Y(ST_Centroid(c.geom)) AS cy
+SELECT c.props, c.d, ST_X(pt.g) AS cx, ST_Y(pt.g) AS cy
 FROM (SELECT p.*, ST_Distance(p.geom::geography, pt.g::geography) AS d
       FROM ({pipes}) p, (SELECT {pt} AS g) pt
-      ORDER BY p.geom <-> (SELECT {pt}) LIMIT 16) c
+      ORDER BY p.geom <-> (SELECT {pt}) LIMIT 16) c, (SELECT {pt} AS g) pt
 ORDER BY c.d LIMIT 1
-"""
-EDGES = """
-CREATE TEMP TABLE _pipes ON COMMIT DROP AS
-SELECT p.props ->> 'asset_id' AS asset_id, p.props ->> 'from_node' AS a,
-       p.props ->> 'to_node' AS b, ST_Force2D(p.geom) AS geom
-FROM ({pipes}) p
-WHERE p.props ->> 'utility' = :utility AND p.geom && {box}
-LIMIT :max_pipes + 1
-"""
-VALVES = """
-CREATE TEMP TABLE _valves ON COMMIT DROP AS
-SELECT n.props ->> 'asset_id' AS asset_id, n.props ->> 'valve_state' AS state, n.geom
-FROM ({nodes}) n
-WHERE n.props ->> 'node_kind' = 'valve' AND n.props ->> 'utility' = :utility
-  AND n.geom && {box}
-"""
-# Operable valves (open or closed) stop the walk; everything else, broken valves included,
-# is passed through. UNION (not ALL) keeps each node once, so loops end.
-WALK = """
-WITH RECURSIVE walk(node) AS (
-  SELECT unnest(ARRAY[:a, :b])
-  UNION
-  SELECT CASE WHEN e.a = w.node THEN e.b ELSE e.a END
-  FROM walk w JOIN _pipes e ON e.a = w.node OR e.b = w.node
-  WHERE NOT EXISTS (SELECT 1 FROM _valves v WHERE v.asset_id = w.node
-                                              AND v.state IN ('open', 'closed')))
-SELECT node FROM walk WHERE node IS NOT NULL
 """
 
 
@@ -74,126 +51,78 @@ async def isolate(
 ) -> tuple[list[dict], bool]:
     check_distance("max_radius_m", req.max_radius_m, MAX_RADIUS_M)
     check_distance("max_snap_m", req.max_snap_m, 1000)
-    when = parse_when(req.datetime_)
-    if when is not None and not when.instant:
+    when = parse_when(req.datetime_, req.scenario)
+    if when is not None and when.period:
         raise InvalidParameter("datetime: isolation needs an instant, not an interval")
-    pipes = select_features(principal.layer(catalog, "pipelines"), when, None, "p")
-    nodes = select_features(principal.layer(catalog, "pipe_nodes"), when, None, "n")
+    pipes_spec = principal.layer(catalog, "pipelines")
+    nodes_spec = principal.layer(catalog, "pipe_nodes")
     # A click snaps to the nearest pipe of the utility named: six may run within 3 m.
-    candidates = (
-        pipes
-        if req.point is None
-        else select_features(
-            principal.layer(catalog, "pipelines"), when, {"utility": req.utility}, "c"
-        )
-    )
+    filters = None if req.point is None else {"utility": req.utility}
     async with conn.begin():
-        brk = await _find_break(conn, req, candidates)
-        utility, a, b = (brk.props.get(k) for k in ("utility", "from_node", "to_node"))
-        if req.utility is not None and utility != req.utility:
-            raise InvalidParameter(
-                f"utility: pipe {brk.props['asset_id']!r} is a {utility} pipe, not {req.utility}"
-            )
-        if not a or not b:
-            raise InvalidParameter(
-                f"pipe {brk.props['asset_id']!r} has no from_node/to_node: "
-                "its connectivity is unknown"
-            )
-        box = metric.search_box("ST_SetSRID(ST_MakePoint(:cx, :cy), 4490)", ":radius")
-        params = (
-            pipes.params
-            | nodes.params
-            | {
-                "utility": utility,
-                "radius": req.max_radius_m,
-                "max_pipes": MAX_PIPES,
-                "cx": brk.cx,
-                "cy": brk.cy,
-            }
+        brk = await _find_break(conn, req, select_features(pipes_spec, when, filters, "c"))
+        props = brk.props
+        utility = props.get("utility")
+        _check_break(props, req.utility)
+        plane = Plane(brk.cx, brk.cy)
+        network = await read_network(
+            conn,
+            select_features(pipes_spec, when, {"utility": utility}, "p"),
+            select_features(nodes_spec, when, {"utility": utility}, "n"),
+            plane,
+            (brk.cx, brk.cy),
+            req.max_radius_m,
         )
-        await conn.execute(
-            text(EDGES.format(pipes=pipes.sql, box=box)).bindparams(*pipes.binds), params
-        )
-        if (await conn.execute(text("SELECT count(*) FROM _pipes"))).scalar_one() > MAX_PIPES:
-            raise TooLarge(f"more than {MAX_PIPES} pipes within max_radius_m: lower it")
-        await conn.execute(
-            text(VALVES.format(nodes=nodes.sql, box=box)).bindparams(*nodes.binds), params
-        )
-        await _refuse_without_valves(conn, utility, req.max_radius_m)
-        await conn.execute(
-            text("CREATE TEMP TABLE _walk ON COMMIT DROP AS " + WALK), {"a": a, "b": b}
-        )
-        rows = (
-            await conn.execute(
-                text(f"""
-            SELECT 'valve' AS kind, v.asset_id, v.state, NULL::float8 AS length_m,
-                   {metric.geojson("v.geom")} AS g
-            FROM _valves v JOIN _walk w ON w.node = v.asset_id
-            UNION ALL
-            SELECT 'pipe', e.asset_id, NULL, {metric.length_m("e.geom")},
-                   {metric.geojson("e.geom")}
-            FROM _pipes e
-            WHERE e.asset_id = :break_id
-               OR e.a IN (SELECT node FROM _walk EXCEPT SELECT asset_id FROM _valves
-                          WHERE state IN ('open', 'closed'))
-               OR e.b IN (SELECT node FROM _walk EXCEPT SELECT asset_id FROM _valves
-                          WHERE state IN ('open', 'closed'))
-            ORDER BY 1 DESC, 2"""),
-                {"break_id": brk.props["asset_id"]},
-            )
-        ).all()
-        # The section is complete unless it touches the search box's edge.
-        edge = (
-            await conn.execute(
-                text(
-                    f"SELECT count(*) FROM _pipes e WHERE e.asset_id = ANY(:ids) AND NOT ST_Within("
-                    f"e.geom, ST_Buffer({box}, -0.000001))"
-                ),
-                params | {"ids": [r.asset_id for r in rows if r.kind == "pipe"]},
-            )
-        ).scalar_one()
-    role = {"open": "close", "closed": "already_closed", "broken": "broken_passed"}
-    features = [
-        feature(
-            i,
-            r.g,
-            {
-                "asset_id": r.asset_id,
-                "valve_state": r.state,
-                "length_m": r.length_m,
-                "role": role.get(r.state, "passed") if r.kind == "valve" else "isolated_pipe",
-                "broken": r.asset_id == brk.props["asset_id"],
-            },
-        )
-        for i, r in enumerate(rows, 1)
-    ]
-    isolated = [f for f in features if f["properties"]["role"] == "isolated_pipe"]
-    summary = {
-        "role": "summary",
-        "broken_pipe": brk.props["asset_id"],
-        "utility": utility,
-        "valves_to_close": sum(f["properties"]["role"] == "close" for f in features),
-        "isolated_pipes": len(isolated),
-        "isolated_length_m": sum(f["properties"]["length_m"] for f in isolated),
-        "complete": edge == 0,
-    }
-    return [feature(0, None, summary), *features], True
+        seg = segment_network(network.pipes, network.valves, req.valve_tolerance_m)
+        _refuse_without_valves(seg, network, utility, req.max_radius_m)
+        # A click is the projection's centre; a pipe id shuts the whole pipe.
+        at = props["asset_id"] if req.point is None else (props["asset_id"], Point(0, 0))
+        iso = isolate_segment(seg, at, _stuck(seg, req.inoperable_valves, req.max_radius_m))
+        fed = {seg.part_segment[q] for k in network.beyond for q in seg.pipe_parts[k]}
+        zones = cut_off(seg, iso, network.sources, fed)
+        outcome = Outcome(props["asset_id"], utility, seg, network, iso, zones, fed)
+    found = features(outcome, req, plane)
+    return found, True
 
 
-async def _refuse_without_valves(conn: AsyncConnection, utility: str, radius_m: float) -> None:
+def _check_break(props: dict, utility: str | None) -> None:
+    if utility is not None and props.get("utility") != utility:
+        raise InvalidParameter(
+            f"utility: pipe {props['asset_id']!r} is a {props.get('utility')} pipe, not {utility}"
+        )
+    if not props.get("from_node") or not props.get("to_node"):
+        raise InvalidParameter(
+            f"pipe {props['asset_id']!r} has no from_node/to_node: the network's topology "
+            "is unknown there, so no valves can be found to isolate it"
+        )
+
+
+def _refuse_without_valves(
+    seg: Segmentation, network: Network, utility: str, radius_m: float
+) -> None:
     """Valves isolate a break only where there are valves that work: say so, rather than
     answer 'close 0 valves' with half a network shut off (a power network has none)."""
-    operable = (
-        await conn.execute(text("SELECT count(*) FROM _valves WHERE state IN ('open', 'closed')"))
-    ).scalar_one()
-    if operable == 0:
+    placed = seg.placements.keys() | set(seg.valve_nodes.values())
+    if any(seg.states[v] != "broken" for v in placed):
+        return
+    far = f" ({len(seg.unplaced)} valve points lie farther than valve_tolerance_m from any pipe)"
+    raise InvalidParameter(
+        f"no operable valve of the {utility} network within {radius_m:g} m of the break: "
+        "it cannot be isolated by valves here" + (far if seg.unplaced else "")
+    )
+
+
+def _stuck(seg: Segmentation, names: list[str], radius_m: float) -> frozenset[str]:
+    placed = seg.placements.keys() | set(seg.valve_nodes.values())
+    unknown = sorted(set(names) - placed)
+    if unknown:
         raise InvalidParameter(
-            f"no operable valve of the {utility} network within {radius_m:g} m of the break: "
-            "it cannot be isolated by valves here"
+            f"inoperable_valves: {', '.join(unknown)} not among the network's valves within "
+            f"{radius_m:g} m of the break"
         )
+    return frozenset(names)
 
 
-async def _find_break(conn: AsyncConnection, req: IsolateRequest, pipes):
+async def _find_break(conn: AsyncConnection, req: IsolateRequest, pipes: Selection) -> Any:
     if req.pipe is not None:
         sql, params = BREAK_BY_ID.format(pipes=pipes.sql), pipes.params | {"pipe": req.pipe}
     else:
@@ -205,10 +134,11 @@ async def _find_break(conn: AsyncConnection, req: IsolateRequest, pipes):
         raise NotFound(
             f"no pipe {req.pipe!r} valid at that time"
             if req.pipe is not None
-            else "no pipe found near the point"
+            else f"no {req.utility} pipe found near the point"
         )
     if req.point is not None and row.d > req.max_snap_m:
         raise NotFound(
-            f"no pipe within {req.max_snap_m:g} m of the point (nearest is {row.d:.0f} m away)"
+            f"no {req.utility} pipe within {req.max_snap_m:g} m of the point "
+            f"(nearest is {row.d:.0f} m away)"
         )
     return row

@@ -59,7 +59,7 @@ ORDER BY distance_m, s.props ->> 'asset_id' LIMIT :limit
 def _selection(catalog: Catalog, principal: Principal, q: PointQuery) -> Selection:
     spec = principal.layer(catalog, q.layer)
     filters = q.filter if isinstance(q, NearestBody | WithinBody) else None
-    return select_features(spec, parse_when(q.datetime_), filters)
+    return select_features(spec, parse_when(q.datetime_, q.scenario), filters)
 
 
 async def _run(

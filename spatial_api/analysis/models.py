@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from layers.common import UTILITIES
+from spatial_api.analysis.zones import Zone
 
 Scalar = str | int | float | bool | None
 Filter = dict[str, Scalar]
@@ -46,6 +47,11 @@ class Options(BaseModel):
         alias="datetime",
         max_length=100,
         description="Layers as of an instant (default: now)",
+    )
+    scenario: str | None = Field(
+        default=None,
+        max_length=40,
+        description="Read the layers with this scenario's edits applied (what-if)",
     )
     out_crs: str | None = Field(
         default=None, max_length=200, description="CRS of the answer (default CRS84)"
@@ -106,10 +112,6 @@ class CoverageInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     coverage: Coverage
-    filter: Filter | None = _FILTER
-
-
-class CoverageRequest(Options, Coverage):
     filter: Filter | None = _FILTER
 
 
@@ -175,14 +177,28 @@ class ReverseQuery(Options):
     road_radius_m: float = Field(default=2000, description="Nearest road within this radius")
 
 
-class RouteQuery(Options):
+class Avoiding(BaseModel):
+    """Roads a route or an isochrone may not use."""
+
+    avoid: Zone | None = Field(
+        default=None,
+        description="Keep out of this zone (a polygon, or hazard-zone's answer). A route "
+        "drives in it only to leave it or to reach a destination inside it; an isochrone "
+        "not at all",
+    )
+    closed_roads: list[str] | None = Field(
+        default=None, max_length=1000, description="asset_ids of roads to leave out"
+    )
+
+
+class RouteQuery(Options, Avoiding):
     from_: tuple[float, float] = Field(alias="from", description="[lon, lat] in `crs`")
     to: tuple[float, float] = Field(description="[lon, lat] in `crs`")
     crs: str | None = _CRS
     max_snap_m: float = Field(default=500, description="How far a point may be from a road")
 
 
-class IsochroneQuery(Options):
+class IsochroneQuery(Options, Avoiding):
     from_: tuple[float, float] = Field(alias="from", description="[lon, lat] in `crs`")
     crs: str | None = _CRS
     time_s: float | None = Field(default=None, description="Travel-time budget, ≤ 3 h")
@@ -211,6 +227,17 @@ class IsolateRequest(Options):
     max_snap_m: float = Field(default=50, description="How far the point may be from a pipe")
     max_radius_m: float = Field(
         default=3000, description="How far from the break to search for closing valves, ≤ 20,000 m"
+    )
+    inoperable_valves: list[str] = Field(
+        default_factory=list,
+        max_length=200,
+        description="Valves found stuck: isolation passes through them to the next valves out",
+    )
+    valve_tolerance_m: float = Field(
+        default=1.0,
+        gt=0,
+        le=50,
+        description="How far a valve point may lie from its pipe; farther ones are reported",
     )
 
     @model_validator(mode="after")

@@ -110,7 +110,7 @@ def _prefixed(props: dict | None, prefix: str) -> dict[str, Any]:
 async def overlay(
     conn: AsyncConnection, catalog: Catalog, principal: Principal, req: OverlayRequest
 ) -> tuple[list[dict], bool]:
-    when = parse_when(req.datetime_)
+    when = parse_when(req.datetime_, req.scenario)
     a_sel, a_sql, a_params, a_binds = _side(catalog, principal, req.a, "a", when)
     b_sel, b_sql, b_params, b_binds = _side(catalog, principal, req.b, "b", when)
     assert a_sel is not None  # side a is a layer or a coverage, never a bare geometry

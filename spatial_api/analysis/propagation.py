@@ -18,6 +18,7 @@ choose it beside the propagation models.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -291,6 +292,42 @@ def uma(
     if h_base_m != 25.0:
         note = f"uma is specified for hBS = 25 m, computed for {h_base_m:g} m"
     return _loss(model, d, db, note)
+
+
+def distance_for_loss(
+    model: str,
+    loss_db: float,
+    f_mhz: float,
+    h_base_m: float,
+    h_mobile_m: float,
+    area: str = "urban",
+) -> float:
+    """The 2D distance at which a model's loss reaches `loss_db`: a site's radius for a MAPL.
+
+    Exact for fspl, hata and cost231 (their loss is linear in log d); for uma it inverts the
+    NLOS formula alone, which the NLOS loss never falls below, so it is an upper bound
+    (exact where NLOS dominates). Validity ranges are the caller's concern here: this only
+    bounds the search for cells a sector can reach. `area` as in hata and cost231.
+    """
+    lf = math.log10(f_mhz)
+    if model == "fspl":
+        return 10 ** ((loss_db - 20 * math.log10(4 * math.pi * f_mhz * 1e6 / SPEED_OF_LIGHT)) / 20)
+    if model in ("hata", "cost231"):
+        a, b = (69.55, 26.16) if model == "hata" else (46.3, 33.9)
+        a_hm = (1.1 * lf - 0.7) * h_mobile_m - (1.56 * lf - 0.8)
+        lb = math.log10(h_base_m)
+        at_1km = a + b * lf - 13.82 * lb - a_hm
+        if model == "cost231":
+            at_1km += 3.0 if area == "urban" else 0.0
+        elif area == "suburban":
+            at_1km -= 2 * math.log10(f_mhz / 28) ** 2 + 5.4
+        elif area == "open":
+            at_1km -= 4.78 * lf**2 - 18.33 * lf + 40.94
+        return 1000 * 10 ** ((loss_db - at_1km) / (44.9 - 6.55 * lb))
+    if model == "uma":
+        d3 = 10 ** ((loss_db - 13.54 - 20 * (lf - 3) + 0.6 * (h_mobile_m - 1.5)) / 39.08)
+        return math.sqrt(max(d3**2 - (h_base_m - h_mobile_m) ** 2, 0.0))
+    raise InvalidParameter(f"model {model!r} has no path-loss formula")
 
 
 def uma_los_probability(d_m: ArrayLike, h_mobile_m: float = 1.5) -> Array:

@@ -6,8 +6,11 @@ WNTR's (link, node) valve on that pipe at that node; one further along splits th
 isolation (the stored geometry is not cut). Links with no length (pumps, control valves
 recorded as points) join their two nodes and no valve point snaps to them, so they never
 cut the network.
+A valve can also be a node of the topology (Giswater's and our demo's valve nodes): it
+cuts every pipe meeting there, like WNTR valves on each of those links at that node.
 `isolate` closes the valves around a break and, when one is stuck, goes on to the next
-valves out, as Giswater's mincut walks through a broken valve.
+valves out, as Giswater's mincut walks through a broken valve. `cut_off` finds what the
+closures leave with no path to a source (WNTR's unintended isolation).
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ from collections.abc import Iterable, Set
 from dataclasses import dataclass
 from typing import Literal
 
-import networkx as nx
 from shapely import LineString, Point, STRtree
 
 from layers.errors import InvalidParameter
@@ -41,13 +43,15 @@ class Pipe:
 
 @dataclass(frozen=True)
 class Valve:
-    """A valve drawn as a point, or given as WNTR's (link, node) pair.
+    """A valve drawn as a point, given as WNTR's (link, node) pair, or a valve node.
 
-    A broken valve cannot be closed, whatever the crew tries: isolation passes through it.
+    A valve node (`at` is a node id: the valve is a node of the network, as Giswater and
+    our demo record them) shuts every pipe meeting there. A broken valve cannot be closed,
+    whatever the crew tries: isolation passes through it.
     """
 
     asset_id: str
-    at: Point | tuple[str, str]
+    at: Point | tuple[str, str] | str
     state: ValveState = "open"
 
 
@@ -114,13 +118,13 @@ class Isolation:
         segments: the segments shut off: the break's, and those reached across stuck valves.
         close: the valves the crew closes.
         closed: boundary valves that are already closed (nothing to do).
-        widened_by: each stuck valve crossed → the segment it added.
+        widened_by: each stuck valve crossed → the segments it added.
     """
 
     segments: frozenset[int]
     close: tuple[str, ...]
     closed: tuple[str, ...]
-    widened_by: dict[str, int]
+    widened_by: dict[str, tuple[int, ...]]
     parts: tuple[Part, ...]
     nodes: frozenset[str]
 
@@ -140,7 +144,7 @@ class Segmentation:
     segments: tuple[Segment, ...]
     placements: dict[str, Placement]
     unplaced: tuple[Unplaced, ...]
-    sides: dict[str, tuple[int, int]]  # valve → the segments on its two sides
+    sides: dict[str, tuple[int, ...]]  # valve → the segments on its sides (2, or a node's)
     node_segment: dict[str, int]
     part_segment: dict[Part, int]
     pipe_parts: dict[str, tuple[Part, ...]]
@@ -148,11 +152,11 @@ class Segmentation:
     pipes: dict[str, Pipe]
     tree: STRtree  # the drawn pipes, in the order of `drawn`
     drawn: tuple[str, ...]
+    valve_nodes: dict[str, str]  # node → the valve that is that node
 
 
 # A snapped valve before placement: valve, pipe, position, snap distance, node if given.
 _Snapped = tuple[str, str, float, float, str | None]
-_Vertex = tuple[str, str] | tuple[str, Part]
 
 
 def segment_network(
@@ -166,16 +170,37 @@ def segment_network(
             raise InvalidParameter(f"pipe {p.asset_id} has no geometry and is not no_length")
     drawn = tuple(k for k, p in by_id.items() if not p.no_length)
     tree = STRtree([by_id[k].geometry for k in drawn])
-    snapped, unplaced = _snap(by_id, drawn, tree, valves, tolerance)
+    at_node = {v.at: v.asset_id for v in valves if isinstance(v.at, str)}
+    known = {n for p in by_id.values() for n in (p.from_node, p.to_node)}
+    if at_node.keys() - known:
+        raise InvalidParameter(f"valve nodes not in the network: {sorted(at_node.keys() - known)}")
+    snapped, unplaced = _snap(
+        by_id, drawn, tree, [v for v in valves if v.asset_id not in at_node.values()], tolerance
+    )
     placements = _place(by_id, snapped, tolerance)
     on_pipe: dict[str, list[Placement]] = {}
     for pl in placements.values():
         on_pipe.setdefault(pl.pipe, []).append(pl)
 
-    # Vertices are nodes and pipe parts; a valve is a missing edge between its two sides.
-    g: nx.Graph = nx.Graph()
-    sides: dict[str, tuple[_Vertex, _Vertex]] = {}
+    # Vertices are nodes and pipe parts, numbered as met (so segment ids are stable); a
+    # valve is a missing edge between its sides. Union-find on ints: 2.4x networkx here.
+    vertex: dict[str, int] = {}
+    parent: list[int] = []
+
+    def new_vertex() -> int:
+        parent.append(len(parent))
+        return len(parent) - 1
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    sides: dict[str, tuple[int, ...]] = {}
+    around_node: dict[str, list[int]] = {n: [] for n in at_node}
     pipe_parts: dict[str, tuple[Part, ...]] = {}
+    part_vertex: list[tuple[Part, int]] = []
     for p in by_id.values():
         here = on_pipe.get(p.asset_id, [])
         ends = {pl.node: pl.valve for pl in here if pl.node is not None}
@@ -183,25 +208,31 @@ def segment_network(
         cuts = [0.0, *(pos for pos, _ in splits), _length(p)]
         parts = tuple(Part(p.asset_id, a, b) for a, b in zip(cuts, cuts[1:], strict=False))
         pipe_parts[p.asset_id] = parts
-        g.add_node(("n", p.from_node))
-        g.add_nodes_from(("p", part) for part in parts)
-        g.add_node(("n", p.to_node))
-        for (_, valve), before, after in zip(splits, parts, parts[1:], strict=False):
-            sides[valve] = (("p", before), ("p", after))
-        for node, part in ((p.from_node, parts[0]), (p.to_node, parts[-1])):
+        if p.from_node not in vertex:
+            vertex[p.from_node] = new_vertex()
+        ids = [new_vertex() for _ in parts]
+        part_vertex += zip(parts, ids, strict=True)
+        if p.to_node not in vertex:
+            vertex[p.to_node] = new_vertex()
+        for (_, valve), before, after in zip(splits, ids, ids[1:], strict=False):
+            sides[valve] = (before, after)
+        for node, end in ((p.from_node, ids[0]), (p.to_node, ids[-1])):
             if node in ends:
-                sides[ends[node]] = (("n", node), ("p", part))
+                sides[ends[node]] = (vertex[node], end)
+            elif node in around_node:
+                around_node[node].append(end)
             else:
-                g.add_edge(("n", node), ("p", part))
+                parent[find(end)] = find(vertex[node])
+    for node, valve in at_node.items():
+        sides[valve] = (vertex[node], *around_node[node])
 
-    components = list(nx.connected_components(g))  # in insertion order: stable ids
-    label: dict[_Vertex, int] = {}
-    for i, component in enumerate(components):
-        label.update(dict.fromkeys(component, i))
-    n = len(components)
-    node_segment = {k: label[("n", k)] for p in by_id.values() for k in (p.from_node, p.to_node)}
-    part_segment = {q: label[("p", q)] for parts in pipe_parts.values() for q in parts}
-    seg_sides = {v: (label[a], label[b]) for v, (a, b) in sides.items()}
+    label: dict[int, int] = {}
+    for x in range(len(parent)):
+        label.setdefault(find(x), len(label))
+    n = len(label)
+    node_segment = {k: label[find(x)] for k, x in vertex.items()}
+    part_segment = {q: label[find(x)] for q, x in part_vertex}
+    seg_sides = {v: tuple(label[find(x)] for x in ends) for v, ends in sides.items()}
     parts_of: list[list[Part]] = [[] for _ in range(n)]
     nodes_of: list[set[str]] = [set() for _ in range(n)]
     valves_of: list[set[str]] = [set() for _ in range(n)]
@@ -209,10 +240,10 @@ def segment_network(
         parts_of[s].append(part)
     for node, s in node_segment.items():
         nodes_of[s].add(node)
-    for v, (a, b) in seg_sides.items():
-        if a != b:  # a valve with the same segment on both sides bounds nothing
-            valves_of[a].add(v)
-            valves_of[b].add(v)
+    for v, around in seg_sides.items():
+        if len(set(around)) > 1:  # a valve with the same segment on all sides bounds nothing
+            for s in around:
+                valves_of[s].add(v)
     return Segmentation(
         segments=tuple(
             Segment(s, tuple(parts_of[s]), frozenset(nodes_of[s]), frozenset(valves_of[s]))
@@ -228,11 +259,15 @@ def segment_network(
         pipes=by_id,
         tree=tree,
         drawn=drawn,
+        valve_nodes=at_node,
     )
 
 
-def isolate(seg: Segmentation, at: str | Point, stuck_valves: Set[str] = frozenset()) -> Isolation:
-    """The valves to close for a break on pipe `at` (an id) or nearest the point `at`.
+def isolate(
+    seg: Segmentation, at: str | Point | tuple[str, Point], stuck_valves: Set[str] = frozenset()
+) -> Isolation:
+    """The valves to close for a break on pipe `at` (an id), nearest the point `at`, or at
+    a point on a given pipe (a pipe id and a point).
 
     A break given by pipe id shuts every part of that pipe, since where along it is not
     known; a point picks the part it falls on. A stuck valve (and a broken one) cannot
@@ -248,15 +283,15 @@ def isolate(seg: Segmentation, at: str | Point, stuck_valves: Set[str] = frozens
         if state == "broken" or (state == "open" and v in stuck_valves)
     }
     region = _break_segments(seg, at)
-    widened_by: dict[str, int] = {}
+    widened_by: dict[str, tuple[int, ...]] = {}
     todo = list(region)
     while todo:
-        for v in seg.segments[todo.pop()].valves:
-            beyond = [s for s in seg.sides[v] if s not in region]
+        for v in sorted(seg.segments[todo.pop()].valves):
+            beyond = tuple(dict.fromkeys(s for s in seg.sides[v] if s not in region))
             if beyond and v in stuck:
-                widened_by[v] = beyond[0]
-                region.add(beyond[0])
-                todo.append(beyond[0])
+                widened_by[v] = beyond
+                region.update(beyond)
+                todo.extend(beyond)
     chosen = [seg.segments[s] for s in sorted(region)]
     boundary = sorted({v for s in chosen for v in s.valves if not set(seg.sides[v]) <= region})
     return Isolation(
@@ -267,6 +302,69 @@ def isolate(seg: Segmentation, at: str | Point, stuck_valves: Set[str] = frozens
         parts=tuple(p for s in chosen for p in s.parts),
         nodes=frozenset(n for s in chosen for n in s.nodes),
     )
+
+
+def cut_off(
+    seg: Segmentation, iso: Isolation, sources: Set[str], fed: Set[int] = frozenset()
+) -> tuple[frozenset[int], ...]:
+    """Segments the closures leave with no path to a source, grouped into zones.
+
+    WNTR calls this unintended isolation. `sources` are nodes (tanks, reservoirs); `fed`
+    are segments supplied from beyond what `seg` holds (a network cut at a search radius).
+    A segment already without a path before the closures is not the break's doing and is
+    not counted; neither is the body of a valve node, which holds no pipe.
+    """
+    supplied_before = _supplied(seg, sources, fed, frozenset(), frozenset())
+    supplied_after = _supplied(seg, sources, fed, iso.segments, frozenset(iso.close))
+    dry = {
+        s.id
+        for s in seg.segments
+        if s.id in supplied_before
+        and s.id not in supplied_after
+        and s.id not in iso.segments
+        and (s.parts or not s.nodes <= seg.valve_nodes.keys())
+    }
+    zones = _components(seg, dry, frozenset(iso.close))
+    return tuple(sorted(zones, key=min))
+
+
+def _passes(seg: Segmentation, v: str, shut: Set[str]) -> bool:
+    return seg.states[v] != "closed" and v not in shut
+
+
+def _union(seg: Segmentation, keep: Set[int], shut: Set[str]) -> dict[int, int]:
+    """Segments in `keep` joined through the valves that pass water: segment → its root."""
+    root = {s: s for s in keep}
+
+    def find(s: int) -> int:
+        while root[s] != s:
+            root[s] = root[root[s]]
+            s = root[s]
+        return s
+
+    for v, around in seg.sides.items():
+        inside = [s for s in around if s in root]
+        if len(inside) > 1 and _passes(seg, v, shut):
+            for s in inside[1:]:
+                root[find(s)] = find(inside[0])
+    return {s: find(s) for s in root}
+
+
+def _supplied(
+    seg: Segmentation, sources: Set[str], fed: Set[int], drained: Set[int], shut: Set[str]
+) -> set[int]:
+    keep = {s.id for s in seg.segments} - set(drained)
+    root = _union(seg, keep, shut)
+    wet = {root[seg.node_segment[n]] for n in sources if seg.node_segment.get(n) in root}
+    wet |= {root[s] for s in fed if s in root}
+    return {s for s, r in root.items() if r in wet}
+
+
+def _components(seg: Segmentation, keep: Set[int], shut: Set[str]) -> list[frozenset[int]]:
+    groups: dict[int, set[int]] = {}
+    for s, r in _union(seg, keep, shut).items():
+        groups.setdefault(r, set()).add(s)
+    return [frozenset(g) for g in groups.values()]
 
 
 def _length(p: Pipe) -> float:
@@ -341,14 +439,19 @@ def _gap(p: Pipe, pos: float) -> float:
     return min(pos, _length(p) - pos)
 
 
-def _break_segments(seg: Segmentation, at: str | Point) -> set[int]:
+def _break_segments(seg: Segmentation, at: str | Point | tuple[str, Point]) -> set[int]:
     if isinstance(at, str):
         if at not in seg.pipes:
             raise InvalidParameter(f"no pipe {at}")
         return {seg.part_segment[part] for part in seg.pipe_parts[at]}
-    if not seg.drawn:
+    if isinstance(at, tuple):
+        pipe, at = at
+        if pipe not in seg.pipes or seg.pipes[pipe].no_length:
+            raise InvalidParameter(f"no drawn pipe {pipe}")
+    elif not seg.drawn:
         raise InvalidParameter("the network has no drawn pipes to place a break on")
-    pipe = seg.drawn[int(seg.tree.nearest(at))]
+    else:
+        pipe = seg.drawn[int(seg.tree.nearest(at))]
     pos = _line(seg.pipes[pipe]).project(at)
     part = next(q for q in seg.pipe_parts[pipe] if q.end >= pos)
     return {seg.part_segment[part]}

@@ -20,8 +20,8 @@ Scalar = str | int | float | bool | None
 MAX_INPUT_FEATURES = 100_000
 
 
-def parse_when(text: str | None) -> DateTimeInterval | None:
-    return DateTimeInterval.parse(text)
+def parse_when(text: str | None, scenario: str | None = None) -> DateTimeInterval | None:
+    return DateTimeInterval.parse(text, scenario=scenario)
 
 
 def _coerce(spec: LayerSpec, name: str, value: Scalar) -> Any:

@@ -8,26 +8,33 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Query, Response
 
 from spatial_api.analysis import buffer as buffer_ops
 from spatial_api.analysis import clearance as clearance_ops
 from spatial_api.analysis import coverage as coverage_ops
+from spatial_api.analysis import coverage_stats as coverage_stats_ops
+from spatial_api.analysis import coverage_tiles as coverage_tiles_ops
 from spatial_api.analysis import hazard as hazard_ops
 from spatial_api.analysis import isolation
 from spatial_api.analysis import overlay as overlay_ops
 from spatial_api.analysis.answer import answer
+from spatial_api.analysis.coverage_models import (
+    CoverageRequest,
+    CoverageStatsRequest,
+    CoverageTileQuery,
+)
 from spatial_api.analysis.hazard_models import HazardZoneRequest
 from spatial_api.analysis.models import (
     BufferRequest,
     ClearanceRequest,
-    CoverageRequest,
     FeatureCollection,
     IsolateRequest,
     OverlayRequest,
 )
 from spatial_api.deps import CatalogDep, ConnDep, PrincipalDep
 from spatial_api.routing import StrictRoute
+from spatial_api.tile_http import TileDep
 
 router = APIRouter(tags=["analysis"], route_class=StrictRoute)
 
@@ -54,23 +61,57 @@ async def overlay(
 async def coverage(
     req: CoverageRequest, conn: ConnDep, catalog: CatalogDep, principal: PrincipalDep
 ) -> FeatureCollection:
-    """Sector coverage wedges (radius per technology), optionally dissolved; with area_m2.
+    """Sector coverage from each sector's link budget on a grid, or fixed-radius wedges.
 
-    To intersect coverage with districts, use /analysis/overlay with
-    `{"coverage": {...}}` as a side.
+    The first feature (no geometry) says how: models, thresholds, assumed values, sectors
+    skipped, the flat earth. Then per sector (or dissolved) coverage, best-server areas or
+    overlap (pilot pollution) polygons, with area_m2. Per-district numbers and holes:
+    /analysis/coverage/stats.
     """
     features, restricted = await coverage_ops.coverage(conn, catalog, principal, req)
     return await answer(conn, "coverage", req, features, restricted, principal)
+
+
+@router.post("/analysis/coverage/stats", response_model=FeatureCollection)
+async def coverage_stats(
+    req: CoverageStatsRequest, conn: ConnDep, catalog: CatalogDep, principal: PrincipalDep
+) -> FeatureCollection:
+    """Covered km² and % per area (districts, any polygon layer, a drawn polygon) and operator.
+
+    After the summary: one feature per area and operator (no geometry; 0 % where nothing
+    reaches), then its holes as polygons with area_m2, ranked largest first.
+    """
+    features, restricted = await coverage_stats_ops.coverage_stats(conn, catalog, principal, req)
+    return await answer(conn, "coverage-stats", req, features, restricted, principal)
+
+
+@router.get(
+    "/analysis/coverage/tiles/{tileMatrixSetId}/{tileMatrix}/{tileRow}/{tileCol}",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}}},
+)
+async def coverage_tile(
+    tile: TileDep,
+    q: Annotated[CoverageTileQuery, Query()],
+    conn: ConnDep,
+    catalog: CatalogDep,
+    principal: PrincipalDep,
+) -> Response:
+    """Received power (red at the threshold to green at −60 dBm) or best server, as PNG."""
+    png = await coverage_tiles_ops.coverage_tile(conn, catalog, principal, tile, q)
+    return Response(png, media_type="image/png")
 
 
 @router.post("/analysis/isolate", response_model=FeatureCollection)
 async def isolate(
     req: IsolateRequest, conn: ConnDep, catalog: CatalogDep, principal: PrincipalDep
 ) -> FeatureCollection:
-    """Which valves to close for a pipe break, and the pipes that section shuts off.
+    """Which valves to close for a pipe break: its valve segment, as WNTR defines it.
 
-    The first feature (no geometry) is the summary; then valves (role close,
-    already_closed, broken_passed) and the isolated pipes. Restricted: needs a token.
+    The first feature (no geometry) is the summary (totals, stuck-valve extensions, valves
+    beyond the snap tolerance); then valves (role close, already_closed, broken_passed,
+    stuck_passed), the stretches of pipe shut off (isolated_pipe) and those left with no
+    path to a source (cut_off_pipe, by zone). Restricted: needs a token.
     """
     features, restricted = await isolation.isolate(conn, catalog, principal, req)
     return await answer(conn, "isolate", req, features, restricted, principal)

@@ -7,6 +7,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import shapely
 import wntr
@@ -14,13 +15,15 @@ from pyproj import CRS
 
 from layers.pipe_nodes import PIPE_NODES
 from layers.pipelines import PIPELINES
-from loaders.epanet import read_epanet
+from loaders.epanet import joined_nodes, read_epanet
+from loaders.valve_layer import valve_points
 
 NETWORKS = Path(os.path.dirname(wntr.__file__)) / "library" / "networks"
 # Net3's coordinates are arbitrary local feet; this puts them near Qingdao.
 LOCAL_FT = (
     "+proj=tmerc +lat_0=36.06 +lon_0=120.32 +k=1 +x_0=0 +y_0=0 +ellps=GRS80 +units=us-ft +no_defs"
 )
+HECTOMETRES = "+proj=tmerc +lat_0=36.06 +lon_0=120.32 +ellps=GRS80 +to_meter=100"
 FT, INCH = 0.3048, 25.4
 
 NODE_SECTIONS = {"junction": "JUNCTIONS", "tank": "TANKS", "reservoir": "RESERVOIRS"}
@@ -226,3 +229,76 @@ def test_undecodable_file_names_the_file(tmp_path):
     inp.write_bytes(b"\x00\xff\xfe\x00")
     with pytest.raises(ValueError, match=re.escape(str(inp))):
         read_epanet(inp, "EPSG:4549")
+
+
+@pytest.mark.parametrize("name", ["ky4.inp", "ky10.inp"])
+def test_devices_drawn_as_points_join_their_nodes(frames, name):
+    """The network stays as connected as EPANET's: same components as wntr's own graph."""
+    import networkx as nx
+
+    wn = wntr.network.WaterNetworkModel(str(NETWORKS / name))
+    links = frames(name)["pipelines"]
+    g = nx.Graph()
+    g.add_nodes_from(joined_nodes(wn).get(n, n) for n in wn.node_name_list)
+    g.add_edges_from(zip(links.from_node, links.to_node, strict=True))
+    expected = nx.number_connected_components(wn.to_graph().to_undirected())
+    assert nx.number_connected_components(g) == expected == 1
+    # Each device's two nodes are one now; a tank or reservoir stands for the pair.
+    joined = joined_nodes(wn)
+    devices = POINT_DEVICES[name]["valve"] + POINT_DEVICES[name]["pump"]
+    assert len(set(joined)) <= devices and set(joined).isdisjoint(links.from_node)
+    assert set(joined).isdisjoint(links.to_node)
+    sources = {n for n, node in wn.nodes() if node.node_type != "Junction"}
+    assert not sources & set(joined)
+
+
+def test_a_wntr_valve_layer_loads_as_points_on_its_links(tmp_path):
+    wn = wntr.network.WaterNetworkModel(str(NETWORKS / "Net3.inp"))
+    layer = wntr.network.generate_valve_layer(wn, "random", 40, seed=123)
+    csv = tmp_path / "valves.csv"
+    layer.to_csv(csv)  # as WNTR writes it: an index column, then link and node
+    # Net3's pipes are 0.17-8.2 units long: drawn in 100 m units, they are 17-820 m.
+    got = read_epanet(NETWORKS / "Net3.inp", HECTOMETRES, valves=csv, valve_offset_m=0.5)
+    nodes = got["pipe_nodes"].set_index("asset_id")
+    lines = got["pipelines"].set_index("asset_id")
+    valves = nodes[nodes.node_kind == "valve"]
+    assert list(valves.index) == [f"V{i}" for i in range(40)]
+    assert set(valves.valve_state) == {"open"}
+    for i, r in layer.iterrows():
+        at, line = valves.geometry[f"V{i}"], lines.geometry[r.link]
+        end = nodes.geometry[r.node]
+        assert line.distance(at) == pytest.approx(0, abs=1e-9)
+        assert at.distance(end) * 100 == pytest.approx(0.5, abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ("link,node\nnope,10\n", "row 0: link 'nope' is not a drawn link"),
+        ("link,node\n10,20\n", "row 0: node '20' is not an end of link '10'"),
+        ("pipe,node\n10,10\n", "needs columns link and node"),
+    ],
+)
+def test_bad_valve_rows_are_named(tmp_path, rows, message):
+    csv = tmp_path / "valves.csv"
+    csv.write_text(rows)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        read_epanet(NETWORKS / "Net3.inp", LOCAL_FT, valves=csv)
+
+
+def test_valve_points_need_a_projected_crs():
+    frames = read_epanet(NETWORKS / "Net3.inp", "EPSG:4490")
+    with pytest.raises(ValueError, match="projected CRS"):
+        valve_points(pd.DataFrame({"link": ["10"], "node": ["10"]}), frames["pipelines"])
+
+
+def test_a_valve_that_cannot_be_told_from_another_pipe_is_refused():
+    # In feet, Net3's shortest pipes are 0.05 m: 0.5 m from a node lands beside other pipes.
+    wn = wntr.network.WaterNetworkModel(str(NETWORKS / "Net3.inp"))
+    layer = wntr.network.generate_valve_layer(wn, "random", 40, seed=123)
+    links = read_epanet(NETWORKS / "Net3.inp", LOCAL_FT)["pipelines"]
+    points, refused = valve_points(layer, links, 0.5)
+    assert (len(points), len(refused)) == (36, 4)
+    assert refused.iloc[0].tolist() == [4, "link '197' is drawn over another pipe near '177'"]
+    with pytest.raises(ValueError, match=r"4 valve rows cannot be drawn: row 4: link '197'"):
+        read_epanet(NETWORKS / "Net3.inp", LOCAL_FT, valves=layer)

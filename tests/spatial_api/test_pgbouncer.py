@@ -43,6 +43,7 @@ def test_the_platform_runs_through_transaction_pooling(clean_db, engine):
                 assert len(drawn) == i + 1  # each write seen at once in the tile
                 near = {"layer": "shelters", "lon": LON, "lat": LAT, "k": 1}
                 assert client.post("/lbs/nearest", json=near).status_code == 200
+
             # Many clients at once: PgBouncer deals server connections out per transaction.
             def reads(n: int) -> set[int]:
                 return {

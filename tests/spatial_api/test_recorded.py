@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import text
 
 from tests.loaders.test_load_versions import T1, T2, V1, write_sites
-from tests.spatial_api.test_writes import auth, client, shelter  # noqa: F401 (fixtures)
+from tests.spatial_api.test_writes import shelter
 from tests.support.loading import load
 from tests.tiles.test_tiles import LAT, LON, tile_path
 

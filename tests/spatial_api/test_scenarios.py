@@ -6,7 +6,6 @@ import mapbox_vector_tile
 import pytest
 from sqlalchemy import text
 
-from tests.spatial_api.test_writes import auth, client  # noqa: F401 (fixtures)
 from tests.tiles.test_tiles import LAT, LON, tile_path
 
 T0 = "2026-06-01T00:00:00Z"
@@ -253,3 +252,34 @@ def test_scenario_and_recorded_together_is_a_400(client, auth):
     r = client.get("/collections/shelters/items", params={"scenario": "scn-x", "recorded": T0})
     assert r.status_code == 400
     assert r.json()["detail"] == "recorded and scenario: a scenario is read as it is now"
+
+
+def test_analyses_read_the_scenario(client, auth):
+    """A shelter planned in a scenario is found by nearest and within there, not outside."""
+    emergency = auth["emergency"]
+    sid = new_scenario(client, emergency, "临时避难点")
+    body = {
+        "type": "Feature",
+        "id": "SH-PLAN",
+        "geometry": {"type": "Point", "coordinates": [LON, LAT]},
+        "properties": {"name": "栈桥临时避难点", "capacity": 300, "kind": "square"},
+    }
+    made = client.post(
+        "/collections/shelters/items", json=body, headers=emergency, params={"scenario": sid}
+    )
+    assert made.status_code == 201, made.text
+    near = {"layer": "shelters", "lon": LON + 0.001, "lat": LAT, "k": 1}
+    inside = client.post("/lbs/nearest", json=near | {"scenario": sid}, headers=emergency)
+    assert inside.status_code == 200, inside.text
+    assert [f["properties"]["asset_id"] for f in inside.json()["features"]] == ["SH-PLAN"]
+    outside = client.post("/lbs/nearest", json=near, headers=emergency)
+    assert outside.json()["features"] == []
+    around = {"layer": "shelters", "distance_m": 200, "save": False, "scenario": sid}
+    assert client.post("/analysis/buffer", json=around, headers=emergency).status_code == 200
+    # Another role cannot run an analysis in it: the answer is withheld.
+    assert (
+        client.post(
+            "/lbs/nearest", json=near | {"scenario": sid}, headers=auth["planner"]
+        ).status_code
+        == 404
+    )

@@ -7,33 +7,15 @@ import threading
 import mapbox_vector_tile
 import numpy as np
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from citygis.settings import ServerSettings
-from citygis.tokens import create_token
 from layers import Catalog
 from layers.roles import load_roles
 from loaders.chinese_offsets import gcj02_to_wgs84
-from spatial_api import create_app
 from tests.tiles.test_tiles import LAT, LON, tile_path
 
 ROLES = load_roles(Catalog().values())
 T0, T1, T2 = "2026-03-01T08:00:00Z", "2026-03-01T10:05:00Z", "2026-03-02T09:00:00Z"
-
-
-@pytest.fixture
-def client(clean_db):
-    with TestClient(create_app(clean_db, ServerSettings(), pool_size=4)) as c:
-        yield c
-
-
-@pytest.fixture
-def auth(engine, client) -> dict[str, dict[str, str]]:
-    out: dict[str, dict[str, str]] = {"viewer": {}}
-    for role in ("planner", "crew", "emergency", "admin"):
-        out[role] = {"Authorization": f"Bearer {create_token(engine, ROLES, role, role, None)}"}
-    return out
 
 
 def shelter(name="八大关广场", lon=LON, lat=LAT, **props) -> dict:

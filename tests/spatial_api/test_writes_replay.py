@@ -41,7 +41,8 @@ def app_client(db_url, engine):
     with engine.begin() as conn:
         conn.execute(
             text(
-                "TRUNCATE city.shelters, city.shelters_history, city.tokens, city.audit, city.load_runs"
+                "TRUNCATE city.shelters, city.shelters_history, city.tokens, city.audit,"
+                " city.load_runs"
             )
         )
 
@@ -89,7 +90,8 @@ def test_as_of_reads_equal_a_python_replay(app_client, engine, sequence, probes)
     with engine.begin() as c:
         c.execute(
             text(
-                "TRUNCATE city.shelters, city.shelters_history, city.tokens, city.audit, city.load_runs"
+                "TRUNCATE city.shelters, city.shelters_history, city.tokens, city.audit,"
+                " city.load_runs"
             )
         )
     roles = load_roles(Catalog().values())

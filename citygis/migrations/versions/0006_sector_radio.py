@@ -19,7 +19,7 @@ branch_labels = None
 depends_on = None
 
 # (column, type, comment, CHECK of the minimum or None, CHECK of the maximum or None)
-COLUMNS = (
+COLUMNS: tuple[tuple[str, sa.types.TypeEngine, str, str | None, str | None], ...] = (
     ("antenna_gain_dbi", sa.Double(), "Antenna gain", ">= -10", "<= 40"),
     ("feeder_loss_db", sa.Double(), "Feeder loss", ">= 0", "<= 20"),
     ("vertical_beamwidth_deg", sa.Double(), "Vertical beamwidth", "> 0", "<= 180"),

@@ -1,4 +1,4 @@
-"""Sector coverage: wedges with true radii, and overlaid with districts."""
+"""Sector coverage with model fixed: wedges with true radii, and overlaid with districts."""
 
 from __future__ import annotations
 
@@ -50,7 +50,10 @@ def sectors(engine):
 
 
 def test_coverage_wedges_point_the_right_way_with_true_radii(client, sectors):
-    r = client.post("/analysis/coverage", json={"radius_m": R, "radius_by_technology": {"nr": 500}})
+    r = client.post(
+        "/analysis/coverage",
+        json={"model": "fixed", "radius_m": R, "radius_by_technology": {"nr": 500}},
+    )
     assert r.status_code == 200, r.text
     got = {f["properties"]["asset_id"]: f for f in r.json()["features"]}
     assert set(got) == {"S1", "S2", "S3", "S4"}
@@ -63,7 +66,8 @@ def test_coverage_wedges_point_the_right_way_with_true_radii(client, sectors):
         assert far == pytest.approx(radii[asset], abs=0.05), asset  # metres on the spheroid
     assert shape(got["S1"]["geometry"]).centroid.x > 120.05  # azimuth 90°: east
     assert shape(got["S2"]["geometry"]).centroid.x < 120.05  # azimuth 270°: west
-    past = client.post("/analysis/coverage", json={"datetime": "2010-06-01"}).json()
+    past = client.post("/analysis/coverage", json={"model": "fixed", "datetime": "2010-06-01"})
+    past = past.json()
     assert [f["properties"]["asset_id"] for f in past["features"]] == ["OLD"]
 
 
@@ -117,9 +121,10 @@ def test_coverage_overlaid_with_districts_gives_area_per_operator(client, sector
         ({"radius_by_technology": {"6g": 5}}, 422, "radius_by_technology"),
         ({"dissolve_by": "colour"}, 422, "dissolve_by"),
         ({"filter": {"operator": 3}}, 400, "operator"),
+        ({"output": "overlap"}, 422, "model fixed draws coverage wedges only"),
     ],
 )
 def test_bad_coverage_requests_are_4xx(client, body, status, word):
-    r = client.post("/analysis/coverage", json=body)
+    r = client.post("/analysis/coverage", json={"model": "fixed"} | body)
     assert r.status_code == status, r.text
     assert word in r.text

@@ -30,6 +30,19 @@ NET_PIPES = [
 ]
 
 
+SUMMARY = (
+    "broken_pipe",
+    "utility",
+    "valves_to_close",
+    "close",
+    "already_closed",
+    "isolated_pipes",
+    "isolated_node_ids",
+    "cut_off_zones",
+    "complete",
+)
+
+
 def net_xy(n: str) -> tuple[float, float]:
     i = int(n[1:])
     return (122.0 + 0.001 * min(i, 6), 37.0) if i <= 6 else (122.002, 37.0 - 0.001 * (i - 6))
@@ -92,15 +105,29 @@ def test_isolating_a_break_closes_the_nearest_operable_valves(client, network):
         if f["properties"]["role"] == "isolated_pipe"
     }
     assert summary["properties"]["isolated_length_m"] == pytest.approx(sum(lengths.values()))
-    assert summary["properties"] | {"isolated_length_m": 0} == {
-        "role": "summary",
+    got = summary["properties"]
+    assert {k: got[k] for k in SUMMARY} == {
         "broken_pipe": "p3",
         "utility": "water",
         "valves_to_close": 2,
+        "close": ["N2", "N6"],
+        "already_closed": ["N7"],
         "isolated_pipes": 5,
-        "isolated_length_m": 0,
+        "isolated_node_ids": ["N3", "N4", "N5"],
+        "cut_off_zones": 0,
         "complete": True,
     }
+    # N4 is broken: passed through, to N6 beyond it.
+    assert got["extensions"] == [
+        {
+            "valve": "N4",
+            "cause": "broken",
+            "pipes": ["p4", "p5"],
+            "length_m": pytest.approx(lengths["p4"] + lengths["p5"]),
+            "next_valves": ["N6"],
+            "already_closed": [],
+        }
+    ]
     # A point beside p5 finds p5: the same section, bounded by the same valves.
     x, y = net_xy("N5")
     near = client.post(
@@ -129,7 +156,7 @@ def test_isolation_errors(client, network):
             "/analysis/isolate", headers=AUTH, json={"point": [100.0, 10.0], "utility": "water"}
         ),
         404,
-        "no pipe",
+        "no water pipe within 50 m of the point (nearest is",
     )
     r = client.post("/analysis/isolate", headers=AUTH, json={"pipe": "p3", "point": [1, 2]})
     assert r.status_code == 422
@@ -182,6 +209,29 @@ def test_a_network_without_operable_valves_is_refused_saying_so(client, network)
         400,
         "cannot be isolated by valves",
     )
+
+
+def test_a_pipe_without_topology_is_refused_saying_so(client, network, engine):
+    with engine.begin() as c:
+        c.execute(
+            text(
+                "INSERT INTO city.pipelines (asset_id, utility, geom) "
+                "VALUES ('x1', 'water', ST_GeomFromEWKT(:g))"
+            ),
+            {"g": ewkt_line((122.001, 37.0002), (122.002, 37.0002), " -1.5")},
+        )
+    try:
+        problem(
+            client.post("/analysis/isolate", headers=AUTH, json={"pipe": "x1"}),
+            400,
+            "pipe 'x1' has no from_node/to_node: the network's topology is unknown",
+        )
+        # Beside a pipe that has topology, it is left out and counted.
+        r = client.post("/analysis/isolate", headers=AUTH, json={"pipe": "p3"})
+        assert r.json()["features"][0]["properties"]["pipes_without_topology"] == 1
+    finally:
+        with engine.begin() as c:
+            c.execute(text("DELETE FROM city.pipelines WHERE asset_id = 'x1'"))
 
 
 def test_a_pipe_of_another_utility_than_named_is_refused(client, network):

@@ -20,6 +20,7 @@ from spatial_api.analysis.propagation import (
     antenna_gain_db,
     choose_model,
     cost231,
+    distance_for_loss,
     eirp_dbm,
     fspl,
     hata,
@@ -259,3 +260,42 @@ def test_out_of_range_is_a_400_problem():
     assert r.status_code == 400
     assert r.headers["content-type"] == "application/problem+json"
     assert r.json()["detail"] == "hata is valid for frequency 150–1500 MHz, got 1800"
+
+
+def test_distance_for_loss_inverts_the_published_values():
+    # Hata 900 MHz, 30/1.5 m: 126.40 dB at 1 km; UMa NLOS 3.5 GHz: 129.92 dB at 500 m.
+    assert distance_for_loss("hata", 126.40, 900.0, 30.0, 1.5) == pytest.approx(1000.0, abs=0.5)
+    assert distance_for_loss("uma", 129.92, 3500.0, 25.0, 1.5) == pytest.approx(500.0, abs=0.2)
+    assert distance_for_loss("cost231", 139.20, 1800.0, 30.0, 1.5) == pytest.approx(1000.0, abs=0.5)
+    assert distance_for_loss("cost231", 136.20, 1800.0, 30.0, 1.5, "suburban") == pytest.approx(
+        1000.0, abs=0.5
+    )
+
+
+@pytest.mark.parametrize(
+    ("model", "area"),
+    [
+        ("fspl", "urban"),
+        ("hata", "urban"),
+        ("hata", "suburban"),
+        ("hata", "open"),
+        ("cost231", "urban"),
+        ("cost231", "suburban"),
+    ],
+)
+def test_distance_for_loss_is_the_exact_inverse(model, area):
+    f = 1800.0 if model == "cost231" else 900.0
+    for d in (1500.0, 4000.0, 12_000.0):
+        if model == "fspl":
+            loss = float(fspl(d, f).db)
+        elif model == "hata":
+            loss = float(hata(d, f, 40.0, 1.5, area=area).db)
+        else:
+            loss = float(cost231(d, f, 40.0, 1.5, area=area).db)
+        assert distance_for_loss(model, loss, f, 40.0, 1.5, area) == pytest.approx(d, rel=1e-9)
+
+
+def test_distance_for_loss_bounds_uma_from_above():
+    for d in (50.0, 300.0, 2000.0):
+        loss = float(uma(d, 3500.0, 30.0, 1.5).db)
+        assert distance_for_loss("uma", loss, 3500.0, 30.0, 1.5) >= d - 1e-6

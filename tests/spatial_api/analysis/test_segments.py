@@ -27,6 +27,7 @@ from spatial_api.analysis.segments import (
     Segmentation,
     Unplaced,
     Valve,
+    cut_off,
     isolate,
     segment_network,
 )
@@ -334,16 +335,16 @@ def test_break_by_id_shuts_every_part_of_the_pipe(hand):
 def test_stuck_valve_widens_to_the_next_valves_out(hand):
     s_c = segment_holding(hand, "p3", 75)
     past_v3 = isolate(hand, Point(200, 0), stuck_valves={"v3"})
-    assert (past_v3.close, past_v3.length, past_v3.widened_by) == (("v2",), 300.0, {"v3": s_c})
+    assert (past_v3.close, past_v3.length, past_v3.widened_by) == (("v2",), 300.0, {"v3": (s_c,)})
 
     s_a, s_d, s_e = (segment_holding(hand, p, at) for p, at in (("p2", 25), ("p4", 40), ("p5", 60)))
     two = isolate(hand, Point(200, 0), stuck_valves={"v2", "v4"})
     assert (two.close, two.closed, two.length) == (("v1", "v3", "v5"), (), 310.0)
-    assert two.widened_by == {"v2": s_a, "v4": s_d}
+    assert two.widened_by == {"v2": (s_a,), "v4": (s_d,)}
     assert two.pipes == {"p2", "p4", "p5"}
     three = isolate(hand, Point(200, 0), stuck_valves={"v2", "v4", "v5"})
     assert (three.close, three.closed, three.length) == (("v1", "v3"), ("v6",), 400.0)
-    assert three.widened_by == {"v2": s_a, "v4": s_d, "v5": s_e}
+    assert three.widened_by == {"v2": (s_a,), "v4": (s_d,), "v5": (s_e,)}
 
 
 def test_broken_valve_behaves_as_stuck_and_a_closed_one_stays_closed():
@@ -351,7 +352,7 @@ def test_broken_valve_behaves_as_stuck_and_a_closed_one_stays_closed():
     seg = segment_network(HAND_PIPES, valves)
     got = isolate(seg, Point(120, 0))
     assert (got.close, got.length) == (("v1", "v2", "v5"), 160.0)
-    assert got.widened_by == {"v4": segment_holding(seg, "p4", 40)}
+    assert got.widened_by == {"v4": (segment_holding(seg, "p4", 40),)}
     assert isolate(seg, Point(120, 0), stuck_valves={"v4"}) == got
 
     p6 = isolate(seg, "p6", stuck_valves={"v6"})
@@ -387,3 +388,60 @@ def test_valve_drawn_on_a_junction_separates_its_two_pipes():
     assert seg.unplaced == ()
     assert {s.pipes for s in seg.segments} == {frozenset({"p2"}), frozenset({"p3"})}
     assert (isolate(seg, "p3").close, isolate(seg, "p3").length) == (("vb",), 150.0)
+
+
+# 6. Valve nodes (the valve is a node of the topology) and cut-off zones.
+
+
+def test_a_valve_node_is_wntr_valves_on_every_link_at_that_node():
+    wn = model(LIBRARY / "Net3.inp")
+    pipes = pipes_of(wn)
+    junctions = sorted(wn.junction_name_list)
+    chosen = random.Random(11).sample(junctions, 25)
+    layer = pd.DataFrame(
+        [(k, n) for n in chosen for k in wn.get_links_for_node(n)], columns=["link", "node"]
+    )
+    seg = segment_network(pipes, [Valve(n, n) for n in chosen])
+    assert set(wntr_view(seg)) == wntr_segments(wn, layer)
+    of_link = {e[1]: s for s in wntr_segments(wn, layer) for e in s if e[0] == "link"}
+    for p in pipes:
+        pairs_closing = wntr_bounding(of_link[p.asset_id], layer)  # V<i> in layer order
+        expected = sorted({layer.node[int(v[1:])] for v in pairs_closing})
+        assert list(isolate(seg, p.asset_id).close) == expected
+
+
+def test_a_stuck_valve_node_opens_onto_every_pipe_meeting_there(hand):
+    seg = segment_network(HAND_PIPES, [Valve("vA", "A"), *HAND_VALVES[1:]])
+    got = isolate(seg, "p1")
+    assert (got.close, got.pipes) == (("vA",), frozenset({"p1"}))
+    wide = isolate(seg, "p1", stuck_valves={"vA"})
+    # Past vA: A itself and p2 up to v2; p4 is cut off A by v4 as well, which closes.
+    assert wide.close == ("v2", "v4")
+    assert wide.widened_by["vA"] == (seg.node_segment["A"], segment_holding(seg, "p2", 25))
+
+
+def test_cut_off_zones_have_no_path_to_a_source(hand):
+    got = isolate(hand, Point(200, 0.3))  # beyond v2: v2 and v3 close
+    s_c = segment_holding(hand, "p3", 75)
+    assert cut_off(hand, got, {"R"}) == (frozenset({s_c}),)
+    # A break on p4 closes v4 and v5: p5 between v5 and the closed v6 goes dry; p6, past
+    # v6, was dry before the break, which is not the break's doing.
+    s_e = segment_holding(hand, "p5", 60)
+    assert cut_off(hand, isolate(hand, "p4"), {"R"}) == (frozenset({s_e}),)
+    # With v3 stuck, C's side is shut with the break: nothing left cut off.
+    assert cut_off(hand, isolate(hand, Point(200, 0.3), stuck_valves={"v3"}), {"R"}) == ()
+    # Fed from beyond the network read (a search radius): C's side counts as supplied.
+    assert cut_off(hand, got, {"R"}, fed={s_c}) == ()
+
+
+def test_ccwi17_unintended_isolation():
+    wn = model(CCWI17)
+    layer = pd.DataFrame(
+        [["p1", "n1"], ["p3", "n2"], ["p7", "n5"], ["p7", "n6"], ["p8", "n6"]],
+        columns=["link", "node"],
+    )
+    seg = segment_network(pipes_of(wn), pairs(layer))
+    got = isolate(seg, "p2")
+    (zone,) = cut_off(seg, got, {"s"})
+    assert {p for s in zone for p in seg.segments[s].pipes} == {"p7"}
+    assert {n for s in zone for n in seg.segments[s].nodes} == {"n6"}

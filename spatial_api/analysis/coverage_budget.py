@@ -1,0 +1,167 @@
+"""From a sector's catalog record to its link budget: model, EIRP, threshold, antenna.
+
+Missing antenna values take the defaults below and the answer counts them; a sector
+without power or frequency cannot be computed and the answer lists it. The default model
+follows the frequency (`propagation.choose_model`); a Hata-family model is published for
+base stations of 30–200 m only, so lower antennas (most urban sites) get uma instead, and
+the answer says how many.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from spatial_api.analysis import propagation as prop
+from spatial_api.analysis.coverage_grid import (
+    AREAS,
+    THRESHOLDS_DBM,
+    Radio,
+    model_range_m,
+    with_reaches,
+)
+from spatial_api.analysis.coverage_models import GridCoverage
+
+# Assumed where a sector's record has no value (a 65° panel, untilted, on a 30 m mast).
+DEFAULTS = {
+    "antenna_gain_dbi": 15.0,
+    "feeder_loss_db": 0.0,
+    "beamwidth_deg": 65.0,
+    "vertical_beamwidth_deg": 10.0,
+    "tilt_deg": 0.0,
+    "antenna_height_m": 30.0,
+}
+EXAMPLES = 5  # sector ids named per reason a sector was skipped
+
+
+@dataclass
+class Budgets:
+    """The sectors that can be computed, and what the answer must say about the rest."""
+
+    radios: list[Radio] = field(default_factory=list)
+    props: list[dict[str, Any]] = field(default_factory=list)
+    assumed: Counter[str] = field(default_factory=Counter)
+    skipped: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    fallback: Counter[str] = field(default_factory=Counter)
+    models: Counter[str] = field(default_factory=Counter)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "sectors_computed": len(self.radios),
+            "models": dict(self.models),
+            "assumed": {
+                k: {"value": DEFAULTS[k], "sectors": n} for k, n in sorted(self.assumed.items())
+            },
+            "skipped": {
+                reason: {"sectors": len(ids), "examples": ids[:EXAMPLES]}
+                for reason, ids in sorted(self.skipped.items())
+            },
+            "model_fallback": dict(self.fallback),
+        }
+
+
+def threshold(req: GridCoverage, technology: str) -> float:
+    if technology in req.threshold_by_technology:
+        return req.threshold_by_technology[technology]
+    return req.threshold_dbm if req.threshold_dbm is not None else THRESHOLDS_DBM[technology]
+
+
+def _model(req: GridCoverage, f_mhz: float, height_m: float) -> tuple[str, str | None]:
+    """The requested model, or the one published for f, and why the default was changed;
+    OutOfRange if the requested model is not published for f or the antenna height."""
+    if req.model is not None:
+        model = prop.MODELS[req.model]
+        checks = [("frequency", f_mhz, model.frequency_mhz)]
+        if model.name != "uma":  # uma is specified at 25 m only: computed, with a note
+            checks.append(("base station height", height_m, model.base_height_m))
+        for label, value, valid in checks:
+            if valid is not None and not valid.contains(value):
+                raise prop.OutOfRange(model.name, label, value, valid)
+        return req.model, None
+    name = prop.choose_model(f_mhz)
+    hb = prop.MODELS[name].base_height_m
+    if name != "uma" and hb is not None and not hb.contains(height_m):
+        return "uma", f"{name} → uma: antenna outside {hb}"
+    if name == "cost231" and req.environment == "rural":
+        return "uma", "cost231 → uma: cost231 has no rural class"
+    return name, None
+
+
+def _near(radio: Radio, req: GridCoverage, near: tuple[float, float, float, float] | None) -> bool:
+    """Whether the sector's loss can stay within its budget anywhere in the box: the model's
+    inverse at the boresight budget (the pattern only loses) bounds its reach cheaply."""
+    if near is None:
+        return True
+    area = AREAS[req.environment]
+    mapl = radio.eirp_dbm - radio.threshold_dbm
+    d = prop.distance_for_loss(
+        radio.model, mapl, radio.frequency_mhz, radio.height_m, req.rx_height_m, area
+    )
+    r = min(d, model_range_m(radio.model))
+    return (
+        radio.x + r >= near[0]
+        and radio.x - r <= near[2]
+        and radio.y + r >= near[1]
+        and radio.y - r <= near[3]
+    )
+
+
+def link_budgets(
+    rows: list[tuple[dict[str, Any], float, float]],
+    req: GridCoverage,
+    near: tuple[float, float, float, float] | None = None,
+) -> Budgets:
+    """Radios for (props, x, y) rows in the grid's metres; unusable rows are tallied.
+
+    With `near` (grid metres), only sectors that may reach the box are kept and counted.
+    """
+    budgets = Budgets()
+    for props, x, y in rows:
+        sid = str(props.get("asset_id"))
+        power, f = props.get("power_dbm"), props.get("frequency_mhz")
+        if power is None or f is None:
+            missing = " and ".join(
+                k for k, v in (("power_dbm", power), ("frequency_mhz", f)) if v is None
+            )
+            budgets.skipped[f"no {missing}"].append(sid)
+            continue
+        assumed = [k for k in DEFAULTS if props.get(k) is None]
+        value = {k: DEFAULTS[k] if props.get(k) is None else float(props[k]) for k in DEFAULTS}
+        try:
+            model, fallback = _model(req, float(f), value["antenna_height_m"])
+        except prop.OutOfRange as exc:
+            budgets.skipped[str(exc).rsplit(", got", 1)[0]].append(sid)
+            continue
+        omni = props.get("azimuth_deg") is None or value["beamwidth_deg"] >= 360
+        if omni and "beamwidth_deg" in assumed:
+            assumed.remove("beamwidth_deg")  # no azimuth: the beamwidth is not used
+        eirp = float(
+            prop.eirp_dbm(float(power), value["antenna_gain_dbi"], value["feeder_loss_db"])
+        )
+        radio = Radio(
+            x=x,
+            y=y,
+            eirp_dbm=eirp,
+            threshold_dbm=threshold(req, str(props.get("technology"))),
+            frequency_mhz=float(f),
+            height_m=value["antenna_height_m"],
+            model=model,
+            azimuth_deg=None if omni else float(props["azimuth_deg"]),
+            beamwidth_deg=360.0 if omni else value["beamwidth_deg"],
+            tilt_deg=value["tilt_deg"],
+            vertical_beamwidth_deg=value["vertical_beamwidth_deg"],
+        )
+        if not _near(radio, req, near):
+            continue
+        budgets.models[model] += 1
+        budgets.assumed.update(assumed)
+        if fallback:
+            budgets.fallback[fallback] += 1
+        budgets.radios.append(radio)
+        budgets.props.append(props | {"eirp_dbm": round(eirp, 2), "model": model})
+    # Footprints all at once: one path loss per (model, frequency, height).
+    budgets.radios = with_reaches(budgets.radios, req.rx_height_m, req.environment)
+    for p, r in zip(budgets.props, budgets.radios, strict=True):
+        p["reach_m"] = round(r.reach_m, 1)
+    return budgets

@@ -1,0 +1,472 @@
+"""Received power of every sector on a square grid, and the best server: pure numpy.
+
+The grid lives in a metric CRS (a CGCS2000 3° Gauss-Krüger zone, EPSG:4534–4554, whose
+central meridian is nearest the data: EPSG:4549 for Qingdao), with cells on one lattice,
+multiples of `cell_m`, so that every answer over the same zone shares its cells. Each
+sector is computed only on the box of cells it can reach (`footprint`: its budget against
+the pattern, bounded per bearing interval), and that window is kept (`WINDOWS`, keyed by
+everything it depends on) so that the next answer, or an edit of one sector, recomputes
+only what changed.
+
+Per cell: received power = EIRP − path loss(model) + antenna pattern (TR 38.901 Table 7.3-1,
+horizontal and vertical with tilt). The earth is flat and bare: no terrain or clutter.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import shapely
+from numpy.typing import NDArray
+
+from layers.errors import InvalidParameter, TooLarge
+from spatial_api.analysis import propagation as prop
+
+Array = NDArray[np.float64]
+
+MAX_CELLS = 40_000_000  # cells in one grid (25 m: 25,000 km²)
+MAX_REACH_M = 20_000.0  # no sector is computed farther than this
+REACH_SAMPLES = 256  # distances the reach is searched over, log-spaced (3.4 % apart)
+BEARING_STEP = 10.0  # degrees: bearing intervals the reach is bounded over
+SIDE_LOBE_DB = 30.0  # TR 38.901 Table 7.3-1: Am and SLA_V
+MIN_DISTANCE_M = 1.0  # a cell centre closer than this to the mast is taken at this distance
+
+# Downlink thresholds commonly used as the outdoor coverage criterion by Chinese operators
+# (planner defaults, not a standard): GSM RxLev, UMTS RSCP, LTE RSRP, NR SS-RSRP.
+THRESHOLDS_DBM = {"gsm": -90.0, "umts": -95.0, "lte": -110.0, "nr": -105.0}
+AREAS = {"urban": "urban", "suburban": "suburban", "rural": "open"}  # Hata's names
+
+
+def metric_epsg(lon: float) -> int:
+    """The CGCS2000 3° Gauss-Krüger zone (central meridian in the CRS, no zone prefix)."""
+    meridian = 3 * round(lon / 3)
+    if not 75 <= meridian <= 135:
+        raise InvalidParameter(
+            f"grid coverage needs data within China's 3° zones (73.5–136.5°E), got {lon:.2f}°E"
+        )
+    return 4534 + (meridian - 75) // 3
+
+
+@dataclass(frozen=True)
+class Radio:
+    """One sector's link budget and antenna, in the grid's metres."""
+
+    x: float
+    y: float
+    eirp_dbm: float
+    threshold_dbm: float
+    frequency_mhz: float
+    height_m: float
+    model: str
+    azimuth_deg: float | None  # None: omnidirectional
+    beamwidth_deg: float
+    tilt_deg: float
+    vertical_beamwidth_deg: float
+    reach_m: float = 0.0  # boresight reach, set by `with_reach`
+    box: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)  # around the mast, metres
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        """Grid metres that hold every cell this sector can cover."""
+        b = self.box
+        return (self.x + b[0], self.y + b[1], self.x + b[2], self.y + b[3])
+
+
+@dataclass
+class Notes:
+    """What the answer must say about how far the numbers can be trusted."""
+
+    cells_computed: dict[str, int] = field(default_factory=dict)  # per model
+    cells_extrapolated: dict[str, int] = field(default_factory=dict)
+    uma_other_heights: int = 0
+
+    def lines(self) -> list[str]:
+        out = []
+        if self.uma_other_heights:
+            out.append(
+                f"uma is specified for hBS = 25 m: {self.uma_other_heights} sectors at other "
+                "heights were computed with its formula (as ns-3 does)"
+            )
+        for model, n in sorted(self.cells_extrapolated.items()):
+            valid = prop.MODELS[model].distance_m
+            out.append(
+                f"{model} is valid for distance {valid}: {n} of the "
+                f"{self.cells_computed[model]} cells it computed lie closer to their sector "
+                "(extrapolated)"
+            )
+        return out
+
+
+def path_loss(radio: Radio, d_m: Array, rx_height_m: float, environment: str) -> prop.Loss:
+    """The sector's model at these distances; NLOS for uma (no building data)."""
+    f, hb, hm = radio.frequency_mhz, radio.height_m, rx_height_m
+    if radio.model == "fspl":
+        return prop.fspl(d_m, f)
+    if radio.model == "hata":
+        return prop.hata(d_m, f, hb, hm, area=AREAS[environment])  # type: ignore[arg-type]
+    if radio.model == "cost231":
+        if environment == "rural":
+            raise InvalidParameter("cost231 defines urban and suburban areas only, not rural")
+        return prop.cost231(d_m, f, hb, hm, area=environment)  # type: ignore[arg-type]
+    if radio.model == "uma":
+        return prop.uma(d_m, f, hb, hm, los=False)
+    raise InvalidParameter(f"model {radio.model!r} is not a propagation model")
+
+
+def model_range_m(model: str) -> float:
+    valid = prop.MODELS[model].distance_m
+    return min(valid.high, MAX_REACH_M) if valid is not None else MAX_REACH_M
+
+
+@lru_cache(maxsize=16)
+def _samples(model: str) -> NDArray[np.float64]:
+    return np.geomspace(MIN_DISTANCE_M, model_range_m(model), REACH_SAMPLES)
+
+
+# Bearing intervals off the azimuth: each is bounded by its edge nearest the boresight,
+# where the horizontal pattern loses least, so a reach found per interval is an upper bound.
+_EDGES = np.arange(-180.0, 181.0, BEARING_STEP)
+_NEAREST = np.where(
+    _EDGES[:-1] * _EDGES[1:] <= 0, 0.0, np.minimum(abs(_EDGES[:-1]), abs(_EDGES[1:]))
+)
+
+
+@dataclass(frozen=True)
+class Footprint:
+    reach_m: float  # along the boresight at the receiver height, with the pattern
+    box: tuple[float, float, float, float]  # cells beyond it, relative to the mast, fail
+
+
+def footprint(radio: Radio, rx_height_m: float, environment: str) -> Footprint:
+    """How far the sector meets its threshold: at boresight, and a box around everything."""
+    return footprints([radio], rx_height_m, environment)[0]
+
+
+_FOOTPRINTS: dict[tuple[Radio, float, str], Footprint] = {}
+MAX_FOOTPRINTS = 200_000
+CHUNK = 256  # sectors per vectorised pass (CHUNK × 36 × REACH_SAMPLES booleans)
+
+
+def footprints(radios: list[Radio], rx_height_m: float, environment: str) -> list[Footprint]:
+    """Footprints of many sectors at once (and kept: an answer asks again for the same).
+
+    The budget is evaluated on REACH_SAMPLES log-spaced distances and BEARING_STEP-wide
+    bearing intervals, with the vertical pattern at each distance and the horizontal one at
+    each interval's most favourable edge; the box reaches the next sample out. Path loss
+    is computed once per (model, frequency, height), the rest as arrays over the sectors.
+    """
+    keys = [(r, rx_height_m, environment) for r in radios]
+    found = {k: f for k in keys if (f := _FOOTPRINTS.get(k)) is not None}
+    by_model: dict[str, list[int]] = {}
+    for i, k in enumerate(keys):
+        if k not in found:
+            by_model.setdefault(radios[i].model, []).append(i)
+    for model, idx in by_model.items():
+        for start in range(0, len(idx), CHUNK):
+            part = idx[start : start + CHUNK]
+            fs = _footprints([radios[i] for i in part], model, rx_height_m, environment)
+            found.update((keys[i], f) for i, f in zip(part, fs, strict=True))
+    if len(_FOOTPRINTS) + len(found) > MAX_FOOTPRINTS:
+        _FOOTPRINTS.clear()
+    _FOOTPRINTS.update(found)
+    return [found[k] for k in keys]
+
+
+def clear_footprints() -> None:
+    _FOOTPRINTS.clear()
+
+
+def _footprints(
+    radios: list[Radio], model: str, rx_height_m: float, environment: str
+) -> list[Footprint]:
+    d = _samples(model)
+    losses: dict[tuple[float, float], NDArray[np.float64]] = {}
+    for r in radios:
+        key = (r.frequency_mhz, r.height_m)
+        if key not in losses:
+            losses[key] = path_loss(r, d, rx_height_m, environment).db
+    pl = np.array([losses[(r.frequency_mhz, r.height_m)] for r in radios])
+    col = lambda name: np.array([getattr(r, name) for r in radios], float)[:, None]  # noqa: E731
+    margin = col("eirp_dbm") - col("threshold_dbm") - pl
+    theta = col("tilt_deg") - np.degrees(np.arctan2(col("height_m") - rx_height_m, d[None, :]))
+    l_v = np.minimum(12 * (theta / col("vertical_beamwidth_deg")) ** 2, SIDE_LOBE_DB)
+    omni = np.array([r.azimuth_deg is None for r in radios])
+    l_h = np.where(
+        omni[:, None],
+        0.0,
+        np.minimum(12 * (_NEAREST[None, :] / col("beamwidth_deg")) ** 2, SIDE_LOBE_DB),
+    )
+    ok = margin[:, None, :] - np.minimum(l_h[:, :, None] + l_v[:, None, :], SIDE_LOBE_DB) >= 0
+    passed = ok.any(axis=2)
+    last = d.size - 1 - np.argmax(ok[:, :, ::-1], axis=2)
+    bound = np.where(passed, d[np.minimum(last + 1, d.size - 1)], 0.0)  # sectors × intervals
+    # Boresight: interpolate the root in log-distance between the last pass and the next.
+    fore = margin - l_v
+    good = fore >= 0
+    i = np.where(good.any(axis=1), d.size - 1 - np.argmax(good[:, ::-1], axis=1), -1)
+    j = np.minimum(i + 1, d.size - 1)
+    rows = np.arange(len(radios))
+    fi, fj = fore[rows, np.maximum(i, 0)], fore[rows, j]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.where(j > i, fi / (fi - fj), 0.0)
+    log_d = np.log(d)
+    reach = np.where(
+        i < 0, 0.0, np.exp(log_d[np.maximum(i, 0)] + t * (log_d[j] - log_d[np.maximum(i, 0)]))
+    )
+    az = np.radians(np.nan_to_num(col("azimuth_deg")) + np.r_[_EDGES[:-1], _EDGES[1:]][None, :])
+    radius = np.concatenate([bound, bound], axis=1) * 1.01  # arcs bulge < 0.4 % off chords
+    x, y = radius * np.sin(az), radius * np.cos(az)
+    out = []
+    for k in range(len(radios)):
+        if omni[k]:
+            b = float(bound[k, 0])
+            box = (-b, -b, b, b)
+        else:
+            box = (float(x[k].min()), float(y[k].min()), float(x[k].max()), float(y[k].max()))
+        out.append(Footprint(float(reach[k]), box))
+    return out
+
+
+def with_reach(radio: Radio, rx_height_m: float, environment: str) -> Radio:
+    return with_reaches([radio], rx_height_m, environment)[0]
+
+
+def with_reaches(radios: list[Radio], rx_height_m: float, environment: str) -> list[Radio]:
+    fs = footprints(radios, rx_height_m, environment)
+    return [replace(r, reach_m=f.reach_m, box=f.box) for r, f in zip(radios, fs, strict=True)]
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Cell (row, col) has its centre at (x0 + (col + ½)·cell, y0 + (row + ½)·cell)."""
+
+    x0: float
+    y0: float
+    cell: float
+    rows: int
+    cols: int
+
+    def __post_init__(self) -> None:
+        # Cells sit on one lattice (multiples of cell), so computed windows fit any grid.
+        for v in (self.x0, self.y0):
+            if abs(v / self.cell - round(v / self.cell)) > 1e-9:
+                raise ValueError(f"grid origin {v} is not a multiple of the cell {self.cell}")
+
+    @classmethod
+    def around(cls, bounds: tuple[float, float, float, float], cell: float) -> Grid:
+        x0, y0 = np.floor(bounds[0] / cell) * cell, np.floor(bounds[1] / cell) * cell
+        cols = int(np.ceil((bounds[2] - x0) / cell)) or 1
+        rows = int(np.ceil((bounds[3] - y0) / cell)) or 1
+        if rows * cols > MAX_CELLS:
+            raise TooLarge(
+                f"the grid would have {rows * cols:,} cells of {cell:g} m, at most "
+                f"{MAX_CELLS:,}: raise cell_m, filter the sectors or give a smaller area"
+            )
+        return cls(float(x0), float(y0), cell, rows, cols)
+
+    def window_of(self, bounds: tuple[float, float, float, float]) -> tuple[slice, slice] | None:
+        """Rows and columns of the cells that meet the box (None: it misses the grid)."""
+        c0 = max(int(np.floor((bounds[0] - self.x0) / self.cell)), 0)
+        c1 = min(int(np.ceil((bounds[2] - self.x0) / self.cell)), self.cols)
+        r0 = max(int(np.floor((bounds[1] - self.y0) / self.cell)), 0)
+        r1 = min(int(np.ceil((bounds[3] - self.y0) / self.cell)), self.rows)
+        if c0 >= c1 or r0 >= r1:
+            return None
+        return slice(r0, r1), slice(c0, c1)
+
+    def centres(self, rows: slice, cols: slice) -> tuple[Array, Array]:
+        xs = self.x0 + (np.arange(cols.start, cols.stop) + 0.5) * self.cell
+        ys = self.y0 + (np.arange(rows.start, rows.stop) + 0.5) * self.cell
+        return xs, ys
+
+
+@dataclass(frozen=True)
+class Window:
+    """One sector's received power on its window of the grid (−inf: not computed)."""
+
+    index: int
+    rows: slice
+    cols: slice
+    rx_dbm: NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class Computed:
+    """A sector's received power on its own window of the cell lattice (cached)."""
+
+    row0: int  # lattice indices: the cell whose lower-left corner is (col·cell, row·cell)
+    col0: int
+    rx_dbm: NDArray[np.float32]
+    extrapolated: int
+
+
+class WindowCache:
+    """Computed windows by (radio, receiver height, environment, cell), least recently used
+    out first beyond `max_bytes`. An edited sector is a new key: only it is recomputed."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[tuple[Any, ...], Computed] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...]) -> Computed | None:
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None:
+                self._items.move_to_end(key)
+            return hit
+
+    def put(self, key: tuple[Any, ...], value: Computed) -> None:
+        with self._lock:
+            if key in self._items:
+                return
+            self._items[key] = value
+            self._bytes += value.rx_dbm.nbytes
+            while self._bytes > self.max_bytes and self._items:
+                _, old = self._items.popitem(last=False)
+                self._bytes -= old.rx_dbm.nbytes
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self._bytes = 0
+
+
+WINDOWS = WindowCache(max_bytes=512 * 2**20)
+
+
+def compute_window(radio: Radio, cell: float, rx_height_m: float, environment: str) -> Computed:
+    """Received power on every lattice cell of the sector's box (−inf beyond its model)."""
+    b = radio.bounds
+    c0, c1 = int(np.floor(b[0] / cell)), int(np.ceil(b[2] / cell))
+    r0, r1 = int(np.floor(b[1] / cell)), int(np.ceil(b[3] / cell))
+    xs = (np.arange(c0, c1) + 0.5) * cell
+    ys = (np.arange(r0, r1) + 0.5) * cell
+    dx = (xs - radio.x).astype(np.float32)[None, :]
+    dy = (ys - radio.y).astype(np.float32)[:, None]
+    d = np.maximum(np.hypot(dx, dy), np.float32(MIN_DISTANCE_M))
+    loss = path_loss(radio, d, rx_height_m, environment)
+    elevation = np.degrees(np.arctan2(np.float32(rx_height_m - radio.height_m), d))
+    gain = prop.antenna_gain_db(
+        np.degrees(np.arctan2(dx, dy)) if radio.azimuth_deg is not None else np.float32(0),
+        elevation,
+        azimuth_deg=radio.azimuth_deg or 0.0,
+        downtilt_deg=radio.tilt_deg,
+        h_beamwidth_deg=radio.beamwidth_deg,
+        v_beamwidth_deg=radio.vertical_beamwidth_deg,
+    )
+    rx = (radio.eirp_dbm - loss.db + gain).astype(np.float32, copy=False)
+    far = d > model_range_m(radio.model)  # beyond the model's range: not computed
+    if far.any():
+        rx[far] = -np.inf
+    extrapolated = 0
+    if prop.MODELS[radio.model].distance_m is not None:
+        extrapolated = int((~loss.in_range & ~far).sum())
+    rx.flags.writeable = False  # shared between answers
+    return Computed(r0, c0, rx, extrapolated)
+
+
+def received(
+    grid: Grid,
+    radios: list[Radio],
+    rx_height_m: float,
+    environment: str,
+    notes: Notes,
+    cache: WindowCache | None = WINDOWS,
+) -> Iterator[Window]:
+    """Each sector's received power on the grid's cells within its box, one at a time."""
+    g_r0, g_c0 = round(grid.y0 / grid.cell), round(grid.x0 / grid.cell)
+    for i, radio in enumerate(radios):
+        if radio.box == (0.0, 0.0, 0.0, 0.0) or grid.window_of(radio.bounds) is None:
+            continue
+        key = (radio, rx_height_m, environment, grid.cell)
+        got = cache.get(key) if cache is not None else None
+        if got is None:
+            got = compute_window(radio, grid.cell, rx_height_m, environment)
+            if cache is not None:
+                cache.put(key, got)
+        if radio.model == "uma" and radio.height_m != 25.0:
+            notes.uma_other_heights += 1
+        notes.cells_computed[radio.model] = (
+            notes.cells_computed.get(radio.model, 0) + got.rx_dbm.size
+        )
+        if got.extrapolated:
+            notes.cells_extrapolated[radio.model] = (
+                notes.cells_extrapolated.get(radio.model, 0) + got.extrapolated
+            )
+        # The window's part inside the grid, in grid rows and columns.
+        h, w = got.rx_dbm.shape
+        r0, c0 = got.row0 - g_r0, got.col0 - g_c0
+        rr0, rr1 = max(r0, 0), min(r0 + h, grid.rows)
+        cc0, cc1 = max(c0, 0), min(c0 + w, grid.cols)
+        if rr0 >= rr1 or cc0 >= cc1:
+            continue
+        rx = got.rx_dbm[rr0 - r0 : rr1 - r0, cc0 - c0 : cc1 - c0]
+        yield Window(i, slice(rr0, rr1), slice(cc0, cc1), rx)
+
+
+@dataclass
+class BestServer:
+    """Per cell: the strongest sector of one group (operator) and its power."""
+
+    rx_dbm: NDArray[np.float32]
+    server: NDArray[np.int32]  # index into the radios, −1: none
+    covered: NDArray[np.bool_]  # some sector of the group meets its own threshold
+
+    @classmethod
+    def empty(cls, grid: Grid) -> BestServer:
+        shape = (grid.rows, grid.cols)
+        return cls(
+            np.full(shape, -np.inf, np.float32),
+            np.full(shape, -1, np.int32),
+            np.zeros(shape, bool),
+        )
+
+    def add(self, w: Window, threshold_dbm: float) -> None:
+        best = self.rx_dbm[w.rows, w.cols]
+        better = w.rx_dbm > best
+        best[better] = w.rx_dbm[better]
+        self.server[w.rows, w.cols][better] = w.index
+        self.covered[w.rows, w.cols] |= w.rx_dbm >= threshold_dbm
+
+
+def mask_polygons(
+    mask: NDArray[np.bool_], grid: Grid, row0: int = 0, col0: int = 0
+) -> shapely.Geometry:
+    """The cells of a boolean mask as one (Multi)Polygon in the grid's CRS.
+
+    `mask` is the window of the grid whose first cell is (row0, col0). Runs of cells along
+    a row become rectangles, rectangles over the same columns on consecutive rows merge,
+    and GEOS unions the rest (~0.3 s for 4 million cells).
+    """
+    m = np.asarray(mask, bool)
+    if not m.any():
+        return shapely.Polygon()
+    pad = np.zeros((m.shape[0], m.shape[1] + 2), np.int8)
+    pad[:, 1:-1] = m
+    step = np.diff(pad, axis=1)
+    run_row, start = np.nonzero(step == 1)
+    _, stop = np.nonzero(step == -1)
+    key = start.astype(np.int64) * (m.shape[1] + 1) + stop
+    order = np.lexsort((run_row, key))
+    key, run_row, start, stop = key[order], run_row[order], start[order], stop[order]
+    new = np.ones(key.size, bool)
+    new[1:] = (key[1:] != key[:-1]) | (run_row[1:] != run_row[:-1] + 1)
+    first = np.flatnonzero(new)
+    last = np.r_[first[1:] - 1, key.size - 1]
+    c = grid.cell
+    x0, y0 = grid.x0 + col0 * c, grid.y0 + row0 * c
+    boxes = shapely.box(
+        x0 + start[first] * c,
+        y0 + run_row[first] * c,
+        x0 + stop[first] * c,
+        y0 + (run_row[last] + 1) * c,
+    )
+    return shapely.union_all(boxes)

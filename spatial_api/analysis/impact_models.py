@@ -1,0 +1,95 @@
+"""Requests of the emergency analyses: impact, shelter assignment and responders."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from spatial_api.analysis.models import _CRS, Avoiding, Filter, Options
+from spatial_api.analysis.zones import Zone
+
+ImpactLayer = Literal[
+    "protected_targets",
+    "scenic_sites",
+    "shelters",
+    "hazard_sources",
+    "pipelines",
+    "base_stations",
+    "roads",
+]
+
+
+class Visitors(BaseModel):
+    """How many are at a scenic site at once, from its daily capacity (LB/T 034-2014:
+    daily capacity = instantaneous capacity × opening hours / average visit)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    visit_h: float = Field(
+        default=3, gt=0, le=24, allow_inf_nan=False, description="Average visit (assumed)"
+    )
+    open_h: float = Field(
+        default=10, gt=0, le=24, allow_inf_nan=False, description="Daily opening (assumed)"
+    )
+
+    @model_validator(mode="after")
+    def _visit_fits(self) -> Visitors:
+        if self.visit_h > self.open_h:
+            raise ValueError("visit_h: a visit cannot outlast the opening hours (open_h)")
+        return self
+
+
+class ImpactRequest(Options):
+    zone: Zone
+    crs: str | None = _CRS
+    layers: list[ImpactLayer] | None = Field(
+        default=None,
+        min_length=1,
+        description="What to report (default: every layer the caller may read; restricted "
+        "ones it may not are listed as `withheld`). Naming one it may not read is a 403.",
+    )
+    visitors: Visitors = Field(default_factory=Visitors)
+
+
+ShelterClass = Literal["emergency", "fixed"]
+
+
+class ShelterAssignmentRequest(Options):
+    """People in the zone to open shelters outside every zone, by road time."""
+
+    zone: Zone
+    crs: str | None = _CRS
+    shelter_class: ShelterClass = Field(
+        default="emergency",
+        description="Sets the area per person when a shelter has no capacity: emergency "
+        "1 m², fixed 2 m² (GB 50413-2007 8.2.8)",
+    )
+    search_m: float = Field(
+        default=5000,
+        description="Shelters within this distance of the zone are candidates, ≤ 50,000 m",
+    )
+    max_time_s: float | None = Field(
+        default=None, description="Longest drive to a shelter; further shelters are not used"
+    )
+    include_visitors: bool = Field(
+        default=False, description="Also evacuate scenic sites' estimated visitors"
+    )
+    visitors: Visitors = Field(default_factory=Visitors)
+    max_snap_m: float = Field(default=500, description="How far a place may be from a road")
+
+
+class RespondersRequest(Options, Avoiding):
+    """The nearest resources to a scene by road time, keeping out of the zone."""
+
+    scene: tuple[float, float] = Field(description="[lon, lat] in `crs`")
+    crs: str | None = _CRS
+    layer: str = Field(
+        max_length=64, description="The resources' point layer, e.g. emergency_resources"
+    )
+    filter: Filter | None = Field(
+        default=None, max_length=20, description='Attribute equality, e.g. {"kind": "fire"}'
+    )
+    k: int = Field(default=2, ge=1, le=20, description="How many")
+    search_m: float = Field(default=10_000, description="Resources within this, ≤ 50,000 m")
+    max_snap_m: float = Field(default=500, description="How far a place may be from a road")

@@ -43,9 +43,7 @@ def add_replica(primary: Cluster) -> Cluster:
         rep._give(d, user)
     for d in (primary.data_dir / "replicas",):
         rep._give(d, user)
-    conninfo = (
-        f"host=127.0.0.1 port={primary.port} user={DB_USER} password={primary.password()}"
-    )
+    conninfo = f"host=127.0.0.1 port={primary.port} user={DB_USER} password={primary.password()}"
     try:
         rep._run(
             str(Path(binaries.bindir) / "pg_basebackup"),

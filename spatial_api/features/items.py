@@ -84,9 +84,7 @@ async def page(
     source, source_params = collection.rows(q.when)
     binds.update(source_params)
     where, order = where_sql(collection, q, binds), order_sql(q)
-    feature = feature_sql(
-        collection, q.crs, q.properties, q.when is not None and q.when.period
-    )
+    feature = feature_sql(collection, q.crs, q.properties, q.when is not None and q.when.period)
     sql = (
         f"SELECT p.features, p.returned, CASE WHEN p.returned < :limit "
         f"AND (p.returned > 0 OR :offset = 0) THEN NULL ELSE (SELECT count(*) FROM "

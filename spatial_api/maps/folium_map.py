@@ -124,6 +124,15 @@ def _geojson(fc: dict[str, Any], name: str, style: Style, fields: Sequence[str])
         else set()
     )
     shown = [f for f in fields if f in present][:TOOLTIP_FIELDS]
+    # folium refuses a tooltip field the first feature lacks: answers mix feature kinds
+    # (a route and its approach), so every feature gets every shown field, null if absent.
+    fc = {
+        **fc,
+        "features": [
+            {**f, "properties": {k: None for k in shown} | (f.get("properties") or {})}
+            for f in fc["features"]
+        ],
+    }
     tooltip = folium.GeoJsonTooltip(fields=shown) if shown else None
     marker = folium.CircleMarker(radius=style.radius)
     return folium.GeoJson(

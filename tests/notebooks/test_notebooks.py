@@ -47,3 +47,22 @@ def test_notebook_runs_and_draws_an_offline_map(path, demo_db, monkeypatch):
     assert scripts >= 2 and "L.map(" in maps[-1]
     assert remote(urls) == [], remote(urls)
     assert '"type": "Feature"' in maps[-1] or "&quot;type&quot;: &quot;Feature&quot;" in maps[-1]
+
+
+def test_the_emergency_notebook_shows_people_per_ring(demo_db, monkeypatch):
+    """The impact table names the gas leak's rings and totals the people in the zone."""
+    monkeypatch.setenv("CITYGIS_DATABASE_URL", demo_db)
+    path = next(p for p in NOTEBOOKS if p.stem == "emergency_staff")
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(
+        nb, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    ).execute()
+    [table] = [
+        out["data"]["text/plain"]
+        for cell in nb.cells
+        if cell.cell_type == "code" and "/analysis/impact" in cell.source
+        for out in cell.get("outputs", [])
+        if "text/plain" in out.get("data", {})
+    ]
+    rows = {line.split()[0]: line.split()[1] for line in table.splitlines()[2:5]}
+    assert rows == {"isolation": "0", "downwind_sector": "842", "total": "842"}, table

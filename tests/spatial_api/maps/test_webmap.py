@@ -389,3 +389,19 @@ def test_an_answer_whose_line_mixes_2d_and_3d_is_a_422(db_url):
         r = client.post("/map/answer.html", json=body)
     assert r.status_code == 422
     assert r.json()["detail"] == "features[0].geometry: positions mix 2D and 3D"
+
+
+def test_an_answer_whose_features_have_different_properties_is_drawn():
+    """A route and its approach in one answer: folium once refused the second's fields."""
+    from spatial_api.maps import render_map, to_html
+
+    line = {"type": "LineString", "coordinates": [[120.30, 36.06], [120.31, 36.07]]}
+    answer = {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "geometry": line, "properties": {"length_m": 1200.0}},
+            {"type": "Feature", "geometry": line, "properties": {"inside_zone": True}},
+        ],
+    }
+    page = to_html(render_map([], {"route": answer}, title="route"))
+    assert "inside_zone" in page and "length_m" in page

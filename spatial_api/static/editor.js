@@ -2,11 +2,12 @@
 // add a point, line or polygon, fill its attributes in a form generated from the catalog,
 // change them, move a point, delete. Writes are OGC API Features Part 4: POST, PATCH (an RFC
 // 7396 merge patch) and DELETE with If-Match. The form checks what the catalog declares; the
-// server checks again, and its 422 problems are shown beside the fields they name.
+// server checks again, and its 422 problems are shown beside the fields they name. While the
+// map shows a scenario (static/map/scenarios.js), reads and writes go into it.
 "use strict";
 
 window.citygisEditor = (citygis) => {
-  const { map, state, api, getJSON, esc, redrawLayer, auth, displayCrs } = citygis;
+  const { map, state, api, redrawLayer, auth, displayCrs, inScenario } = citygis;
   const $ = (id) => document.getElementById(id);
   const make = (tag, props = {}) => Object.assign(document.createElement(tag), props);
   const EDIT = "#1565c0";
@@ -163,7 +164,7 @@ window.citygisEditor = (citygis) => {
 
   async function send(method, path, { body, query = {}, etag, type = "application/geo+json" } = {}) {
     const url = new URL(api(path));
-    for (const [k, v] of Object.entries(query)) if (v) url.searchParams.set(k, v);
+    for (const [k, v] of Object.entries({ ...query, ...inScenario() })) if (v) url.searchParams.set(k, v);
     const headers = { ...auth, Accept: "application/json, application/problem+json" };
     if (body) headers["Content-Type"] = type;
     if (body && displayCrs().crs) headers["Content-Crs"] = displayCrs().crs;
@@ -277,7 +278,7 @@ window.citygisEditor = (citygis) => {
   async function open(layerId, assetId) {
     const spec = specOf(layerId);
     const r = await fetch(api(`collections/${layerId}/items/${encodeURIComponent(assetId)}`,
-      { crs: displayCrs().crs }), { headers: auth });
+      { crs: displayCrs().crs, ...inScenario() }), { headers: auth });
     const body = await r.json().catch(() => ({}));
     if (!r.ok) { say(`Cannot open ${assetId} (${r.status}): ${body.detail || ""}`); return; }
     close();

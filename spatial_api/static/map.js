@@ -1,6 +1,7 @@
 // The citygis web map: catalog layers as OGC API vector tiles, a valid-time slider, feature
-// history popups and the analysis services; static/map/editor.js adds editing for a token
-// whose role writes a layer. Plain JS on MapLibre GL, no build step.
+// history popups and the analysis services; for a token whose role writes a layer,
+// static/map/editor.js adds editing and static/map/scenarios.js the what-if scenarios.
+// Plain JS on MapLibre GL, no build step.
 "use strict";
 
 const BASE = new URL(".", location.href);         // the API root (works behind a prefix)
@@ -11,7 +12,12 @@ const ANSWER = "#ff6a00";
 const $ = (id) => document.getElementById(id);
 
 const state = { config: {}, specs: [], layerIds: {}, sources: {}, datetime: null, draft: [],
-                session: { role: "viewer", writes: [] }, edited: new Set() };
+                session: { role: "viewer", writes: [] }, edited: new Set(),
+                scenario: null };  // { id, title } while the map shows a scenario
+
+// What every read and write of the city's layers adds while a scenario is shown: the one
+// place that knows the parameter (tiles, items, analyses and the editor's writes call it).
+const inScenario = () => (state.scenario ? { scenario: state.scenario.id } : {});
 
 function api(path, query = {}) {
   const url = new URL(path, BASE);
@@ -65,9 +71,10 @@ function styleLayers(spec, sourceLayer) {
              "circle-stroke-color": s.outline || "#ffffff", "circle-stroke-width": 1 } }];
 }
 
-function tileURL(template) {  // the slider's instant, and the GCJ-02 shift when needed
+function tileURL(template) {  // the slider's instant, the scenario, and the GCJ-02 shift
   const extra = [];
   if (state.datetime) extra.push(`datetime=${encodeURIComponent(state.datetime)}`);
+  if (state.scenario) extra.push(`scenario=${encodeURIComponent(state.scenario.id)}`);
   if (gcj()) extra.push("shift=gcj02");
   if (!extra.length) return template;
   return `${template}${template.includes("?") ? "&" : "?"}${extra.join("&")}`;
@@ -80,7 +87,7 @@ async function tileSource(spec) {
   try {
     const tj = await getJSON(api(`collections/${spec.id}/tiles/WebMercatorQuad/tilejson.json`));
     const url = new URL(tj.tiles[0], BASE);
-    url.searchParams.delete("datetime"); url.searchParams.delete("shift");
+    for (const k of ["datetime", "shift", "scenario"]) url.searchParams.delete(k);
     return { tiles: [decodeURI(url.href)], layer: tj.vector_layers?.[0]?.id || spec.id,
              minzoom: tj.minzoom ?? 0, maxzoom: tj.maxzoom ?? 22, bounds: tj.bounds };
   } catch (e) {
@@ -121,9 +128,21 @@ function legendRow(spec) {
 
 // After a write: the layer's tiles come again at once. An edited layer's tiles are then
 // revalidated on every fetch (ETag, 304 when unchanged) instead of trusting max-age.
-function redrawLayer(id) {
+function redrawLayer(id) {  // after a write to the layer: its tiles again, past any cache
   state.edited.add(id);
   map.getSource(id).setTiles(state.sources[id].tiles.map(tileURL));
+  window.citygis.scenarios?.onEdited(id);
+}
+
+function retile() {  // every layer's tiles again, for a new instant or scenario
+  for (const [id, src] of Object.entries(state.sources))
+    map.getSource(id).setTiles(src.tiles.map(tileURL));
+}
+
+function setScenario(scenario) {  // { id, title }, or null for the live city
+  state.scenario = scenario;
+  document.querySelectorAll(".maplibregl-popup").forEach((p) => p.remove());
+  retile();
 }
 
 function tileRequest(url) {
@@ -135,8 +154,7 @@ function tileRequest(url) {
 function setDatetime(year) {
   state.datetime = year >= NOW_YEAR ? null : `${year}-01-01T00:00:00Z`;
   $("year-label").textContent = state.datetime ? `1 Jan ${year}` : "now";
-  for (const [id, src] of Object.entries(state.sources))
-    map.getSource(id).setTiles(src.tiles.map(tileURL));
+  retile();
 }
 
 // ---- popups: attributes and version history ----
@@ -193,9 +211,10 @@ async function inspect(e) {
       ? `<h4>Readings</h4>${await sensorChart(assetId).catch((err) => esc(err.message))}` : "";
     popup.setHTML(`${heading(spec, assetId)}${table(hit.properties)}` +
                   chart + `<h4>History · ${rows.length} version(s)</h4><table>${rows.join("")}</table>`);
-  } catch (err) {
-    popup.setHTML(`${heading(spec, assetId)}${table(hit.properties)}` +
-                  `<h4>History</h4><p>unavailable (${esc(err.message)})</p>`);
+  } catch (err) {  // history is the live city's: an asset a scenario made has none yet
+    const why = state.scenario && err.message.startsWith("404")
+      ? "none in the live city: this feature is new in the scenario" : `unavailable (${esc(err.message)})`;
+    popup.setHTML(`${heading(spec, assetId)}${table(hit.properties)}<h4>History</h4><p>${why}</p>`);
   }
 }
 
@@ -287,23 +306,24 @@ async function runTool(tool, points) {
   let answer;
   if (tool === "nearest") {
     answer = await getJSON(api("lbs/nearest", { lon, lat, layer, k: 5, datetime: state.datetime,
-                                                 ...displayCrs() }));
+                                                 ...inScenario(), ...displayCrs() }));
   } else if (tool === "within") {
     showGeoJSON("draft", { type: "Feature", properties: {}, geometry: circle([lon, lat], distance) });
     answer = await getJSON(api("lbs/within", { lon, lat, layer, distance_m: distance,
-                                                 datetime: state.datetime, ...displayCrs() }));
+                                                 datetime: state.datetime, ...inScenario(),
+                                                 ...displayCrs() }));
   } else if (tool === "isolate") {  // a break on the nearest pipe of the utility picked
     answer = await getJSON(api("analysis/isolate"), {
       method: "POST", headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ point: [lon, lat], utility: $("utility").value,
-                             datetime: state.datetime, ...displayCrs() }),
+                             datetime: state.datetime, ...inScenario(), ...displayCrs() }),
     });
   } else {
     const geometry = points.length > 2
       ? { type: "Polygon", coordinates: [[...points, points[0]]] } : { type: "Point", coordinates: [lon, lat] };
     answer = await getJSON(api("analysis/buffer"), {
       method: "POST", headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ geometry, distance_m: distance, ...displayCrs() }),
+      body: JSON.stringify({ geometry, distance_m: distance, ...inScenario(), ...displayCrs() }),
     });
   }
   const fc = answer.type === "FeatureCollection" ? answer
@@ -410,19 +430,25 @@ async function start() {
   map.on("movestart", () => labels.replaceChildren());
   map.on("idle", drawLabels);
   state.session = await getJSON(api("map/session.json"));
-  if (state.session.writes.length) await startEditor();
+  if (state.session.writes.length) await startEditing();
 }
 
-// The editor is fetched only for a role that writes, from our own static files.
-async function startEditor() {
-  await new Promise((ok, fail) => {
-    const script = document.createElement("script");
-    script.src = "static/map/editor.js";
-    script.onload = ok;
-    script.onerror = () => fail(new Error("static/map/editor.js did not load"));
-    document.body.append(script);
+function script(name) {  // one of our own static files, run once
+  return new Promise((ok, fail) => {
+    const el = document.createElement("script");
+    el.src = `static/map/${name}`;
+    el.onload = ok;
+    el.onerror = () => fail(new Error(`static/map/${name} did not load`));
+    document.body.append(el);
   });
+}
+
+// Editing and scenarios are fetched only for a role that writes.
+async function startEditing() {
+  await Promise.all([script("editor.js"), script("scenarios.js")]);
   window.citygis.editor = window.citygisEditor(window.citygis);
+  window.citygis.scenarios = window.citygisScenarios(window.citygis);
+  await window.citygis.scenarios.ready;
 }
 
 const idle = () => new Promise((ok) => (map.loaded() && !map.isMoving() ? ok() : map.once("idle", ok)));
@@ -442,5 +468,5 @@ window.citygis = {
     const fs = map.queryRenderedFeatures({ layers: state.layerIds[layerId] || [] });
     return new Set(fs.map((f) => f.id ?? f.properties.asset_id)).size;
   },
-  runTool, inspect, api, getJSON, esc, redrawLayer, auth: AUTH, displayCrs,
+  runTool, inspect, api, getJSON, esc, redrawLayer, auth: AUTH, displayCrs, inScenario, setScenario,
 };

@@ -22,11 +22,10 @@ from layers.errors import Conflict, FeatureNotFound, InvalidParameter, Precondit
 from layers.tables import SCHEMA
 from spatial_api.features.crs import Crs
 from spatial_api.features.writes import (
-    MAX_FEATURES,
     Written,
     etag,
     log_write,
-    new_asset_id,
+    new_ids,
     prepared_rows,
     recordset_sql,
 )
@@ -139,14 +138,7 @@ async def create(
     scenario: str,
 ) -> list[Written]:
     """New assets in the scenario; an id live (or open in the scenario) is a conflict."""
-    if len(features) > MAX_FEATURES:
-        raise InvalidParameter(f"{len(features)} features in one request, at most {MAX_FEATURES}")
-    ids = [
-        str(f["id"]) if isinstance(f, dict) and f.get("id") else new_asset_id(spec)
-        for f in features
-    ]
-    if len(set(ids)) != len(ids):
-        raise InvalidParameter("the same feature id twice in one request")
+    ids = new_ids(features, spec)
     rows = await prepared_rows(features, spec, ids, crs)
     await _lock(conn, scenario)
     taken = (

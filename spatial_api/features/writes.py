@@ -109,6 +109,19 @@ async def prepared_rows(features: list[dict], spec: LayerSpec, ids: list[str], c
     )
 
 
+def new_ids(features: list[dict], spec: LayerSpec) -> list[str]:
+    """Each new feature's asset id: its own `id`, or a fresh one; at most MAX_FEATURES."""
+    if len(features) > MAX_FEATURES:
+        raise InvalidParameter(f"{len(features)} features in one request, at most {MAX_FEATURES}")
+    ids = [
+        str(f["id"]) if isinstance(f, dict) and f.get("id") else new_asset_id(spec)
+        for f in features
+    ]
+    if len(set(ids)) != len(ids):
+        raise InvalidParameter("the same feature id twice in one request")
+    return ids
+
+
 async def create(
     conn: AsyncConnection,
     spec: LayerSpec,
@@ -118,14 +131,7 @@ async def create(
     crs: Crs,
 ) -> list[Written]:
     """New assets, all or nothing; an id already in use by a live asset is a conflict."""
-    if len(features) > MAX_FEATURES:
-        raise InvalidParameter(f"{len(features)} features in one request, at most {MAX_FEATURES}")
-    ids = [
-        str(f["id"]) if isinstance(f, dict) and f.get("id") else new_asset_id(spec)
-        for f in features
-    ]
-    if len(set(ids)) != len(ids):
-        raise InvalidParameter("the same feature id twice in one request")
+    ids = new_ids(features, spec)
     rows = await prepared_rows(features, spec, ids, crs)
     taken = (
         (

@@ -18,11 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from layers import Catalog, LayerSpec
 from layers.access import Principal
-from layers.errors import Conflict, FeatureNotFound, InvalidParameter, PreconditionFailed
+from layers.errors import Conflict, FeatureNotFound
 from layers.tables import SCHEMA
 from spatial_api.features.crs import Crs
 from spatial_api.features.writes import (
     Written,
+    check_current,
     etag,
     log_write,
     new_ids,
@@ -101,15 +102,8 @@ async def _state(
         if live is None:
             raise FeatureNotFound(f"no live feature {asset_id!r} in {spec.id}")
         state = State(None, live.version_id, live.since)
-    if if_match is not None and if_match.strip() not in ("*", state.etag):
-        raise PreconditionFailed(
-            f"If-Match {if_match} is stale: {asset_id!r} is {state.etag} in scenario {scenario!r}"
-        )
-    if valid_from <= state.since:
-        raise InvalidParameter(
-            f"valid_from {valid_from.isoformat()} is not after the start of the current version"
-            f" of {asset_id!r} ({state.since.isoformat()})"
-        )
+    where = f" in scenario {scenario!r}"
+    check_current(asset_id, state.etag, state.since, if_match, valid_from, where)
     return state
 
 

@@ -189,17 +189,29 @@ async def _current(
     ).one_or_none()
     if row is None:
         raise FeatureNotFound(f"no live feature {asset_id!r} in {spec.id}")
-    if if_match is not None and if_match.strip() not in ("*", etag(row.version_id)):
+    check_current(asset_id, etag(row.version_id), row.since, if_match, valid_from)
+    return row.version_id
+
+
+def check_current(
+    asset_id: str,
+    current_etag: str,
+    since: datetime,
+    if_match: str | None,
+    valid_from: datetime,
+    where: str = "",
+) -> None:
+    """A stale If-Match is 412; a valid_from not after the current version's start, 400."""
+    if if_match is not None and if_match.strip() not in ("*", current_etag):
         raise PreconditionFailed(
-            f"If-Match {if_match} is stale: the current version of {asset_id!r}"
-            f" is {etag(row.version_id)}"
+            f"If-Match {if_match} is stale: the current version of {asset_id!r}{where}"
+            f" is {current_etag}"
         )
-    if valid_from <= row.since:
+    if valid_from <= since:
         raise InvalidParameter(
             f"valid_from {valid_from.isoformat()} is not after the start of the current version"
-            f" of {asset_id!r} ({row.since.isoformat()})"
+            f" of {asset_id!r}{where} ({since.isoformat()})"
         )
-    return row.version_id
 
 
 async def _close(conn: AsyncConnection, spec: LayerSpec, version_id: int, at: datetime) -> None:

@@ -102,11 +102,17 @@ def replica_add() -> None:
 
 @replica_app.command("list")
 def replica_list() -> None:
-    """The replicas and whether each runs."""
+    """The replicas, whether each runs, and whether it has caught up with the primary."""
     from citygis import replica
 
-    for rep in replica.replicas(_embedded(DatabaseSettings())):
-        state = "running" if rep.running_pid() else "stopped"
+    primary = _embedded(DatabaseSettings())
+    for rep in replica.replicas(primary):
+        if not rep.running_pid():
+            state = "stopped"
+        elif replica.caught_up(primary, rep, seconds=2.0):
+            state = "running, caught up"
+        else:
+            state = "running, behind or not a copy of this primary (remove it and add another)"
         out().print(f"{rep.data_dir.name}  127.0.0.1:{rep.port}  {state}")
 
 

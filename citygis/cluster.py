@@ -257,6 +257,8 @@ class Cluster:
             "work_mem = '32MB'\n"
             "maintenance_work_mem = '512MB'\n"
             "max_wal_size = '2GB'\n"
+            # A replica's slot (citygis/replica.py) may hold this much WAL while it is down.
+            "max_slot_wal_keep_size = '4GB'\n"
             "jit = off\n"
         )
         self._give(path, user)

@@ -10,9 +10,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from citygis.cluster import Cluster
+from citygis.cluster import Cluster, ClusterError
 from citygis.db import make_engine
-from citygis.replica import add_replica, replicas, start_replicas
+from citygis.replica import add_replica, caught_up, remove_replica, replicas, start_replicas
 from citygis.settings import ServerSettings
 from citygis.tokens import create_token
 from layers import Catalog
@@ -29,10 +29,15 @@ def replica_url(db_url):
     if make_url(db_url).port != database.test_cluster_settings().pg_port:
         pytest.skip("replicas are of the embedded test cluster")
     primary = Cluster(database.test_cluster_settings())
-    if not replicas(primary):
-        add_replica(primary)
-    start_replicas(primary)
-    rep = replicas(primary)[0]
+    try:
+        start_replicas(primary)
+    except ClusterError:
+        pass  # one that cannot start is removed below
+    for stale in replicas(primary):  # of an earlier cluster here, or too far behind
+        if not caught_up(primary, stale):
+            remove_replica(primary, int(stale.data_dir.name[1:]))
+    rep = replicas(primary)[0] if replicas(primary) else add_replica(primary)
+    assert caught_up(primary, rep)
     return make_url(rep.url(dbname=database.TEST_DB)).render_as_string(hide_password=False)
 
 
@@ -101,4 +106,33 @@ def test_the_cli_lists_the_replica(replica_url, monkeypatch):
     monkeypatch.delenv("CITYGIS_DATABASE_URL", raising=False)
     result = CliRunner().invoke(cli, ["db", "replica", "list"])
     assert result.exit_code == 0, result.output
-    assert f"r1  127.0.0.1:{settings.pg_port + 11}  running" in result.output
+    assert f"r1  127.0.0.1:{settings.pg_port + 11}  running, caught up" in result.output
+
+
+def test_a_stopped_replica_catches_up_when_started(replica_url, engine):
+    """Its slot keeps the WAL it missed, so it does not serve a stale copy."""
+    primary = Cluster(database.test_cluster_settings())
+    rep = replicas(primary)[0]
+    rep.down()
+    with engine.begin() as c:
+        c.execute(text("CREATE TABLE city.missed_while_down AS SELECT 1 AS x"))
+        c.execute(text("SELECT pg_switch_wal()"))
+    try:
+        with engine.connect() as c:
+            held = c.execute(
+                text(
+                    "SELECT restart_lsn IS NOT NULL FROM pg_replication_slots WHERE slot_name = 'citygis_r1'"
+                )
+            ).scalar()
+        assert held is True
+        start_replicas(primary)
+        assert caught_up(primary, rep)
+        replica = make_engine(replica_url)
+        try:
+            with replica.connect() as c:
+                assert c.execute(text("SELECT x FROM city.missed_while_down")).scalar() == 1
+        finally:
+            replica.dispose()
+    finally:
+        with engine.begin() as c:
+            c.execute(text("DROP TABLE city.missed_while_down"))

@@ -7,9 +7,12 @@ from collections.abc import Iterator, Mapping
 from layers.base_stations import BASE_STATIONS, SECTORS
 from layers.districts import DISTRICTS
 from layers.emergency import HAZARD_SOURCES, INCIDENTS, PROTECTED_TARGETS, SHELTERS
+from layers.emergency_resources import EMERGENCY_RESOURCES
 from layers.logistics_parks import LOGISTICS_PARKS
+from layers.owners import OWNERS
 from layers.pipe_nodes import PIPE_NODES
 from layers.pipelines import PIPELINES
+from layers.population import POPULATION
 from layers.roads import ROADS
 from layers.scenic_sites import SCENIC_SITES
 from layers.sensors import SENSORS
@@ -17,6 +20,7 @@ from layers.spec import LayerSpec
 
 ALL_LAYERS: tuple[LayerSpec, ...] = (
     DISTRICTS,
+    POPULATION,
     LOGISTICS_PARKS,
     ROADS,
     PIPELINES,
@@ -28,6 +32,8 @@ ALL_LAYERS: tuple[LayerSpec, ...] = (
     SHELTERS,
     HAZARD_SOURCES,
     PROTECTED_TARGETS,
+    EMERGENCY_RESOURCES,
+    OWNERS,
     INCIDENTS,
 )
 

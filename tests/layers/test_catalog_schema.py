@@ -38,6 +38,9 @@ def test_catalog_has_the_platform_layers():
         "hazard_sources",
         "protected_targets",
         "sensors",
+        "population",
+        "emergency_resources",
+        "owners",
     }
     catalog = Catalog()
     assert catalog["pipelines"].access == "restricted"

@@ -16,14 +16,17 @@ def test_built_in_roles_follow_the_issue_table():
     roles = load_roles(CATALOG.values())
     assert roles["viewer"].reads == roles["viewer"].writes == frozenset()
     assert roles["planner"].writes == {"base_stations", "sectors"}
-    assert roles["crew"].reads == roles["crew"].writes == {"pipelines", "pipe_nodes", "sensors"}
+    # The pipe network and whom to call about it (owners, a later layer).
+    network = {"pipelines", "pipe_nodes", "sensors", "owners"}
+    assert roles["crew"].reads == roles["crew"].writes == network
     assert roles["emergency"].writes == {
         "incidents",
         "shelters",
         "hazard_sources",
         "protected_targets",
+        "emergency_resources",  # a later layer: responders and what they hold
     }
-    assert roles["emergency"].reads == {"pipelines", "pipe_nodes", "sensors", "hazard_sources"}
+    assert roles["emergency"].reads == network | {"hazard_sources"}
     assert roles["admin"].admin and roles["admin"].writes == set(CATALOG)
 
 

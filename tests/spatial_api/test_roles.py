@@ -23,7 +23,7 @@ PUBLIC = {s.id for s in ALL_LAYERS if s.access is Access.public}
 SEES = {
     "viewer": PUBLIC,
     "planner": PUBLIC,
-    "crew": PUBLIC | {"pipelines", "pipe_nodes", "sensors"},
+    "crew": PUBLIC | {"pipelines", "pipe_nodes", "sensors", "owners"},
     "emergency": {s.id for s in ALL_LAYERS},
     "admin": {s.id for s in ALL_LAYERS},
 }

@@ -1,7 +1,7 @@
 """Declarative layer catalog: one LayerSpec per layer drives everything downstream."""
 
 from layers.catalog import ALL_LAYERS, Catalog, LayerNotFound
-from layers.spec import Access, Attribute, AttrType, LayerSpec, Style, Temporal
+from layers.spec import Access, Attribute, AttrType, LayerSpec, PublicView, Style, Temporal
 
 __all__ = [
     "ALL_LAYERS",
@@ -11,6 +11,7 @@ __all__ = [
     "Catalog",
     "LayerNotFound",
     "LayerSpec",
+    "PublicView",
     "Style",
     "Temporal",
 ]

@@ -51,6 +51,24 @@ class Principal:
         """The catalog's layers this caller may see, in catalog order."""
         return [spec for spec in catalog.values() if self.may_see(spec)]
 
+    def shown(self, spec: LayerSpec) -> LayerSpec | None:
+        """What this caller may display of a layer: the layer, its public view, or nothing."""
+        if self.may_see(spec):
+            return spec
+        return spec.public() if spec.public_view is not None else None
+
+    def displayed(self, catalog: Mapping[str, LayerSpec]) -> list[LayerSpec]:
+        """`visible`, plus the public views of the layers it may not read (items, tiles)."""
+        return [shown for spec in catalog.values() if (shown := self.shown(spec)) is not None]
+
+    def shown_layer(self, catalog: Mapping[str, LayerSpec], layer_id: str) -> LayerSpec:
+        """`layer`, or the layer's public view where the caller may not read it."""
+        spec = catalog[layer_id]
+        if (shown := self.shown(spec)) is None:
+            self.refuse_hidden([spec])
+        assert shown is not None
+        return shown
+
     def refuse_hidden(self, specs: Iterable[Guarded]) -> None:
         """Raise Forbidden (403) naming every layer of `specs` this caller may not see."""
         if hidden := [s.id for s in specs if not self.may_see(s)]:

@@ -1,5 +1,5 @@
 from layers.common import UTILITY_COLORS, install_date, owner, status, utility
-from layers.spec import Access, Attribute, AttrType, LayerSpec, Style
+from layers.spec import Access, Attribute, AttrType, LayerSpec, PublicView, Style
 
 MATERIALS = (
     "steel",
@@ -32,6 +32,8 @@ PIPELINES = LayerSpec(
     writers=("crew",),
     dimension=3,
     access=Access.restricted,
+    # The public may know which utility runs along a street, not its depth, size or owner.
+    public_view=PublicView(attributes=("utility",), generalise_m=50),
     attributes=(
         utility(),
         Attribute(

@@ -124,7 +124,10 @@ def layer_source(spec: LayerSpec, when: DateTimeInterval | None) -> tuple[str, d
     No datetime: versions valid now. An instant: versions valid then. An interval:
     every version valid at some moment of it (an asset may appear more than once).
     With `recorded`, the same, over the rows as the database held them at that time.
+    A public view's spec (`generalised_m`) reads its rows generalised (`generalised`).
     """
+    if spec.generalised_m is not None:
+        return generalised(spec, when)
     if when is not None and when.scenario is not None:
         return _scenario_source(spec, when)
     if when is not None and when.recorded is not None:
@@ -144,6 +147,40 @@ def layer_source(spec: LayerSpec, when: DateTimeInterval | None) -> tuple[str, d
         f"(SELECT * FROM {SCHEMA}.{spec.id} WHERE valid && tstzrange(:t_start, :t_end, '[]')) AS t",
         {"t_start": when.start, "t_end": when.end},
     )
+
+
+M_PER_DEG_LAT = 110_574.0  # GRS80, mid-latitudes: the grid need not be exact, only coarse
+M_PER_DEG_LON_EQUATOR = 111_320.0
+
+
+def generalised(spec: LayerSpec, when: DateTimeInterval | None) -> tuple[str, dict]:
+    """The layer's rows as its public view shows them.
+
+    The geometry is 2D, snapped to a grid of `generalised_m` metres (in degrees, the
+    longitude step widened by the cosine of the whole-degree latitude band, so no CRS is
+    assumed); features that collapse vanish. The id is the version's, not the asset's, and
+    only the view's attributes are there. `raw_geom` keeps the stored geometry for the
+    index: callers test it against their window widened by `generalised_slack_deg`.
+    """
+    assert spec.generalised_m is not None
+    base_spec = spec.model_copy(update={"generalised_m": None})
+    base, params = layer_source(base_spec, when)
+    m = spec.generalised_m
+    lon_step = f"{m / M_PER_DEG_LON_EQUATOR!r} / cos(radians(round(ST_YMin(t.geom))))"
+    snapped = f"ST_SnapToGrid(ST_Force2D(t.geom), 0, 0, {lon_step}, {m / M_PER_DEG_LAT!r})"
+    attrs = "".join(f", t.{a.name}" for a in spec.attributes)
+    sql = f"""(SELECT t.version_id, 'v' || t.version_id AS asset_id, t.valid{attrs},
+        g.geom, t.geom AS raw_geom, NULL::text AS source, t.recorded_at
+    FROM {base} CROSS JOIN LATERAL (SELECT {snapped} AS geom) g
+    WHERE g.geom IS NOT NULL) AS t"""
+    return sql, params
+
+
+def generalised_slack_deg(spec: LayerSpec) -> float:
+    """How far a generalised geometry may lie from the stored one, in degrees, generously:
+    half a grid cell's diagonal is 0.71 cells; this allows 1.5 cells up to 60° latitude."""
+    assert spec.generalised_m is not None
+    return 3 * spec.generalised_m / M_PER_DEG_LON_EQUATOR
 
 
 def _scenario_source(spec: LayerSpec, when: DateTimeInterval) -> tuple[str, dict]:

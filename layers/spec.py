@@ -99,6 +99,18 @@ class Temporal(Frozen):
     event_end: str | None = None
 
 
+class PublicView(Frozen):
+    """What a role that may not read a restricted layer sees of it instead of a 403.
+
+    Only `attributes`, on geometry snapped to a grid of `generalise_m` metres in 2D (no
+    depth): enough for the public to know a gas main runs along a street, not where to dig.
+    Items, tiles and collections serve it; analyses still need the layer's readers.
+    """
+
+    attributes: tuple[str, ...]
+    generalise_m: float = Field(gt=0, le=10_000)
+
+
 class LayerSpec(Frozen):
     id: str = Field(pattern=r"^[a-z][a-z0-9_]{0,40}$")
     title: str
@@ -114,6 +126,9 @@ class LayerSpec(Frozen):
     # every role reads a public layer, and admin reads and writes everything.
     readers: tuple[str, ...] = ()
     writers: tuple[str, ...] = ()
+    public_view: PublicView | None = None
+    # Set on the spec `public()` derives: its rows are generalised to this many metres.
+    generalised_m: float | None = None
     style: Style
 
     @field_validator("attributes")
@@ -150,7 +165,46 @@ class LayerSpec(Frozen):
         refs += [n for group in self.style.zoom_attributes.values() for n in group]
         if unknown := {r for r in refs if r and r not in names}:
             raise ValueError(f"{self.id}: style/temporal refer to unknown {sorted(unknown)}")
+        if self.public_view is not None:
+            if self.access is not Access.restricted:
+                raise ValueError(f"{self.id}: a public view is of a restricted layer")
+            if unknown := set(self.public_view.attributes) - names:
+                raise ValueError(f"{self.id}: public view names unknown {sorted(unknown)}")
         return self
+
+    def public(self) -> LayerSpec:
+        """The layer as its public view shows it: a public layer of the view's attributes."""
+        view = self.public_view
+        if view is None:
+            raise ValueError(f"{self.id} has no public view")
+        kept = set(view.attributes)
+        style = self.style.model_copy(
+            update={
+                "color_by": self.style.color_by if self.style.color_by in kept else None,
+                "label": self.style.label if self.style.label in kept else None,
+                "zoom_attributes": {
+                    z: tuple(n for n in names if n in kept)
+                    for z, names in self.style.zoom_attributes.items()
+                },
+            }
+        )
+        return self.model_copy(
+            update={
+                "description": f"{self.description} Public view: {', '.join(view.attributes)} "
+                f"only, on lines generalised to {view.generalise_m:g} m, in 2D.",
+                "dimension": 2,
+                "access": Access.public,
+                "readers": (),
+                "writers": (),
+                "attributes": tuple(a for a in self.attributes if a.name in kept),
+                "temporal": self.temporal
+                if {self.temporal.event_start, self.temporal.event_end} <= kept | {None}
+                else Temporal(),
+                "public_view": None,
+                "generalised_m": view.generalise_m,
+                "style": style,
+            }
+        )
 
     def attribute(self, name: str) -> Attribute:
         for a in self.attributes:

@@ -46,10 +46,19 @@ PrincipalDep = Annotated[Principal, Depends(get_principal)]
 async def get_layer(
     catalog: CatalogDep, principal: PrincipalDep, layer_id: Annotated[str, Path(max_length=64)]
 ) -> LayerSpec:
+    """The layer to read and display: its public view where the caller may not read it."""
+    return principal.shown_layer(catalog, layer_id)
+
+
+async def get_edit_layer(
+    catalog: CatalogDep, principal: PrincipalDep, layer_id: Annotated[str, Path(max_length=64)]
+) -> LayerSpec:
+    """The layer itself, never a public view: writes go to what it stores."""
     return principal.layer(catalog, layer_id)
 
 
 LayerDep = Annotated[LayerSpec, Depends(get_layer)]
+EditLayerDep = Annotated[LayerSpec, Depends(get_edit_layer)]
 
 
 async def get_connection(request: Request) -> AsyncIterator[AsyncConnection]:

@@ -73,13 +73,14 @@ def layers_named(
 ) -> list[LayerSpec]:
     """The layers of a multi-layer tile, each checked for access (403) before anything else."""
     if collections is None:
-        return principal.visible(catalog)
+        return principal.displayed(catalog)
     ids = [i.strip() for i in collections.split(",") if i.strip()]
     if not ids or len(set(ids)) != len(ids):
         raise InvalidParameter("collections: give distinct layer ids, comma-separated")
     specs = [catalog[i] for i in ids]  # LayerNotFound → 404
-    principal.refuse_hidden(specs)
-    return specs
+    shown = [principal.shown(s) for s in specs]
+    principal.refuse_hidden([s for s, seen in zip(specs, shown, strict=True) if seen is None])
+    return [s for s in shown if s is not None]
 
 
 CollectionsDep = Annotated[list[LayerSpec], Depends(get_collections)]

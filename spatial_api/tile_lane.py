@@ -84,7 +84,7 @@ async def _tile(request: Request) -> Response | None:
         principal = await principal_of(request)
         if layer is not None:
             layer_id, tms, z, y, x = layer.groups()
-            specs = [state.catalog[layer_id]]
+            specs = [principal.shown_layer(state.catalog, layer_id)]
         else:
             assert multi is not None  # one of the two matched (checked above)
             tms, z, y, x = multi.groups()

@@ -30,7 +30,7 @@ from sqlalchemy import text
 from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
 
 from layers import LayerSpec
-from layers.query import DateTimeInterval
+from layers.query import DateTimeInterval, generalised_slack_deg
 from layers.source import FeatureSource
 from layers.spec import STORAGE_SRID
 from tiles.filters import Value
@@ -142,6 +142,7 @@ def layer_sql(
         size_test=size_test,
         order=order,
         box=box,
+        near="t.geom" if spec is None or spec.generalised_m is None else "t.raw_geom",
     )
     return sql, params
 
@@ -174,6 +175,9 @@ def tile_sql(
             if affine is None
             else source_lonlat_bounds(coords, affine, margin)
         )
+        if spec.spec is not None and spec.spec.generalised_m is not None:
+            slack = generalised_slack_deg(spec.spec)
+            bounds = (bounds[0] - slack, bounds[1] - slack, bounds[2] + slack, bounds[3] + slack)
         params |= own | dict(
             zip((f"west_{i}", f"south_{i}", f"east_{i}", f"north_{i}"), bounds, strict=True)
         )

@@ -1,6 +1,7 @@
 -- One MVT layer of one tile and how many candidates it had (at most :limit_N);
 -- tiles/mvt.py fills the $-slots from the catalog only.
--- The bbox test runs in the storage CRS on the raw column so the GiST index answers it;
+-- The bbox test runs in the storage CRS on the raw column so the GiST index answers it
+-- (a public view's `raw_geom`, in a window widened by what generalising may move);
 -- the inner query (kept apart by OFFSET 0) computes each candidate's box once, for the
 -- size test and, when the layer overflows, the largest-first order (otherwise rows keep
 -- the scan's order, the same for the same data: tiles.cache runs no parallel plans);
@@ -18,7 +19,7 @@ FROM (
     FROM (
         SELECT t.version_id, t.asset_id, t.geom${kept}, ${box} AS _box
         FROM ${source}
-        WHERE t.geom && ST_MakeEnvelope(:west_${i}, :south_${i}, :east_${i}, :north_${i},
+        WHERE ${near} && ST_MakeEnvelope(:west_${i}, :south_${i}, :east_${i}, :north_${i},
                                         ${srid})${where}
         OFFSET 0
     ) AS t${size_test}${order}

@@ -20,7 +20,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from layers.errors import FeatureNotFound, InvalidParameter
-from layers.query import DateTimeInterval
+from layers.query import DateTimeInterval, generalised, generalised_slack_deg
 from layers.source import VERSION_SQL, FeatureSource
 from layers.tables import SCHEMA
 from spatial_api.features import cql
@@ -51,12 +51,19 @@ def where_sql(source: FeatureSource, q: ItemsQuery, binds: Binds) -> str:
     conds = [f"t.{name} = {binds.add(value)}" for name, value in q.equals]
     if q.bbox:
         box = storage_geometry(q.bbox.as_geojson(), q.bbox.crs, binds)
+        spec = source.spec
+        if spec is not None and spec.generalised_m is not None:  # the index knows raw_geom
+            slack = binds.add(generalised_slack_deg(spec))
+            conds.append(f"t.raw_geom && ST_Expand({box}, {slack})")
         conds.append(f"ST_Intersects(t.geom, {box})")
     if q.filter is not None:
         if source.spec is None:
             raise InvalidParameter(f"filter: {source.id!r} has no queryables")
         conds.append(cql.to_sql(source.spec, q.filter, q.filter_lang, q.filter_crs, binds))
     return " AND ".join(conds) or "TRUE"
+
+
+EVER = DateTimeInterval(datetime(1, 1, 1, tzinfo=UTC), None, False)  # every version
 
 
 def order_sql(q: ItemsQuery) -> str:
@@ -186,6 +193,9 @@ async def one(
     spec, binds = collection.spec, Binds()
     asset, _, version = str(feature_id).rpartition("@")
     table = f"{SCHEMA}.{spec.id} AS t" if spec is not None else None
+    if spec is not None and spec.generalised_m is not None:  # never the stored geometry
+        table, params = generalised(spec, EVER)
+        binds.update(params)
     versioned = table is not None and (history or (version.isdigit() and bool(asset)))
     if versioned and not history:
         cond = f"t.asset_id = {binds.add(asset)} AND t.version_id = {binds.add(int(version))}"

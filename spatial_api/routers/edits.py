@@ -19,7 +19,7 @@ from layers.errors import InvalidParameter, TooLarge
 from layers.query import DateTimeInterval, parse_instant
 from layers.source import VERSION_PROPS, LayerSource
 from spatial_api import scenarios
-from spatial_api.deps import ConnDep, LayerDep, PrincipalDep
+from spatial_api.deps import ConnDep, EditLayerDep, PrincipalDep
 from spatial_api.features import items, scenario_writes, writes
 from spatial_api.features.crs import DEFAULT, Crs, parse_crs
 from spatial_api.features.links import base_url
@@ -88,7 +88,7 @@ async def _replace(
 @router.post("/collections/{layer_id}/items", status_code=201)
 async def create_items(
     request: Request,
-    layer: LayerDep,
+    layer: EditLayerDep,
     conn: ConnDep,
     principal: PrincipalDep,
     body: Annotated[Any, Body(media_type="application/geo+json")],
@@ -125,7 +125,7 @@ async def create_items(
 @router.put("/collections/{layer_id}/items/{feature_id}", status_code=204)
 async def replace_item(
     request: Request,
-    layer: LayerDep,
+    layer: EditLayerDep,
     conn: ConnDep,
     principal: PrincipalDep,
     feature_id: str,
@@ -161,7 +161,7 @@ async def replace_item(
 @router.patch("/collections/{layer_id}/items/{feature_id}", status_code=204)
 async def update_item(
     request: Request,
-    layer: LayerDep,
+    layer: EditLayerDep,
     conn: ConnDep,
     principal: PrincipalDep,
     feature_id: str,
@@ -206,7 +206,7 @@ async def update_item(
 
 @router.delete("/collections/{layer_id}/items/{feature_id}", status_code=204)
 async def delete_item(
-    layer: LayerDep,
+    layer: EditLayerDep,
     conn: ConnDep,
     principal: PrincipalDep,
     feature_id: str,

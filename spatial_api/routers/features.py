@@ -97,7 +97,7 @@ async def list_collections(
     request: Request, catalog: CatalogDep, principal: PrincipalDep, conn: ConnDep
 ) -> colls.Collections:
     """Catalog layers, then live saved results; restricted ones need a token."""
-    visible = principal.visible(catalog)
+    visible = principal.displayed(catalog)
     return colls.Collections(
         links=[Link(href=f"{base_url(request)}/collections", rel="self", type=JSON)],
         collections=[

@@ -13,8 +13,8 @@ router = APIRouter(tags=["layers"], route_class=StrictRoute)
 
 @router.get("/layers", response_model=list[LayerSpec])
 async def list_layers(catalog: CatalogDep, principal: PrincipalDep) -> list[LayerSpec]:
-    """Layers this caller may see; restricted ones need a token."""
-    return principal.visible(catalog)
+    """Layers this caller may see; restricted ones need a token, or show their public view."""
+    return principal.displayed(catalog)
 
 
 @router.get("/layers/{layer_id}", response_model=LayerSpec)

@@ -38,15 +38,17 @@ def test_health_reports_the_stack(client):
 
 
 def test_restricted_layers_need_a_token(client):
-    public = [layer["id"] for layer in client.get("/layers").json()]
-    assert "pipelines" not in public and "hazard_sources" not in public
+    public = {layer["id"]: layer for layer in client.get("/layers").json()}
+    assert "hazard_sources" not in public and "pipe_nodes" not in public
     assert "districts" in public
-    r = client.get("/layers/pipelines")
+    # Pipelines show their public view: the utility only.
+    assert [a["name"] for a in public["pipelines"]["attributes"]] == ["utility"]
+    r = client.get("/layers/hazard_sources")
     assert r.status_code == 403
     assert r.headers["content-type"] == "application/problem+json"
     assert "restricted" in r.json()["detail"]
     assert (
-        client.get("/layers/pipelines", headers={"Authorization": "Bearer wrong"}).status_code
+        client.get("/layers/hazard_sources", headers={"Authorization": "Bearer wrong"}).status_code
         == 401
     )
     assert (

@@ -299,7 +299,11 @@ def test_nothing_restricted_reaches_a_role_that_may_not_read_it(world, role):
         r = client.request(method, path, headers=tokens[role], **kwargs)
         if r.status_code >= 500:
             errors.append((method, path, r.status_code, r.text[:200]))
-        if MARK.encode() in r.content:
+        body = r.content
+        if r.status_code == 404:  # "no feature 'SECRET-…'": the id asked for, said back
+            for part in sorted(path.split("/"), key=len, reverse=True):
+                body = body.replace(part.encode(), b"")
+        if MARK.encode() in body:
             leaks.append((method, path, r.status_code))
     assert errors == []
     assert leaks == []

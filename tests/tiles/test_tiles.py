@@ -302,14 +302,14 @@ def test_the_fast_lane_answers_exactly_as_the_routes_do(client, engine, clean_db
 
     path = tile_path(None, LON, LAT, 15)
     shifted = tile_path(None, *(float(v) for v in wgs84_to_gcj02(LON, LAT)), 15)
-    params = {"collections": "shelters,pipelines", "datetime": "2030-01-01T00:00:00Z"}
+    params = {"collections": "shelters,pipe_nodes", "datetime": "2030-01-01T00:00:00Z"}
     cases = [
         (path, {}, AUTH, 200, ""),
         (shifted, {"shift": "gcj02"}, AUTH, 200, ""),
         (path, {"shift": "wgs84"}, AUTH, 422, "gcj02"),
         (path, {"datetime": "yesterday"}, AUTH, 400, "RFC 3339"),
         (path, {"datetime": "2030-01-01T00:00:00Z" + " " * 100}, AUTH, 422, "100"),
-        (path, {"material": "lead"}, AUTH, 400, "not one of"),
+        (path, {"status": "lost"}, AUTH, 400, "not one of"),
         (path, {"collections": "shelters,shelters"}, AUTH, 400, "distinct"),
         (path, {}, {}, 403, "restricted"),
     ]
@@ -384,8 +384,8 @@ def test_notify_alone_invalidates(client, engine):
 
 
 def test_restricted_tiles_need_a_token_even_once_cached(client, engine):
-    insert(engine, "pipelines", "P1")
-    path = tile_path("pipelines", LON, LAT, 15)
+    insert(engine, "pipe_nodes", "P1")  # restricted, with no public view
+    path = tile_path("pipe_nodes", LON, LAT, 15)
     assert client.get(path, headers=AUTH).status_code == 200  # now in the cache
     for headers, status, word in (
         ({}, 403, "restricted"),
@@ -395,7 +395,7 @@ def test_restricted_tiles_need_a_token_even_once_cached(client, engine):
         assert r.status_code == status
         assert r.headers["content-type"] == "application/problem+json"
         assert word in r.json()["detail"]
-    multi = client.get(tile_path(None, LON, LAT, 15), params={"collections": "shelters,pipelines"})
+    multi = client.get(tile_path(None, LON, LAT, 15), params={"collections": "shelters,pipe_nodes"})
     assert multi.status_code == 403
     assert client.get(path, headers=AUTH).headers["cache-control"].startswith("private")
 

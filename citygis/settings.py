@@ -72,6 +72,11 @@ class ServerSettings(BaseSettings):
     roles_file: Path | None = Field(
         default=None, description="TOML file that redefines or adds roles (layers/roles.py)"
     )
+    clearances_file: Path | None = Field(
+        default=None,
+        description="TOML file of a project's own pipe clearances, over GB 50289-2016's "
+        "(spatial_api/analysis/clearance_table.py)",
+    )
     pgbouncer: bool = Field(
         default=False,
         description="The database URL is a PgBouncer in transaction pooling mode: no "

@@ -14,6 +14,7 @@ from citygis.db import make_async_engine
 from citygis.settings import ServerSettings
 from layers import Catalog
 from layers.roles import load_roles
+from spatial_api.analysis.clearance_table import load_project_rules
 from layers.tokens import TOKENS_CHANGED
 from spatial_api import errors
 from spatial_api.admission import Admission
@@ -58,6 +59,7 @@ def create_app(
         app.state.settings = settings
         app.state.catalog = Catalog()
         app.state.roles = load_roles(app.state.catalog.values(), settings.roles_file)
+        app.state.clearance_rules = load_project_rules(settings.clearances_file)
         app.state.engine = make_async_engine(
             database_url,
             pool_size=pool_size,

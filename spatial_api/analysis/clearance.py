@@ -11,12 +11,19 @@ points of their plan-view centrelines:
   line at that point (Z is the layer's vertical reference; depths are negative Z).
 
 Where the plan views cross, the vertical clearance is what counts, else the horizontal one;
-a pair below the required value is a violation. The required values are parameters, not a
-built-in standard: set them from the local rules (e.g. GB 50289 in China).
+a pair below its required value is a violation. The required value is the pair's own
+(`clearance_table`: the request's overrides, the project's, GB 50289-2016's), or the
+request's fallback where none holds one. A planned pipe may slope: its Z is interpolated
+between its ends by length along it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import numpy as np
+import shapely
+from pyproj import Geod
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -26,11 +33,20 @@ from layers.errors import InvalidParameter, TooLarge
 from spatial_api.analysis import metric
 from spatial_api.analysis.answer import MAX_FEATURES, feature
 from spatial_api.analysis.buffer import check_distance
-from spatial_api.analysis.geometry import parse_crs, parse_geometry, sql_geometry
-from spatial_api.analysis.models import ClearanceRequest
+from spatial_api.analysis.clearance_table import (
+    ClearanceRule,
+    Kind,
+    Required,
+    gb50289,
+    required,
+    side,
+)
+from spatial_api.analysis.geometry import CrsChoice, parse_crs, parse_geometry, sql_geometry
+from spatial_api.analysis.models import ClearanceRequest, PlannedPipe
 from spatial_api.analysis.sources import parse_when, select_features
 
 MAX_PIPES = 20_000
+GEOD = Geod(ellps="GRS80")
 # z of a 3D line at the point of its plan view nearest another line.
 _Z = (
     "ST_Z(ST_LineInterpolatePoint({g}, ST_LineLocatePoint(ST_Force2D({g}), "
@@ -59,9 +75,44 @@ LIMIT {MAX_FEATURES + 1}
 """
 
 
+def planned_line(planned: PlannedPipe, crs: CrsChoice) -> shapely.LineString:
+    """The planned pipe in 3D: Z per vertex, from the coordinates or between its two ends."""
+    line = parse_geometry(planned.geometry, crs)
+    if line.geom_type != "LineString":
+        raise InvalidParameter("planned.geometry: expected a LineString")
+    xy = shapely.get_coordinates(line)
+    if planned.z_m is not None:
+        z = np.full(len(xy), planned.z_m)
+    elif planned.z_start_m is not None and planned.z_end_m is not None:
+        z = _along(xy, crs, planned.z_start_m, planned.z_end_m)
+    elif planned.depth_start_m is not None and planned.depth_end_m is not None:
+        z = _along(xy, crs, -planned.depth_start_m, -planned.depth_end_m)
+    else:  # the model checked that every coordinate has Z
+        z = np.array([c[2] for c in planned.geometry["coordinates"]], dtype=float)
+        if not np.isfinite(z).all():
+            raise InvalidParameter("planned.geometry: Z must be finite numbers")
+    return shapely.LineString(np.column_stack([xy, z]))
+
+
+def _along(xy: np.ndarray, crs: CrsChoice, z0: float, z1: float) -> np.ndarray:
+    """Z at each vertex, linear in the length along the line (geodesic on lon/lat)."""
+    if crs.geographic:
+        steps = np.array([GEOD.inv(*a, *b)[2] for a, b in zip(xy[:-1], xy[1:], strict=True)])
+    else:
+        steps = np.hypot(*np.diff(xy, axis=0).T)
+    s = np.concatenate([[0.0], np.cumsum(steps)])
+    return z0 + (z1 - z0) * s / s[-1]
+
+
 async def clearance(
-    conn: AsyncConnection, catalog: Catalog, principal: Principal, req: ClearanceRequest
+    conn: AsyncConnection,
+    catalog: Catalog,
+    principal: Principal,
+    req: ClearanceRequest,
+    project: Sequence[ClearanceRule] = (),
 ) -> tuple[list[dict], bool]:
+    """Close pairs, each judged against its own required value (`project`: a project's
+    overrides, below the request's and above GB 50289-2016's)."""
     check_distance("search_m", req.search_m, 50)
     crs = parse_crs(req.crs)
     pipes = select_features(
@@ -77,14 +128,12 @@ async def clearance(
         only_planned = "TRUE"
     else:
         assert req.planned is not None
-        line = parse_geometry(req.planned.geometry, crs)
-        if line.geom_type != "LineString":
-            raise InvalidParameter("planned.geometry: expected a LineString")
-        expr, gp = sql_geometry(line, crs, "plan")
+        expr, gp = sql_geometry(planned_line(req.planned, crs), crs, "plan")
         planned = (
-            f"SELECT jsonb_build_object('asset_id', '(planned)', 'utility', "
-            f"CAST(:plan_utility AS text), 'diameter_mm', CAST(:plan_d AS float8)) "
-            f"AS props, ST_Force3DZ({expr}, :plan_z) AS geom"
+            "SELECT jsonb_build_object('asset_id', '(planned)', 'utility', "
+            "CAST(:plan_utility AS text), 'diameter_mm', CAST(:plan_d AS float8), "
+            "'pressure_class', CAST(:plan_pc AS text)) AS props, "
+            f"{expr} AS geom"
         )
         # Candidates by box first (the GiST index), then the exact geodesic test in PAIRS.
         lat = f"least(89.0, greatest(abs(ST_YMin({expr})), abs(ST_YMax({expr}))) + 0.01)"
@@ -97,7 +146,7 @@ async def clearance(
         gp |= {
             "plan_utility": req.planned.utility,
             "plan_d": req.planned.diameter_mm,
-            "plan_z": req.planned.z_m,
+            "plan_pc": req.planned.pressure_class,
         }
     params |= gp
     n = (
@@ -121,13 +170,17 @@ async def clearance(
     ).all()
     if len(rows) > MAX_FEATURES:
         raise TooLarge(f"more than {MAX_FEATURES} close pairs: draw a smaller area")
+    sources = (tuple(req.clearances), tuple(project), gb50289())
+    memo: dict[tuple, Required] = {}
     features = []
     for i, r in enumerate(rows, 1):
-        required, actual = (
-            (req.min_vertical_m, r.vertical_m)
-            if r.crossing
-            else (req.min_horizontal_m, r.horizontal_m)
-        )
+        kind: Kind = "vertical" if r.crossing else "horizontal"
+        measured = r.vertical_m if r.crossing else r.horizontal_m
+        a, b = side(r.ap), side(r.bp)
+        if (key := (kind, a, b)) not in memo:
+            fallback = f"fallback_{kind}_m"
+            memo[key] = required(kind, a, b, sources, getattr(req, fallback), fallback)
+        need = memo[key]
         features.append(
             feature(
                 i,
@@ -135,13 +188,21 @@ async def clearance(
                 {
                     "a": r.ap["asset_id"],
                     "b": r.bp["asset_id"],
-                    "a_utility": r.ap.get("utility"),
-                    "b_utility": r.bp.get("utility"),
+                    "a_utility": a.utility,
+                    "b_utility": b.utility,
+                    "a_case": need.a_case,
+                    "b_case": need.b_case,
                     "crossing": r.crossing,
+                    "kind": kind,
                     "horizontal_m": r.horizontal_m,
                     "vertical_m": r.vertical_m,
-                    "required_m": required,
-                    "violation": actual is not None and actual < required,
+                    "measured_m": measured,
+                    "required_m": need.min_m,
+                    "source": need.source,
+                    "clause": need.clause,
+                    "edition": need.edition,
+                    "note": need.note,
+                    "violation": measured is not None and measured < need.min_m,
                 },
             )
         )

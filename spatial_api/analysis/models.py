@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from layers.common import UTILITIES
+from spatial_api.analysis.clearance_table import PRESSURE_CLASSES, ClearanceRule
 from spatial_api.analysis.zones import Zone
 
 Scalar = str | int | float | bool | None
@@ -252,17 +253,63 @@ class IsolateRequest(Options):
 
 
 class PlannedPipe(BaseModel):
-    """A pipe not yet laid, to check against what is in the ground."""
+    """A pipe not yet laid, to check against what is in the ground; it may slope."""
 
     model_config = ConfigDict(extra="forbid")
 
-    geometry: dict[str, Any] = Field(description="A GeoJSON LineString in the request's `crs`")
-    z_m: float = Field(
-        description="Centreline Z, in the pipelines layer's vertical reference "
-        "(minus the depth below ground in the demo)"
+    geometry: dict[str, Any] = Field(
+        description="A GeoJSON LineString in the request's `crs`; Z in every coordinate "
+        "may give its centreline level instead of the fields below"
     )
-    diameter_mm: float = Field(default=0, ge=0, le=10_000)
-    utility: str | None = Field(default=None, max_length=40)
+    z_m: float | None = Field(
+        default=None,
+        description="Centreline Z of a level pipe, in the pipelines layer's vertical "
+        "reference (minus the depth below ground in the demo)",
+    )
+    z_start_m: float | None = Field(default=None, description="Centreline Z at the first vertex")
+    z_end_m: float | None = Field(default=None, description="Centreline Z at the last vertex")
+    depth_start_m: float | None = Field(
+        default=None, ge=0, le=100, description="Depth at the first vertex: Z = −depth, as loaded"
+    )
+    depth_end_m: float | None = Field(default=None, ge=0, le=100)
+    diameter_mm: float | None = Field(default=None, ge=0, le=10_000)
+    utility: Utility | None = None
+    pressure_class: str | None = Field(
+        default=None,
+        description="Gas: the layer's low/medium/high/very_high or a GB 50028 class "
+        "(medium_b, medium_a, sub_high_b, sub_high_a, high_b, high_a)",
+    )
+
+    @model_validator(mode="after")
+    def _one_level(self) -> PlannedPipe:
+        given = [
+            name
+            for name, fields in (
+                ("z_m", (self.z_m,)),
+                ("z_start_m/z_end_m", (self.z_start_m, self.z_end_m)),
+                ("depth_start_m/depth_end_m", (self.depth_start_m, self.depth_end_m)),
+            )
+            if any(v is not None for v in fields)
+        ]
+        coords = self.geometry.get("coordinates")
+        if (
+            isinstance(coords, list)
+            and coords
+            and all(isinstance(c, list) and len(c) >= 3 for c in coords)
+        ):
+            given.append("Z in the coordinates")
+        if len(given) != 1:
+            raise ValueError(
+                "give the pipe's level once: z_m, z_start_m and z_end_m, depth_start_m and "
+                f"depth_end_m, or Z in every coordinate (given: {', '.join(given) or 'none'})"
+            )
+        if (self.z_start_m is None) != (self.z_end_m is None) or (self.depth_start_m is None) != (
+            self.depth_end_m is None
+        ):
+            raise ValueError("a sloping pipe needs its level at both ends")
+        if self.pressure_class is not None and self.pressure_class not in PRESSURE_CLASSES:
+            raise ValueError(f"pressure_class: use one of {', '.join(PRESSURE_CLASSES)}")
+        return self
 
 
 class ClearanceRequest(Options):
@@ -272,11 +319,25 @@ class ClearanceRequest(Options):
     planned: PlannedPipe | None = None
     crs: str | None = _CRS
     search_m: float = Field(default=5, description="Pairs closer than this (centrelines), ≤ 50")
-    min_horizontal_m: float = Field(
-        default=0.5, ge=0, le=20, description="Required side clearance, wall to wall"
+    clearances: list[ClearanceRule] = Field(
+        default=[],
+        max_length=200,
+        description="Required values that override the project's and GB 50289-2016's for "
+        "the pairs (and cases) they name",
     )
-    min_vertical_m: float = Field(
-        default=0.15, ge=0, le=20, description="Required clearance where pipes cross"
+    fallback_horizontal_m: float = Field(
+        default=0.5,
+        ge=0,
+        le=20,
+        description="Side clearance for a pair no override or table row covers (not a GB "
+        "50289 value)",
+    )
+    fallback_vertical_m: float = Field(
+        default=0.15,
+        ge=0,
+        le=20,
+        description="Clearance at a crossing no override or table row covers (not a GB "
+        "50289 value; the shipped table has no vertical values yet)",
     )
 
     @model_validator(mode="after")

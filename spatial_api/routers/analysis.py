@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query, Response
+from fastapi import APIRouter, Body, Query, Request, Response
 
 from spatial_api.analysis import buffer as buffer_ops
 from spatial_api.analysis import clearance as clearance_ops
@@ -119,14 +119,20 @@ async def isolate(
 
 @router.post("/analysis/clearance", response_model=FeatureCollection)
 async def clearance(
-    req: ClearanceRequest, conn: ConnDep, catalog: CatalogDep, principal: PrincipalDep
+    req: ClearanceRequest,
+    conn: ConnDep,
+    catalog: CatalogDep,
+    principal: PrincipalDep,
+    request: Request,
 ) -> FeatureCollection:
     """Wall-to-wall clearances between pipes in a dig area, or around a planned pipe.
 
     One feature per close pair (the shortest line between them): horizontal_m, vertical_m,
-    crossing, required_m and violation. Restricted: needs a token.
+    crossing, the pair's required_m from GB 50289-2016 with its clause (or the request's
+    `clearances`, or the project's CITYGIS_CLEARANCES_FILE), and violation. Restricted.
     """
-    features, restricted = await clearance_ops.clearance(conn, catalog, principal, req)
+    project = request.app.state.clearance_rules
+    features, restricted = await clearance_ops.clearance(conn, catalog, principal, req, project)
     return await answer(conn, "clearance", req, features, restricted, principal)
 
 

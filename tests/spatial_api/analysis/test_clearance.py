@@ -64,7 +64,7 @@ def test_clearances_in_a_dig_side_by_side_and_crossing(client, buried):
     strict = client.post(
         "/analysis/clearance",
         headers=AUTH,
-        json={"area": shapely.geometry.mapping(area), "min_horizontal_m": 0.6},
+        json={"area": shapely.geometry.mapping(area), "fallback_horizontal_m": 0.6},
     ).json()
     assert [f["properties"]["violation"] for f in strict["features"]] == [False, True, True]
 

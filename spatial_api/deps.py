@@ -6,14 +6,18 @@ worker thread, a hop that cost ~8% of a cached tile's time.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from layers import Catalog, LayerSpec
 from layers.access import Principal
+
+log = logging.getLogger(__name__)
 
 
 async def get_catalog(request: Request) -> Catalog:
@@ -64,8 +68,17 @@ EditLayerDep = Annotated[LayerSpec, Depends(get_edit_layer)]
 async def get_connection(request: Request) -> AsyncIterator[AsyncConnection]:
     """The primary, or for a read a replica that holds the caller's own writes."""
     engine = await request.app.state.reads.engine_for(request)
-    async with engine.connect() as conn:
+    conn = await engine.connect()
+    try:
         yield conn
+    finally:
+        try:
+            await conn.close()
+        except DBAPIError:
+            # The line died after the answer was made (an outage mid-request, or a tile
+            # served from the cache meanwhile): the pool has dropped the connection, and
+            # the answer stands, rather than a reset in its place.
+            log.warning("connection lost while being returned to the pool")
 
 
 ConnDep = Annotated[AsyncConnection, Depends(get_connection)]

@@ -24,13 +24,14 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import psycopg
 from cachetools import LRUCache
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from layers import Access
 from layers.access import Principal
@@ -42,6 +43,7 @@ from tiles.grid import TileCoords
 from tiles.settings import TileSettings
 
 POOL_TIMEOUT_S = 3.0
+DOWN_HOLD_S = 1.0
 ENTRY_OVERHEAD = 256  # bytes of key and bookkeeping counted per entry
 
 
@@ -93,6 +95,26 @@ class TileCache:
         )
         self.local: defaultdict[str, int] = defaultdict(int)
         self.hits = self.misses = 0
+        self._down_until = 0.0
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[psycopg.AsyncConnection]:
+        """A pooled connection; with the database just found down, a failure at once.
+
+        A request that waited POOL_TIMEOUT_S in vain marks the database down for
+        DOWN_HOLD_S: requests meanwhile get the 503 at once instead of each waiting
+        (a tile waits twice: versions, then render), which under load stalled every
+        client for the whole outage. The pool keeps reconnecting in the background.
+        """
+        assert self.pool is not None, "a serving cache has a pool"
+        if time.monotonic() < self._down_until:
+            raise psycopg.OperationalError("database unreachable (found down just now)")
+        try:
+            async with self.pool.connection() as conn:
+                yield conn
+        except PoolTimeout:
+            self._down_until = time.monotonic() + DOWN_HOLD_S
+            raise
 
     def get(self, key: TileKey) -> CachedTile | None:
         entry = self._lru.get(key)
@@ -171,15 +193,15 @@ def tiles_pool(conninfo: str, size: int, pooler: bool = False) -> AsyncConnectio
     )
 
 
-async def db_versions(
-    pool: AsyncConnectionPool, layer_ids: Sequence[str]
-) -> dict[str, tuple[int, int]]:
+async def db_versions(cache: TileCache, layer_ids: Sequence[str]) -> dict[str, tuple[int, int]]:
     """Per layer (committed loads, last load id); both change with every committed load."""
     for attempt in (1, 2):
         try:
-            async with pool.connection() as conn:
+            async with cache.connection() as conn:
                 cur = await conn.execute(VERSIONS_SQL, (list(layer_ids),))
                 return {layer_id: (n, last) for layer_id, n, last in await cur.fetchall()}
+        except PoolTimeout:  # no connection to be had: the database is down
+            raise
         except psycopg.OperationalError:  # a connection dropped since: the pool replaces it
             if attempt == 2:
                 raise
@@ -208,8 +230,7 @@ async def tile_key(
 ) -> TileKey:
     """The tile's cache key, with each layer's change version as committed right now."""
     ids = tuple(s.id for s in specs)
-    assert cache.pool is not None, "a serving cache reads versions"
-    db = await db_versions(cache.pool, ids)
+    db = await db_versions(cache, ids)
     return TileKey(
         layers=ids,
         versions=tuple((*db.get(i, (0, 0)), cache.local[i]) for i in ids),
@@ -242,8 +263,7 @@ async def cached_tile(
     key = await tile_key(cache, specs, coords, when, filters, shift, principal.reads_key)
     if entry := cache.get(key):
         return entry
-    assert cache.pool is not None
-    async with cache.pool.connection() as conn:
+    async with cache.connection() as conn:
         body = await mvt.render(
             conn, specs, coords, when, filters, cache.settings.max_features, shift
         )

@@ -72,6 +72,11 @@ class ServerSettings(BaseSettings):
     roles_file: Path | None = Field(
         default=None, description="TOML file that redefines or adds roles (layers/roles.py)"
     )
+    alarms_file: Path | None = Field(
+        default=None,
+        description="CSV of sensor alarm thresholds per kind or sensor, over the shipped "
+        "defaults (spatial_api/alarms.py)",
+    )
     clearances_file: Path | None = Field(
         default=None,
         description="TOML file of a project's own pipe clearances, over GB 50289-2016's "

@@ -64,9 +64,11 @@ def kind_of(path: Path) -> str:
         return "csv"
     if suffix in OGR_SUFFIXES:
         return "ogr"
+    if suffix in (".tif", ".tiff"):
+        return "raster"
     raise LoadError(
         f"{path.name}: unknown format {suffix!r}; expected GeoJSON(-seq), GeoPackage, "
-        "Shapefile (or .zip), CSV, OSM .pbf or EPANET .inp"
+        "Shapefile (or .zip), CSV, OSM .pbf, EPANET .inp or a GeoTIFF of people"
     )
 
 
@@ -98,7 +100,12 @@ def read_source(
     else:
         if layer_id in (None, "auto"):
             raise LoadError(f"{path.name} holds one layer: name the target layer")
-        frame = read_csv(path, options) if kind == "csv" else read_ogr(path, options)
+        if kind == "raster":
+            from loaders.raster import read_raster
+
+            frame = read_raster(path)
+        else:
+            frame = read_csv(path, options) if kind == "csv" else read_ogr(path, options)
         frames = {layer_id: frame}
     if layer_id not in (None, "auto"):
         if layer_id not in frames:

@@ -14,10 +14,11 @@ from citygis.db import make_async_engine
 from citygis.settings import ServerSettings
 from layers import Catalog
 from layers.roles import load_roles
-from spatial_api.analysis.clearance_table import load_project_rules
 from layers.tokens import TOKENS_CHANGED
 from spatial_api import errors
 from spatial_api.admission import Admission
+from spatial_api.alarms import load_rules
+from spatial_api.analysis.clearance_table import load_project_rules
 from spatial_api.audit import TileReads
 from spatial_api.rate_limit import RateLimit
 from spatial_api.replicas import Reads, ReadYourWrites
@@ -60,6 +61,7 @@ def create_app(
         app.state.catalog = Catalog()
         app.state.roles = load_roles(app.state.catalog.values(), settings.roles_file)
         app.state.clearance_rules = load_project_rules(settings.clearances_file)
+        app.state.alarm_rules = load_rules(settings.alarms_file)
         app.state.engine = make_async_engine(
             database_url,
             pool_size=pool_size,
@@ -119,7 +121,14 @@ def create_app(
             allow_origins=origins,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=["Authorization", "X-API-Key", "Content-Type", "Content-Crs", "If-Match"],
-            expose_headers=["ETag", "Location", "Content-Crs", "Retry-After"],
+            expose_headers=[
+                "ETag",
+                "Location",
+                "Content-Crs",
+                "Retry-After",
+                "Citygis-Warnings",  # siting warnings of a scenario edit (a 204 has no body)
+                "Citygis-Warnings-Count",
+            ],
         )
     # Routes are matched in order: tiles first, being the most requested by far, after the
     # `result-<uuid>` collections, which the catalog's `{layer_id}` routes would also match.

@@ -5,32 +5,62 @@ Used by the readings routes and by the notebooks' helpers, so both read the same
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
+from sqlalchemy import Row, text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from layers import LayerSpec
 from layers.errors import InvalidParameter
-from layers.query import Value
+from layers.query import DateTimeInterval, Value
+from spatial_api.alarms import (
+    ACTIVE_CTE,
+    LATEST_LATERAL,
+    SENSORS_CTE,
+    STALE,
+    THRESHOLDS_CTE,
+    AlarmRules,
+)
+from spatial_api.features import cql
+from spatial_api.features.binds import Binds
+from spatial_api.features.crs import Crs, parse_crs
 from tiles.filters import parse_filters
 
 MIN_BIN, MAX_BIN = timedelta(seconds=1), timedelta(days=366)
 EARLIEST, LATEST = datetime(1900, 1, 1, tzinfo=UTC), datetime(9000, 1, 1, tzinfo=UTC)
 
 
-def parse_bin(text_: str | None) -> timedelta | None:
-    if text_ is None:
-        return None
+def read_period(when: DateTimeInterval | None) -> tuple[datetime, datetime]:
+    """`datetime` as the closed period to read, open ends far out."""
+    start = when.start if when and when.start else EARLIEST
+    return start, when.end if when and when.end else LATEST
+
+
+def parse_duration(text_: str, name: str, low: timedelta, high: timedelta) -> timedelta:
+    """An ISO 8601 duration within [low, high], or a 400 naming the parameter."""
     try:
         step = TypeAdapter(timedelta).validate_python(text_)
     except ValidationError:
         raise InvalidParameter(
-            f"bin: {text_!r} is not an ISO 8601 duration such as PT15M or P1D"
+            f"{name}: {text_!r} is not an ISO 8601 duration such as PT15M or P1D"
         ) from None
-    if not MIN_BIN <= step <= MAX_BIN:
-        raise InvalidParameter("bin: give a duration from 1 second to 366 days")
+    if not low <= step <= high:
+        raise InvalidParameter(f"{name}: give a duration from {_words(low)} to {_words(high)}")
     return step
+
+
+def _words(step: timedelta) -> str:
+    if step.days:
+        return f"{step.days} days"
+    return f"{int(step.total_seconds())} second{'s' if step.total_seconds() != 1 else ''}"
+
+
+def parse_bin(text_: str | None) -> timedelta | None:
+    return None if text_ is None else parse_duration(text_, "bin", MIN_BIN, MAX_BIN)
 
 
 SENSOR_SQL = """
@@ -53,27 +83,66 @@ GROUP BY t ORDER BY t {direction} LIMIT :limit
 """
 
 
-LATEST_SQL = """
-SELECT s.asset_id, s.sensor_kind, s.unit, s.utility, s.node_id, s.status,
-       ST_AsGeoJSON(s.geom, 7) AS geometry, r.observed_at, r.value
-FROM city.sensors_as_of(:at) AS s
-LEFT JOIN LATERAL (  -- one backward step on the primary key per sensor
-    SELECT observed_at, value FROM city.sensor_readings
-    WHERE sensor_id = s.asset_id AND observed_at <= :at
-    ORDER BY observed_at DESC LIMIT 1) AS r ON true
-WHERE s.geom && ST_MakeEnvelope(:west, :south, :east, :north, 4490){where}
-ORDER BY s.asset_id
+# The live view: each sensor with its latest reading, whether that is stale, and the
+# highest alarm level active then (NULL: no thresholds apply, or no reading yet).
+LATEST_SQL = f"""
+WITH {SENSORS_CTE}, {THRESHOLDS_CTE}, {ACTIVE_CTE}
+SELECT t.asset_id, t.sensor_kind, t.unit, t.utility, t.node_id, t.status,
+       ST_AsGeoJSON(t.geom, 7) AS geometry, r.observed_at, r.value, {STALE} AS stale,
+       CASE WHEN r.observed_at IS NOT NULL AND EXISTS (
+           SELECT FROM st WHERE st.asset_id = t.asset_id)
+       THEN coalesce(a.level, 0) END AS alarm_level, a.bound AS alarm_bound
+FROM t
+{LATEST_LATERAL}
+LEFT JOIN LATERAL (
+    SELECT level, bound FROM active WHERE active.asset_id = t.asset_id
+    ORDER BY level DESC, bound LIMIT 1) AS a ON true
+ORDER BY t.asset_id
 """
-# The live view's own parameters; any other is a sensors attribute to filter on.
-LATEST_PARAMS = frozenset({"bbox", "bbox-crs", "datetime", "token", "f"})
 
 
-def latest_filters(
-    spec: LayerSpec, pairs: Iterable[tuple[str, str]]
+async def latest_readings(
+    conn: AsyncConnection, rules: AlarmRules, where: str, binds: dict[str, Any]
+) -> Sequence[Row]:
+    """Every sensor SENSORS_CTE selects at `binds['at']`, with its latest reading."""
+    sql = LATEST_SQL.format(where=where)
+    return (await conn.execute(text(sql), binds | rules.binds())).all()
+
+
+@dataclass(frozen=True)
+class SensorFilter:
+    """A CQL2 `filter` over the sensors layer (`text` None: none), as the items take it."""
+
+    text: str | None = None
+    lang: str = "cql2-text"
+    crs: Crs | None = None
+
+
+FILTER_PARAMS = ("filter", "filter-lang", "filter-crs")
+# The live views' own parameters; any other is a sensors attribute to filter on.
+LATEST_PARAMS = frozenset(
+    {"bbox", "bbox-crs", "datetime", "stale_after", "token", "f", *FILTER_PARAMS}
+)
+STALE_HELP = (
+    "ISO 8601 duration: a latest reading older than this (at the instant asked about) is "
+    "flagged stale"
+)
+
+
+def sensor_filters(
+    spec: LayerSpec, pairs: Iterable[tuple[str, str]], cql_filter: SensorFilter
 ) -> tuple[str, dict[str, Value]]:
-    """`?sensor_kind=gas_concentration&status=in_service`: catalog attributes, typed and
-    checked against their choices (400 for any other name), as SQL on `s` and binds."""
+    """`?sensor_kind=gas_concentration&status=in_service` (catalog attributes, typed and
+    checked against their choices; 400 for any other name) and a CQL2 `filter`, as SQL
+    on `t` and binds."""
     wanted = [(k, v) for k, v in pairs if k not in LATEST_PARAMS]
     filters = parse_filters([spec], wanted)[spec.id]
-    where = "".join(f" AND s.{name} = :f_{name}" for name in filters)
-    return where, {f"f_{name}": value for name, value in filters.items()}
+    where = "".join(f" AND t.{name} = :f_{name}" for name in filters)
+    binds: dict[str, Value] = {f"f_{name}": value for name, value in filters.items()}
+    if cql_filter.text is not None:
+        found = Binds()
+        crs = cql_filter.crs or parse_crs(None, "filter-crs")
+        condition = cql.to_sql(spec, cql_filter.text, cql_filter.lang, crs, found)
+        where += f" AND {condition}"
+        binds |= found
+    return where, binds

@@ -3,7 +3,9 @@
 Sensors sit on synthetic pipe nodes: pressure on water junctions, flow at water sources,
 level at tanks, gas concentration at gas valves. Readings follow a daily demand curve
 (pressure dips at the morning and evening peaks, flow rises) with noise, every 15 minutes
-through the week ending 2024-12-31; gas sensors read near zero with a few short leaks.
+through the week ending 2024-12-31; gas sensors read near zero with a few short leaks
+(LEAK: up to 22 %LEL, past both alarm levels, and back): the first gas sensor always has
+one, and the last has a leak still rising at the week's end, an open level-1 alarm.
 Nothing here is measured data.
 """
 
@@ -22,6 +24,9 @@ PLACES = {
     ("water", "tank"): ("level", "m", 2),
     ("gas", "valve"): ("gas_concentration", "%LEL", 8),
 }
+# %LEL every 15 minutes: found at 5, past 10 and 20 (the alarm levels), vented and repaired.
+LEAK = np.array([5, 12, 18, 22, 15, 9, 4, 2])
+OPEN_LEAK = np.array([1, 2, 4, 6, 8, 10, 11, 12])  # the week's last two hours
 
 
 def sensors(rng: np.random.Generator, pipe_nodes: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -70,6 +75,7 @@ def readings(rng: np.random.Generator, sensor_frame: pd.DataFrame) -> pd.DataFra
     hours = (times.hour + times.minute / 60).to_numpy()
     demand = _demand(hours)
     frames = []
+    gas = list(sensor_frame.loc[sensor_frame["sensor_kind"] == "gas_concentration", "asset_id"])
     for sensor_id, kind in zip(sensor_frame["asset_id"], sensor_frame["sensor_kind"], strict=True):
         noise = rng.normal(0, 1, len(times))
         match kind:
@@ -81,9 +87,11 @@ def readings(rng: np.random.Generator, sensor_frame: pd.DataFrame) -> pd.DataFra
                 value = 4.0 + 1.5 * np.cos(2 * np.pi * (hours - 4) / 24) + 0.02 * noise
             case _:  # gas %LEL: near zero, with a rare short leak
                 value = np.abs(0.3 * noise)
-                if rng.random() < 0.5:
-                    at = rng.integers(0, len(times) - 8)
-                    value[at : at + 8] += np.array([5, 12, 18, 22, 15, 9, 4, 2])
+                if rng.random() < 0.5 or sensor_id == gas[0]:
+                    at = rng.integers(0, len(times) - 2 * len(LEAK))
+                    value[at : at + len(LEAK)] += LEAK
+                if sensor_id == gas[-1] and len(gas) > 1:
+                    value[-len(OPEN_LEAK) :] += OPEN_LEAK
         frames.append(
             pd.DataFrame(
                 {"sensor_id": sensor_id, "observed_at": times, "value": np.round(value, 4)}

@@ -1,8 +1,10 @@
 """SYNTHETIC demo layers for Qingdao's urban core: plausible, seeded, and not real.
 
 None of the roads, pipes, nodes, base stations, shelters, hazard sources, protected targets,
-incidents or sensors here exists. They are generated from a seed over the real land of the
-urban districts (`plane`), so that the demo looks like a city and exercises every layer.
+incidents, sensors, owners or population cells here exists; the emergency resources are
+real institutions at approximate positions with invented holdings (`resources`). They are
+generated from a seed over the real land of the urban districts (`plane`), so that the demo
+looks like a city and exercises every layer.
 Each frame carries `attrs["synthetic"] = True`.
 """
 
@@ -11,7 +13,7 @@ from __future__ import annotations
 import geopandas as gpd
 import numpy as np
 
-from loaders.demo_city import emergency, network, radio, sensors
+from loaders.demo_city import emergency, network, owners, population, radio, resources, sensors
 
 
 def generate(seed: int, scale: float) -> dict[str, gpd.GeoDataFrame]:
@@ -33,6 +35,12 @@ def generate(seed: int, scale: float) -> dict[str, gpd.GeoDataFrame]:
         "protected_targets": emergency.protected_targets(rng[6], g),
         "incidents": emergency.incidents(rng[7], g, pipelines),
         "sensors": sensors.sensors(rng[8], pipe_nodes),
+        "owners": owners.owners(),  # whom the dig report says to call; fixed, no seed
+        # Seed 9 draws the readings (sources.demo_readings): the grid takes 10.
+        "population": population.population_grid(
+            np.random.default_rng(np.random.SeedSequence(seed).spawn(11)[10]), scale
+        ),
+        "emergency_resources": resources.emergency_resources(g),
     }
     for layer in layers.values():
         layer.attrs["synthetic"] = True  # set here: pd.concat does not keep attrs reliably

@@ -16,9 +16,14 @@ layer's attributes and `ring`:
 - `hazard_source`: a domino risk; `base_station`: communications at risk;
 - `pipeline` and `road_closed`: the part inside the ring (clipped), with `length_m`.
 
-People are the protected targets' occupants. `PEOPLE` names each layer that counts people
-and its attribute: a population layer (grid cells or polygons) joins it, its cells then
-shared by area with an area-weighted query beside `POINTS`.
+`people` are the protected targets' occupants (`PEOPLE` names each layer that counts them
+and its attribute). `population` are the population layer's people (grid cells or
+polygons, e.g. a WorldPop raster), each cell counting its share by geodesic area
+(`people`), with the cells counted, their basis and sources; null when the layer holds
+no cell at that time, since 0 would read as "nobody there".
+
+The zone's total also says which gas valves to close to cut supply into it: one isolation
+of every gas pipe crossing it (`gas_valves`), each valve a `gas_valve` item.
 
 Restricted layers (pipelines, hazard sources) are read only for callers who may: by
 default the others are `withheld` and their counts are null, never zero.
@@ -36,8 +41,9 @@ from layers import Catalog
 from layers.access import Principal
 from layers.common import UTILITIES
 from layers.query import DateTimeInterval
-from spatial_api.analysis import metric
+from spatial_api.analysis import metric, people
 from spatial_api.analysis.answer import feature
+from spatial_api.analysis.gas_valves import Extent, gas_valves, unknown
 from spatial_api.analysis.impact_models import ImpactLayer, ImpactRequest, Visitors
 from spatial_api.analysis.sources import parse_when, select_features
 from spatial_api.analysis.zones import Ring, rings_cte, union_sql, zone_rings
@@ -77,6 +83,14 @@ FROM ({src}) s JOIN r ON ST_Intersects(s.geom, r.geom),
 WHERE {length} > 0
 ORDER BY r.i, s.props ->> 'asset_id'
 """
+# The zone's centroid and its farthest vertex, which bound the searches around it.
+EXTENT = """
+WITH z AS (SELECT {zone} AS geom), c AS (SELECT ST_Centroid(geom) AS c, geom FROM z)
+SELECT ST_X(c.c) AS x, ST_Y(c.c) AS y,
+       (SELECT max(ST_Distance(c.c::geography, d.geom::geography)) FROM ST_DumpPoints(c.geom) d)
+         AS r
+FROM c
+"""
 RINGS = "WITH {rings} SELECT r.i, {gj} AS g, {area} AS area_m2 FROM r ORDER BY r.i"
 TOTAL = "SELECT {gj} AS g, {area} AS area_m2 FROM (SELECT {union} AS geom) u"
 
@@ -92,6 +106,12 @@ class Hit:
     length_m: float | None = None
 
 
+async def zone_extent(conn: AsyncConnection, rings: list[Ring]) -> Extent:
+    zone, params = union_sql(rings, "ze")
+    row = (await conn.execute(text(EXTENT.format(zone=zone)), params)).one()
+    return Extent(row.x, row.y, row.r)
+
+
 def choose_sections(
     catalog: Catalog, principal: Principal, layers: list[ImpactLayer] | None
 ) -> tuple[list[Section], list[str]]:
@@ -101,6 +121,36 @@ def choose_sections(
         return [s for s in SECTIONS if s.layer in layers], []
     seen = [s for s in SECTIONS if principal.may_see(catalog[s.layer])]
     return seen, [s.layer for s in SECTIONS if s not in seen]
+
+
+def _wants_population(
+    catalog: Catalog, principal: Principal, layers: list[ImpactLayer] | None
+) -> bool:
+    return principal.may_see(catalog["population"]) and (layers is None or "population" in layers)
+
+
+async def _gas(
+    conn: AsyncConnection,
+    catalog: Catalog,
+    principal: Principal,
+    req: ImpactRequest,
+    rings: list[Ring],
+    sections: list[Section],
+    hits: list[Hit],
+) -> tuple[dict[str, Any], list[dict]]:
+    """The gas isolation, when the pipelines are reported (so read by this caller)."""
+    if not any(s.layer == "pipelines" for s in sections):
+        return unknown("pipelines not reported"), []
+    if not principal.may_see(catalog["pipe_nodes"]):
+        return unknown("pipe_nodes withheld from this role"), []
+    crossing = [
+        h.props["asset_id"]
+        for h in hits
+        if h.section.layer == "pipelines" and h.props.get("utility") == "gas"
+    ]
+    when = parse_when(req.datetime_, req.scenario)
+    extent = await zone_extent(conn, rings)
+    return await gas_valves(conn, catalog, crossing, when, extent, req.gas)
 
 
 async def find(
@@ -198,6 +248,10 @@ async def impact(
     hits: list[Hit] = []
     for s in sections:
         hits += await find(conn, catalog, s, rings, when)
+    wanted = _wants_population(catalog, principal, req.layers)
+    parts = await people.cell_parts(conn, catalog, rings, when) if wanted else None
+    ring_people, zone_people = people.by_ring(parts or [], len(rings))
+    gas, valves = await _gas(conn, catalog, principal, req, rings, sections, hits)
     cte, params = rings_cte(rings)
     gj, area = metric.geojson("r.geom"), metric.area_m2("r.geom")
     ring_rows = (await conn.execute(text(RINGS.format(rings=cte, gj=gj, area=area)), params)).all()
@@ -212,13 +266,21 @@ async def impact(
             uparams,
         )
     ).one()
-    common = {"withheld": withheld, "visit_h": req.visitors.visit_h, "open_h": req.visitors.open_h}
+    common = {
+        "withheld": withheld,
+        "visit_h": req.visitors.visit_h,
+        "open_h": req.visitors.open_h,
+        "population_method": (
+            people.METHOD if parts is not None else people.NO_DATA if wanted else None
+        ),
+    }
     out = [
         feature(
             f"ring:{rings[k].name}",
             row.g,
             {"role": "ring", "ring": rings[k].name, "ring_index": k + 1, "area_m2": row.area_m2}
             | _counts([h for h in hits if h.ring == k], sections, req.visitors)
+            | (people.NONE if parts is None else ring_people[k].counts())
             | common,
         )
         for k, row in enumerate(ring_rows)
@@ -229,9 +291,11 @@ async def impact(
             total.g,
             {"role": "total", "ring": None, "ring_index": None, "area_m2": total.area_m2}
             | _counts(hits, sections, req.visitors)
+            | (people.NONE if parts is None else zone_people.counts())
+            | gas
             | common,
         )
     )
-    out += [_item(h, rings, req.visitors) for h in hits]
+    out += [_item(h, rings, req.visitors) for h in hits] + valves
     restricted = any(catalog[s.layer].access == "restricted" for s in sections)
     return out, restricted

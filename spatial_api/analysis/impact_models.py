@@ -17,6 +17,7 @@ ImpactLayer = Literal[
     "pipelines",
     "base_stations",
     "roads",
+    "population",
 ]
 
 
@@ -40,6 +41,32 @@ class Visitors(BaseModel):
         return self
 
 
+class GasIsolation(BaseModel):
+    """How the gas valves to close are found: /analysis/isolate's kernel, once per zone."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reach_m: float = Field(
+        default=3000,
+        ge=0,
+        le=20_000,
+        allow_inf_nan=False,
+        description="How far beyond the zone to look for closing valves",
+    )
+    valve_tolerance_m: float = Field(
+        default=1.0,
+        gt=0,
+        le=50,
+        allow_inf_nan=False,
+        description="How far a valve point may lie from its pipe",
+    )
+    inoperable_valves: list[str] = Field(
+        default_factory=list,
+        max_length=200,
+        description="Valves found stuck: isolation passes through them to the next valves out",
+    )
+
+
 class ImpactRequest(Options):
     zone: Zone
     crs: str | None = _CRS
@@ -47,12 +74,25 @@ class ImpactRequest(Options):
         default=None,
         min_length=1,
         description="What to report (default: every layer the caller may read; restricted "
-        "ones it may not are listed as `withheld`). Naming one it may not read is a 403.",
+        "ones it may not are listed as `withheld`). Naming one it may not read is a 403. "
+        "`population` counts the population layer's people; `pipelines` also finds the gas "
+        "valves to close.",
     )
     visitors: Visitors = Field(default_factory=Visitors)
+    gas: GasIsolation = Field(default_factory=GasIsolation)
 
 
 ShelterClass = Literal["emergency", "fixed"]
+
+
+class Origin(BaseModel):
+    """People at a place, typed in: they replace the population layer's."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    point: tuple[float, float] = Field(description="[lon, lat] in `crs`")
+    people: int = Field(ge=0, le=10_000_000)
+    id: str | None = Field(default=None, max_length=100)
 
 
 class ShelterAssignmentRequest(Options):
@@ -60,6 +100,14 @@ class ShelterAssignmentRequest(Options):
 
     zone: Zone
     crs: str | None = _CRS
+    origins: list[Origin] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=5000,
+        description="Where the people are, typed in. Without: the population layer's cells "
+        "in the zone (each cell's share inside); with no cells there, protected targets' "
+        "occupants",
+    )
     shelter_class: ShelterClass = Field(
         default="emergency",
         description="Sets the area per person when a shelter has no capacity: emergency "
@@ -85,10 +133,12 @@ class RespondersRequest(Options, Avoiding):
     scene: tuple[float, float] = Field(description="[lon, lat] in `crs`")
     crs: str | None = _CRS
     layer: str = Field(
-        max_length=64, description="The resources' point layer, e.g. emergency_resources"
+        default="emergency_resources", max_length=64, description="The resources' point layer"
     )
     filter: Filter | None = Field(
-        default=None, max_length=20, description='Attribute equality, e.g. {"kind": "fire"}'
+        default=None,
+        max_length=20,
+        description='Attribute equality, e.g. {"kind": "fire_station", "status": "in_service"}',
     )
     k: int = Field(default=2, ge=1, le=20, description="How many")
     search_m: float = Field(default=10_000, description="Resources within this, ≤ 50,000 m")

@@ -33,8 +33,9 @@ RETURNING id, created_at, expires_at
 _INSERT_FEATURES = f"""
 INSERT INTO {SCHEMA}.result_features (result_id, fid, properties, geom)
 SELECT :rid, f.ordinality, COALESCE(f.value -> 'properties', '{{}}'::jsonb),
-       ST_Transform(ST_SetSRID(ST_GeomFromGeoJSON(NULLIF(f.value -> 'geometry', 'null')),
-                               4326), 4490)
+       -- Saved answers are drawn in 2D (the table's type); a depth stays in the properties.
+       ST_Transform(ST_SetSRID(ST_Force2D(
+           ST_GeomFromGeoJSON(NULLIF(f.value -> 'geometry', 'null'))), 4326), 4490)
 FROM jsonb_array_elements(CAST(:features AS jsonb)) WITH ORDINALITY AS f
 """
 _LIVE = "expires_at > now()"

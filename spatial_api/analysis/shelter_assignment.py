@@ -1,7 +1,11 @@
 """People in a hazard zone assigned to shelters outside it, by road time, within capacity.
 
-- **People** are those `impact` counts: the protected targets' occupants in the zone
-  (and, with `include_visitors`, scenic sites' estimated visitors), each place an origin.
+- **People** (`people_source` in the summary) are the `origins` typed in; without them,
+  the population layer's cells in the zone, each an origin at a point of its part inside
+  with its share of the people by area (as `impact` counts them; rounded to whole people
+  by largest remainder, so the total is the rounded sum); with no cell there, the
+  protected targets' occupants. With `include_visitors`, scenic sites' estimated visitors
+  are origins too.
 - **Shelters** are those within `search_m` of the zone, outside every ring, whose status
   is open (or not recorded). Capacity is the layer's, or when missing `area_m2` divided
   by the area per person of GB 50413-2007 8.2.8: at least 1 m² in an emergency shelter,
@@ -11,6 +15,7 @@
   origin sends its people to shelters (cost: whole deciseconds of driving) or to
   "unassigned" at a cost M above any saving rerouting could make, so it houses as many
   people as capacity and reach allow, then minimises the total person-seconds driven.
+  Origins snapped to one road node are pooled for the solver (same roads, same costs).
 
 Features: the `summary` (no geometry), each candidate `shelter` (usable or why not, with
 assigned and remaining), each `origin` (assigned, unassigned and why), then each
@@ -25,16 +30,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import networkx as nx
+from pyproj import Transformer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from layers import Catalog
 from layers.access import Principal
 from layers.errors import InvalidParameter
-from spatial_api.analysis import metric
+from layers.spec import STORAGE_SRID
+from spatial_api.analysis import metric, people
 from spatial_api.analysis.answer import feature
 from spatial_api.analysis.buffer import check_distance
-from spatial_api.analysis.impact import SECTIONS, find, people_of, visitors_of
+from spatial_api.analysis.geometry import CrsChoice, parse_crs, parse_geometry
+from spatial_api.analysis.impact import SECTIONS, find, people_of, visitors_of, zone_extent
 from spatial_api.analysis.impact_models import ShelterAssignmentRequest
 from spatial_api.analysis.routing import MAX_TIME_S, build_graph
 from spatial_api.analysis.sources import parse_when, select_features
@@ -44,14 +52,6 @@ from spatial_api.analysis.zones import Ring, union_sql, zone_rings
 AREA_PER_PERSON_M2 = {"emergency": 1.0, "fixed": 2.0}
 AREA_SOURCE = "GB 50413-2007 8.2.8 (per-person effective area)"
 SOLVER = "min-cost flow, networkx network_simplex"
-# The zone's centroid and its farthest vertex, which bound the searches.
-EXTENT = """
-WITH z AS (SELECT {zone} AS geom), c AS (SELECT ST_Centroid(geom) AS c, geom FROM z)
-SELECT ST_X(c.c) AS x, ST_Y(c.c) AS y,
-       (SELECT max(ST_Distance(c.c::geography, d.geom::geography)) FROM ST_DumpPoints(c.geom) d)
-         AS r
-FROM c
-"""
 SHELTERS = """
 WITH z AS (SELECT {zone} AS geom)
 SELECT s.props, ST_X(s.geom) AS x, ST_Y(s.geom) AS y, ST_Intersects(s.geom, z.geom) AS inside
@@ -116,14 +116,21 @@ async def _origins(
     principal: Principal,
     rings: list[Ring],
     req: ShelterAssignmentRequest,
-) -> list[Place]:
-    layers = ["protected_targets"] + (["scenic_sites"] if req.include_visitors else [])
+) -> tuple[list[Place], str]:
+    """The origins and where their people came from."""
+    when = parse_when(req.datetime_, req.scenario)
+    layers = ["scenic_sites"] if req.include_visitors else []
+    if req.origins is not None:
+        out, source = _typed(req), "origins"
+    else:
+        parts = await people.cell_parts(conn, catalog, rings, when) or []
+        out, source = _cells(parts, rings), "population"
+        if not out:
+            layers.insert(0, "protected_targets")
+            source = "protected_targets"
     principal.refuse_hidden([catalog[layer] for layer in layers])
-    out = []
     for section in (s for s in SECTIONS if s.layer in layers):
-        for hit in await find(
-            conn, catalog, section, rings, parse_when(req.datetime_, req.scenario)
-        ):
+        for hit in await find(conn, catalog, section, rings, when):
             n = (
                 people_of(hit)
                 if section.layer == "protected_targets"
@@ -132,7 +139,62 @@ async def _origins(
             if n > 0:
                 lonlat = tuple(hit.geometry["coordinates"][:2])
                 out.append(Place(section.layer, hit.props, lonlat, n, rings[hit.ring].name))
+    return out, source + (" + scenic_sites" if req.include_visitors else "")
+
+
+def _typed(req: ShelterAssignmentRequest) -> list[Place]:
+    assert req.origins is not None
+    crs = parse_crs(req.crs)
+    return [
+        Place(
+            "origins",
+            {"asset_id": o.id or f"origin{i}"},
+            _lonlat(o.point, crs),
+            o.people,
+        )
+        for i, o in enumerate(req.origins, 1)
+        if o.people > 0
+    ]
+
+
+def _lonlat(point: tuple[float, float], crs: CrsChoice) -> tuple[float, float]:
+    g = parse_geometry({"type": "Point", "coordinates": list(point)}, crs)
+    if crs.geographic:  # WGS 84 and CGCS2000 agree to centimetres
+        return (g.x, g.y)
+    x, y = Transformer.from_crs(crs.srid, STORAGE_SRID, always_xy=True).transform(g.x, g.y)
+    return (float(x), float(y))
+
+
+def _cells(parts: list[people.CellPart], rings: list[Ring]) -> list[Place]:
+    """One origin per cell: its share in the zone, placed in its largest part inside."""
+    cells: dict[str, list[people.CellPart]] = {}
+    for p in parts:
+        cells.setdefault(p.id, []).append(p)
+    inside = {k: sum(p.inside for p in ps) for k, ps in cells.items()}
+    whole = whole_people(inside)
+    out = []
+    for k, ps in cells.items():
+        if whole[k] > 0:
+            big = max(ps, key=lambda p: p.share)
+            props = {
+                "asset_id": k,
+                "people_in_cell": big.people,
+                "share": sum(p.share for p in ps),
+                "basis": big.basis,
+                "source_name": big.source,
+            }
+            out.append(Place("population", props, big.lonlat, whole[k], rings[big.ring].name))
     return out
+
+
+def whole_people(amounts: dict[str, float]) -> dict[str, int]:
+    """Whole people per key adding up to the rounded total (largest remainder)."""
+    floors = {k: math.floor(v) for k, v in amounts.items()}
+    left = round(sum(amounts.values())) - sum(floors.values())
+    by_rest = sorted(amounts, key=lambda k: (floors[k] - amounts[k], k))
+    for k in by_rest[: max(left, 0)]:
+        floors[k] += 1
+    return floors
 
 
 def _capacity(props: dict[str, Any], shelter_class: str) -> tuple[int | None, str | None]:
@@ -189,28 +251,54 @@ async def assign_shelters(
     rings = zone_rings(req.zone, req.crs)
     zone = union_sql(rings, "zn")
     async with conn.begin():
-        ext = (await conn.execute(text(EXTENT.format(zone=zone[0])), zone[1])).one()
-        centre = {"cx": ext.x, "cy": ext.y}
-        origins = await _origins(conn, catalog, principal, rings, req)
+        ext = await zone_extent(conn, rings)
+        centre = {"cx": ext.lon, "cy": ext.lat}
+        origins, source = await _origins(conn, catalog, principal, rings, req)
         shelters = await _shelters(
-            conn, catalog, principal, zone, centre, ext.r + req.search_m, req
+            conn, catalog, principal, zone, centre, ext.radius_m + req.search_m, req
         )
         usable = [s for s in shelters if s.reason is None]
         times: dict[tuple[int, int], float] = {}
         if origins and usable:
             # Room for detours: roads twice the search distance beyond the zone.
-            radius = ext.r + 2 * req.search_m + req.max_snap_m
+            radius = ext.radius_m + 2 * req.search_m + req.max_snap_m
             await build_graph(conn, catalog, principal, req.datetime_, (CENTRE, centre), radius)
             usable, times = await _road_times(conn, origins, usable, req)
-    flows = min_cost_assignment(
-        [o.amount for o in origins],
-        [s.amount for s in usable],
-        {k: round(t * 10) for k, t in times.items()},
-    )
-    for (i, j), n in flows.items():
+    for (i, j), n in _pooled_flows(origins, usable, times).items():
         origins[i].flows[j] = n
         usable[j].flows[i] = n
-    return _features(req, origins, shelters, usable, times)
+    return _features(req, origins, shelters, usable, times, source)
+
+
+def _pooled_flows(
+    origins: list[Place], usable: list[Place], times: dict[tuple[int, int], float]
+) -> dict[tuple[int, int], int]:
+    """The optimal flows, solved with the origins on one road node pooled: they drive the
+    same roads at the same cost, so any split among them is as good (a population grid
+    puts several cells on a node), and the solver sees one origin per node."""
+    groups: dict[object, list[int]] = {}
+    for i, o in enumerate(origins):
+        groups.setdefault(o.node if o.node is not None else ("unplaced", i), []).append(i)
+    pools = list(groups.values())
+    cost = {
+        (g, j): round(times[pool[0], j] * 10)
+        for g, pool in enumerate(pools)
+        for j in range(len(usable))
+        if (pool[0], j) in times
+    }
+    pooled = min_cost_assignment(
+        [sum(origins[i].amount for i in pool) for pool in pools], [s.amount for s in usable], cost
+    )
+    left = [o.amount for o in origins]
+    out: dict[tuple[int, int], int] = {}
+    for (g, j), n in sorted(pooled.items()):
+        for i in pools[g]:
+            take = min(n, left[i])
+            if take:
+                out[i, j] = take
+                left[i] -= take
+                n -= take
+    return out
 
 
 async def _road_times(
@@ -250,6 +338,7 @@ def _features(
     shelters: list[Place],
     usable: list[Place],
     times: dict[tuple[int, int], float],
+    source: str,
 ) -> list[dict]:
     reach = {i for i, _ in times}
     for i, o in enumerate(origins):
@@ -262,14 +351,15 @@ def _features(
                 if i not in reach
                 else "reachable shelters are full"
             )
-    people = sum(o.amount for o in origins)
+    total = sum(o.amount for o in origins)
     assigned = sum(sum(o.flows.values()) for o in origins)
     person_s = sum(n * times[i, j] for i, o in enumerate(origins) for j, n in o.flows.items())
     summary = {
         "role": "summary",
-        "people": people,
+        "people": total,
+        "people_source": source,
         "assigned": assigned,
-        "unassigned": people - assigned,
+        "unassigned": total - assigned,
         "shelters_considered": len(shelters),
         "shelters_usable": len(usable),
         "shelters_used": sum(1 for s in usable if s.flows),

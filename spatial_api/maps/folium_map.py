@@ -12,6 +12,7 @@ import base64
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import nullcontext
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from branca.element import Element, Figure
 from sqlalchemy import Connection, Engine, text
 
 from layers import LayerSpec
+from layers.errors import TooLarge
 from layers.query import DateTimeInterval, layer_source
 from layers.spec import Style
 from spatial_api.features.binds import Binds
@@ -40,6 +42,31 @@ class MapAssetsMissing(RuntimeError):
     """web/node_modules is not installed: the map would have no Leaflet."""
 
 
+def _rows(spec: LayerSpec, bbox: BBox | None, when: DateTimeInterval | None) -> tuple[str, dict]:
+    """FROM … WHERE of a layer's rows in an area: the items' own bbox test, so counts agree."""
+    source, params = layer_source(spec, when)
+    if bbox is None:
+        return source, params
+    binds = Binds()
+    box = storage_geometry(bbox.as_geojson(), bbox.crs, binds)
+    return f"{source} WHERE ST_Intersects(t.geom, {box})", params | binds
+
+
+COUNT_SQL = "SELECT count(*) FROM {rows}"
+
+
+def count_layer(
+    conn: Connection,
+    spec: LayerSpec,
+    *,
+    bbox: BBox | None = None,
+    when: DateTimeInterval | None = None,
+) -> int:
+    """How many rows `read_layer` would return with no limit."""
+    rows, params = _rows(spec, bbox, when)
+    return conn.execute(text(COUNT_SQL.format(rows=rows)), params).scalar_one()
+
+
 def read_layer(
     conn: Connection | Engine,
     spec: LayerSpec,
@@ -47,25 +74,34 @@ def read_layer(
     bbox: BBox | None = None,
     when: DateTimeInterval | None = None,
     limit: int | None = 5000,
+    flat: bool = True,
 ) -> gpd.GeoDataFrame:
-    """One layer's versions (valid now, at an instant or during a period), 2D, lon/lat."""
-    source, params = layer_source(spec, when)
+    """One layer's versions (valid now, at an instant or during a period), lon/lat.
+
+    A layer is read whole or not at all: a map missing some pipes reads as "no pipe here",
+    so more rows than `limit` is `TooLarge` with their count, never the first `limit`.
+    `flat` drops Z (folium draws 2D); a GeoPackage keeps it.
+    """
+    rows, params = _rows(spec, bbox, when)
     cols = ", ".join(f"t.{a.name}" for a in spec.attributes)
-    where = ""
-    if bbox is not None:
-        binds = Binds()
-        box = storage_geometry(bbox.as_geojson(), bbox.crs, binds)
-        where = f"WHERE ST_Intersects(t.geom, {box})"
-        params |= binds
+    geom = "ST_Force2D(t.geom)" if flat else "t.geom"
     sql = (
         f"SELECT t.asset_id, t.version_id, lower(t.valid) AS valid_from, "
-        f"upper(t.valid) AS valid_to, {cols}, ST_Force2D(t.geom) AS geom "
-        f"FROM {source} {where} ORDER BY t.version_id"
+        f"upper(t.valid) AS valid_to, {cols}, {geom} AS geom "
+        f"FROM {rows} ORDER BY t.version_id"
     )
     if limit is not None:
         sql += " LIMIT :limit"
-        params["limit"] = limit
-    return gpd.read_postgis(text(sql), conn, geom_col="geom", params=params)
+        params["limit"] = limit + 1  # one more tells a cut from a fit
+    frame = gpd.read_postgis(text(sql), conn, geom_col="geom", params=params)
+    if limit is not None and len(frame) > limit:
+        with conn.connect() if isinstance(conn, Engine) else nullcontext(conn) as c:
+            n = count_layer(c, spec, bbox=bbox, when=when)
+        raise TooLarge(
+            f"{spec.id}: {n:,} features in the area, more than the {limit:,} a map is "
+            "allowed (`limit`): narrow the area; a layer is never drawn cut short"
+        )
+    return frame
 
 
 def feature_collection(frame: gpd.GeoDataFrame) -> dict[str, Any]:
@@ -180,6 +216,7 @@ def render_map(
     title: str | None = None,
     tiles: str | None = None,
     attribution: str | None = None,
+    answer_styles: Mapping[str, Style] | None = None,
 ) -> folium.Map:
     """A folium map whose HTML (`to_html`, `save`, notebook display) needs no network.
 
@@ -189,6 +226,7 @@ def render_map(
         bbox: the area to show (outlined); default: everything drawn.
         title: shown top-left.
         tiles: an optional XYZ basemap URL (then the page does use the network).
+        answer_styles: a style per answer name (default: `answer_style()` for each).
 
     Examples:
         >>> from sqlalchemy import create_engine
@@ -219,13 +257,14 @@ def render_map(
         fields = sorted(
             set().union(*((f.get("properties") or {}).keys() for f in fc.get("features", []))) or []
         )
+        style = (answer_styles or {}).get(name) or answer_style()
         _geojson(
             {"type": "FeatureCollection", "features": fc.get("features", [])},
             name,
-            answer_style(),
+            style,
             fields,
         ).add_to(m)
-        legend.append((name, answer_style()))
+        legend.append((name, style))
         bounds += _fc_bounds(fc)
     if bbox is not None:
         west, south, east, north = bbox.lonlat()

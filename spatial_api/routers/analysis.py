@@ -6,24 +6,29 @@ this router; they can equally be included in `create_app` on their own.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Query, Request, Response
+from fastapi.responses import HTMLResponse
 
 from spatial_api.analysis import buffer as buffer_ops
 from spatial_api.analysis import clearance as clearance_ops
 from spatial_api.analysis import coverage as coverage_ops
 from spatial_api.analysis import coverage_stats as coverage_stats_ops
 from spatial_api.analysis import coverage_tiles as coverage_tiles_ops
+from spatial_api.analysis import dig as dig_ops
+from spatial_api.analysis import dig_answer, isolation
 from spatial_api.analysis import hazard as hazard_ops
-from spatial_api.analysis import isolation
 from spatial_api.analysis import overlay as overlay_ops
+from spatial_api.analysis import site_sharing as site_sharing_ops
+from spatial_api.analysis import siting as siting_ops
 from spatial_api.analysis.answer import answer
 from spatial_api.analysis.coverage_models import (
     CoverageRequest,
     CoverageStatsRequest,
     CoverageTileQuery,
 )
+from spatial_api.analysis.dig_models import DigRequest
 from spatial_api.analysis.hazard_models import HazardZoneRequest
 from spatial_api.analysis.models import (
     BufferRequest,
@@ -32,6 +37,8 @@ from spatial_api.analysis.models import (
     IsolateRequest,
     OverlayRequest,
 )
+from spatial_api.analysis.site_sharing_models import SiteSharingRequest
+from spatial_api.analysis.siting_models import SitingRequest
 from spatial_api.deps import CatalogDep, ConnDep, PrincipalDep
 from spatial_api.routing import StrictRoute
 from spatial_api.tile_http import TileDep
@@ -136,6 +143,46 @@ async def clearance(
     return await answer(conn, "clearance", req, features, restricted, principal)
 
 
+@router.post("/analysis/dig", response_model=FeatureCollection)
+async def dig(
+    req: DigRequest, conn: ConnDep, catalog: CatalogDep, principal: PrincipalDep
+) -> FeatureCollection:
+    """What is buried under a dig: depths entering and leaving it, min and max inside,
+    at_risk against depth_m, the owner with contacts, the nodes and valves inside.
+
+    The first feature is the summary (the tolerance zone: owners to call, the section's
+    crossings); then each pipe's portion inside, then each node. The same report prints
+    at /analysis/dig/report.html, its section at /analysis/dig/section.svg. Restricted.
+    """
+    report = await dig_ops.dig_report(conn, catalog, principal, req)
+    return await answer(conn, "dig", req, dig_answer.features(report), True, principal)
+
+
+@router.post("/analysis/dig/report.html", response_class=HTMLResponse)
+async def dig_report(
+    req: DigRequest, conn: ConnDep, catalog: CatalogDep, principal: PrincipalDep
+) -> HTMLResponse:
+    """The dig report as a printable A4 page: whom to call, the section, a table per asset."""
+    return HTMLResponse(await dig_answer.printable(conn, catalog, principal, req))
+
+
+@router.post(
+    "/analysis/dig/section.{fmt}",
+    response_class=Response,
+    responses={200: {"content": {"image/svg+xml": {}, "image/png": {}}}},
+)
+async def dig_section(
+    fmt: Literal["svg", "png"],
+    req: DigRequest,
+    conn: ConnDep,
+    catalog: CatalogDep,
+    principal: PrincipalDep,
+) -> Response:
+    """The dig's cross-section (along `section`, or the dig's longest axis) as SVG or PNG."""
+    image = await dig_answer.drawing(conn, catalog, principal, req, fmt)
+    return Response(image, media_type="image/svg+xml" if fmt == "svg" else "image/png")
+
+
 @router.post("/analysis/hazard-zone", response_model=FeatureCollection)
 async def hazard_zone(
     req: Annotated[HazardZoneRequest, Body()], conn: ConnDep, principal: PrincipalDep
@@ -149,3 +196,32 @@ async def hazard_zone(
     """
     features = await hazard_ops.hazard_zone(conn, req)
     return await answer(conn, "hazard-zone", req, features, False, principal)
+
+
+@router.post("/analysis/site-sharing", response_model=FeatureCollection)
+async def site_sharing(
+    req: SiteSharingRequest, conn: ConnDep, catalog: CatalogDep, principal: PrincipalDep
+) -> FeatureCollection:
+    """Sites of different operators within max_distance_m that could share one structure.
+
+    After the summary: per cluster (the host-to-tenant moves as lines) the operators,
+    pairwise distances, heights and structures, the host and why, the towers saved, the
+    coverage change per tenant operator and the edits that make it (a scenario with
+    create_scenario); then today's shared sites and their tenants.
+    """
+    features, restricted = await site_sharing_ops.site_sharing(conn, catalog, principal, req)
+    return await answer(conn, "site-sharing", req, features, restricted, principal)
+
+
+@router.post("/analysis/siting-check", response_model=FeatureCollection)
+async def siting_check(
+    req: SitingRequest, conn: ConnDep, catalog: CatalogDep, principal: PrincipalDep
+) -> FeatureCollection:
+    """Siting rules for the chosen sectors: one operator's sites closer than min_spacing_m
+    (lines), antenna heights outside the limits (points), and EMF against GB 8702-2014 at
+    every school, kindergarten and hospital within emf.radius_m (points, each with its
+    sectors' power density, limit and compliance distance). Scenario edits of sectors and
+    sites carry the same warnings.
+    """
+    features, restricted = await siting_ops.siting_check(conn, catalog, principal, req)
+    return await answer(conn, "siting-check", req, features, restricted, principal)

@@ -13,13 +13,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Header, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from layers import LayerSpec
+from layers import Catalog, LayerSpec
 from layers.access import Principal
 from layers.errors import InvalidParameter, TooLarge
 from layers.query import DateTimeInterval, parse_instant
 from layers.source import VERSION_PROPS, LayerSource
 from spatial_api import scenarios
-from spatial_api.deps import ConnDep, EditLayerDep, PrincipalDep
+from spatial_api.analysis import siting
+from spatial_api.deps import CatalogDep, ConnDep, EditLayerDep, PrincipalDep
 from spatial_api.features import items, scenario_writes, writes
 from spatial_api.features.crs import DEFAULT, Crs, parse_crs
 from spatial_api.features.links import base_url
@@ -85,12 +86,28 @@ async def _replace(
     )
 
 
+async def _siting_headers(
+    conn: AsyncConnection,
+    catalog: Catalog,
+    principal: Principal,
+    layer: LayerSpec,
+    asset_id: str,
+    scenario: str | None,
+) -> dict[str, str]:
+    """A scenario edit's siting warnings: a 204 has no body, so they ride in a header."""
+    if scenario is None:
+        return {}
+    found = await siting.edit_warnings(conn, catalog, principal, layer, [asset_id], scenario)
+    return siting.warning_headers(found)
+
+
 @router.post("/collections/{layer_id}/items", status_code=201)
 async def create_items(
     request: Request,
     layer: EditLayerDep,
     conn: ConnDep,
     principal: PrincipalDep,
+    catalog: CatalogDep,
     body: Annotated[Any, Body(media_type="application/geo+json")],
     valid_from: ValidFrom = None,
     content_crs: ContentCrs = None,
@@ -106,11 +123,14 @@ async def create_items(
     else:
         await scenarios.get(conn, principal, scenario, editing=True)
         made = await scenario_writes.create(conn, layer, principal, *args, scenario)
+        ids = [w.asset_id for w in made]
+        warned = await siting.edit_warnings(conn, catalog, principal, layer, ids, scenario)
     await conn.commit()
     base = f"{base_url(request)}/collections/{layer.id}/items"
     return Response(
         content=json.dumps(
             {"ids": [w.asset_id for w in made], "versions": [w.version_id for w in made]}
+            | ({"warnings": warned} if scenario else {})
         ),
         status_code=201,
         media_type="application/json",
@@ -128,6 +148,7 @@ async def replace_item(
     layer: EditLayerDep,
     conn: ConnDep,
     principal: PrincipalDep,
+    catalog: CatalogDep,
     feature_id: str,
     body: Annotated[Any, Body(media_type="application/geo+json")],
     valid_from: ValidFrom = None,
@@ -154,8 +175,9 @@ async def replace_item(
         if_match,
         scenario,
     )
+    warned = await _siting_headers(conn, catalog, principal, layer, feature_id, scenario)
     await conn.commit()
-    return Response(status_code=204, headers={"ETag": writes.etag(done.version_id or 0)})
+    return Response(status_code=204, headers={"ETag": writes.etag(done.version_id or 0)} | warned)
 
 
 @router.patch("/collections/{layer_id}/items/{feature_id}", status_code=204)
@@ -164,6 +186,7 @@ async def update_item(
     layer: EditLayerDep,
     conn: ConnDep,
     principal: PrincipalDep,
+    catalog: CatalogDep,
     feature_id: str,
     body: Annotated[Any, Body(media_type="application/merge-patch+json")],
     valid_from: ValidFrom = None,
@@ -200,8 +223,9 @@ async def update_item(
         scenario,
         action="update",
     )
+    warned = await _siting_headers(conn, catalog, principal, layer, feature_id, scenario)
     await conn.commit()
-    return Response(status_code=204, headers={"ETag": writes.etag(done.version_id or 0)})
+    return Response(status_code=204, headers={"ETag": writes.etag(done.version_id or 0)} | warned)
 
 
 @router.delete("/collections/{layer_id}/items/{feature_id}", status_code=204)

@@ -1,40 +1,58 @@
-"""Sensor time series: the readings of one sensor over a period, raw or binned.
+"""Sensor time series: the readings of one sensor over a period, raw or binned, its alarm
+events, and the live views of every sensor.
 
 `GET /collections/sensors/items/{sensor_id}/readings?datetime=a/b&bin=PT15M`
 
 Raw readings come in time order (`sortby=-time`: newest first), at most `limit`, with a
-`next` link when more remain.
+`next` link when more remain. With `bin` (an ISO 8601 duration), readings are grouped into
+bins aligned on midnight UTC (`date_bin`) and each bin gives min, mean, max and count, as
+a chart wants them.
 
-`GET /collections/sensors/readings/latest?bbox=…&datetime=…` is the live view: every sensor
-in service at that instant (default now) with its latest reading up to then, as GeoJSON.
-With `bin` (an ISO 8601 duration), readings are grouped into bins aligned on midnight UTC
-(`date_bin`) and each bin gives min, mean, max and count, as a chart wants them.
+`GET /collections/sensors/items/{sensor_id}/alarms?datetime=a/b`: the sensor's alarm events
+overlapping the period (spatial_api/alarms.py says what sets and clears one).
+
+`GET /collections/sensors/readings/latest` and `GET /collections/sensors/alarms/active`
+are the live views as GeoJSON, at an instant (default now), narrowed by `bbox`, attribute
+filters (`?sensor_kind=gas_concentration`) and a CQL2 `filter` as the items are: every
+sensor in service with its latest reading (stale or not) and alarm level, and every alarm
+active then.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel
-from sqlalchemy import text
+from sqlalchemy import Row, text
 
 from layers.errors import FeatureNotFound, InvalidParameter
 from layers.query import DATETIME_MAX_LENGTH, DateTimeInterval
+from spatial_api.alarms import (
+    AlarmRules,
+    active_alarms,
+    get_alarm_rules,
+    sensor_events,
+    sensor_thresholds,
+)
 from spatial_api.deps import CatalogDep, ConnDep, PrincipalDep
+from spatial_api.features.crs import parse_crs
 from spatial_api.features.links import JSON, Link, self_url
 from spatial_api.params import BBoxDep
 from spatial_api.readings import (
     BINNED_SQL,
-    EARLIEST,
-    LATEST,
-    LATEST_SQL,
     RAW_SQL,
     SENSOR_SQL,
-    latest_filters,
+    STALE_HELP,
+    SensorFilter,
+    latest_readings,
     parse_bin,
+    parse_duration,
+    read_period,
+    sensor_filters,
 )
 from spatial_api.responses import GEOJSON_RESPONSE, GeoJSONResponse
 from spatial_api.routing import StrictRoute, attribute_filters
@@ -48,6 +66,9 @@ router = APIRouter(
     tags=["sensor readings"], dependencies=[Depends(require_sensors)], route_class=StrictRoute
 )
 MAX_LIMIT = 100_000
+MAX_ALARMS = 10_000
+STALE_AFTER = "PT1H"  # four missed 15-minute readings
+AlarmRulesDep = Annotated[AlarmRules, Depends(get_alarm_rules)]
 
 
 class Sensor(BaseModel):
@@ -73,6 +94,13 @@ class Readings(BaseModel):
     numberReturned: int
     readings: list[Reading]
     links: list[Link]
+
+
+async def sensor_or_404(conn: ConnDep, sensor_id: str) -> Sensor:
+    sensor = (await conn.execute(text(SENSOR_SQL), {"id": sensor_id})).one_or_none()
+    if sensor is None:
+        raise FeatureNotFound(f"no sensor {sensor_id!r} in the sensors layer")
+    return Sensor(id=sensor[0], sensor_kind=sensor[1], unit=sensor[2], utility=sensor[3])
 
 
 @router.get(
@@ -109,11 +137,8 @@ async def readings(
 ) -> Readings:
     """One sensor's readings over a period, raw or binned; 404 for a sensor never known."""
     when, step = DateTimeInterval.parse(datetime_), parse_bin(bin_)
-    sensor = (await conn.execute(text(SENSOR_SQL), {"id": sensor_id})).one_or_none()
-    if sensor is None:
-        raise FeatureNotFound(f"no sensor {sensor_id!r} in the sensors layer")
-    start = when.start if when and when.start else EARLIEST
-    end = when.end if when and when.end else LATEST
+    sensor = await sensor_or_404(conn, sensor_id)
+    start, end = read_period(when)
     params = {"id": sensor_id, "start": start, "end": end, "limit": limit, "bin": step}
     newest_first = sortby == "-time"
     sql = (BINNED_SQL if step else RAW_SQL).format(direction="DESC" if newest_first else "ASC")
@@ -134,7 +159,7 @@ async def readings(
             period = f"{after.isoformat()}/{end.isoformat() if when and when.end else '..'}"
         links.append(Link(href=self_url(request, datetime=period), rel="next", type=JSON))
     return Readings(
-        sensor=Sensor(id=sensor[0], sensor_kind=sensor[1], unit=sensor[2], utility=sensor[3]),
+        sensor=sensor,
         datetime=datetime_,
         bin=bin_,
         numberReturned=len(out),
@@ -143,63 +168,170 @@ async def readings(
     )
 
 
-@router.get(
-    "/collections/sensors/readings/latest",
-    response_class=GeoJSONResponse,
-    responses=GEOJSON_RESPONSE,
-)
-@attribute_filters
-async def latest(
+class Threshold(BaseModel):
+    bound: Literal["high", "low"]
+    level: int
+    value: float
+    unit: str
+    deadband: float
+    source: str
+
+
+class AlarmEvent(BaseModel):
+    start: datetime
+    end: datetime | None  # the reading that cleared it; None: active
+    active: bool
+    level: int
+    bound: Literal["high", "low"]
+    threshold: float
+    unit: str
+    peak: float
+    peak_at: datetime
+
+
+class Alarms(BaseModel):
+    sensor: Sensor
+    thresholds: list[Threshold]
+    datetime: str | None
+    numberReturned: int
+    alarms: list[AlarmEvent]
+    links: list[Link]
+
+
+@router.get("/collections/sensors/items/{sensor_id}/alarms", response_model=Alarms)
+async def alarms(
+    sensor_id: Annotated[str, Path(max_length=200)],
     request: Request,
-    catalog: CatalogDep,
     conn: ConnDep,
-    box: BBoxDep,
+    rules: AlarmRulesDep,
     datetime_: Annotated[
         str | None,
         Query(
             alias="datetime",
             max_length=DATETIME_MAX_LENGTH,
-            description="An instant: the sensors then, each with its latest "
-            "reading up to it; default now",
+            description="The events overlapping an interval a/b, ../b or a/.. (or active at "
+            "an instant); default: all",
         ),
     ] = None,
-) -> GeoJSONResponse:
-    """Every sensor in service, with its latest reading (null when it has none yet);
-    attribute filters (`?sensor_kind=gas_concentration`) narrow it."""
-    where, binds = latest_filters(catalog["sensors"], request.query_params.multi_items())
+    limit: Annotated[int, Query(ge=1, le=MAX_ALARMS)] = 1_000,
+    offset: Annotated[int, Query(ge=0, description="Events to skip (the next link's)")] = 0,
+    sortby: Annotated[
+        Literal["start", "-start"], Query(description="-start: the latest events first")
+    ] = "start",
+) -> Alarms:
+    """One sensor's alarm events (start, end, peak, level, the threshold crossed), from its
+    readings; 404 for a sensor never known."""
+    when = DateTimeInterval.parse(datetime_)  # an instant: the events active then
+    sensor = await sensor_or_404(conn, sensor_id)
+    rows = await sensor_events(
+        conn, rules, sensor_id, read_period(when), (limit, offset), sortby == "-start"
+    )
+    out = [AlarmEvent(**r._mapping, active=r.end is None) for r in rows]
+    links = [Link(href=self_url(request), rel="self", type=JSON)]
+    if len(out) == limit:
+        links.append(Link(href=self_url(request, offset=offset + limit), rel="next", type=JSON))
+    return Alarms(
+        sensor=sensor,
+        thresholds=[
+            Threshold(**t._mapping) for t in await sensor_thresholds(conn, rules, sensor_id)
+        ],
+        datetime=datetime_,
+        numberReturned=len(out),
+        alarms=out,
+        links=links,
+    )
+
+
+@dataclass(frozen=True)
+class LiveView:
+    """The live views' question: the sensors at an instant, in a box, filtered."""
+
+    at: datetime
+    where: str
+    binds: dict[str, Any]
+
+
+async def cql_filter(
+    filter_: Annotated[
+        str | None, Query(alias="filter", max_length=20_000, description="CQL2 over sensors")
+    ] = None,
+    filter_lang: Annotated[str | None, Query(alias="filter-lang", max_length=20)] = None,
+    filter_crs: Annotated[str | None, Query(alias="filter-crs", max_length=200)] = None,
+) -> SensorFilter:
+    if filter_lang not in (None, "cql2-text", "cql2-json"):
+        raise InvalidParameter(f"filter-lang: {filter_lang!r} is not cql2-text or cql2-json")
+    return SensorFilter(filter_, filter_lang or "cql2-text", parse_crs(filter_crs, "filter-crs"))
+
+
+async def live_view(
+    request: Request,
+    catalog: CatalogDep,
+    box: BBoxDep,
+    cql: Annotated[SensorFilter, Depends(cql_filter)],
+    datetime_: Annotated[
+        str | None,
+        Query(
+            alias="datetime",
+            max_length=DATETIME_MAX_LENGTH,
+            description="An instant: the sensors then, each read up to it; default now",
+        ),
+    ] = None,
+    stale_after: Annotated[str, Query(max_length=40, description=STALE_HELP)] = STALE_AFTER,
+) -> LiveView:
+    where, found = sensor_filters(catalog["sensors"], request.query_params.multi_items(), cql)
     when = DateTimeInterval.parse(datetime_)
     if when is not None and when.period:
         raise InvalidParameter("datetime: give an instant, the moment to read the sensors at")
-    at = when.start if when else datetime.now(UTC)
-    assert at is not None  # an instant's start is the instant itself
+    at = when.start if when and when.start else datetime.now(UTC)
+    age = parse_duration(stale_after, "stale_after", timedelta(seconds=1), timedelta(days=366))
     west, south, east, north = box.lonlat() if box else (-180.0, -90.0, 180.0, 90.0)
-    rows = (
-        await conn.execute(
-            text(LATEST_SQL.format(where=where)),
-            binds | {"at": at, "west": west, "south": south, "east": east, "north": north},
-        )
-    ).all()
-    features = [
-        {
-            "type": "Feature",
-            "id": r.asset_id,
-            "geometry": json.loads(r.geometry),
-            "properties": {
-                "sensor_kind": r.sensor_kind,
-                "unit": r.unit,
-                "utility": r.utility,
-                "node_id": r.node_id,
-                "status": r.status,
-                "observed_at": r.observed_at.isoformat() if r.observed_at else None,
-                "value": r.value,
-            },
-        }
-        for r in rows
-    ]
+    binds = {"at": at, "stale_after": age, "west": west, "south": south, "east": east}
+    return LiveView(at, where, found | binds | {"north": north})
+
+
+LiveDep = Annotated[LiveView, Depends(live_view)]
+
+
+def feature_collection(view: LiveView, features: list[dict[str, Any]]) -> GeoJSONResponse:
     body = {
         "type": "FeatureCollection",
-        "timeStamp": at.isoformat(),
+        "timeStamp": view.at.isoformat(),
         "numberReturned": len(features),
         "features": features,
     }
     return GeoJSONResponse(json.dumps(body, ensure_ascii=False))
+
+
+def feature(fid: str, r: Row, keys: tuple[str, ...], **more: Any) -> dict[str, Any]:
+    props = more | {k: r._mapping[k] for k in keys}
+    stamps = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in props.items()}
+    return {"type": "Feature", "id": fid, "geometry": json.loads(r.geometry), "properties": stamps}
+
+
+GEOJSON_ROUTE: dict[str, Any] = {"response_class": GeoJSONResponse, "responses": GEOJSON_RESPONSE}
+LATEST_KEYS = ("sensor_kind", "unit", "utility", "node_id", "status", "observed_at", "value")
+ACTIVE_KEYS = ("sensor_kind", "utility", "node_id", "status", "level", "bound", "threshold")
+
+
+@router.get("/collections/sensors/readings/latest", **GEOJSON_ROUTE)
+@attribute_filters
+async def latest(view: LiveDep, conn: ConnDep, rules: AlarmRulesDep) -> GeoJSONResponse:
+    """Every sensor in service with its latest reading (null when it has none yet), flagged
+    stale past `stale_after`, with its alarm level then (0 normal; null: no thresholds)."""
+    rows = await latest_readings(conn, rules, view.where, view.binds)
+    keys = (*LATEST_KEYS, "stale", "alarm_level", "alarm_bound")
+    return feature_collection(view, [feature(r.asset_id, r, keys) for r in rows])
+
+
+@router.get("/collections/sensors/alarms/active", **GEOJSON_ROUTE)
+@attribute_filters
+async def active(view: LiveDep, conn: ConnDep, rules: AlarmRulesDep) -> GeoJSONResponse:
+    """Every alarm active at the instant, one feature per sensor and threshold crossed
+    (a sensor at level 2 also shows its level 1), highest level first."""
+    rows = await active_alarms(conn, rules, view.where, view.binds)
+    keys: tuple[str, ...] = (*ACTIVE_KEYS, "unit", "source", "start", "peak", "peak_at")
+    keys += ("observed_at", "value", "stale")
+    return feature_collection(
+        view,
+        [feature(f"{r.asset_id}/{r.bound}/{r.level}", r, keys, sensor_id=r.asset_id) for r in rows],
+    )

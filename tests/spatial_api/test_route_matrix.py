@@ -87,6 +87,19 @@ def reads(result: str | None, scenario: str) -> list[tuple[str, str, str, dict]]
             "/incidents/pub-incidents/timeline",
             {},
         ),
+        # Zips: MARK would not show through deflate; test_bundle.py reads them for roles.
+        (
+            "GET",
+            "/incidents/{feature_id}/bundle",
+            "/incidents/pub-incidents/bundle",
+            {"params": {"radius_m": 300}},
+        ),
+        (
+            "GET",
+            "/bundle",
+            "/bundle",
+            {"params": {"bbox": f"{LON - 0.01},{LAT - 0.01},{LON + 0.01},{LAT + 0.01}"}},
+        ),
         ("GET", "/health/ready", "/health/ready", {}),
         ("GET", "/layers", "/layers", {}),
         ("GET", "/collections", "/collections", {}),
@@ -126,6 +139,13 @@ def reads(result: str | None, scenario: str) -> list[tuple[str, str, str, dict]]
             {},
         ),
         (
+            "GET",
+            "/collections/sensors/items/{sensor_id}/alarms",
+            f"/collections/sensors/items/{MARK}-sensors/alarms",
+            {},
+        ),
+        ("GET", "/collections/sensors/alarms/active", "/collections/sensors/alarms/active", {}),
+        (
             "POST",
             "/analysis/hazard-zone",
             "/analysis/hazard-zone",
@@ -133,6 +153,19 @@ def reads(result: str | None, scenario: str) -> list[tuple[str, str, str, dict]]
         ),
         ("POST", "/analysis/impact", "/analysis/impact", {"json": {"zone": AREA}}),
         ("POST", "/analysis/clearance", "/analysis/clearance", {"json": {"area": AREA}}),
+        ("POST", "/analysis/dig", "/analysis/dig", {"json": {"area": AREA}}),
+        (
+            "POST",
+            "/analysis/dig/report.html",
+            "/analysis/dig/report.html",
+            {"json": {"area": AREA}},
+        ),
+        (
+            "POST",
+            "/analysis/dig/section.{fmt}",
+            "/analysis/dig/section.svg",
+            {"json": {"area": AREA}},
+        ),
         ("POST", "/analysis/isolate", "/analysis/isolate", {"json": {"pipe": f"{MARK}-pipelines"}}),
         (
             "POST",
@@ -142,6 +175,8 @@ def reads(result: str | None, scenario: str) -> list[tuple[str, str, str, dict]]
         ),
         ("POST", "/analysis/coverage", "/analysis/coverage", {"json": {}}),
         ("POST", "/analysis/coverage/stats", "/analysis/coverage/stats", {"json": {}}),
+        ("POST", "/analysis/site-sharing", "/analysis/site-sharing", {"json": {}}),
+        ("POST", "/analysis/siting-check", "/analysis/siting-check", {"json": {}}),
         (
             "POST",
             "/lbs/route",

@@ -28,6 +28,7 @@ PATH_VALUES = {
     "result_id": "00000000-0000-0000-0000-000000000000",
     "assetId": "S1",
     "scenario_id": "scn-000000000000",
+    "fmt": "svg",
 }
 
 

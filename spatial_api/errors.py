@@ -115,10 +115,21 @@ def install(app: FastAPI) -> None:
                     f"the request's query ran past the {limit:g} s statement timeout: "
                     "narrow it (bbox, filter, fewer layers) or retry when the server is quieter"
                 )
-            log.warning("database unavailable on %s: %s", request.url.path, type(exc).__name__)
+            why = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [""])[0]
+            log.warning(
+                "database unavailable on %s: %s: %s", request.url.path, type(exc).__name__, why
+            )
             return unavailable()
 
         app.add_exception_handler(exc_type, database_down)
+
+    @app.exception_handler(sqlalchemy.exc.DataError)
+    async def data_error(request: Request, exc: sqlalchemy.exc.DataError) -> JSONResponse:
+        # SQLSTATE class 22 (out of range, invalid value …): what the request asked cannot
+        # be computed; a net under every analysis's own checks, never the server failing.
+        message = str(exc.orig).strip().splitlines()[0]
+        log.warning("query refused by the database on %s: %s", request.url.path, message)
+        return problem(400, "Invalid parameter", f"the request cannot be evaluated: {message}")
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -194,7 +194,12 @@ function heading(spec, assetId) {  // the popup's title, and Edit for a layer th
 
 async function inspect(e) {
   const layers = Object.values(state.layerIds).flat();
-  const hit = map.queryRenderedFeatures(e.point, { layers }).find((f) => f.properties.asset_id != null);
+  // A click means the smallest thing under it: a point before a line before an area, or the
+  // population grid (and districts) that cover the city would answer every click.
+  const rank = { Point: 0, MultiPoint: 0, LineString: 1, MultiLineString: 1 };
+  const hit = map.queryRenderedFeatures(e.point, { layers })
+    .filter((f) => f.properties.asset_id != null)
+    .sort((a, b) => (rank[a.geometry.type] ?? 2) - (rank[b.geometry.type] ?? 2))[0];
   if (!hit) return;
   const spec = state.specs.find((s) => s.id === hit.source);
   const assetId = hit.properties.asset_id;

@@ -120,3 +120,21 @@ def test_serve_command_prints_its_url_and_answers(db_url):
         proc.terminate()
         out, _ = proc.communicate(timeout=30)
     assert f"http://127.0.0.1:{port}/" in out
+
+
+def test_a_value_the_database_cannot_compute_is_a_400_not_a_500(db_url):
+    """The net under every analysis's own checks: SQLSTATE class 22 (here, an underflow)."""
+    from sqlalchemy import text
+
+    app = create_app(db_url, ServerSettings(), pool_size=1)
+
+    @app.get("/underflow")
+    async def underflow() -> None:
+        async with app.state.engine.connect() as conn:
+            await conn.execute(text("SELECT CAST(:x AS float8) * 1e-300"), {"x": 5e-324})
+
+    with TestClient(app) as c:
+        r = c.get("/underflow")
+    assert r.status_code == 400, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    assert "value out of range: underflow" in r.json()["detail"]

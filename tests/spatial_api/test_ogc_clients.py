@@ -16,12 +16,13 @@ import pytest
 from citygis.settings import ServerSettings
 from layers import ALL_LAYERS, Access
 from spatial_api import create_app
-from tests.support.features_data import CURRENT, insert_city, insert_samples, truncate_all
+from tests.support.features_data import CURRENT, PIPES, insert_city, insert_samples, truncate_all
 from tests.support.server import serving
 
 pytestmark = pytest.mark.clients
 
-PUBLIC = [s.id for s in ALL_LAYERS if s.access is Access.public]
+# Public layers, and the public views of restricted ones (pipelines), in catalog order.
+PUBLIC = [s.id for s in ALL_LAYERS if s.access is Access.public or s.public_view is not None]
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +54,12 @@ def test_gdal_lists_public_collections_and_reads_every_feature(live_url):
     # Paging: GDAL follows our next links when the page is smaller than the layer.
     paged = run("ogrinfo", "-ro", "-oo", "PAGE_SIZE=1", f"OAPIF:{live_url}/", "shelters")
     assert len(re.findall(r"^OGRFeature\(shelters\)", paged.stdout, re.M)) == len(CURRENT)
+    # A public view reads like any layer: the utility only, no depth, every pipe.
+    pipes = run("ogrinfo", "-ro", f"OAPIF:{live_url}/", "pipelines")
+    assert pipes.returncode == 0, pipes.stderr
+    assert len(re.findall(r"^OGRFeature\(pipelines\)", pipes.stdout, re.M)) == len(PIPES)
+    assert "utility (String)" in pipes.stdout and "diameter_mm" not in pipes.stdout
+    assert "LINESTRING Z" not in pipes.stdout
 
 
 @pytest.mark.skipif(shutil.which("ogrinfo") is None, reason="GDAL's ogrinfo is not installed")

@@ -26,10 +26,11 @@ pytestmark = pytest.mark.clients  # 50 threads for 16 s
 CLIENTS = 50
 WARM_S, OUTAGE_S, AFTER_S = 3.0, 5.0, 8.0
 RECOVERY_S = 5.0
+BUSY = "503 at capacity"  # 50 clients on one process: the admission queue may say so
 PATHS = [
     "/collections/shelters/items?limit=5",
     "/collections/shelters/items/S1",
-    "/lbs/nearest?layer=shelters&lon={lon}&lat={lat}".format(lon=LON, lat=LAT),
+    f"/lbs/nearest?layer=shelters&lon={LON}&lat={LAT}",
     "/health/ready",
     tile_path("shelters", LON, LAT, 15),
 ]
@@ -56,7 +57,12 @@ def test_an_outage_under_load_gives_only_200s_and_503s_then_heals(clean_db, engi
                 path = PATHS[i % len(PATHS)]
                 i += 1
                 try:
-                    status: int | str = http.get(path).status_code
+                    r = http.get(path)
+                    status: int | str = r.status_code
+                    if status == 503 and "at capacity" in r.text:
+                        status = BUSY  # the bounded queue at work, not the database
+                    elif status == 503:
+                        status = f"503 {path} {r.json()['detail']}"
                 except httpx.HTTPError as exc:  # a reset or a hang is a failure too
                     status = f"{type(exc).__name__} {path}"
                 with lock:
@@ -67,8 +73,8 @@ def test_an_outage_under_load_gives_only_200s_and_503s_then_heals(clean_db, engi
         for t in threads:
             t.start()
         time.sleep(WARM_S)
+        cut = time.monotonic() - start  # before: answers failing as the line goes count as after
         proxy.cut()
-        cut = time.monotonic() - start
         time.sleep(OUTAGE_S)
         proxy.start()
         back = time.monotonic() - start
@@ -79,10 +85,10 @@ def test_an_outage_under_load_gives_only_200s_and_503s_then_heals(clean_db, engi
     proxy.cut()
 
     seen = Counter(status for _, status in answers)
-    assert set(seen) <= {200, 503}, seen
+    assert all(s in (200, BUSY) or str(s).startswith("503") for s in seen), seen
     during = Counter(s for t, s in answers if cut + 0.5 < t < back)
-    assert during[503] > 0, during  # the outage was met, and answered 503
+    assert any(str(s).startswith("503 ") for s in during), during  # met, and answered 503
     before = Counter(s for t, s in answers if t < cut)
     settled = Counter(s for t, s in answers if t > back + RECOVERY_S)
-    assert before[200] > 0 and set(before) == {200}, before
-    assert settled[200] > 0 and set(settled) == {200}, settled
+    assert before[200] > 0 and set(before) <= {200, BUSY}, ("before the cut", before)
+    assert settled[200] > 0 and set(settled) <= {200, BUSY}, ("5 s after", settled)

@@ -3,6 +3,7 @@ writes to the primary, and a caller always reads its own writes."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import pytest
@@ -29,10 +30,8 @@ def replica_url(db_url):
     if make_url(db_url).port != database.test_cluster_settings().pg_port:
         pytest.skip("replicas are of the embedded test cluster")
     primary = Cluster(database.test_cluster_settings())
-    try:
+    with contextlib.suppress(ClusterError):  # one that cannot start is removed below
         start_replicas(primary)
-    except ClusterError:
-        pass  # one that cannot start is removed below
     for stale in replicas(primary):  # of an earlier cluster here, or too far behind
         if not caught_up(primary, stale):
             remove_replica(primary, int(stale.data_dir.name[1:]))
@@ -121,7 +120,8 @@ def test_a_stopped_replica_catches_up_when_started(replica_url, engine):
         with engine.connect() as c:
             held = c.execute(
                 text(
-                    "SELECT restart_lsn IS NOT NULL FROM pg_replication_slots WHERE slot_name = 'citygis_r1'"
+                    "SELECT restart_lsn IS NOT NULL FROM pg_replication_slots"
+                    " WHERE slot_name = 'citygis_r1'"
                 )
             ).scalar()
         assert held is True

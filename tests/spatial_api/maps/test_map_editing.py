@@ -167,7 +167,13 @@ def test_emergency_creates_a_shelter_by_clicking_the_map(live_url, tokens, brows
     page = open_editor(browser, live_url, tokens["emergency"])
     assert page.is_visible("#editor") and page.text_content("#edit-role") == "emergency"
     layers = page.eval_on_selector_all("#edit-layer option", "os => os.map(o => o.value)")
-    assert layers == ["shelters", "hazard_sources", "protected_targets", "incidents"]
+    assert layers == [
+        "shelters",
+        "hazard_sources",
+        "protected_targets",
+        "emergency_resources",
+        "incidents",
+    ]
     lon, lat = add_shelter(
         page,
         name="八大关临时避难点",

@@ -7,6 +7,7 @@ from urllib.parse import urljoin
 import pytest
 from fastapi.testclient import TestClient
 
+from layers import ALL_LAYERS
 from tests.support.browser import Browser, needs_chromium
 from tests.support.loading import count
 from tests.support.server import serving
@@ -69,11 +70,15 @@ def test_layer_map_is_self_contained_and_holds_the_features(client, engine):
 
 
 def test_restricted_layer_map_needs_the_token(client):
-    r = client.get("/collections/pipelines/map.html?limit=50")
+    r = client.get("/collections/pipe_nodes/map.html?limit=50")
     assert r.status_code == 403
     assert "restricted" in r.json()["detail"]
+    # More than the limit is refused with the count, never cut to the first 50.
     r = client.get("/collections/pipelines/map.html?limit=50", headers=AUTH)
-    assert r.status_code == 200 and r.text.count('"type": "Feature"') == 50
+    assert r.status_code == 413 and "more than the 50" in r.json()["detail"]
+    total = client.get("/collections/pipelines/items?limit=1", headers=AUTH).json()
+    r = client.get("/collections/pipelines/map.html?limit=10000", headers=AUTH)
+    assert r.text.count('"type": "Feature"') == total["numberMatched"]
 
 
 def test_area_map_checks_its_bbox_and_layers(client):
@@ -207,7 +212,7 @@ def test_browser_draws_tiles_and_the_time_slider_goes_back(live_url, engine, tmp
         try:
             page = b.open_map(f"{live_url}/map?token={TOKEN}")
             assert page.evaluate("citygis.rendered('districts')") >= 5
-            assert page.locator("#layers li").count() == 13  # the token shows restricted ones
+            assert page.locator("#layers li").count() == len(ALL_LAYERS)  # the token: every one
             page.evaluate(f"citygis.map.jumpTo({{center: [{lon}, {lat}], zoom: 12}})")
             page.evaluate("citygis.idle()")
             now = page.evaluate("citygis.rendered('pipelines')")

@@ -59,7 +59,7 @@ async def isolate(
     # A click snaps to the nearest pipe of the utility named: six may run within 3 m.
     filters = None if req.point is None else {"utility": req.utility}
     async with conn.begin():
-        brk = await _find_break(conn, req, select_features(pipes_spec, when, filters, "c"))
+        brk = await find_break(conn, req, select_features(pipes_spec, when, filters, "c"))
         props = brk.props
         utility = props.get("utility")
         _check_break(props, req.utility)
@@ -122,7 +122,8 @@ def _stuck(seg: Segmentation, names: list[str], radius_m: float) -> frozenset[st
     return frozenset(names)
 
 
-async def _find_break(conn: AsyncConnection, req: IsolateRequest, pipes: Selection) -> Any:
+async def find_break(conn: AsyncConnection, req: IsolateRequest, pipes: Selection) -> Any:
+    """The pipe a request names, or the nearest of its utility to its point (traces too)."""
     if req.pipe is not None:
         sql, params = BREAK_BY_ID.format(pipes=pipes.sql), pipes.params | {"pipe": req.pipe}
     else:

@@ -22,6 +22,7 @@ from spatial_api.analysis import hazard as hazard_ops
 from spatial_api.analysis import overlay as overlay_ops
 from spatial_api.analysis import site_sharing as site_sharing_ops
 from spatial_api.analysis import siting as siting_ops
+from spatial_api.analysis import trace as trace_ops
 from spatial_api.analysis.answer import answer
 from spatial_api.analysis.coverage_models import (
     CoverageRequest,
@@ -39,6 +40,7 @@ from spatial_api.analysis.models import (
 )
 from spatial_api.analysis.site_sharing_models import SiteSharingRequest
 from spatial_api.analysis.siting_models import SitingRequest
+from spatial_api.analysis.trace_models import TraceRequest
 from spatial_api.deps import CatalogDep, ConnDep, PrincipalDep
 from spatial_api.routing import StrictRoute
 from spatial_api.tile_http import TileDep
@@ -122,6 +124,21 @@ async def isolate(
     """
     features, restricted = await isolation.isolate(conn, catalog, principal, req)
     return await answer(conn, "isolate", req, features, restricted, principal)
+
+
+@router.post("/analysis/trace", response_model=FeatureCollection)
+async def trace(
+    req: TraceRequest, conn: ConnDep, catalog: CatalogDep, principal: PrincipalDep
+) -> FeatureCollection:
+    """Downstream, upstream or connected trace from a pipe, a node or a point and utility.
+
+    The first feature (no geometry) is the summary (pipes, length_m, nodes, max_depth,
+    complete); then the pipes reached in order (depth: pipes from the start, flow_from,
+    flow_to), then the nodes they touch. Drainage flows by invert levels, pressurised
+    networks away from their sources. Restricted: needs a token.
+    """
+    features, restricted = await trace_ops.trace(conn, catalog, principal, req)
+    return await answer(conn, "trace", req, features, restricted, principal)
 
 
 @router.post("/analysis/clearance", response_model=FeatureCollection)

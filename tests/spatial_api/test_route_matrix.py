@@ -169,6 +169,12 @@ def reads(result: str | None, scenario: str) -> list[tuple[str, str, str, dict]]
         ("POST", "/analysis/isolate", "/analysis/isolate", {"json": {"pipe": f"{MARK}-pipelines"}}),
         (
             "POST",
+            "/analysis/trace",
+            "/analysis/trace",
+            {"json": {"pipe": f"{MARK}-pipelines", "direction": "connected"}},
+        ),
+        (
+            "POST",
             "/analysis/shelter-assignment",
             "/analysis/shelter-assignment",
             {"json": {"zone": AREA}},

@@ -154,6 +154,10 @@ def test_a_commit_that_conflicts_lists_the_assets_then_the_scenario_is_discarded
     assert made.status_code == 201, made.text
     page = open_editor(browser, live_url, tokens["planner"], LON + 0.002, LAT)
     sid = new_scenario(page, "汇泉塔加高")
+    # The scenario's tiles replace the live ones: click once the site is drawn again (the
+    # population grid under it would otherwise answer the click).
+    page.wait_for_function("citygis.rendered('base_stations') > 0")
+    page.evaluate("citygis.idle()")
     # The site is raised in the scenario, from its popup's Edit …
     page.evaluate(f"""citygis.inspect({{point: citygis.map.project([{LON + 0.002}, {LAT}]),
                                         lngLat: {{lng: {LON + 0.002}, lat: {LAT}}}}})""")

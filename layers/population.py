@@ -41,8 +41,8 @@ POPULATION = LayerSpec(
         kind="fill",
         color="#8c2d04",
         outline=None,
-        opacity=0.35,
-        min_zoom=11,
+        opacity=0.12,  # a faint wash: it lies under everything, city-wide
+        min_zoom=12,
         zoom_attributes={0: ("people",)},
     ),
 )

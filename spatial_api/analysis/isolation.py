@@ -17,9 +17,10 @@ from shapely import Point
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from layers import Catalog
+from layers import Catalog, LayerSpec
 from layers.access import Principal
 from layers.errors import InvalidParameter, NotFound
+from layers.query import DateTimeInterval
 from spatial_api.analysis.buffer import check_distance
 from spatial_api.analysis.geometry import parse_crs, sql_point
 from spatial_api.analysis.isolation_answer import Outcome, features
@@ -46,16 +47,23 @@ ORDER BY c.d LIMIT 1
 """
 
 
-async def isolate(
-    conn: AsyncConnection, catalog: Catalog, principal: Principal, req: IsolateRequest
-) -> tuple[list[dict], bool]:
+def network_inputs(
+    catalog: Catalog, principal: Principal, req: Any, what: str
+) -> tuple[DateTimeInterval | None, LayerSpec, LayerSpec]:
+    """A network walk's checks (reach, snap, one instant, the readers) and its two layers;
+    `req` has max_radius_m, max_snap_m, datetime and scenario (isolation, traces)."""
     check_distance("max_radius_m", req.max_radius_m, MAX_RADIUS_M)
     check_distance("max_snap_m", req.max_snap_m, 1000)
     when = parse_when(req.datetime_, req.scenario)
     if when is not None and when.period:
-        raise InvalidParameter("datetime: isolation needs an instant, not an interval")
-    pipes_spec = principal.layer(catalog, "pipelines")
-    nodes_spec = principal.layer(catalog, "pipe_nodes")
+        raise InvalidParameter(f"datetime: {what} needs an instant, not an interval")
+    return when, principal.layer(catalog, "pipelines"), principal.layer(catalog, "pipe_nodes")
+
+
+async def isolate(
+    conn: AsyncConnection, catalog: Catalog, principal: Principal, req: IsolateRequest
+) -> tuple[list[dict], bool]:
+    when, pipes_spec, nodes_spec = network_inputs(catalog, principal, req, "isolation")
     # A click snaps to the nearest pipe of the utility named: six may run within 3 m.
     filters = None if req.point is None else {"utility": req.utility}
     async with conn.begin():

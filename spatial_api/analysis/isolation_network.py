@@ -11,6 +11,7 @@ pumps and control valves: links like any pipe, so they keep the network connecte
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import shapely
@@ -26,6 +27,18 @@ from spatial_api.analysis.sources import Selection
 
 MAX_PIPES = 200_000
 SOURCE_KINDS = ("tank", "reservoir", "source")
+
+
+async def capped_pipes(
+    conn: AsyncConnection, sql: str, pipes: Selection, params: dict[str, Any]
+) -> list[Any]:
+    """A pipe query's rows (it ends `LIMIT :max_pipes + 1`), refused past MAX_PIPES."""
+    query = text(sql).bindparams(*pipes.binds)
+    rows = list(await conn.execute(query, pipes.params | params | {"max_pipes": MAX_PIPES}))
+    if len(rows) > MAX_PIPES:
+        raise TooLarge(f"more than {MAX_PIPES} pipes within max_radius_m: lower it")
+    return rows
+
 
 PIPES = """
 SELECT p.props ->> 'asset_id' AS id, p.props ->> 'from_node' AS a, p.props ->> 'to_node' AS b,
@@ -93,14 +106,7 @@ async def read_network(
     """The pipes and nodes of one utility (the selections filter it) near `centre`."""
     box = metric.search_box("ST_SetSRID(ST_MakePoint(:cx, :cy), 4490)", ":radius")
     params = {"cx": centre[0], "cy": centre[1], "radius": radius_m}
-    rows = (
-        await conn.execute(
-            text(PIPES.format(pipes=pipes.sql, box=box)).bindparams(*pipes.binds),
-            pipes.params | params | {"max_pipes": MAX_PIPES},
-        )
-    ).all()
-    if len(rows) > MAX_PIPES:
-        raise TooLarge(f"more than {MAX_PIPES} pipes within max_radius_m: lower it")
+    rows = await capped_pipes(conn, PIPES.format(pipes=pipes.sql, box=box), pipes, params)
     sql = NODES.format(nodes=nodes.sql, box=box, geojson=metric.geojson("ST_Force2D(n.geom)"))
     node_rows = (
         await conn.execute(text(sql).bindparams(*nodes.binds), nodes.params | params)

@@ -28,15 +28,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from layers import Catalog, LayerSpec
 from layers.access import Principal
-from layers.errors import InvalidParameter, NotFound, TooLarge
+from layers.errors import InvalidParameter, NotFound
 from layers.query import DateTimeInterval
 from spatial_api.analysis import metric
 from spatial_api.analysis.answer import feature
-from spatial_api.analysis.buffer import check_distance
-from spatial_api.analysis.isolation import MAX_RADIUS_M, find_break
-from spatial_api.analysis.isolation_network import MAX_PIPES, SOURCE_KINDS
+from spatial_api.analysis.isolation import find_break, network_inputs
+from spatial_api.analysis.isolation_network import SOURCE_KINDS, capped_pipes
 from spatial_api.analysis.models import Filter, IsolateRequest
-from spatial_api.analysis.sources import Selection, parse_when, select_features
+from spatial_api.analysis.sources import Selection, select_features
 from spatial_api.analysis.trace_models import TraceRequest
 
 START_NODE = """
@@ -74,13 +73,7 @@ class Start:
 async def trace(
     conn: AsyncConnection, catalog: Catalog, principal: Principal, req: TraceRequest
 ) -> tuple[list[dict], bool]:
-    check_distance("max_radius_m", req.max_radius_m, MAX_RADIUS_M)
-    check_distance("max_snap_m", req.max_snap_m, 1000)
-    when = parse_when(req.datetime_, req.scenario)
-    if when is not None and when.period:
-        raise InvalidParameter("datetime: a trace needs an instant, not an interval")
-    pipes_spec = principal.layer(catalog, "pipelines")
-    nodes_spec = principal.layer(catalog, "pipe_nodes")
+    when, pipes_spec, nodes_spec = network_inputs(catalog, principal, req, "a trace")
     async with conn.begin():
         start = await _start(conn, req, pipes_spec, nodes_spec, when)
         only: Filter = {"utility": start.utility}
@@ -149,13 +142,7 @@ async def _read(
         length=metric.length_m("p.geom"),
         geojson=metric.geojson("ST_Force2D(p.geom)"),
     )
-    rows = (
-        await conn.execute(
-            text(sql).bindparams(*pipes.binds), pipes.params | params | {"max_pipes": MAX_PIPES}
-        )
-    ).all()
-    if len(rows) > MAX_PIPES:
-        raise TooLarge(f"more than {MAX_PIPES} pipes within max_radius_m: lower it")
+    rows = await capped_pipes(conn, sql, pipes, params)
     sql = NODES.format(nodes=nodes.sql, box=box, geojson=metric.geojson("ST_Force2D(n.geom)"))
     node_rows = (
         await conn.execute(text(sql).bindparams(*nodes.binds), nodes.params | params)

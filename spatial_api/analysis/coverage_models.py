@@ -87,6 +87,9 @@ class CoverageStatsRequest(Options, GridCoverage):
         default=None, ge=0, description="Smaller holes are left out (default: one cell)"
     )
     max_holes: int = Field(default=20, ge=0, le=1000, description="Per area and operator")
+    rank_holes_by: Literal["area", "people"] = Field(
+        default="area", description="people: the holes most people live in first"
+    )
 
     @model_validator(mode="after")
     def _grid_model(self) -> CoverageStatsRequest:

@@ -30,6 +30,7 @@ from spatial_api.analysis.coverage_budget import Budgets
 from spatial_api.analysis.coverage_grid import Grid, Notes, mask_polygons, metric_epsg
 from spatial_api.analysis.coverage_map import best_by_operator, reach_bounds, summary
 from spatial_api.analysis.coverage_models import CoverageStatsRequest
+from spatial_api.analysis.coverage_people import METHOD, NOT_READ, Population, load_population
 from spatial_api.analysis.coverage_sectors import (
     geodesic_area_m2,
     load_sectors,
@@ -249,6 +250,7 @@ def compute(
     operators: list[str],
     budgets: Budgets,
     epsg: int,
+    population: Population | str = NOT_READ,
 ) -> list[dict]:
     """CPU-bound: run in a worker thread."""
     # Cells outside every sector's reach are holes whatever the model: no grid there.
@@ -261,35 +263,64 @@ def compute(
     best, _ = best_by_operator(req, grid, budgets, notes) if budgets.radios else ({}, [])
     min_hole = req.min_hole_m2 if req.min_hole_m2 is not None else req.cell_m**2
     empty = np.zeros((grid.rows, grid.cols), bool)
+    pop = population if isinstance(population, Population) else None
+    density = pop.density(grid) if pop is not None else None
+    by_people = req.rank_holes_by == "people"
+    if by_people and pop is None:
+        raise InvalidParameter(f"rank_holes_by: people, but {population}")
+    kept = req.max_holes if req.holes else 0
     rows, holes = [], []
     for area in areas:
         win = grid.window_of(area.geom.bounds)
         cells = (cell_areas(area.geom, grid, *win), *win) if win is not None else None
+        people = pop.within(area.geom) if pop is not None else None
         for op in operators:
             covered = best[op].covered if op in best else empty
             n = measure(
-                area.geom, covered, grid, epsg, min_hole, req.max_holes if req.holes else 0, cells
+                area.geom,
+                covered,
+                grid,
+                epsg,
+                min_hole,
+                10**6 if by_people and kept else kept,
+                cells,
             )
-            rows.append(
-                area.props
-                | {
-                    "role": "stats",
-                    "operator": op,
-                    "area_km2": n.area_m2 / 1e6,
-                    "covered_km2": n.covered_m2 / 1e6,
-                    "covered_pct": 100 * n.covered_m2 / n.area_m2 if n.area_m2 else 0.0,
-                    "holes": n.hole_count,
-                    "largest_hole_m2": n.holes[0].area_m2 if n.holes else None,
+            found = [
+                (h, pop.within(_metric(epsg, h.geom)) if pop is not None else None) for h in n.holes
+            ]
+            if by_people:
+                found = sorted(found, key=lambda hp: -(hp[1] or 0.0))[:kept]
+            row = {
+                "role": "stats",
+                "operator": op,
+                "area_km2": n.area_m2 / 1e6,
+                "covered_km2": n.covered_m2 / 1e6,
+                "covered_pct": 100 * n.covered_m2 / n.area_m2 if n.area_m2 else 0.0,
+                "holes": n.hole_count,
+                "largest_hole_m2": max((h.area_m2 for h in n.holes), default=None),
+            }
+            if pop is not None and density is not None:
+                near = 0.0
+                if cells is not None:
+                    inside, wr, wc = cells
+                    mask = covered[wr, wc]
+                    near = float((inside[mask] * density[wr, wc][mask]).sum())
+                covered_people = min(near, people or 0.0)
+                row |= {
+                    "people": people,
+                    "people_covered": covered_people,
+                    "people_covered_pct": 100 * covered_people / people if people else None,
                 }
-            )
-            for rank, h in enumerate(n.holes, 1):
+            rows.append(area.props | row)
+            for rank, (h, ppl) in enumerate(found, 1):
                 props = area.props | {"role": "hole", "operator": op, "rank": rank}
-                holes.append((props | {"area_m2": h.area_m2}, mapping(h.geom)))
+                extra = {} if ppl is None else {"people": ppl}
+                holes.append((props | {"area_m2": h.area_m2} | extra, mapping(h.geom)))
     head = summary(req, budgets, notes, epsg, grid) | {
         "areas": len(areas),
         "operators": operators,
         "min_hole_m2": min_hole,
-        "population": "no population layer in the catalog: people covered not computed",
+        "population": METHOD if pop is not None else population,
     }
     features = [feature(0, None, head)]
     features += [feature(i, None, p) for i, p in enumerate(rows, 1)]
@@ -321,5 +352,14 @@ async def coverage_stats(
         epsg=epsg,
         near=bounds,  # type: ignore[arg-type]
     )
-    features = await run_in_threadpool(compute, req, areas, operators, budgets, epsg)
+    w, s, e, n = (float(v) for v in shapely.total_bounds([g for _, g in found]))
+    population = await load_population(
+        conn,
+        catalog,
+        principal,
+        when,
+        (w, s, e, n),
+        lambda g: _metric(epsg, g),
+    )
+    features = await run_in_threadpool(compute, req, areas, operators, budgets, epsg, population)
     return features, restricted

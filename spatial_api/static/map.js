@@ -137,6 +137,7 @@ function redrawLayer(id) {  // after a write to the layer: its tiles again, past
 function retile() {  // every layer's tiles again, for a new instant or scenario
   for (const [id, src] of Object.entries(state.sources))
     map.getSource(id).setTiles(src.tiles.map(tileURL));
+  window.citygis.planner?.retile();  // its coverage overlay and numbers
 }
 
 function setScenario(scenario) {  // { id, title }, or null for the live city
@@ -149,6 +150,14 @@ function tileRequest(url) {
   if (!url.startsWith(BASE.origin)) return { url };  // a basemap gets no token
   const layer = /\/collections\/([^/]+)\/tiles\//.exec(url)?.[1];
   return { url, headers: AUTH, ...(state.edited.has(layer) ? { cache: "no-cache" } : {}) };
+}
+
+// A precise instant (the emergency panel's replay), or null for now; the year slider keeps
+// setting whole years. `redraw` false moves the instant without fetching tiles again.
+function setInstant(iso, redraw = true) {
+  state.datetime = iso;
+  $("year-label").textContent = iso ? new Date(iso).toLocaleString() : "now";
+  if (redraw) retile();
 }
 
 function setDatetime(year) {
@@ -347,6 +356,9 @@ async function runTool(tool, points) {
 
 async function onClick(e) {
   if (window.citygis.editor?.onClick(e)) return;  // placing or drawing a feature
+  if (window.citygis.emergency?.onClick(e)) return;  // placing an incident
+  if (window.citygis.crew?.onClick(e)) return;  // a break, a dig, a section line
+  if (window.citygis.planner?.onClick(e)) return;  // picking a site to move
   const tool = $("tool").value;
   if (tool === "inspect") return inspect(e);
   const p = [e.lngLat.lng, e.lngLat.lat];
@@ -436,6 +448,9 @@ async function start() {
   map.on("idle", drawLabels);
   state.session = await getJSON(api("map/session.json"));
   if (state.session.writes.length) await startEditing();
+  if (state.session.writes.includes("incidents")) await startEmergency();
+  if (state.specs.some((s) => s.id === "pipelines" && s.access === "restricted")) await startCrew();
+  if (state.session.writes.includes("sectors")) await startPlanner();
 }
 
 function script(name) {  // one of our own static files, run once
@@ -456,6 +471,27 @@ async function startEditing() {
   await window.citygis.scenarios.ready;
 }
 
+// The crew panel, for a role that reads the pipe network itself (not its public view).
+async function startCrew() {
+  await script("crew.js");
+  window.citygis.crew = window.citygisCrew(window.citygis);
+  await window.citygis.crew.ready;
+}
+
+// The emergency panel, for a role that reads and writes incidents.
+// The planner panel, for a role that reads and writes sectors.
+async function startPlanner() {
+  await script("planner.js");
+  window.citygis.planner = window.citygisPlanner(window.citygis);
+  await window.citygis.planner.ready;
+}
+
+async function startEmergency() {
+  await script("emergency.js");
+  window.citygis.emergency = window.citygisEmergency(window.citygis);
+  await window.citygis.emergency.ready;
+}
+
 const idle = () => new Promise((ok) => (map.loaded() && !map.isMoving() ? ok() : map.once("idle", ok)));
 
 // For tests and the console: the map, readiness, and what is drawn.
@@ -474,4 +510,5 @@ window.citygis = {
     return new Set(fs.map((f) => f.id ?? f.properties.asset_id)).size;
   },
   runTool, inspect, api, getJSON, esc, redrawLayer, auth: AUTH, displayCrs, inScenario, setScenario,
+  setInstant,
 };

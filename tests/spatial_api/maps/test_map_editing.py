@@ -105,9 +105,21 @@ def open_editor(
 ):
     map_url = f"{url}/map?token={token}"
     page = open_with_http_cache(browser, map_url) if cache else browser.open_map(map_url)
+    # The role's own panel (emergency, planner) covers the map's left, where these click.
+    page.evaluate(FOLD_ROLE_PANELS)
     page.evaluate(f"citygis.map.jumpTo({{center: [{lon}, {lat}], zoom: 16}})")
     page.evaluate("citygis.idle()")
     return page
+
+
+FOLD_ROLE_PANELS = """
+for (const [panel, button] of [["emergency-panel", "em-fold"], ["planner-panel", "pl-fold"],
+                               ["crew-panel", "crew-collapse"]]) {
+  const el = document.getElementById(panel);
+  const open = el && !el.hidden && !el.classList.contains("collapsed");
+  if (open) document.getElementById(button).click();
+}
+"""
 
 
 def pixel(page, lon: float, lat: float) -> tuple[int, int]:
@@ -172,6 +184,7 @@ def test_emergency_creates_a_shelter_by_clicking_the_map(live_url, tokens, brows
         "hazard_sources",
         "protected_targets",
         "emergency_resources",
+        "hazard_zones",
         "incidents",
     ]
     lon, lat = add_shelter(

@@ -40,6 +40,13 @@ def test_map_page_loads_only_our_own_assets(client):
         assert len(asset.content) > 1000, url
 
 
+def test_a_shared_scenario_link_opens_the_map(client):
+    """scenarios.js keeps `?scenario=` in the page's URL, so a reload or a link reopens it."""
+    assert client.get("/map", params={"scenario": "scn-0123", "token": "t"}).status_code == 200
+    r = client.get("/map", params={"senario": "scn-0123"})
+    assert r.status_code == 400 and "senario" in r.json()["detail"]
+
+
 def test_map_config_has_no_basemap_by_default(client, demo_db):
     assert client.get("/map/config.json").json() == {
         "basemap_url": None,

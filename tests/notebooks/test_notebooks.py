@@ -66,3 +66,25 @@ def test_the_emergency_notebook_shows_people_per_ring(demo_db, monkeypatch):
     ]
     rows = {line.split()[0]: line.split()[1] for line in table.splitlines()[2:5]}
     assert rows == {"isolation": "0", "downwind_sector": "842", "total": "842"}, table
+
+
+@pytest.mark.parametrize("stem", ["emergency_staff", "pipeline_crew", "planner_base_stations"])
+def test_each_role_works_through_the_api_with_its_own_token(stem):
+    """The database's credentials only mint the role's token; every question goes to the API."""
+    nb = nbformat.read(NOTEBOOKS[0].parent / f"{stem}.ipynb", as_version=4)
+    code = [c.source for c in nb.cells if c.cell_type == "code"]
+    role = {"emergency_staff": "emergency", "pipeline_crew": "crew"}.get(stem, "planner")
+    assert any(f'create_token(db, load_roles(Catalog().values()), "{role}"' in c for c in code)
+    uses_db = [
+        line.split("#")[0].strip()
+        for c in code
+        for line in c.splitlines()
+        if "db" in line.replace("(db,", "").split("#")[0].split()
+        or "(db," in line
+        or "roles." in line
+    ]
+    assert uses_db == [
+        "db = roles.notebook_engine()",
+        f'token = create_token(db, load_roles(Catalog().values()), "{role}", token_name, None)',
+        "revoke_token(db, token_name)",
+    ], uses_db

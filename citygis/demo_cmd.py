@@ -21,8 +21,10 @@ def loaded_sources(url: str) -> set[str]:
 
 def load_demo(url: str, seed: int, scale: float, reload: bool = False) -> None:
     """Load every demo layer not loaded before (same source label); each in one transaction."""
+    from citygis.demo_zones import demo_zones
     from loaders import LoadOptions, load_frames
     from loaders.demo_city import demo_readings, demo_sources
+    from loaders.demo_city.sources import demo_zone_plans
     from loaders.load import libpq_url
     from loaders.readings import load_readings
 
@@ -51,6 +53,12 @@ def load_demo(url: str, seed: int, scale: float, reload: bool = False) -> None:
                 report.seconds,
             )
             bar.advance(task)
+    plans, zones_label = demo_zone_plans(sources, seed)
+    if reload or zones_label not in done:  # drawn by the API's hazard code, so loaded last
+        zones = load_frames(
+            url, {"hazard_zones": demo_zones(url, plans)}, source=zones_label, options=LoadOptions()
+        )
+        log.info("hazard_zones: %d versions from %s", zones.layers[0].rows_read, zones_label)
     frame, label = demo_readings(sources, seed)
     if reload or label not in done:
         readings = load_readings(libpq_url(url), frame, name="demo readings", source=label)

@@ -8,6 +8,7 @@ from layers.base_stations import BASE_STATIONS, SECTORS
 from layers.districts import DISTRICTS
 from layers.emergency import HAZARD_SOURCES, INCIDENTS, PROTECTED_TARGETS, SHELTERS
 from layers.emergency_resources import EMERGENCY_RESOURCES
+from layers.hazard_zones import HAZARD_ZONES
 from layers.logistics_parks import LOGISTICS_PARKS
 from layers.owners import OWNERS
 from layers.pipe_nodes import PIPE_NODES
@@ -16,6 +17,7 @@ from layers.population import POPULATION
 from layers.roads import ROADS
 from layers.scenic_sites import SCENIC_SITES
 from layers.sensors import SENSORS
+from layers.service_connections import SERVICE_CONNECTIONS
 from layers.spec import LayerSpec
 
 ALL_LAYERS: tuple[LayerSpec, ...] = (
@@ -25,6 +27,7 @@ ALL_LAYERS: tuple[LayerSpec, ...] = (
     ROADS,
     PIPELINES,
     PIPE_NODES,
+    SERVICE_CONNECTIONS,
     SENSORS,
     BASE_STATIONS,
     SECTORS,
@@ -34,6 +37,7 @@ ALL_LAYERS: tuple[LayerSpec, ...] = (
     PROTECTED_TARGETS,
     EMERGENCY_RESOURCES,
     OWNERS,
+    HAZARD_ZONES,
     INCIDENTS,
 )
 

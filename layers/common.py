@@ -71,6 +71,18 @@ def utility() -> Attribute:
     )
 
 
+def replaces() -> Attribute:
+    """A renewal's link to what it renewed; the asset's history follows the chain."""
+    return Attribute(
+        name="replaces",
+        type=AttrType.text,
+        title="Replaces",
+        description="asset_id of the asset this one replaced (a renewal or a re-laid section)",
+        aliases=("替换管线", "REPLACES", "replaced_asset"),
+        added_later=True,
+    )
+
+
 def capacity(unit: str, title: str = "Capacity") -> Attribute:
     return Attribute(
         name="capacity",

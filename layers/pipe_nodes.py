@@ -1,4 +1,4 @@
-from layers.common import UTILITY_COLORS, install_date, owner, status, utility
+from layers.common import UTILITY_COLORS, install_date, owner, replaces, status, utility
 from layers.spec import Access, Attribute, AttrType, LayerSpec, Style
 
 PIPE_NODES = LayerSpec(
@@ -63,6 +63,21 @@ PIPE_NODES = LayerSpec(
         owner(),
         install_date(),
         status("in_service", "abandoned", "planned", "under_construction"),
+        replaces(),
+        Attribute(
+            name="demand_m3s",
+            type=AttrType.real,
+            title="Average demand",
+            unit="m3/s",
+            minimum=0,
+            description=(
+                "A junction's EPANET demand averaged over its patterns and the demand "
+                "multiplier (WNTR's average_expected_demand): what /analysis/isolate "
+                "estimates the people out from when there are no service connections"
+            ),
+            aliases=("需水量", "base_demand", "demand"),
+            added_later=True,
+        ),
     ),
     style=Style(
         kind="circle",

@@ -1,4 +1,4 @@
-from layers.common import UTILITY_COLORS, install_date, owner, status, utility
+from layers.common import UTILITY_COLORS, install_date, owner, replaces, status, utility
 from layers.spec import Access, Attribute, AttrType, LayerSpec, PublicView, Style
 
 MATERIALS = (
@@ -102,6 +102,7 @@ PIPELINES = LayerSpec(
             aliases=("终点点号", "node2", "TO_NODE", "end_node"),
         ),
         status("in_service", "abandoned", "planned", "under_construction"),
+        replaces(),
     ),
     style=Style(
         kind="line",

@@ -59,6 +59,9 @@ class Attribute(Frozen):
     description: str | None = None
     # Source column names loaders map onto this attribute automatically.
     aliases: tuple[str, ...] = ()
+    # Added after content ids were pinned: it joins the id of a row loaded without one only
+    # where it holds a value, so rows loaded before it existed keep their ids.
+    added_later: bool = False
 
     @model_validator(mode="after")
     def _consistent(self) -> Attribute:

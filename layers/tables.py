@@ -124,6 +124,12 @@ def layer_table(spec: LayerSpec, metadata: MetaData) -> Table:
         Index(f"{spec.id}_asset_idx", "asset_id"),
         Index(f"{spec.id}_geom_idx", "geom", postgresql_using="gist"),
         Index(f"{spec.id}_valid_idx", "valid", postgresql_using="gist"),
+        # Lineage walks forward from an asset to what replaced it (spatial_api/features/lineage.py).
+        *(
+            [Index(f"{spec.id}_replaces_idx", "replaces")]
+            if any(a.name == "replaces" for a in spec.attributes)
+            else []
+        ),
         *checks,
         schema=SCHEMA,
         comment=f"{spec.title} ({spec.title_zh}). {spec.description}",

@@ -112,8 +112,15 @@ def _node_z(node: wntr.network.elements.Node) -> float:
     return node.base_head if elevation is None else elevation
 
 
+def _demands(wn: wntr.network.WaterNetworkModel) -> dict[str, float]:
+    """Each junction's demand over its patterns' cycle, times the demand multiplier (m³/s):
+    what `wntr.metrics.population` divides by 200 US gallons a day per person."""
+    return {str(k): float(v) for k, v in wntr.metrics.average_expected_demand(wn).items()}
+
+
 def _nodes(wn: wntr.network.WaterNetworkModel, crs: CRS) -> gpd.GeoDataFrame:
     kinds = {"Junction": "junction", "Tank": "tank", "Reservoir": "reservoir"}
+    demand = _demands(wn) if wn.num_junctions else {}
     ids, node_kind, ground, xs, ys, zs = [], [], [], [], [], []
     for name, node in wn.nodes():
         kind = kinds[node.node_type]
@@ -133,6 +140,8 @@ def _nodes(wn: wntr.network.WaterNetworkModel, crs: CRS) -> gpd.GeoDataFrame:
             "node_kind": node_kind,
             "ground_elevation_m": ground,
             "status": ["in_service"] * n,
+            # EPANET demands are signed (a negative one is an inflow): only uses are kept.
+            "demand_m3s": [d if (d := demand.get(i)) is not None and d >= 0 else None for i in ids],
         },
         geometry=gpd.points_from_xy(xs, ys, zs),
         crs=crs,

@@ -136,9 +136,15 @@ def _hash_text(column: pd.Series) -> list[str]:
 def _content_ids(rows: pd.DataFrame, geoms_hex: pd.Series, spec: LayerSpec) -> pd.Series:
     """Without an id column an asset is known by its content: same feature, same id."""
     columns = [_hash_text(rows[a.name]) for a in spec.attributes]
+    later = [a.added_later for a in spec.attributes] + [False]
     columns.append(_hash_text(geoms_hex))
     ids = [
-        "h" + hashlib.sha1("|".join(parts).encode()).hexdigest()[:16]
+        "h"
+        + hashlib.sha1(
+            "|".join(
+                v for v, late in zip(parts, later, strict=True) if not late or v != MISSING_IN_HASH
+            ).encode()
+        ).hexdigest()[:16]
         for parts in zip(*columns, strict=True)
     ]
     return pd.Series(ids, index=rows.index, dtype=object)
@@ -191,8 +197,11 @@ def prepare(frame: gpd.GeoDataFrame, spec: LayerSpec, options: LoadOptions, name
         )
     else:
         reasons.add(ids.isna().to_numpy(), "no asset id")
-    first_row = pd.Series(ids.index, index=ids.index).groupby(ids.values).transform("first")
-    dup = ids.duplicated(keep="first") & ids.notna()
+    # With valid_from, a frame may hold several versions of an asset (its history): only
+    # the same asset twice from the same instant is a duplicate.
+    key = ids.astype(str) + "@" + rows["_vfrom"].astype(str) if "valid_from" in frame else ids
+    first_row = pd.Series(ids.index, index=ids.index).groupby(key.values).transform("first")
+    dup = key.duplicated(keep="first") & ids.notna()
     reasons.add(
         dup.to_numpy(),
         ids.astype(str)
@@ -351,13 +360,22 @@ def _write(
             store.lock_layer(conn, p.spec)
             if progress:
                 progress(f"loading {p.spec.id}", 0, len(p.rows))
-            store.stage(conn, p.spec, p.rows, _advance(progress, p.spec.id, len(p.rows)))
-            counts = store.merge(
-                conn, p.spec, mode=options.mode, valid_from=valid_from, source=source
-            )
-            store.drop_staging(conn)
-            p.report.new, p.report.changed = counts.new, counts.changed
-            p.report.unchanged, p.report.closed = counts.unchanged, counts.closed
+            waves = versions_in_turn(p.rows)
+            for i, rows in enumerate(waves):
+                store.stage(conn, p.spec, rows, _advance(progress, p.spec.id, len(p.rows)))
+                counts = store.merge(
+                    conn,
+                    p.spec,
+                    mode=options.mode if i == 0 else "upsert",  # every asset is in wave 0
+                    valid_from=valid_from,
+                    source=source,
+                    history=len(waves) > 1,
+                )
+                store.drop_staging(conn)
+                p.report.new += counts.new
+                p.report.changed += counts.changed
+                p.report.unchanged += counts.unchanged
+                p.report.closed += counts.closed
         report = LoadReport(
             source=source,
             source_sha256=source_sha256,
@@ -389,6 +407,16 @@ def _write(
         store.notify_changed(conn, [p.spec.id for p in prepared])
     report.load_run_ids = run_ids
     return report
+
+
+def versions_in_turn(rows: pd.DataFrame) -> list[pd.DataFrame]:
+    """A history frame's rows as waves merged one after the other: every asset's first
+    version, then every second one …, each by its own valid_from (store.merge's history)."""
+    if not rows["asset_id"].duplicated().any():
+        return [rows]
+    ordered = rows.sort_values("_vfrom", kind="stable")
+    turn = ordered.groupby("asset_id", sort=False).cumcount()
+    return [ordered[turn == k] for k in range(int(turn.max()) + 1)]
 
 
 def _advance(progress: Progress | None, layer_id: str, total: int):

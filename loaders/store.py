@@ -109,10 +109,23 @@ def stage(
 
 
 def merge(
-    conn: psycopg.Connection, spec: LayerSpec, *, mode: str, valid_from: datetime, source: str
+    conn: psycopg.Connection,
+    spec: LayerSpec,
+    *,
+    mode: str,
+    valid_from: datetime,
+    source: str,
+    history: bool = False,
 ) -> MergeCounts:
-    """Versions in valid time: new assets inserted, changed ones closed and re-versioned."""
+    """Versions in valid time: new assets inserted, changed ones closed and re-versioned.
+
+    `history`: the rows are one wave of a frame's versions (load.versions_in_turn), each
+    starting at its own valid_from, and a row is compared with the version that started
+    then, if one did (so a history loads once), else with the asset's latest.
+    """
     t = sql.Identifier(SCHEMA, spec.id)
+    start = sql.SQL("coalesce(c._vfrom, %(vf)s)" if history else "%(vf)s")
+    same_start = sql.SQL("(lower(v.valid) IS NOT DISTINCT FROM s._vfrom) DESC, " if history else "")
     attrs = [sql.Identifier(a.name) for a in spec.attributes]
 
     def cols(prefix: str) -> sql.Composable:
@@ -125,7 +138,7 @@ def merge(
         WITH latest AS (
             SELECT DISTINCT ON (v.asset_id) v.*
             FROM {t} v JOIN stage s ON s.asset_id = v.asset_id
-            ORDER BY v.asset_id, lower(v.valid) DESC
+            ORDER BY v.asset_id, {same_start}lower(v.valid) DESC
         )
         SELECT s.*, l.version_id AS _latest_id, upper_inf(l.valid) AS _latest_open,
                lower(l.valid) AS _latest_from,
@@ -135,12 +148,14 @@ def merge(
                          AND s._vto IS NOT DISTINCT FROM upper(l.valid) THEN 'same'
                     ELSE 'changed' END AS _kind
         FROM stage s LEFT JOIN latest l ON l.asset_id = s.asset_id
-    """).format(t=t, s_cols=cols("s"), l_cols=cols("l"))
+    """).format(t=t, s_cols=cols("s"), l_cols=cols("l"), same_start=same_start)
     )
 
     early = conn.execute(
-        "SELECT asset_id, _latest_from FROM classified WHERE _kind = 'changed' AND _latest_open"
-        " AND _latest_from >= %(vf)s ORDER BY _row LIMIT 3",
+        sql.SQL(
+            "SELECT asset_id, _latest_from FROM classified c WHERE _kind = 'changed'"
+            " AND _latest_open AND _latest_from >= {start} ORDER BY _row LIMIT 3"
+        ).format(start=start),
         {"vf": valid_from},
     ).fetchall()
     if early:
@@ -156,21 +171,21 @@ def merge(
 
     conn.execute(
         sql.SQL("""
-        UPDATE {t} v SET valid = tstzrange(lower(v.valid), %(vf)s)
+        UPDATE {t} v SET valid = tstzrange(lower(v.valid), {start})
         FROM classified c
         WHERE c._kind = 'changed' AND c._latest_open AND v.version_id = c._latest_id
-    """).format(t=t),
+    """).format(t=t, start=start),
         {"vf": valid_from},
     )
     conn.execute(
         sql.SQL("""
         INSERT INTO {t} (asset_id, valid, {cols}, geom, source)
         SELECT asset_id,
-               tstzrange(CASE WHEN _kind = 'new' THEN coalesce(_vfrom, %(vf)s) ELSE %(vf)s END,
+               tstzrange(CASE WHEN _kind = 'new' THEN coalesce(_vfrom, %(vf)s) ELSE {start} END,
                          _vto),
                {c_cols}, geom, %(source)s
         FROM classified c WHERE _kind <> 'same' ORDER BY _row
-    """).format(t=t, cols=sql.SQL(", ").join(attrs), c_cols=cols("c")),
+    """).format(t=t, cols=sql.SQL(", ").join(attrs), c_cols=cols("c"), start=start),
         {"vf": valid_from, "source": source},
     )
 

@@ -1,7 +1,8 @@
 """An incident's bundle: the incident as of an instant, its zone, and the analyses of it.
 
 The zone is a saved `/analysis/hazard-zone` answer (`zone=<result id>`, as the duty officer
-drew it), or a circle of `radius_m` about the incident, or for a gas leak ERG Guide 115's
+drew it), or a circle of `radius_m` about the incident, or the zones recorded for the
+incident (hazard_zones) as of the bundle's instant, or for a gas leak ERG Guide 115's
 natural-gas pipeline isolation (at least 100 m). The analyses are the API's own, run as the
 caller and as of the bundle's instant: impact per ring, shelter assignment and the
 responders' routes around the zone. One that cannot answer (no roads near, no resource
@@ -20,10 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from layers import Catalog
 from layers.access import Principal
 from layers.errors import FeatureNotFound, InvalidParameter, NotFound
-from layers.query import layer_source
+from layers.query import DateTimeInterval, layer_source
 from layers.spec import STORAGE_SRID, Style
 from spatial_api import incidents
 from spatial_api.analysis import impact as impact_ops
+from spatial_api.analysis import incident_zones
 from spatial_api.analysis import responders as responders_ops
 from spatial_api.analysis import shelter_assignment as shelters_ops
 from spatial_api.analysis.hazard import hazard_zone
@@ -74,13 +76,16 @@ async def read_incident(
 
 async def incident_zone(
     conn: AsyncConnection,
+    catalog: Catalog,
     principal: Principal,
+    when: DateTimeInterval | None,
     incident: dict[str, Any],
     point: tuple[float, float],
     zone: UUID | None,
     radius_m: float | None,
 ) -> list[dict]:
-    """The zone's rings, innermost first (hazard-zone's features)."""
+    """The zone's rings, innermost first (hazard-zone's features): the saved answer named,
+    a circle of `radius_m`, the incident's recorded zones, or its kind's default."""
     if zone is not None:
         meta = await get_result(conn, zone, principal)
         if meta["kind"] != "hazard-zone":
@@ -90,7 +95,14 @@ async def incident_zone(
     common = {"point": point, "crs": f"EPSG:{STORAGE_SRID}"}
     if radius_m is not None:
         req = CustomRequest.model_validate(common | {"preset": "custom", "radius_m": radius_m})
-    elif incident.get("kind") == "gas_leak":
+        return await hazard_zone(conn, req)
+    try:  # the zones the command centre recorded for it, as of the bundle's instant
+        return await incident_zones.recorded_zones(
+            conn, catalog, principal, incident["asset_id"], when
+        )
+    except NotFound:
+        pass
+    if incident.get("kind") == "gas_leak":
         req = Erg115Request.model_validate(
             common | {"preset": "erg115", "material": "natural_gas_pipeline"}
         )
@@ -121,7 +133,9 @@ async def analyse(
     """Fill the bundle: its area from the zone, the map's overlays and the summary."""
     incident, point = await read_incident(conn, catalog, principal, asset, bundle)
     bundle.title = f"{incident.get('name') or asset} · {incident.get('kind')} · {asset}"
-    rings = await incident_zone(conn, principal, incident, point, zone, radius_m)
+    rings = await incident_zone(
+        conn, catalog, principal, bundle.when, incident, point, zone, radius_m
+    )
     collection = {"type": "FeatureCollection", "features": rings}
     zones = gpd.GeoDataFrame.from_features(rings, crs=4326)
     bundle.area = area_around(zones.total_bounds, margin_m)

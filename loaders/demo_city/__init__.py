@@ -4,9 +4,9 @@
 - `plane`: the local metric plane the synthetic layers are drawn in;
 - `network` (roads, pipes, nodes, valves), `radio` (base stations, sectors), `emergency`
   (shelters, hazard sources, protected targets, incidents), `sensors` (and their readings),
-  `owners` (the networks' owners and their contacts), `population` (a people grid) and
-  `resources` (real responders' names, synthetic positions and holdings): the families
-  that
+  `owners` (the networks' owners and their contacts), `population` (a people grid),
+  `resources` (real responders' names, synthetic positions and holdings) and
+  `service_connections` (who the water pipes serve): the families that
   `synthetic.generate` draws from one seed;
 - `sources`: every layer in loading order with its source label.
 """

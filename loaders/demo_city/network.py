@@ -302,10 +302,11 @@ def pipe_network(
             ],
             axis=1,
         )
+        pipe_ids = ids(f"{u.code}-P", sel.size)
         pipes.append(
             frame(
                 {
-                    "asset_id": ids(f"{u.code}-P", sel.size),
+                    "asset_id": pipe_ids,
                     "utility": name,
                     "link_kind": "pipe",
                     "diameter_mm": dn[sel],
@@ -320,6 +321,7 @@ def pipe_network(
                     "status": status[sel],
                     "valid_from": utc(start),
                     "valid_to": utc(np.maximum(end, 0)).where(end >= 0),
+                    "replaces": np.concatenate([np.full(e, None), pipe_ids[new]]),
                 },
                 shapely.linestrings(coords),
             )

@@ -1,8 +1,10 @@
 """SYNTHETIC demo layers for Qingdao's urban core: plausible, seeded, and not real.
 
 None of the roads, pipes, nodes, base stations, shelters, hazard sources, protected targets,
-incidents, sensors, owners or population cells here exists; the emergency resources are
-real institutions at approximate positions with invented holdings (`resources`). They are
+incidents, sensors, owners, population cells or service connections here exists; the
+emergency resources are real institutions at approximate positions with invented holdings
+(`resources`), and critical service connections bear real names (`service_connections`).
+They are
 generated from a seed over the real land of the urban districts (`plane`), so that the demo
 looks like a city and exercises every layer.
 Each frame carries `attrs["synthetic"] = True`.
@@ -13,7 +15,16 @@ from __future__ import annotations
 import geopandas as gpd
 import numpy as np
 
-from loaders.demo_city import emergency, network, owners, population, radio, resources, sensors
+from loaders.demo_city import (
+    emergency,
+    network,
+    owners,
+    population,
+    radio,
+    resources,
+    sensors,
+    service_connections,
+)
 
 
 def generate(seed: int, scale: float) -> dict[str, gpd.GeoDataFrame]:
@@ -41,6 +52,10 @@ def generate(seed: int, scale: float) -> dict[str, gpd.GeoDataFrame]:
             np.random.default_rng(np.random.SeedSequence(seed).spawn(11)[10]), scale
         ),
         "emergency_resources": resources.emergency_resources(g),
+        # Who the water pipes serve (/analysis/isolate's customers out): seed 11.
+        "service_connections": service_connections.service_connections(
+            np.random.default_rng(np.random.SeedSequence(seed).spawn(12)[11]), pipelines, scale
+        ),
     }
     for layer in layers.values():
         layer.attrs["synthetic"] = True  # set here: pd.concat does not keep attrs reliably

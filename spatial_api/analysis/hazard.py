@@ -314,6 +314,8 @@ def plan(req: HazardRequest) -> tuple[dict[str, Any], Zones]:
 
 async def hazard_zone(conn: AsyncConnection, req: HazardRequest) -> list[dict]:
     """One feature per zone, in CRS84, with zone, distance_m and geodesic area_m2."""
+    if req.point is None:  # an incident's point is found first (incident_zones)
+        raise InvalidParameter("point: the zones need a point, or an incident's")
     base, zones = plan(req)
     pt, params = sql_point(req.point[0], req.point[1], parse_crs(req.crs))
     parts = []

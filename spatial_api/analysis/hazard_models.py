@@ -1,12 +1,14 @@
-"""Requests of POST /analysis/hazard-zone: a point and one preset's inputs, told by `preset`."""
+"""Requests of POST /analysis/hazard-zone: a point (or an incident) and one preset's inputs,
+told by `preset`; and its answer, which says what `record` wrote."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from spatial_api.analysis.models import _CRS, Options, exactly_one
+from spatial_api.analysis.models import _CRS, FeatureCollection, Options, exactly_one
 
 WindFrom = Annotated[
     float,
@@ -22,10 +24,39 @@ Spill = Literal["small", "large"]
 
 
 class HazardPoint(Options):
-    """Where it happened, in `crs`."""
+    """Where it happened: a point in `crs`, or an incident's (its point, or centroid, as of
+    `datetime`); an incident's zones may be recorded in the hazard_zones layer."""
 
-    point: tuple[float, float] = Field(description="[lon, lat] (or [x, y]) in `crs`")
+    point: tuple[float, float] | None = Field(
+        default=None, description="[lon, lat] (or [x, y]) in `crs`"
+    )
+    incident: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="An incident's asset id instead of `point`: its place as of `datetime`",
+    )
     crs: str | None = _CRS
+    record: bool = Field(
+        default=False,
+        description="With `incident`: write the zones to the hazard_zones layer as versions "
+        "(asset ids {incident}/{ring}) at `valid_from`, closing the incident's rings absent "
+        "from this answer; needs a role that writes hazard_zones",
+    )
+    valid_from: str | None = Field(
+        default=None,
+        max_length=64,
+        description="With `record`: when the zones take effect (valid time; default now)",
+    )
+
+    @model_validator(mode="after")
+    def _where(self) -> HazardPoint:
+        exactly_one(self, "point", "incident")
+        if self.record and self.incident is None:
+            raise ValueError("record: only an incident's zones are recorded; give incident")
+        if self.valid_from is not None and not self.record:
+            raise ValueError("valid_from: it says when recorded zones take effect; set record")
+        return self
 
 
 class ErgRequest(HazardPoint):
@@ -123,3 +154,22 @@ class CustomRequest(HazardPoint):
 
 HazardRequest = ErgRequest | Erg115Request | BombRequest | CustomRequest
 HazardZoneRequest = Annotated[HazardRequest, Field(discriminator="preset")]
+
+
+class RecordedZone(BaseModel):
+    ring: str
+    asset_id: str
+    version_id: int
+
+
+class Recorded(BaseModel):
+    """What `record` wrote to hazard_zones: one version per ring, and the rings it closed."""
+
+    incident: str
+    valid_from: datetime
+    zones: list[RecordedZone]
+    closed: list[str] = Field(description="Asset ids of the incident's rings closed then")
+
+
+class HazardZoneCollection(FeatureCollection):
+    recorded: Recorded | None = None

@@ -41,12 +41,12 @@ from layers import Catalog
 from layers.access import Principal
 from layers.common import UTILITIES
 from layers.query import DateTimeInterval
-from spatial_api.analysis import metric, people
+from spatial_api.analysis import incident_zones, metric, people
 from spatial_api.analysis.answer import feature
 from spatial_api.analysis.gas_valves import Extent, gas_valves, unknown
 from spatial_api.analysis.impact_models import ImpactLayer, ImpactRequest, Visitors
 from spatial_api.analysis.sources import parse_when, select_features
-from spatial_api.analysis.zones import Ring, rings_cte, union_sql, zone_rings
+from spatial_api.analysis.zones import Ring, rings_cte, union_sql
 
 
 @dataclass(frozen=True)
@@ -243,7 +243,7 @@ async def impact(
 ) -> tuple[list[dict], bool]:
     """Ring summaries, the zone's total, then the items; and whether restricted layers fed it."""
     sections, withheld = choose_sections(catalog, principal, req.layers)
-    rings = zone_rings(req.zone, req.crs)
+    rings = await incident_zones.rings_of(conn, catalog, principal, req)
     when = parse_when(req.datetime_, req.scenario)
     hits: list[Hit] = []
     for s in sections:

@@ -6,8 +6,16 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from spatial_api.analysis.models import _CRS, Avoiding, Filter, Options
+from spatial_api.analysis.models import _CRS, Avoiding, Filter, Options, exactly_one
 from spatial_api.analysis.zones import Zone
+
+_INCIDENT = Field(
+    default=None,
+    min_length=1,
+    max_length=200,
+    description="An incident's asset id instead of a zone: its hazard zones as recorded "
+    "(hazard_zones) as of `datetime`",
+)
 
 ImpactLayer = Literal[
     "protected_targets",
@@ -67,9 +75,19 @@ class GasIsolation(BaseModel):
     )
 
 
-class ImpactRequest(Options):
-    zone: Zone
+class ZoneOrIncident(Options):
+    """A zone given, or an incident's recorded zones (exactly one)."""
+
+    zone: Zone | None = None
+    incident: str | None = _INCIDENT
     crs: str | None = _CRS
+
+    @model_validator(mode="after")
+    def _one_zone(self) -> ZoneOrIncident:
+        return exactly_one(self, "zone", "incident")
+
+
+class ImpactRequest(ZoneOrIncident):
     layers: list[ImpactLayer] | None = Field(
         default=None,
         min_length=1,
@@ -95,11 +113,9 @@ class Origin(BaseModel):
     id: str | None = Field(default=None, max_length=100)
 
 
-class ShelterAssignmentRequest(Options):
+class ShelterAssignmentRequest(ZoneOrIncident):
     """People in the zone to open shelters outside every zone, by road time."""
 
-    zone: Zone
-    crs: str | None = _CRS
     origins: list[Origin] | None = Field(
         default=None,
         min_length=1,
@@ -130,7 +146,14 @@ class ShelterAssignmentRequest(Options):
 class RespondersRequest(Options, Avoiding):
     """The nearest resources to a scene by road time, keeping out of the zone."""
 
-    scene: tuple[float, float] = Field(description="[lon, lat] in `crs`")
+    scene: tuple[float, float] | None = Field(default=None, description="[lon, lat] in `crs`")
+    incident: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="An incident's asset id instead of `scene` and `avoid`: its place and "
+        "its recorded hazard zones as of `datetime`",
+    )
     crs: str | None = _CRS
     layer: str = Field(
         default="emergency_resources", max_length=64, description="The resources' point layer"
@@ -143,3 +166,10 @@ class RespondersRequest(Options, Avoiding):
     k: int = Field(default=2, ge=1, le=20, description="How many")
     search_m: float = Field(default=10_000, description="Resources within this, ≤ 50,000 m")
     max_snap_m: float = Field(default=500, description="How far a place may be from a road")
+
+    @model_validator(mode="after")
+    def _scene(self) -> RespondersRequest:
+        exactly_one(self, "scene", "incident")
+        if self.incident is not None and self.avoid is not None:
+            raise ValueError("avoid: an incident's recorded zones are what is avoided")
+        return self

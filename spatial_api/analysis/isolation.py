@@ -7,6 +7,8 @@ and the valves to close exactly the operable valves bounding it. A stuck valve (
 `inoperable_valves`, or recorded broken) is passed through to the next valves out, and the
 answer says which stuck valve added what. After the closures, parts of the network left
 without a path to a tank, reservoir or source are cut-off zones, counted in the totals.
+The customers on the stretches shut and cut off are read in the same transaction, as of
+the same instant (isolation_customers.py), or estimated from EPANET demand.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from layers.errors import InvalidParameter, NotFound
 from layers.query import DateTimeInterval
 from spatial_api.analysis.buffer import check_distance
 from spatial_api.analysis.geometry import parse_crs, sql_point
-from spatial_api.analysis.isolation_answer import Outcome, features
+from spatial_api.analysis.isolation_answer import Outcome, features, stretches
+from spatial_api.analysis.isolation_customers import Reach, customers_out
 from spatial_api.analysis.isolation_network import Network, Plane, read_network
 from spatial_api.analysis.models import IsolateRequest
 from spatial_api.analysis.segments import Segmentation, cut_off, segment_network
@@ -32,11 +35,13 @@ from spatial_api.analysis.sources import Selection, parse_when, select_features
 
 MAX_RADIUS_M = 20_000.0
 
-# The broken pipe: by asset id (on the indexed column, so {pipes} has no WHERE yet), or the
-# nearest to a point (planar KNN on the GiST index, then geodesic re-rank).
+# The broken pipe: by asset id (on the indexed column, so {pipes} has no WHERE yet; the hash
+# lets the planner probe the valid-time exclusion index, which it prefers, in 0.15 ms rather
+# than walk it), or the nearest to a point (planar KNN on the GiST index, then geodesic re-rank).
 BREAK_BY_ID = """
 SELECT b.props, 0.0 AS d, ST_X(ST_Centroid(b.geom)) AS cx, ST_Y(ST_Centroid(b.geom)) AS cy
-FROM ({pipes} WHERE t.asset_id = :pipe) b
+FROM ({pipes} WHERE t.asset_id = :pipe
+      AND hashtextextended(t.asset_id, 0) = hashtextextended(:pipe, 0)) b
 """
 BREAK_NEAR = """
 SELECT c.props, c.d, ST_X(pt.g) AS cx, ST_Y(pt.g) AS cy
@@ -88,7 +93,9 @@ async def isolate(
         fed = {seg.part_segment[q] for k in network.beyond for q in seg.pipe_parts[k]}
         zones = cut_off(seg, iso, network.sources, fed)
         outcome = Outcome(props["asset_id"], utility, seg, network, iso, zones, fed)
-    found = features(outcome, req, plane)
+        reach = Reach(when, utility, plane, (brk.cx, brk.cy), req.max_radius_m)
+        who = await customers_out(conn, catalog, principal, reach, outcome, stretches(outcome))
+    found = features(outcome, req, plane, who.summary, who.features)
     return found, True
 
 

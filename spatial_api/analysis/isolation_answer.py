@@ -1,4 +1,5 @@
-"""The isolation answer: a summary, the valves to close, the pipes out and the cut-off zones.
+"""The isolation answer: a summary, the valves to close, the pipes out, the cut-off zones
+and the customers out (isolation_customers.py counts them; the summary carries its fields).
 
 Pipes are reported as stretches: a pipe split by a valve along it is out only between the
 valve and the end in the segment, and its stretch is drawn as that part of the pipe (the
@@ -21,6 +22,7 @@ from spatial_api.analysis.isolation_network import Network, Plane
 from spatial_api.analysis.models import IsolateRequest
 from spatial_api.analysis.segments import Isolation, Part, Segmentation
 
+# What the gas-valve answer says of customers (it counts none); isolate counts them.
 CUSTOMERS = (
     "not counted: no service_connections layer, and pipe_nodes hold no EPANET base demand "
     "to estimate them from"
@@ -52,17 +54,24 @@ class Stretch:
         return self.end - self.start
 
 
-def features(out: Outcome, req: IsolateRequest, plane: Plane) -> list[dict]:
+def features(
+    out: Outcome,
+    req: IsolateRequest,
+    plane: Plane,
+    customers: dict[str, Any],
+    customer_features: list[dict],
+) -> list[dict]:
+    """`customers`: the summary's customer fields; `customer_features`: one per customer out."""
     seg, iso = out.seg, out.iso
-    stretches = _stretches(out)
-    geoms = _geojson(out, stretches, plane)
+    found = stretches(out)
+    geoms = _geojson(out, found, plane)
     pipes = [
         feature(None, g, _pipe_props(out, s) | {"broken": s.pipe == out.broken})
-        for s, g in zip(stretches, geoms, strict=True)
+        for s, g in zip(found, geoms, strict=True)
     ]
     valves = [feature(None, out.network.valve_geojson.get(v), p) for v, p in _valves(out, req)]
-    isolated = [s for s in stretches if s.role == "isolated_pipe"]
-    dry = [s for s in stretches if s.role == "cut_off_pipe"]
+    isolated = [s for s in found if s.role == "isolated_pipe"]
+    dry = [s for s in found if s.role == "cut_off_pipe"]
     zone_nodes = {n for z in out.zones for s in z for n in seg.segments[s].nodes}
     summary = {
         "role": "summary",
@@ -74,7 +83,7 @@ def features(out: Outcome, req: IsolateRequest, plane: Plane) -> list[dict]:
         **_totals("isolated", out, isolated, iso.nodes),
         "cut_off_zones": len(out.zones),
         **_totals("cut_off", out, dry, zone_nodes),
-        **_totals("total", out, stretches, iso.nodes | zone_nodes),
+        **_totals("total", out, found, iso.nodes | zone_nodes),
         "isolated_node_ids": sorted(iso.nodes),
         "cut_off_node_ids": sorted(zone_nodes),
         "inoperable_valves": sorted(req.inoperable_valves),
@@ -87,15 +96,15 @@ def features(out: Outcome, req: IsolateRequest, plane: Plane) -> list[dict]:
             for u in seg.unplaced
         ],
         "pipes_without_topology": out.network.untopological,
-        "customers": CUSTOMERS,
+        **customers,
         "complete": not any(p in out.network.beyond for p in iso.pipes),
     }
-    for i, f in enumerate([*valves, *pipes], 1):
+    for i, f in enumerate([*valves, *pipes, *customer_features], 1):
         f["id"] = i
-    return [feature(0, None, summary), *valves, *pipes]
+    return [feature(0, None, summary), *valves, *pipes, *customer_features]
 
 
-def _stretches(out: Outcome) -> list[Stretch]:
+def stretches(out: Outcome) -> list[Stretch]:
     """Parts out, per pipe, joined where they touch; the break's segment, then each zone."""
     added = {s: v for v, segs in reversed(out.iso.widened_by.items()) for s in segs}
     tagged: list[tuple[str, Part, str | None, int | None]] = []

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from layers import Catalog
 from layers.access import Principal
 from layers.errors import InvalidParameter, NotFound
-from spatial_api.analysis import metric, routing
+from spatial_api.analysis import incident_zones, metric, routing
 from spatial_api.analysis.answer import feature
 from spatial_api.analysis.buffer import check_distance
 from spatial_api.analysis.geometry import parse_crs, sql_point
@@ -58,6 +58,8 @@ async def responders(
     """Per responder, fastest first: its point (rank, duration_s), its route, its approach."""
     search = check_distance("search_m", req.search_m, 50_000)
     check_distance("max_snap_m", req.max_snap_m, 10_000)
+    req = await incident_zones.responders_request(conn, catalog, principal, req)
+    assert req.scene is not None  # given, or the incident's (RespondersRequest validates)
     spec = principal.layer(catalog, req.layer)
     if spec.geometry_type != "Point":
         raise InvalidParameter(f"layer: {spec.id!r} holds {spec.geometry_type}s, not points")

@@ -15,7 +15,9 @@ closures leave with no path to a source (WNTR's unintended isolation).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Set
+import gc
+from collections.abc import Iterable, Iterator, Set
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Literal
 
@@ -159,10 +161,34 @@ class Segmentation:
 _Snapped = tuple[str, str, float, float, str | None]
 
 
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """No cyclic garbage collection while a network's objects are built.
+
+    They are tens of thousands of small objects kept alive, and none is garbage: each
+    collection they trigger walks the whole heap for nothing (half of segmenting 10k
+    pipes in the server). Only for synchronous code, never across an await.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def segment_network(
     pipes: Iterable[Pipe], valves: Iterable[Valve], tolerance: float = 1.0
 ) -> Segmentation:
     """Snap the valves, split the pipes at them, and label the segments."""
+    with paused_gc():
+        return _segment_network(pipes, valves, tolerance)
+
+
+def _segment_network(
+    pipes: Iterable[Pipe], valves: Iterable[Valve], tolerance: float
+) -> Segmentation:
     by_id = {p.asset_id: p for p in pipes}
     valves = list(valves)
     for p in by_id.values():
@@ -174,8 +200,9 @@ def segment_network(
     known = {n for p in by_id.values() for n in (p.from_node, p.to_node)}
     if at_node.keys() - known:
         raise InvalidParameter(f"valve nodes not in the network: {sorted(at_node.keys() - known)}")
+    node_valves = set(at_node.values())
     snapped, unplaced = _snap(
-        by_id, drawn, tree, [v for v in valves if v.asset_id not in at_node.values()], tolerance
+        by_id, drawn, tree, [v for v in valves if v.asset_id not in node_valves], tolerance
     )
     placements = _place(by_id, snapped, tolerance)
     on_pipe: dict[str, list[Placement]] = {}

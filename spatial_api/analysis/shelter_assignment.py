@@ -38,7 +38,7 @@ from layers import Catalog
 from layers.access import Principal
 from layers.errors import InvalidParameter
 from layers.spec import STORAGE_SRID
-from spatial_api.analysis import metric, people
+from spatial_api.analysis import incident_zones, metric, people
 from spatial_api.analysis.answer import feature
 from spatial_api.analysis.buffer import check_distance
 from spatial_api.analysis.geometry import CrsChoice, parse_crs, parse_geometry
@@ -47,7 +47,7 @@ from spatial_api.analysis.impact_models import ShelterAssignmentRequest
 from spatial_api.analysis.routing import MAX_TIME_S, build_graph
 from spatial_api.analysis.sources import parse_when, select_features
 from spatial_api.analysis.travel_times import snap_all, travel_times
-from spatial_api.analysis.zones import Ring, union_sql, zone_rings
+from spatial_api.analysis.zones import Ring, union_sql
 
 AREA_PER_PERSON_M2 = {"emergency": 1.0, "fixed": 2.0}
 AREA_SOURCE = "GB 50413-2007 8.2.8 (per-person effective area)"
@@ -248,7 +248,7 @@ async def assign_shelters(
     check_distance("max_snap_m", req.max_snap_m, 10_000)
     if req.max_time_s is not None and not 0 < req.max_time_s <= MAX_TIME_S:
         raise InvalidParameter(f"max_time_s: {req.max_time_s:g} is not in (0, {MAX_TIME_S}] s")
-    rings = zone_rings(req.zone, req.crs)
+    rings = await incident_zones.rings_of(conn, catalog, principal, req)
     zone = union_sql(rings, "zn")
     async with conn.begin():
         ext = await zone_extent(conn, rings)

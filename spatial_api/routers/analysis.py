@@ -14,11 +14,11 @@ from fastapi.responses import HTMLResponse
 from spatial_api.analysis import buffer as buffer_ops
 from spatial_api.analysis import clearance as clearance_ops
 from spatial_api.analysis import coverage as coverage_ops
+from spatial_api.analysis import coverage_compare as coverage_compare_ops
 from spatial_api.analysis import coverage_stats as coverage_stats_ops
 from spatial_api.analysis import coverage_tiles as coverage_tiles_ops
 from spatial_api.analysis import dig as dig_ops
-from spatial_api.analysis import dig_answer, isolation
-from spatial_api.analysis import hazard as hazard_ops
+from spatial_api.analysis import dig_answer, incident_zones, isolation, shutoff_order
 from spatial_api.analysis import overlay as overlay_ops
 from spatial_api.analysis import site_sharing as site_sharing_ops
 from spatial_api.analysis import siting as siting_ops
@@ -30,7 +30,7 @@ from spatial_api.analysis.coverage_models import (
     CoverageTileQuery,
 )
 from spatial_api.analysis.dig_models import DigRequest
-from spatial_api.analysis.hazard_models import HazardZoneRequest
+from spatial_api.analysis.hazard_models import HazardZoneCollection, HazardZoneRequest
 from spatial_api.analysis.models import (
     BufferRequest,
     ClearanceRequest,
@@ -94,6 +94,25 @@ async def coverage_stats(
     return await answer(conn, "coverage-stats", req, features, restricted, principal)
 
 
+@router.post("/analysis/coverage/compare", response_model=FeatureCollection)
+async def coverage_compare(
+    req: coverage_compare_ops.CoverageCompareRequest,
+    conn: ConnDep,
+    catalog: CatalogDep,
+    principal: PrincipalDep,
+) -> FeatureCollection:
+    """Coverage a scenario gains and loses against the live city, per area and operator.
+
+    Computed only where the sectors the scenario changed reach. After the summary: one
+    feature per area and operator (gained_km2, lost_km2, covered_before_pct,
+    covered_after_pct), then the gained and lost polygons with geodesic area_m2.
+    """
+    features, restricted = await coverage_compare_ops.coverage_compare(
+        conn, catalog, principal, req
+    )
+    return await answer(conn, "coverage-compare", req, features, restricted, principal)
+
+
 @router.get(
     "/analysis/coverage/tiles/{tileMatrixSetId}/{tileMatrix}/{tileRow}/{tileCol}",
     response_class=Response,
@@ -124,6 +143,15 @@ async def isolate(
     """
     features, restricted = await isolation.isolate(conn, catalog, principal, req)
     return await answer(conn, "isolate", req, features, restricted, principal)
+
+
+@router.post("/analysis/isolate/order.html", response_class=HTMLResponse)
+async def isolate_order(
+    req: IsolateRequest, conn: ConnDep, catalog: CatalogDep, principal: PrincipalDep
+) -> HTMLResponse:
+    """The isolation as a printable A4 shut-off order (关阀通知单) for the crew: a map, the
+    valves in the order to close them with their nearest road, the pipes and customers out."""
+    return HTMLResponse(await shutoff_order.printable(conn, catalog, principal, req))
 
 
 @router.post("/analysis/trace", response_model=FeatureCollection)
@@ -200,19 +228,26 @@ async def dig_section(
     return Response(image, media_type="image/svg+xml" if fmt == "svg" else "image/png")
 
 
-@router.post("/analysis/hazard-zone", response_model=FeatureCollection)
+@router.post("/analysis/hazard-zone", response_model=HazardZoneCollection)
 async def hazard_zone(
-    req: Annotated[HazardZoneRequest, Body()], conn: ConnDep, principal: PrincipalDep
-) -> FeatureCollection:
+    req: Annotated[HazardZoneRequest, Body()],
+    conn: ConnDep,
+    catalog: CatalogDep,
+    principal: PrincipalDep,
+) -> HazardZoneCollection:
     """Hazard zones about a point, by `preset`: erg, erg115, bomb or custom.
 
     erg: ERG 2016 initial isolation circle and the downwind protective action square;
     erg115: Guide 115 isolation and BLEVE evacuation; bomb: NCTC mandatory evacuation and
     shelter-in-place; custom: a circle or polygon and a downwind sector. One feature per
     zone (zone, distance_m, geodesic area_m2), each naming its table's edition and source.
+
+    `incident` instead of `point` draws about the incident as of `datetime`; with `record`
+    the zones become its versions in the hazard_zones layer (`recorded` says which).
     """
-    features = await hazard_ops.hazard_zone(conn, req)
-    return await answer(conn, "hazard-zone", req, features, False, principal)
+    features, recorded = await incident_zones.hazard_zones(conn, catalog, principal, req)
+    out = await answer(conn, "hazard-zone", req, features, False, principal)
+    return HazardZoneCollection(**dict(out), recorded=recorded)
 
 
 @router.post("/analysis/site-sharing", response_model=FeatureCollection)

@@ -15,7 +15,8 @@ from spatial_api.deps import CatalogDep, ConnDep, LayerDep, PrincipalDep
 from spatial_api.features import collections as colls
 from spatial_api.features import items
 from spatial_api.features.crs import parse_crs
-from spatial_api.features.links import JSON, Link, base_url
+from spatial_api.features.lineage import has_lineage, lineage
+from spatial_api.features.links import GEOJSON, JSON, Link, base_url
 from spatial_api.features.params import ItemsQuery, items_query
 from spatial_api.params import WhenDep
 from spatial_api.responses import GEOJSON_RESPONSE, GeoJSONResponse
@@ -175,9 +176,10 @@ async def get_item(
     responses=GEOJSON_RESPONSE,
 )
 async def get_history(
-    layer: LayerDep, conn: ConnDep, feature_id: str, crs: CrsParam = None
+    request: Request, layer: LayerDep, conn: ConnDep, feature_id: str, crs: CrsParam = None
 ) -> GeoJSONResponse:
-    """Every version of one asset, by valid_from; ids read `<asset_id>@<version_id>`."""
+    """Every version of one asset, by valid_from; ids read `<asset_id>@<version_id>`. A
+    layer with renewals adds the chain: what the asset replaced and what replaced it."""
     out = parse_crs(crs, "crs")
     features = await items.one(conn, LayerSource(layer), feature_id, out, history=True)
     body = {
@@ -186,6 +188,21 @@ async def get_history(
         "numberReturned": len(features),
         "features": features,
     }
+    if has_lineage(layer):
+        chain = await lineage(conn, layer, feature_id)
+        base = f"{base_url(request)}/collections/{layer.id}/items"
+        body |= chain | {
+            "links": [
+                Link(href=f"{base}/{a}/history", rel=rel, type=GEOJSON).model_dump(
+                    exclude_none=True
+                )
+                for rel, key in (
+                    ("predecessor-version", "replaces"),
+                    ("successor-version", "replaced_by"),
+                )
+                for a in chain[key]
+            ]
+        }
     return GeoJSONResponse(
         json.dumps(body, ensure_ascii=False), headers={"Content-Crs": out.header}
     )

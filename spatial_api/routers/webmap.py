@@ -103,8 +103,13 @@ async def _html(m_args: dict[str, Any]) -> HTMLResponse:
 
 
 @router.get("/map", response_class=FileResponse, include_in_schema=False)
-async def web_map() -> FileResponse:
-    """The interactive map; `?token=` unlocks restricted layers in it."""
+async def web_map(
+    scenario: Annotated[
+        str | None, Query(max_length=200, description="Open showing this scenario")
+    ] = None,
+) -> FileResponse:
+    """The interactive map; `?token=` unlocks restricted layers in it, and `?scenario=` (which
+    the page keeps in its URL) reopens a scenario: the page reads both itself."""
     _need_assets()
     return FileResponse(STATIC / "map.html", media_type="text/html")
 

@@ -41,6 +41,8 @@ def test_catalog_has_the_platform_layers():
         "population",
         "emergency_resources",
         "owners",
+        "service_connections",
+        "hazard_zones",
     }
     catalog = Catalog()
     assert catalog["pipelines"].access == "restricted"

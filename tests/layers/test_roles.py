@@ -16,8 +16,8 @@ def test_built_in_roles_follow_the_issue_table():
     roles = load_roles(CATALOG.values())
     assert roles["viewer"].reads == roles["viewer"].writes == frozenset()
     assert roles["planner"].writes == {"base_stations", "sectors"}
-    # The pipe network and whom to call about it (owners, a later layer).
-    network = {"pipelines", "pipe_nodes", "sensors", "owners"}
+    # The pipe network, whom to call about it and whom it serves (later layers).
+    network = {"pipelines", "pipe_nodes", "sensors", "owners", "service_connections"}
     assert roles["crew"].reads == roles["crew"].writes == network
     assert roles["emergency"].writes == {
         "incidents",
@@ -25,6 +25,7 @@ def test_built_in_roles_follow_the_issue_table():
         "hazard_sources",
         "protected_targets",
         "emergency_resources",  # a later layer: responders and what they hold
+        "hazard_zones",  # an incident's recorded zones (issue 13)
     }
     assert roles["emergency"].reads == network | {"hazard_sources"}
     assert roles["admin"].admin and roles["admin"].writes == set(CATALOG)

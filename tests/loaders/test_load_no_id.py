@@ -115,3 +115,11 @@ def test_missing_numbers_and_times_in_their_own_dtypes():
     # Row 2 is sha1("gas|None|None|None|None|None|2010-01-01|None|None|None|None|None|01020001").
     assert ids.tolist() == ["hb26e12f2274267a0", "h329ae13d53d3d019"]
     assert _content_ids(rows.astype(object), GEOMS, SPEC).tolist() == ids.tolist()
+
+
+def test_an_attribute_added_later_changes_the_id_only_where_it_holds_a_value():
+    """`replaces` came after ids were pinned: rows without it keep their ids above."""
+    assert SPEC.attribute("replaces").added_later
+    before = _content_ids(_typed(), GEOMS, SPEC).tolist()
+    renewed = _content_ids(_typed(replaces="WAT-P0000001"), GEOMS, SPEC).tolist()
+    assert renewed[0] == before[0] and renewed[1] != before[1]

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from loaders import LoadError
+from loaders.errors import TooManyRejects
 from tests.support.loading import count, load, snapshot
 
 
@@ -134,3 +135,37 @@ def test_per_row_periods_seed_history(clean_db, engine, tmp_path):
     assert report.layers[0].unchanged == 2
     assert count(engine, "SELECT asset_id FROM city.shelters_as_of('2000-01-01')") == "old"
     assert count(engine, "SELECT asset_id FROM city.shelters_as_of('2020-01-01')") == "new"
+
+
+def test_a_frame_may_hold_an_assets_versions(clean_db, engine):
+    """Several rows of one asset with their own periods are its history (the demo's
+    incident timelines): loaded in turn, each from its valid_from, and only once."""
+    import geopandas as gpd
+    from shapely import Point
+
+    from loaders import LoadOptions, load_frames
+
+    def at(day: int) -> datetime:
+        return datetime(2024, 1, day, tzinfo=UTC)
+
+    frame = gpd.GeoDataFrame(
+        {
+            "asset_id": ["S1", "S1", "S1", "S2"],
+            "name": ["一", "一", "一", "二"],
+            "capacity": [100, 150, 120, 50],
+            "valid_from": [at(1), at(5), at(9), at(2)],
+            "valid_to": [at(5), at(9), None, None],
+        },
+        geometry=[Point(120.3, 36.1)] * 4,
+        crs="EPSG:4490",
+    )
+    first = load_frames(clean_db, {"shelters": frame.iloc[::-1]}, source="h", options=LoadOptions())
+    assert (first.layers[0].new, first.layers[0].changed, first.layers[0].rejected) == (2, 2, 0)
+    again = load_frames(clean_db, {"shelters": frame}, source="h", options=LoadOptions())
+    assert (again.layers[0].unchanged, again.layers[0].new, again.layers[0].changed) == (4, 0, 0)
+    as_of = "SELECT capacity FROM city.shelters_as_of(CAST(:t AS timestamptz)) WHERE asset_id='S1'"
+    assert [count(engine, as_of, t=f"2024-01-0{d}") for d in (1, 6, 9)] == [100, 150, 120]
+    assert count(engine, "SELECT count(*) FROM city.shelters") == 4
+    twice = frame.assign(valid_from=[at(1), at(1), at(9), at(2)])
+    with pytest.raises(TooManyRejects, match="duplicate asset id S1"):
+        load_frames(clean_db, {"shelters": twice}, source="h2", options=LoadOptions())

@@ -24,7 +24,7 @@ VIEWS = {s.id for s in ALL_LAYERS if s.public_view is not None}  # pipelines, ge
 SEES = {
     "viewer": PUBLIC | VIEWS,
     "planner": PUBLIC | VIEWS,
-    "crew": PUBLIC | {"pipelines", "pipe_nodes", "sensors", "owners"},
+    "crew": PUBLIC | {"pipelines", "pipe_nodes", "sensors", "owners", "service_connections"},
     "emergency": {s.id for s in ALL_LAYERS},
     "admin": {s.id for s in ALL_LAYERS},
 }

@@ -169,6 +169,12 @@ def reads(result: str | None, scenario: str) -> list[tuple[str, str, str, dict]]
         ("POST", "/analysis/isolate", "/analysis/isolate", {"json": {"pipe": f"{MARK}-pipelines"}}),
         (
             "POST",
+            "/analysis/isolate/order.html",
+            "/analysis/isolate/order.html",
+            {"json": {"pipe": f"{MARK}-pipelines"}},
+        ),
+        (
+            "POST",
             "/analysis/trace",
             "/analysis/trace",
             {"json": {"pipe": f"{MARK}-pipelines", "direction": "connected"}},
@@ -181,6 +187,12 @@ def reads(result: str | None, scenario: str) -> list[tuple[str, str, str, dict]]
         ),
         ("POST", "/analysis/coverage", "/analysis/coverage", {"json": {}}),
         ("POST", "/analysis/coverage/stats", "/analysis/coverage/stats", {"json": {}}),
+        (
+            "POST",
+            "/analysis/coverage/compare",
+            "/analysis/coverage/compare",
+            {"json": {"scenario": scenario}},
+        ),
         ("POST", "/analysis/site-sharing", "/analysis/site-sharing", {"json": {}}),
         ("POST", "/analysis/siting-check", "/analysis/siting-check", {"json": {}}),
         (

@@ -148,3 +148,35 @@ def test_versions_load_once(demo_db, engine):
     assert count(engine, "SELECT count(*) FROM city.incidents") == int(
         np.sum(synthetic.generate(SEED, SCALE)["incidents"].groupby("asset_id").size())
     )
+
+
+def test_every_recorded_incident_is_routed_to_as_of_each_of_its_instants(demo_db, engine):
+    """Replay: at every version of a leak or a chemical incident, the two nearest fire
+    stations route to it around its zones then (the route that once answered 404)."""
+    from fastapi.testclient import TestClient
+
+    from citygis.settings import ServerSettings
+    from citygis.tokens import create_token
+    from layers import Catalog
+    from layers.roles import load_roles
+    from spatial_api import create_app
+
+    token = create_token(engine, load_roles(Catalog().values()), "emergency", "replay", None)
+    with engine.begin() as c:
+        steps = c.exec_driver_sql(
+            "SELECT DISTINCT i.asset_id, lower(i.valid) + interval '1 minute' AS at "
+            "FROM city.incidents i JOIN city.hazard_zones z ON z.incident_id = i.asset_id "
+            "AND z.valid @> lower(i.valid) + interval '1 minute' ORDER BY 1, 2"
+        ).all()
+    assert len(steps) >= 3
+    app = create_app(demo_db, ServerSettings(), pool_size=2)
+    with TestClient(app, headers={"Authorization": f"Bearer {token}"}) as client:
+        for incident, at in steps:
+            body = {"incident": incident, "datetime": at.isoformat(), "k": 2}
+            body |= {"filter": {"kind": "fire_station"}, "search_m": 50_000}
+            r = client.post("/analysis/responders", json=body)
+            assert r.status_code == 200, (incident, at, r.text)
+            units = [
+                f["id"] for f in r.json()["features"] if f["properties"]["role"] == "responder"
+            ]
+            assert len(units) == 2, (incident, at, r.json()["features"][:3])

@@ -14,11 +14,9 @@ V-11 closes instead, its alternate. The dig spans x 640–660: W-3 and E-1 cross
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
 import pytest
@@ -146,29 +144,6 @@ def crew_token(network, engine) -> str:
 def live_url(db_url, network) -> Iterator[str]:
     with serving(create_app(db_url, ServerSettings(), pool_size=2)) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory) -> Path:
-    """Where screenshots go: $CITYGIS_SCREENSHOTS to keep them, else a pytest temp dir."""
-    keep = os.environ.get("CITYGIS_SCREENSHOTS")
-    if keep:
-        Path(keep).mkdir(parents=True, exist_ok=True)
-        return Path(keep)
-    return tmp_path_factory.mktemp("map-crew")
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = Browser(p)
-        try:
-            yield b
-        finally:
-            b.browser.close()
-    assert b.blocked == [] and b.errors == []
 
 
 def open_map(browser: Browser, url: str, at: tuple[float, float], zoom: float):

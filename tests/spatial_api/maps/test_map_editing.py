@@ -4,11 +4,9 @@ features through the editing panel, and the API then answers with what was drawn
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
@@ -56,29 +54,6 @@ def live_url(demo_db) -> Iterator[str]:
         env.setenv("CITYGIS_TILES_CURRENT_MAX_AGE_S", "3600")
         with serving(create_app(demo_db, ServerSettings(), pool_size=2)) as url:
             yield url
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory) -> Path:
-    """Where screenshots go: $CITYGIS_SCREENSHOTS to keep them, else a pytest temp dir."""
-    keep = os.environ.get("CITYGIS_SCREENSHOTS")
-    if keep:
-        Path(keep).mkdir(parents=True, exist_ok=True)
-        return Path(keep)
-    return tmp_path_factory.mktemp("map-editing")
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = Browser(p)
-        try:
-            yield b
-        finally:
-            b.browser.close()
-    assert b.blocked == [] and b.errors == []
 
 
 def open_with_http_cache(browser: Browser, url: str):

@@ -7,10 +7,8 @@ Geodesic references are pyproj's Geod (GeographicLib), as in analysis/test_hazar
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 
 import httpx
 import numpy as np
@@ -183,29 +181,6 @@ def incident(live_url, tokens) -> str:
         )
         assert r.status_code == 204, r.text
     return asset
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory) -> Path:
-    """Where screenshots go: $CITYGIS_SCREENSHOTS to keep them, else a pytest temp dir."""
-    keep = os.environ.get("CITYGIS_SCREENSHOTS")
-    if keep:
-        Path(keep).mkdir(parents=True, exist_ok=True)
-        return Path(keep)
-    return tmp_path_factory.mktemp("map-emergency")
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = Browser(p)
-        try:
-            yield b
-        finally:
-            b.browser.close()
-    assert b.blocked == [] and b.errors == []
 
 
 def open_panel(browser: Browser, url: str, token: str | None, zoom: float = 15):

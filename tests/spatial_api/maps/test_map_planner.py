@@ -13,9 +13,7 @@ rectangle of the same area 3 km east, beyond every sector's reach: china_mobile 
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import numpy as np
@@ -117,29 +115,6 @@ def token(city, engine) -> str:
 def live_url(db_url, city) -> Iterator[str]:
     with serving(create_app(db_url, ServerSettings(), pool_size=2)) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory) -> Path:
-    """Where screenshots go: $CITYGIS_SCREENSHOTS to keep them, else a pytest temp dir."""
-    keep = os.environ.get("CITYGIS_SCREENSHOTS")
-    if keep:
-        Path(keep).mkdir(parents=True, exist_ok=True)
-        return Path(keep)
-    return tmp_path_factory.mktemp("map-planner")
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = Browser(p)
-        try:
-            yield b
-        finally:
-            b.browser.close()
-    assert b.blocked == [] and b.errors == []
 
 
 def open_map(browser: Browser, url: str, at: tuple[float, float], zoom: float):

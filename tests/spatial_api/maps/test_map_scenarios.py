@@ -16,9 +16,8 @@ from tests.support.browser import needs_chromium
 
 pytestmark = [pytest.mark.clients, needs_chromium]
 
-# The editing tests' demo city, server, tokens, browser and screenshot folder.
+# The editing tests' demo city, server and tokens (browser and shots: conftest.py).
 demo_db, live_url, tokens = editing.demo_db, editing.live_url, editing.tokens
-browser, shots = editing.browser, editing.shots
 
 TITLE = "八大关 5G 补点"
 

@@ -32,7 +32,7 @@ from citygis.cluster import database_url  # noqa: E402
 from citygis.db import make_engine  # noqa: E402
 from citygis.settings import DatabaseSettings, ServerSettings  # noqa: E402
 
-DB = "citygis_bench_dig"
+DB = "citygis_bench_dig_s{scale}"  # one per scale: a database is kept between runs
 SEED = 20261123
 TOKEN = "bench-dig"
 HALF_M = 25.0
@@ -112,8 +112,9 @@ def main() -> None:
     from spatial_api import create_app
 
     base = args.base_url or database_url(DatabaseSettings())
-    url = sa.engine.make_url(base).set(database=DB).render_as_string(hide_password=False)
-    _ensure_database(base, url, DB)
+    db = DB.format(scale=f"{args.scale:g}".replace(".", "_"))
+    url = sa.engine.make_url(base).set(database=db).render_as_string(hide_password=False)
+    _ensure_database(base, url, db)
     pipes = build(url, args.scale)
     area, here = densest_dig(url)
     print(f"{pipes:,} current pipes; the densest 50 m square holds {here}", flush=True)
@@ -141,8 +142,8 @@ def main() -> None:
                 f"python -m benchmarks.bench_dig --scale {args.scale:g} --write",
                 args.repeat,
                 "server",
-            ),
-            f"; {pipes:,} demo pipes, a 50 × 50 m dig about the densest water node "
+            )
+            + f"; {pipes:,} demo pipes, a 50 × 50 m dig about the densest water node "
             f"({summary['pipes']} pipes and {summary['nodes']} nodes in the report), "
             f"2 m deep, 0.5 m tolerance zone. {SHARED_MACHINE}",
             "",

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Column, Table
 
-from citygis import load_cmd, logs, token_cmd
+from citygis import batch_cmd, load_cmd, logs, token_cmd
 from citygis.cluster import Cluster, ClusterError, database_url
 from citygis.console import err, fail, migrated_url, out
 from citygis.db import api_login
@@ -23,6 +23,7 @@ db_app = typer.Typer(
 )
 app.add_typer(db_app, name="db")
 token_cmd.register(app)
+batch_cmd.register(app)
 log = logging.getLogger("citygis")
 
 

@@ -338,6 +338,13 @@ def load_frames(
             f"the database refused the rows: {exc.diag.message_primary} "
             f"({exc.diag.constraint_name or exc.sqlstate})"
         ) from None
+    except psycopg.errors.QueryCanceled as exc:
+        # Before OperationalError, its base: a timeout is not a lost connection.
+        raise LoadError(
+            f"the database cancelled the load: {exc.diag.message_primary}; for a load this "
+            "size, raise the statement_timeout of the role or session (PGOPTIONS='-c "
+            "statement_timeout=0')"
+        ) from None
     except psycopg.OperationalError as exc:
         raise LoadError(f"database connection failed during the load: {exc}") from None
     report.seconds = round(time.monotonic() - started, 3)

@@ -39,6 +39,10 @@ GAS_CLASSES: dict[str, tuple[str, ...]] = {
     "very_high": ("high_b", "high_a"),
 }
 PRESSURE_CLASSES = tuple(GAS_CLASSES) + CASES["gas"][1:]  # "low" once
+OUT_OF_SCOPE = (
+    "GB 50289-2016 Table 4.1.9 does not apply to gas above 1.6 MPa (高压 B/A); such lines "
+    "are designed to GB 50028's own clearances, so check this pair against GB 50028"
+)
 
 
 class ClearanceRule(BaseModel):
@@ -201,7 +205,12 @@ def required(
     )
     if rule is None:
         pair = f"{_label(a.utility, ca)}–{_label(b.utility, cb)}"
-        note = f"no sourced {kind} value for {pair}: used {fallback_name} {fallback_m:g} m"
+        used = f"used {fallback_name} {fallback_m:g} m"
+        if kind == "horizontal" and {ca, cb} & set(GAS_CLASSES["very_high"]):
+            # Not a gap in our table: the standard itself stops at 1.6 MPa.
+            note = f"{pair}: {OUT_OF_SCOPE}; {used}"
+            return Required(fallback_m, "not_applicable", None, None, ca, cb, note)
+        note = f"no sourced {kind} value for {pair}: {used}"
         return Required(fallback_m, "fallback", None, None, ca, cb, note)
     notes = [
         f"{s.utility} may be {' or '.join(map(str, s.cases))} ({s.why}): the largest applies"

@@ -34,7 +34,7 @@ HORIZONTAL = [
     ({"utility": "gas", "pressure_class": "sub_high_b"}, 1.5, "sub_high_b", TABLE),
     ({"utility": "gas", "pressure_class": "high"}, 2.0, "sub_high_a", TABLE),
     ({"utility": "gas"}, 2.0, "sub_high_a", TABLE),  # unknown class: the worst sourced
-    ({"utility": "gas", "pressure_class": "very_high"}, 0.5, "high_b", "fallback"),
+    ({"utility": "gas", "pressure_class": "very_high"}, 0.5, "high_b", "not_applicable"),
     ({"utility": "telecom"}, 1.0, "direct_buried", TABLE),
     ({"utility": "power"}, 0.5, "direct_buried", TABLE),
     ({"utility": "heating"}, 0.5, None, "fallback"),
@@ -53,6 +53,9 @@ def test_the_value_chosen_for_each_pair(other, value, case, source):
         else:
             assert got.clause is None
             assert "used fallback_horizontal_m 0.5 m" in got.note
+        if source == "not_applicable":
+            assert "does not apply to gas above 1.6 MPa" in got.note
+            assert "check this pair against GB 50028" in got.note
 
 
 def test_the_notes_say_why():

@@ -37,6 +37,25 @@ async def datetime_param(
     return when
 
 
+async def history_param(
+    request: Request,
+    principal: PrincipalDep,
+    recorded: Annotated[
+        str | None,
+        Query(
+            max_length=DATETIME_MAX_LENGTH,
+            description="Transaction time: the versions as the database held them then",
+        ),
+    ] = None,
+    scenario: Annotated[str | None, Query(max_length=40, description=SCENARIO_HELP)] = None,
+) -> DateTimeInterval | None:
+    """An asset's history takes no valid time (it is every version), only what to read it
+    from: the database as it was at `recorded`, or the city with a scenario's edits."""
+    when = DateTimeInterval.parse(None, recorded, scenario)
+    await scenarios.check_readable(request.app.state.engine, principal, when)
+    return when
+
+
 async def bbox_param(
     bbox: Annotated[
         str | None, Query(max_length=200, description="minx,miny,maxx,maxy in bbox-crs")
@@ -49,4 +68,5 @@ async def bbox_param(
 
 
 WhenDep = Annotated[DateTimeInterval | None, Depends(datetime_param)]
+HistoryDep = Annotated[DateTimeInterval | None, Depends(history_param)]
 BBoxDep = Annotated[BBox | None, Depends(bbox_param)]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,7 +21,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from layers.errors import FeatureNotFound, InvalidParameter
-from layers.query import DateTimeInterval, generalised, generalised_slack_deg
+from layers.query import DateTimeInterval, generalised, generalised_slack_deg, layer_source
 from layers.source import VERSION_SQL, FeatureSource
 from layers.tables import SCHEMA
 from spatial_api.features import cql
@@ -193,8 +194,13 @@ async def one(
     spec, binds = collection.spec, Binds()
     asset, _, version = str(feature_id).rpartition("@")
     table = f"{SCHEMA}.{spec.id} AS t" if spec is not None else None
+    # Versions as the database held them at `recorded`, or with a scenario's laid over.
+    ever = EVER if when is None else replace(EVER, recorded=when.recorded, scenario=when.scenario)
     if spec is not None and spec.generalised_m is not None:  # never the stored geometry
-        table, params = generalised(spec, EVER)
+        table, params = generalised(spec, ever)
+        binds.update(params)
+    elif spec is not None and ever != EVER:
+        table, params = layer_source(spec, ever)
         binds.update(params)
     versioned = table is not None and (history or (version.isdigit() and bool(asset)))
     if versioned and not history:

@@ -18,7 +18,7 @@ from spatial_api.features.crs import parse_crs
 from spatial_api.features.lineage import has_lineage, lineage
 from spatial_api.features.links import GEOJSON, JSON, Link, base_url
 from spatial_api.features.params import ItemsQuery, items_query
-from spatial_api.params import WhenDep
+from spatial_api.params import HistoryDep, WhenDep
 from spatial_api.responses import GEOJSON_RESPONSE, GeoJSONResponse
 from spatial_api.routing import OgcRoute, attribute_filters
 
@@ -176,12 +176,19 @@ async def get_item(
     responses=GEOJSON_RESPONSE,
 )
 async def get_history(
-    request: Request, layer: LayerDep, conn: ConnDep, feature_id: str, crs: CrsParam = None
+    request: Request,
+    layer: LayerDep,
+    conn: ConnDep,
+    feature_id: str,
+    when: HistoryDep,
+    crs: CrsParam = None,
 ) -> GeoJSONResponse:
     """Every version of one asset, by valid_from; ids read `<asset_id>@<version_id>`. A
-    layer with renewals adds the chain: what the asset replaced and what replaced it."""
+    layer with renewals adds the chain: what the asset replaced and what replaced it.
+    With `recorded`, the versions the database held then; with `scenario`, the live ones
+    with the scenario's edits laid over (its versions have negative ids)."""
     out = parse_crs(crs, "crs")
-    features = await items.one(conn, LayerSource(layer), feature_id, out, history=True)
+    features = await items.one(conn, LayerSource(layer), feature_id, out, history=True, when=when)
     body = {
         "type": "FeatureCollection",
         "numberMatched": len(features),

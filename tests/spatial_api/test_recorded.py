@@ -68,6 +68,23 @@ def test_an_incident_review_reads_what_was_known_at_each_moment(client, auth, en
     assert item(datetime="2026-11-02T11:00:00Z", recorded=before).status_code == 404
     # Without datetime, a recorded read asks about its own instant (after 09:40 here).
     assert item(recorded=known_first).json()["properties"]["capacity"] == 800
+
+    # The asset's history as known then: none, one open version, two, then today's two
+    # (the second closed at 12:30 by the deletion).
+    def history(**params):
+        r = client.get("/collections/shelters/items/S-1/history", params=params)
+        assert r.status_code == 200, r.text
+        return [
+            (f["properties"]["capacity"], (f["properties"]["valid_to"] or "")[11:16])
+            for f in r.json()["features"]
+        ]
+
+    assert (
+        client.get("/collections/shelters/items/S-1/history", params={"recorded": before})
+    ).status_code == 404  # not yet written
+    assert history(recorded=known_first) == [(800, "")]
+    assert history(recorded=known_second) == [(800, "10:00"), (300, "")]
+    assert history() == [(800, "10:00"), (300, "12:30")]
     # Nothing was deleted: three row states were superseded, kept in the history table.
     with engine.connect() as c:
         kept = c.execute(text("SELECT count(*) FROM city.shelters_history")).scalar_one()

@@ -173,6 +173,64 @@ def test_changes_and_deletions_apply_over_the_live_city(client, auth, engine, li
     assert versions == 3  # S-A twice, S-B once (closed)
 
 
+def test_history_in_a_scenario_shows_its_edits_over_the_live_versions(client, auth, live_sites):
+    planner = auth["planner"]
+    sid = new_scenario(client, planner)
+    in_s = {"scenario": sid, "valid_from": "2026-09-01T00:00:00Z"}
+    r = client.patch(
+        "/collections/base_stations/items/S-A",
+        json={"properties": {"height_m": 45.0}},
+        headers=planner,
+        params=in_s,
+    )
+    assert r.status_code == 204, r.text
+    assert (
+        client.delete(
+            "/collections/base_stations/items/S-B", headers=planner, params=in_s
+        ).status_code
+        == 204
+    )
+
+    def history(asset, **params):
+        r = client.get(
+            f"/collections/base_stations/items/{asset}/history", params=params, headers=planner
+        )
+        assert r.status_code == 200, r.text
+        return [
+            (
+                f["properties"]["height_m"],
+                f["properties"]["valid_from"][:10],
+                (f["properties"]["valid_to"] or "")[:10],
+                f["properties"]["version_id"] < 0,
+            )
+            for f in r.json()["features"]
+        ]
+
+    # Live: one version each, open. In the scenario: the live one cut where the edit
+    # starts, then the scenario's own (a negative id); S-B ends at its deletion.
+    assert history("S-A") == [(35.0, "2026-06-01", "", False)]
+    assert history("S-A", scenario=sid) == [
+        (35.0, "2026-06-01", "2026-09-01", False),
+        (45.0, "2026-09-01", "", True),
+    ]
+    assert history("S-B", scenario=sid) == [(35.0, "2026-06-01", "2026-09-01", False)]
+    # Another role's scenario is not readable, in history as anywhere.
+    r = client.get(
+        "/collections/base_stations/items/S-A/history",
+        params={"scenario": sid},
+        headers=auth["crew"],
+    )
+    assert r.status_code in (403, 404), r.text
+    assert (
+        client.get(
+            "/collections/base_stations/items/S-A/history",
+            params={"scenario": sid, "recorded": "2026-09-01T00:00:00Z"},
+            headers=planner,
+        ).status_code
+        == 400
+    )
+
+
 def test_a_commit_refuses_when_the_live_asset_changed_since(client, auth, engine, live_sites):
     planner = auth["planner"]
     sid = new_scenario(client, planner)

@@ -206,7 +206,26 @@ def load_readings(
         )
 
 
+def load_dem(
+    path: Annotated[Path, typer.Argument(help="A DEM GeoTIFF (heights in metres, any CRS)")],
+) -> None:
+    """Load a terrain model (DEM) for coverage paths, replacing the one loaded: all or nothing."""
+    from loaders import LoadError
+    from loaders.dem import load_dem as load
+
+    try:
+        r = load(migrated_url(), path)
+    except (LoadError, OSError, ValueError) as exc:
+        err().print(f"[red]load refused:[/red] {exc}\n[dim]The database is unchanged.[/dim]")
+        raise typer.Exit(1) from None
+    err().print(
+        f"DEM {r.source}: {r.width:,} × {r.height:,} cells of {r.cell_m:.1f} m in EPSG:{r.epsg}, "
+        f"{r.lowest_m:.1f}…{r.highest_m:.1f} m, {r.tiles} tiles (load {r.load_id})"
+    )
+
+
 def register(app: typer.Typer) -> None:
     """Add the load commands to the `citygis` app."""
     app.command("load")(load)
     app.command("load-readings")(load_readings)
+    app.command("load-dem")(load_dem)

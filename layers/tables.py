@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from geoalchemy2 import Geometry
+from geoalchemy2 import Geometry, Raster
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -343,6 +343,31 @@ def access_tables(metadata: MetaData) -> tuple[Table, Table]:
     return tokens, audit
 
 
+def dem_table(metadata: MetaData) -> Table:
+    """A terrain model (DEM) as PostGIS raster tiles in a metric CRS, for radio paths.
+
+    One DEM at a time: a load replaces every tile in one transaction (its load_runs row
+    versions what coverage computed with it). `extent` is each tile's outline in storage
+    lon/lat, indexed, so a window is found without reading rasters."""
+    return Table(
+        "dem_tiles",
+        metadata,
+        Column("tile_id", BigInteger, Identity(), primary_key=True),
+        Column("rast", Raster(spatial_index=False), nullable=False),
+        Column("epsg", Integer, nullable=False, comment="CRS of the raster (metres)"),
+        Column(
+            "extent",
+            Geometry("POLYGON", srid=STORAGE_SRID, spatial_index=False),
+            nullable=False,
+            comment="The tile's outline in storage lon/lat",
+        ),
+        Column("load_id", BigInteger, nullable=False, comment="city.load_runs row that wrote it"),
+        Index("dem_tiles_extent_idx", "extent", postgresql_using="gist"),
+        schema=SCHEMA,
+        comment="Ground heights (DEM), metres, as raster tiles: terrain for coverage",
+    )
+
+
 def build_metadata(layers: tuple[LayerSpec, ...]) -> MetaData:
     metadata = MetaData(schema=SCHEMA)
     load_runs_table(metadata)
@@ -350,6 +375,7 @@ def build_metadata(layers: tuple[LayerSpec, ...]) -> MetaData:
     result_tables(metadata)
     sensor_readings_table(metadata)
     scenarios_table(metadata)
+    dem_table(metadata)
     for spec in layers:
         layer_table(spec, metadata)
         history_table(spec, metadata)

@@ -25,7 +25,7 @@ from pydantic import BaseModel
 
 from citygis.urls import libpq_url
 from layers import Catalog, LayerSpec
-from loaders import attributes, geometry, store
+from loaders import attributes, bulk, geometry, store
 from loaders.crs import SourceCRS, parse_crs
 from loaders.errors import LoadError, TooManyRejects
 from loaders.mapping import Mapping as FieldMapping
@@ -368,21 +368,8 @@ def _write(
             if progress:
                 progress(f"loading {p.spec.id}", 0, len(p.rows))
             waves = versions_in_turn(p.rows)
-            for i, rows in enumerate(waves):
-                store.stage(conn, p.spec, rows, _advance(progress, p.spec.id, len(p.rows)))
-                counts = store.merge(
-                    conn,
-                    p.spec,
-                    mode=options.mode if i == 0 else "upsert",  # every asset is in wave 0
-                    valid_from=valid_from,
-                    source=source,
-                    history=len(waves) > 1,
-                )
-                store.drop_staging(conn)
-                p.report.new += counts.new
-                p.report.changed += counts.changed
-                p.report.unchanged += counts.unchanged
-                p.report.closed += counts.closed
+            with bulk.indexes_built_after(conn, p.spec):
+                _merge_waves(conn, p, waves, options, valid_from, source, progress)
         report = LoadReport(
             source=source,
             source_sha256=source_sha256,
@@ -414,6 +401,25 @@ def _write(
         store.notify_changed(conn, [p.spec.id for p in prepared])
     report.load_run_ids = run_ids
     return report
+
+
+def _merge_waves(conn, p: Prepared, waves, options: LoadOptions, valid_from, source, progress):
+    """Stage and merge each wave of a frame's versions, adding up the report's counts."""
+    for i, rows in enumerate(waves):
+        store.stage(conn, p.spec, rows, _advance(progress, p.spec.id, len(p.rows)))
+        counts = store.merge(
+            conn,
+            p.spec,
+            mode=options.mode if i == 0 else "upsert",  # every asset is in wave 0
+            valid_from=valid_from,
+            source=source,
+            history=len(waves) > 1,
+        )
+        store.drop_staging(conn)
+        p.report.new += counts.new
+        p.report.changed += counts.changed
+        p.report.unchanged += counts.unchanged
+        p.report.closed += counts.closed
 
 
 def versions_in_turn(rows: pd.DataFrame) -> list[pd.DataFrame]:

@@ -9,6 +9,7 @@ the answer says how many.
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -88,80 +89,148 @@ def _model(req: GridCoverage, f_mhz: float, height_m: float) -> tuple[str, str |
     return name, None
 
 
-def _near(radio: Radio, req: GridCoverage, near: tuple[float, float, float, float] | None) -> bool:
-    """Whether the sector's loss can stay within its budget anywhere in the box: the model's
-    inverse at the boresight budget (the pattern only loses) bounds its reach cheaply."""
-    if near is None:
-        return True
-    area = AREAS[req.environment]
+def _reach_bound(radio: Radio, req: GridCoverage) -> float:
+    """The model's inverse at the boresight budget (the pattern only loses): no cell
+    farther than this from the mast can be covered."""
     mapl = radio.eirp_dbm - radio.threshold_dbm
     d = prop.distance_for_loss(
-        radio.model, mapl, radio.frequency_mhz, radio.height_m, req.rx_height_m, area
+        radio.model,
+        mapl,
+        radio.frequency_mhz,
+        radio.height_m,
+        req.rx_height_m,
+        AREAS[req.environment],
     )
-    r = min(d, model_range_m(radio.model))
-    return (
-        radio.x + r >= near[0]
-        and radio.x - r <= near[2]
-        and radio.y + r >= near[1]
-        and radio.y - r <= near[3]
+    return min(d, model_range_m(radio.model))
+
+
+@dataclass
+class RowBudget:
+    """One record's link budget, or why it cannot be computed (`skip`)."""
+
+    skip: str | None = None
+    radio: Radio | None = None  # without its footprint until `reached` is set
+    props: dict[str, Any] = field(default_factory=dict)
+    assumed: tuple[str, ...] = ()
+    fallback: str | None = None
+    bound_m: float | None = None  # `_reach_bound`, once asked: `near` needs no footprint
+    reached: Radio | None = None
+
+
+def row_budget(props: dict[str, Any], x: float, y: float, req: GridCoverage) -> RowBudget:
+    """One record's budget, without its footprint (computed for many sectors at once)."""
+    sid = str(props.get("asset_id"))
+    power, f = props.get("power_dbm"), props.get("frequency_mhz")
+    if power is None or f is None:
+        missing = " and ".join(
+            k for k, v in (("power_dbm", power), ("frequency_mhz", f)) if v is None
+        )
+        return RowBudget(skip=f"no {missing}", props={"asset_id": sid})
+    assumed = [k for k in DEFAULTS if props.get(k) is None]
+    value = {k: DEFAULTS[k] if props.get(k) is None else float(props[k]) for k in DEFAULTS}
+    try:
+        model, fallback = _model(req, float(f), value["antenna_height_m"])
+    except prop.OutOfRange as exc:
+        return RowBudget(skip=str(exc).rsplit(", got", 1)[0], props={"asset_id": sid})
+    omni = props.get("azimuth_deg") is None or value["beamwidth_deg"] >= 360
+    if omni and "beamwidth_deg" in assumed:
+        assumed.remove("beamwidth_deg")  # no azimuth: the beamwidth is not used
+    eirp = float(prop.eirp_dbm(float(power), value["antenna_gain_dbi"], value["feeder_loss_db"]))
+    radio = Radio(
+        x=float(x),
+        y=float(y),
+        eirp_dbm=eirp,
+        threshold_dbm=threshold(req, str(props.get("technology"))),
+        frequency_mhz=float(f),
+        height_m=value["antenna_height_m"],
+        model=model,
+        azimuth_deg=None if omni else float(props["azimuth_deg"]),
+        beamwidth_deg=360.0 if omni else value["beamwidth_deg"],
+        tilt_deg=value["tilt_deg"],
+        vertical_beamwidth_deg=value["vertical_beamwidth_deg"],
     )
+    out = props | {"eirp_dbm": round(eirp, 2), "model": model}
+    return RowBudget(None, radio, out, tuple(assumed), fallback)
+
+
+def _near(b: RowBudget, req: GridCoverage, near: tuple[float, float, float, float] | None) -> bool:
+    """Whether the sector's loss can stay within its budget anywhere in the box."""
+    if near is None:
+        return True
+    assert b.radio is not None
+    if b.bound_m is None:
+        b.bound_m = _reach_bound(b.radio, req)
+    x, y, r = b.radio.x, b.radio.y, b.bound_m
+    return x + r >= near[0] and x - r <= near[2] and y + r >= near[1] and y - r <= near[3]
+
+
+# Row budgets by (the record's JSON text, x, y, the request's radio parameters): an edited
+# sector's text differs, so only it is decoded and computed again.
+_ROWS: dict[tuple[Any, ...], RowBudget] = {}
+MAX_ROWS = 200_000
+
+
+def _radio_key(req: GridCoverage) -> tuple[Any, ...]:
+    by_tech = tuple(sorted(req.threshold_by_technology.items()))
+    return (req.model, req.threshold_dbm, by_tech, req.rx_height_m, req.environment)
+
+
+def _row_budgets(
+    rows: list[tuple[dict[str, Any] | str, float, float]], req: GridCoverage
+) -> list[RowBudget]:
+    radio_key = _radio_key(req)
+    out = []
+    for props, x, y in rows:
+        if not isinstance(props, str):
+            out.append(row_budget(props, x, y, req))
+            continue
+        key = (props, x, y, radio_key)
+        b = _ROWS.get(key)
+        if b is None:
+            b = row_budget(json.loads(props), x, y, req)
+            if len(_ROWS) >= MAX_ROWS:
+                _ROWS.clear()
+            _ROWS[key] = b
+        out.append(b)
+    return out
+
+
+def clear_row_budgets() -> None:
+    _ROWS.clear()
 
 
 def link_budgets(
-    rows: list[tuple[dict[str, Any], float, float]],
+    rows: list[tuple[dict[str, Any] | str, float, float]],
     req: GridCoverage,
     near: tuple[float, float, float, float] | None = None,
 ) -> Budgets:
     """Radios for (props, x, y) rows in the grid's metres; unusable rows are tallied.
 
-    With `near` (grid metres), only sectors that may reach the box are kept and counted.
+    `props` is the record, or its JSON text: then its budget and footprint are kept for
+    the next answer. With `near` (grid metres), only sectors that may reach the box are
+    kept and counted.
     """
     budgets = Budgets()
-    for props, x, y in rows:
-        sid = str(props.get("asset_id"))
-        power, f = props.get("power_dbm"), props.get("frequency_mhz")
-        if power is None or f is None:
-            missing = " and ".join(
-                k for k, v in (("power_dbm", power), ("frequency_mhz", f)) if v is None
-            )
-            budgets.skipped[f"no {missing}"].append(sid)
+    kept: list[RowBudget] = []
+    for b in _row_budgets(rows, req):
+        if b.skip is not None:
+            budgets.skipped[b.skip].append(str(b.props["asset_id"]))
             continue
-        assumed = [k for k in DEFAULTS if props.get(k) is None]
-        value = {k: DEFAULTS[k] if props.get(k) is None else float(props[k]) for k in DEFAULTS}
-        try:
-            model, fallback = _model(req, float(f), value["antenna_height_m"])
-        except prop.OutOfRange as exc:
-            budgets.skipped[str(exc).rsplit(", got", 1)[0]].append(sid)
+        if not _near(b, req, near):
             continue
-        omni = props.get("azimuth_deg") is None or value["beamwidth_deg"] >= 360
-        if omni and "beamwidth_deg" in assumed:
-            assumed.remove("beamwidth_deg")  # no azimuth: the beamwidth is not used
-        eirp = float(
-            prop.eirp_dbm(float(power), value["antenna_gain_dbi"], value["feeder_loss_db"])
-        )
-        radio = Radio(
-            x=x,
-            y=y,
-            eirp_dbm=eirp,
-            threshold_dbm=threshold(req, str(props.get("technology"))),
-            frequency_mhz=float(f),
-            height_m=value["antenna_height_m"],
-            model=model,
-            azimuth_deg=None if omni else float(props["azimuth_deg"]),
-            beamwidth_deg=360.0 if omni else value["beamwidth_deg"],
-            tilt_deg=value["tilt_deg"],
-            vertical_beamwidth_deg=value["vertical_beamwidth_deg"],
-        )
-        if not _near(radio, req, near):
-            continue
-        budgets.models[model] += 1
-        budgets.assumed.update(assumed)
-        if fallback:
-            budgets.fallback[fallback] += 1
-        budgets.radios.append(radio)
-        budgets.props.append(props | {"eirp_dbm": round(eirp, 2), "model": model})
+        assert b.radio is not None
+        budgets.models[b.radio.model] += 1
+        budgets.assumed.update(b.assumed)
+        if b.fallback:
+            budgets.fallback[b.fallback] += 1
+        kept.append(b)
     # Footprints all at once: one path loss per (model, frequency, height).
-    budgets.radios = with_reaches(budgets.radios, req.rx_height_m, req.environment)
-    for p, r in zip(budgets.props, budgets.radios, strict=True):
-        p["reach_m"] = round(r.reach_m, 1)
+    todo = [(b, b.radio) for b in kept if b.reached is None and b.radio is not None]
+    reached = with_reaches([r for _, r in todo], req.rx_height_m, req.environment)
+    for (b, _), r in zip(todo, reached, strict=True):
+        b.reached = r
+    for b in kept:
+        assert b.reached is not None
+        budgets.radios.append(b.reached)
+        budgets.props.append(b.props | {"reach_m": round(b.reached.reach_m, 1)})
     return budgets

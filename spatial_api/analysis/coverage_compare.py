@@ -32,7 +32,13 @@ from spatial_api.analysis.coverage_grid import Grid, Notes, Radio, mask_polygons
 from spatial_api.analysis.coverage_map import best_by_operator, reach_bounds, summary
 from spatial_api.analysis.coverage_models import CoverageStatsRequest, GridCoverage
 from spatial_api.analysis.coverage_sectors import geodesic_area_m2, load_sectors, to_lonlat
-from spatial_api.analysis.coverage_stats import Area, _metric, cell_areas, load_areas, measure
+from spatial_api.analysis.coverage_stats import (
+    Area,
+    cell_areas,
+    load_areas,
+    measure,
+    metric_geometry,
+)
 from spatial_api.analysis.models import GeometryInput, LayerInput, Options
 from spatial_api.analysis.sources import parse_when
 
@@ -147,6 +153,7 @@ def compute(
     for area in met:
         aw = grid.window_of(area.geom.bounds)
         cells = (cell_areas(area.geom, grid, *aw), *aw) if aw is not None else None
+        total_m2 = geodesic_area_m2(to_lonlat(epsg, area.geom))
         for op in s.operators:
             was = before[op].covered if op in before else empty
             now = was.copy()
@@ -157,7 +164,7 @@ def compute(
                 gained[win] = box_now & ~was[win]
                 lost[win] = was[win] & ~box_now
             n = {
-                k: measure(area.geom, m, grid, epsg, 0.0, 0, cells)
+                k: measure(area.geom, m, grid, epsg, 0.0, 0, cells, total_m2)
                 for k, m in (("before", was), ("after", now), ("gained", gained), ("lost", lost))
             }
             total = n["before"].area_m2
@@ -228,7 +235,7 @@ async def coverage_compare(
     if not found or not touched:
         return [feature(0, None, head | {"changed_sectors": [], "operators": []})], restricted
     epsg = metric_epsg(float(np.mean([g.centroid.x for _, g in found])))
-    areas = [Area(p, _metric(epsg, g)) for p, g in found]
+    areas = [Area(p, metric_geometry(epsg, g)) for p, g in found]
     near = tuple(float(v) for v in shapely.total_bounds([a.geom for a in areas]))
     filters = {"operator": req.operator} if req.operator else None
     loaded = [

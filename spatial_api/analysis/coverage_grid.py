@@ -135,6 +135,8 @@ _EDGES = np.arange(-180.0, 181.0, BEARING_STEP)
 _NEAREST = np.where(
     _EDGES[:-1] * _EDGES[1:] <= 0, 0.0, np.minimum(abs(_EDGES[:-1]), abs(_EDGES[1:]))
 )
+# Intervals mirrored about the boresight share that edge: the search runs once per angle.
+_ANGLES, _ANGLE_OF = np.unique(_NEAREST, return_inverse=True)
 
 
 @dataclass(frozen=True)
@@ -200,12 +202,13 @@ def _footprints(
     l_h = np.where(
         omni[:, None],
         0.0,
-        np.minimum(12 * (_NEAREST[None, :] / col("beamwidth_deg")) ** 2, SIDE_LOBE_DB),
+        np.minimum(12 * (_ANGLES[None, :] / col("beamwidth_deg")) ** 2, SIDE_LOBE_DB),
     )
     ok = margin[:, None, :] - np.minimum(l_h[:, :, None] + l_v[:, None, :], SIDE_LOBE_DB) >= 0
     passed = ok.any(axis=2)
     last = d.size - 1 - np.argmax(ok[:, :, ::-1], axis=2)
-    bound = np.where(passed, d[np.minimum(last + 1, d.size - 1)], 0.0)  # sectors × intervals
+    # Sectors × intervals.
+    bound = np.where(passed, d[np.minimum(last + 1, d.size - 1)], 0.0)[:, _ANGLE_OF]
     # Boresight: interpolate the root in log-distance between the last pass and the next.
     fore = margin - l_v
     good = fore >= 0

@@ -73,7 +73,11 @@ async def load_sectors(
     the database prunes at MAX_REACH_M, the reach then decides.
     """
     sel = select_features(principal.layer(catalog, "sectors"), when, filters, "c")
-    sql = f"SELECT s.props, ST_X(s.geom) AS lon, ST_Y(s.geom) AS lat FROM ({sel.sql}) s"
+    # The props as JSON text: the key of their kept link budget (decoded only when new).
+    sql = (
+        "SELECT s.props::text AS props, ST_X(s.geom) AS lon, ST_Y(s.geom) AS lat "
+        f"FROM ({sel.sql}) s"
+    )
     params = dict(sel.params)
     if near is not None and epsg is not None:
         grown = (
@@ -94,7 +98,7 @@ async def load_sectors(
         epsg = metric_epsg(float(np.mean([r.lon for r in rows])))
     x, y = to_metric(epsg, [r.lon for r in rows], [r.lat for r in rows])
     budgets = link_budgets(
-        [(r.props, xi, yi) for r, xi, yi in zip(rows, x, y, strict=True)], req, near
+        list(zip([r.props for r in rows], x.tolist(), y.tolist(), strict=True)), req, near
     )
     if not budgets.radios and budgets.skipped and near is None:
         reasons = "; ".join(f"{k} ({len(v)} sectors)" for k, v in budgets.skipped.items())

@@ -19,10 +19,13 @@ from spatial_api.analysis.coverage_grid import (
     AREAS,
     THRESHOLDS_DBM,
     Radio,
+    Terrain,
     model_range_m,
     with_reaches,
 )
 from spatial_api.analysis.coverage_models import GridCoverage
+
+FLAT_EARTH = "flat earth: no terrain (DEM) or clutter is loaded, so no path is obstructed"
 
 # Assumed where a sector's record has no value (a 65° panel, untilted, on a 30 m mast).
 DEFAULTS = {
@@ -46,6 +49,8 @@ class Budgets:
     skipped: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     fallback: Counter[str] = field(default_factory=Counter)
     models: Counter[str] = field(default_factory=Counter)
+    terrain: Terrain | None = None  # the DEM under every computed sector's reach, if loaded
+    terrain_note: str = FLAT_EARTH
 
     def summary(self) -> dict[str, Any]:
         return {

@@ -9,7 +9,9 @@ everything it depends on) so that the next answer, or an edit of one sector, rec
 only what changed.
 
 Per cell: received power = EIRP − path loss(model) + antenna pattern (TR 38.901 Table 7.3-1,
-horizontal and vertical with tilt). The earth is flat and bare: no terrain or clutter.
+horizontal and vertical with tilt) − terrain diffraction when a DEM is loaded (knife_edge.py,
+ITU-R P.526 single knife edge, on a lattice of TERRAIN_STEP_M); without one the earth is
+flat. There is no clutter.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import shapely
 from numpy.typing import NDArray
 
 from layers.errors import InvalidParameter, TooLarge
+from spatial_api.analysis import knife_edge
 from spatial_api.analysis import propagation as prop
 
 Array = NDArray[np.float64]
@@ -36,6 +39,10 @@ REACH_SAMPLES = 256  # distances the reach is searched over, log-spaced (3.4 % a
 BEARING_STEP = 10.0  # degrees: bearing intervals the reach is bounded over
 SIDE_LOBE_DB = 30.0  # TR 38.901 Table 7.3-1: Am and SLA_V
 MIN_DISTANCE_M = 1.0  # a cell centre closer than this to the mast is taken at this distance
+# Terrain loss is computed on every k-th cell (k·cell ≥ this) and spread to the cells
+# between: a path profile per 25 m cell would be 16× the work for a loss that varies at
+# the DEM's scale (30 m or coarser).
+TERRAIN_STEP_M = 50.0
 
 # Downlink thresholds commonly used as the outdoor coverage criterion by Chinese operators
 # (planner defaults, not a standard): GSM RxLev, UMTS RSCP, LTE RSRP, NR SS-RSRP.
@@ -78,6 +85,15 @@ class Radio:
         return (self.x + b[0], self.y + b[1], self.x + b[2], self.y + b[3])
 
 
+@dataclass(frozen=True)
+class Terrain:
+    """The DEM's heights over a request's grid, and what identifies them in cache keys
+    (the load that wrote them and the window read)."""
+
+    grid: knife_edge.Terrain
+    key: tuple[Any, ...]
+
+
 @dataclass
 class Notes:
     """What the answer must say about how far the numbers can be trusted."""
@@ -85,6 +101,9 @@ class Notes:
     cells_computed: dict[str, int] = field(default_factory=dict)  # per model
     cells_extrapolated: dict[str, int] = field(default_factory=dict)
     uma_other_heights: int = 0
+    terrain_points: int = 0  # paths profiled against the DEM
+    terrain_shadowed: int = 0
+    terrain_beyond_dem: int = 0
 
     def lines(self) -> list[str]:
         out = []
@@ -92,6 +111,11 @@ class Notes:
             out.append(
                 f"uma is specified for hBS = 25 m: {self.uma_other_heights} sectors at other "
                 "heights were computed with its formula (as ns-3 does)"
+            )
+        if self.terrain_beyond_dem:
+            out.append(
+                f"terrain: {self.terrain_beyond_dem} of {self.terrain_points} paths leave the "
+                "DEM and were taken over flat ground"
             )
         for model, n in sorted(self.cells_extrapolated.items()):
             valid = prop.MODELS[model].distance_m
@@ -307,6 +331,8 @@ class Computed:
     col0: int
     rx_dbm: NDArray[np.float32]
     extrapolated: int
+    shadowed: int = 0  # terrain lattice points out of line of sight
+    beyond_dem: int = 0  # terrain lattice points whose path leaves the DEM (taken flat)
 
 
 class WindowCache:
@@ -345,8 +371,15 @@ class WindowCache:
 WINDOWS = WindowCache(max_bytes=512 * 2**20)
 
 
-def compute_window(radio: Radio, cell: float, rx_height_m: float, environment: str) -> Computed:
-    """Received power on every lattice cell of the sector's box (−inf beyond its model)."""
+def compute_window(
+    radio: Radio,
+    cell: float,
+    rx_height_m: float,
+    environment: str,
+    terrain: knife_edge.Terrain | None = None,
+) -> Computed:
+    """Received power on every lattice cell of the sector's box (−inf beyond its model),
+    less the terrain's diffraction loss on each path when a DEM is given."""
     b = radio.bounds
     c0, c1 = int(np.floor(b[0] / cell)), int(np.ceil(b[2] / cell))
     r0, r1 = int(np.floor(b[1] / cell)), int(np.ceil(b[3] / cell))
@@ -366,6 +399,16 @@ def compute_window(radio: Radio, cell: float, rx_height_m: float, environment: s
         v_beamwidth_deg=radio.vertical_beamwidth_deg,
     )
     rx = (radio.eirp_dbm - loss.db + gain).astype(np.float32, copy=False)
+    shadowed = beyond_dem = 0
+    if terrain is not None:
+        k = max(1, int(np.ceil(TERRAIN_STEP_M / cell)))
+        px, py = np.meshgrid(xs[k // 2 :: k], ys[k // 2 :: k])
+        path = knife_edge.path_loss(
+            terrain, radio.x, radio.y, radio.height_m, px, py, rx_height_m, radio.frequency_mhz
+        )
+        spread = np.repeat(np.repeat(path.loss_db, k, axis=0), k, axis=1)[: len(ys), : len(xs)]
+        rx -= spread
+        shadowed, beyond_dem = int((~path.line_of_sight).sum()), int((~path.covered).sum())
     far = d > model_range_m(radio.model)  # beyond the model's range: not computed
     if far.any():
         rx[far] = -np.inf
@@ -373,7 +416,7 @@ def compute_window(radio: Radio, cell: float, rx_height_m: float, environment: s
     if prop.MODELS[radio.model].distance_m is not None:
         extrapolated = int((~loss.in_range & ~far).sum())
     rx.flags.writeable = False  # shared between answers
-    return Computed(r0, c0, rx, extrapolated)
+    return Computed(r0, c0, rx, extrapolated, shadowed, beyond_dem)
 
 
 def received(
@@ -383,16 +426,19 @@ def received(
     environment: str,
     notes: Notes,
     cache: WindowCache | None = WINDOWS,
+    terrain: Terrain | None = None,
 ) -> Iterator[Window]:
-    """Each sector's received power on the grid's cells within its box, one at a time."""
+    """Each sector's received power on the grid's cells within its box, one at a time,
+    over `terrain` when a DEM is loaded (its load is in the cache key)."""
     g_r0, g_c0 = round(grid.y0 / grid.cell), round(grid.x0 / grid.cell)
     for i, radio in enumerate(radios):
         if radio.box == (0.0, 0.0, 0.0, 0.0) or grid.window_of(radio.bounds) is None:
             continue
-        key = (radio, rx_height_m, environment, grid.cell)
+        key = (radio, rx_height_m, environment, grid.cell, terrain.key if terrain else None)
         got = cache.get(key) if cache is not None else None
         if got is None:
-            got = compute_window(radio, grid.cell, rx_height_m, environment)
+            dem = terrain.grid if terrain else None
+            got = compute_window(radio, grid.cell, rx_height_m, environment, dem)
             if cache is not None:
                 cache.put(key, got)
         if radio.model == "uma" and radio.height_m != 25.0:
@@ -400,6 +446,12 @@ def received(
         notes.cells_computed[radio.model] = (
             notes.cells_computed.get(radio.model, 0) + got.rx_dbm.size
         )
+        if terrain is not None:
+            k = max(1, int(np.ceil(TERRAIN_STEP_M / grid.cell)))
+            h, w = got.rx_dbm.shape
+            notes.terrain_points += -(-h // k) * -(-w // k)
+            notes.terrain_shadowed += got.shadowed
+            notes.terrain_beyond_dem += got.beyond_dem
         if got.extrapolated:
             notes.cells_extrapolated[radio.model] = (
                 notes.cells_extrapolated.get(radio.model, 0) + got.extrapolated

@@ -28,7 +28,6 @@ from spatial_api.analysis.coverage_grid import (
 )
 from spatial_api.analysis.coverage_models import CoverageRequest, GridCoverage
 from spatial_api.analysis.coverage_sectors import (
-    FLAT_EARTH,
     geodesic_area_m2,
     load_sectors,
     to_lonlat,
@@ -66,7 +65,7 @@ def summary(
         "cell_m": req.cell_m,
         "grid_crs": f"EPSG:{epsg}",
         "grid_cells": grid.rows * grid.cols if grid else 0,
-        "terrain": FLAT_EARTH,
+        "terrain": budgets.terrain_note,
         "uma_condition": "NLOS everywhere (no building data)",
         **info,
         "warnings": warnings,
@@ -75,7 +74,9 @@ def summary(
 
 def _per_sector(req: CoverageRequest, grid: Grid, budgets: Budgets, notes: Notes) -> list[Piece]:
     out = []
-    for w in received(grid, budgets.radios, req.rx_height_m, req.environment, notes):
+    for w in received(
+        grid, budgets.radios, req.rx_height_m, req.environment, notes, terrain=budgets.terrain
+    ):
         mask = w.rx_dbm >= budgets.radios[w.index].threshold_dbm
         geom = mask_polygons(mask, grid, w.rows.start, w.cols.start)
         if not geom.is_empty:
@@ -89,7 +90,9 @@ def _dissolved(req: CoverageRequest, grid: Grid, budgets: Budgets, notes: Notes)
     keys = [("all" if key == "all" else p.get(key)) for p in budgets.props]
     covered: dict[Any, np.ndarray] = {}
     sectors: dict[Any, int] = {}
-    for w in received(grid, budgets.radios, req.rx_height_m, req.environment, notes):
+    for w in received(
+        grid, budgets.radios, req.rx_height_m, req.environment, notes, terrain=budgets.terrain
+    ):
         k = keys[w.index]
         if k not in covered:
             covered[k] = np.zeros((grid.rows, grid.cols), bool)
@@ -108,7 +111,9 @@ def best_by_operator(
     """The strongest sector per cell for each operator, and where each sector was computed."""
     best: dict[str, BestServer] = {}
     spans = []
-    for w in received(grid, budgets.radios, req.rx_height_m, req.environment, notes):
+    for w in received(
+        grid, budgets.radios, req.rx_height_m, req.environment, notes, terrain=budgets.terrain
+    ):
         op = str(budgets.props[w.index].get("operator"))
         if op not in best:
             best[op] = BestServer.empty(grid)
@@ -136,7 +141,9 @@ def _overlap(req: CoverageRequest, grid: Grid, budgets: Budgets, notes: Notes) -
     overlap_db of the best: a second pass over the sectors, not a copy of every window."""
     best, _ = best_by_operator(req, grid, budgets, notes)
     count = {op: np.zeros((grid.rows, grid.cols), np.int16) for op in best}
-    for w in received(grid, budgets.radios, req.rx_height_m, req.environment, Notes()):
+    for w in received(
+        grid, budgets.radios, req.rx_height_m, req.environment, Notes(), terrain=budgets.terrain
+    ):
         op = str(budgets.props[w.index].get("operator"))
         top = best[op].rx_dbm[w.rows, w.cols]
         strong = w.rx_dbm >= budgets.radios[w.index].threshold_dbm

@@ -16,13 +16,13 @@ from layers.access import Principal
 from layers.errors import InvalidParameter, TooLarge
 from layers.query import DateTimeInterval
 from layers.spec import STORAGE_SRID
-from spatial_api.analysis.coverage_budget import Budgets, link_budgets
-from spatial_api.analysis.coverage_grid import MAX_REACH_M, metric_epsg
+from spatial_api.analysis import dem
+from spatial_api.analysis.coverage_budget import FLAT_EARTH, Budgets, link_budgets
+from spatial_api.analysis.coverage_grid import MAX_REACH_M, Terrain, metric_epsg
 from spatial_api.analysis.coverage_models import GridCoverage
 from spatial_api.analysis.sources import MAX_INPUT_FEATURES, Scalar, select_features
 
 GEOD = Geod(ellps="GRS80")  # CGCS2000's ellipsoid
-FLAT_EARTH = "flat earth: no terrain (DEM) or clutter is loaded, so no path is obstructed"
 
 
 @lru_cache(maxsize=32)
@@ -103,4 +103,28 @@ async def load_sectors(
     if not budgets.radios and budgets.skipped and near is None:
         reasons = "; ".join(f"{k} ({len(v)} sectors)" for k, v in budgets.skipped.items())
         raise InvalidParameter(f"no sector can be computed: {reasons}")
+    if budgets.radios:
+        await _with_terrain(conn, budgets, epsg)
     return budgets, epsg
+
+
+async def _with_terrain(conn: AsyncConnection, budgets: Budgets, epsg: int) -> None:
+    """The loaded DEM under every computed sector's whole reach, so that a sector's window
+    is the same whatever the area asked about (its cache key holds only the DEM's load)."""
+    have = await dem.loaded(conn)
+    if have is None:
+        return
+    load_id, dem_epsg = have
+    if dem_epsg != epsg:
+        budgets.terrain_note = (
+            f"{FLAT_EARTH.split(':')[0]}: the DEM (load {load_id}) is in EPSG:{dem_epsg}, the "
+            f"grid in EPSG:{epsg}: reload it for this zone to use it"
+        )
+        return
+    b = np.array([r.bounds for r in budgets.radios])
+    reach = (float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 2].max()), float(b[:, 3].max()))
+    west, south, east, north = lonlat_bounds(epsg, reach)
+    got = await dem.window(conn, (west, south, east, north))
+    if got is not None:
+        budgets.terrain = Terrain(got.terrain, ("dem", got.load_id))
+        budgets.terrain_note = got.note()

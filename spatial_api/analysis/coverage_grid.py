@@ -42,7 +42,7 @@ MIN_DISTANCE_M = 1.0  # a cell centre closer than this to the mast is taken at t
 # Terrain loss is computed on every k-th cell (k·cell ≥ this) and spread to the cells
 # between: a path profile per 25 m cell would be 16× the work for a loss that varies at
 # the DEM's scale (30 m or coarser).
-TERRAIN_STEP_M = 50.0
+TERRAIN_STEP_M = 100.0
 
 # Downlink thresholds commonly used as the outdoor coverage criterion by Chinese operators
 # (planner defaults, not a standard): GSM RxLev, UMTS RSCP, LTE RSRP, NR SS-RSRP.
@@ -402,11 +402,16 @@ def compute_window(
     shadowed = beyond_dem = 0
     if terrain is not None:
         k = max(1, int(np.ceil(TERRAIN_STEP_M / cell)))
-        px, py = np.meshgrid(xs[k // 2 :: k], ys[k // 2 :: k])
+        # The middle cell of each k × k block (the last block's may be cut short).
+        cx = np.minimum(np.arange(0, len(xs), k) + k // 2, len(xs) - 1)
+        cy = np.minimum(np.arange(0, len(ys), k) + k // 2, len(ys) - 1)
+        px, py = np.meshgrid(xs[cx], ys[cy])
         path = knife_edge.path_loss(
             terrain, radio.x, radio.y, radio.height_m, px, py, rx_height_m, radio.frequency_mhz
         )
-        spread = np.repeat(np.repeat(path.loss_db, k, axis=0), k, axis=1)[: len(ys), : len(xs)]
+        # Free space has no ground; the empirical models were fitted over it (knife_edge).
+        lost = path.loss_db if radio.model == "fspl" else path.obstructed_only()
+        spread = np.repeat(np.repeat(lost, k, axis=0), k, axis=1)[: len(ys), : len(xs)]
         rx -= spread
         shadowed, beyond_dem = int((~path.line_of_sight).sum()), int((~path.covered).sum())
     far = d > model_range_m(radio.model)  # beyond the model's range: not computed

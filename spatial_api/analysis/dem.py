@@ -35,7 +35,8 @@ class Dem:
         return (
             f"terrain: DEM of load {self.load_id} ({self.terrain.cell:.0f} m cells, "
             f"EPSG:{self.epsg}); line of sight and single knife-edge diffraction per path "
-            "(ITU-R P.526-15, eq. 31), earth radius ×4/3"
+            "(ITU-R P.526-15, eq. 31), earth radius ×4/3; for empirical models only where "
+            "the terrain blocks the ray (they already hold the ground's own clearance loss)"
         )
 
 

@@ -21,7 +21,7 @@ C_M_S = 299_792_458.0
 EARTH_RADIUS_M = 6_371_000.0
 K_FACTOR = 4.0 / 3.0  # ITU-R P.453's median effective earth radius factor
 V_MIN = -0.78  # below it, P.526 eq. (31) gives no loss
-MIN_SAMPLES, MAX_SAMPLES = 8, 256
+MIN_SAMPLES, MAX_SAMPLES = 8, 128
 
 
 def knife_edge_db(v: Array | float) -> Array:
@@ -73,6 +73,12 @@ class PathLoss:
     loss_db: NDArray[np.float32]
     line_of_sight: NDArray[np.bool_]
     covered: NDArray[np.bool_]
+
+    def obstructed_only(self) -> NDArray[np.float32]:
+        """The loss where terrain blocks the ray (v > 0), 0 where it only grazes the first
+        Fresnel zone: for empirical models (Hata, COST-231, UMa), fitted over real ground,
+        which already hold that clearance loss."""
+        return np.where(self.line_of_sight, np.float32(0), self.loss_db)
 
 
 def path_loss(

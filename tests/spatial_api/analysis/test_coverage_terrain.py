@@ -70,3 +70,22 @@ def test_without_a_dem_the_same_sector_covers_the_disc(client, sectors):  # noqa
     head, [disc] = post(client, **D_REQUEST, cell_m=10)
     assert head["terrain"].startswith("flat earth")
     assert shape(disc["geometry"]).contains(east_of_d(900))
+
+
+def test_flat_terrain_under_a_tall_mast_changes_nothing_on_any_window_shape():
+    """A 30 m mast over level ground clears the first Fresnel zone everywhere in its 6.9 km
+    reach: the window with terrain equals the flat one, whatever its shape against the
+    terrain lattice (330 columns are not a multiple of the 4-cell step)."""
+    from spatial_api.analysis.coverage_grid import Radio, compute_window, with_reach
+    from spatial_api.analysis.knife_edge import Terrain
+
+    radio = with_reach(
+        Radio(530_000.0, 3_990_000.0, 61.0, -110.0, 1845.0, 30.0, "cost231", 90.0, 65.0, 3.0, 7.0),
+        1.5,
+        "urban",
+    )
+    level = Terrain(520_000.0, 3_980_000.0, 30.0, np.full((700, 700), 12.0, np.float32))
+    flat, over = (compute_window(radio, 25.0, 1.5, "urban", t) for t in (None, level))
+    assert flat.rx_dbm.shape == (332, 330)
+    assert np.array_equal(flat.rx_dbm, over.rx_dbm)
+    assert (over.shadowed, over.beyond_dem) == (0, 0)

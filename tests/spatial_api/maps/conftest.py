@@ -8,8 +8,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from tests.support.browser import Browser
+from tests.support.webmap import demo_loaded
 
 
 @pytest.fixture(scope="module")
@@ -33,3 +35,12 @@ def browser() -> Iterator[Browser]:
         finally:
             b.browser.close()
     assert b.blocked == [] and b.errors == []
+
+
+@pytest.fixture(scope="module")
+def demo_db(db_url, engine) -> Iterator[str]:
+    """The demo city (seed 7, scale 0.05), with the tokens and audit a module made dropped
+    after it; a module wanting them kept defines its own."""
+    yield from demo_loaded(db_url, engine)
+    with engine.begin() as c:
+        c.execute(text("TRUNCATE city.tokens, city.audit"))

@@ -12,7 +12,6 @@ from urllib.parse import urlsplit
 import httpx
 import numpy as np
 import pytest
-from sqlalchemy import text
 
 from citygis.settings import ServerSettings
 from citygis.tokens import create_token, revoke_token
@@ -22,19 +21,11 @@ from spatial_api import create_app
 from tests.support.browser import Browser, needs_chromium
 from tests.support.loading import count
 from tests.support.server import serving
-from tests.support.webmap import demo_loaded
 
 pytestmark = [pytest.mark.clients, needs_chromium]
 
 LON, LAT = 120.3350, 36.0640  # central Qingdao, inside the demo city
 SHELTER = ("name", "capacity", "kind", "area_m2", "status")
-
-
-@pytest.fixture(scope="module")
-def demo_db(db_url, engine) -> Iterator[str]:
-    yield from demo_loaded(db_url, engine)
-    with engine.begin() as c:
-        c.execute(text("TRUNCATE city.tokens, city.audit"))
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from layers import Catalog
 from layers.roles import load_roles
 from tests.support.browser import Browser, needs_chromium
 from tests.support.server import serving
-from tests.support.webmap import demo_loaded, webmap_app
+from tests.support.webmap import webmap_app
 
 pytestmark = [pytest.mark.clients, needs_chromium]
 
@@ -29,13 +29,6 @@ SELECT i.asset_id, ST_X(i.geom), ST_Y(i.geom),
 FROM city.incidents_current i WHERE i.status <> 'closed' ORDER BY i.asset_id LIMIT 1
 """
 EDGE_PX = 8  # lines drawn within this of the viewport's edge may or may not be picked
-
-
-@pytest.fixture(scope="module")
-def demo_db(db_url, engine) -> Iterator[str]:
-    yield from demo_loaded(db_url, engine)
-    with engine.begin() as c:
-        c.execute(text("TRUNCATE city.tokens, city.audit"))
 
 
 @pytest.fixture(scope="module")

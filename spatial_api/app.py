@@ -91,6 +91,7 @@ def create_app(
             also=heard,
             pooler=settings.pgbouncer,
             listen_url=settings.listen_url,
+            replica_urls=replica_urls,
         ):
             yield
         await app.state.tile_reads.stop()

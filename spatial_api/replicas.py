@@ -53,19 +53,25 @@ class Reads:
         self._replayed[i] = (now, got)
         return got
 
-    async def engine_for(self, request: Request) -> AsyncEngine:
+    async def replica_for(self, request: Request) -> int | None:
+        """Which replica serves this request (by turns), or None for the primary: writes,
+        and reads of a caller whose last write that replica has not replayed yet."""
         if self._turn is None or request.method not in READS:
             self.served["primary"] += 1
-            return self.primary
+            return None
         i = next(self._turn)
         wrote = self._written.get(self.caller(request))
         if wrote is not None:
             if await self._replayed_at(i) < wrote:
                 self.served["primary"] += 1
-                return self.primary
+                return None
             self._written.pop(self.caller(request), None)  # caught up: no need to ask again
         self.served["replica"] += 1
-        return self.replicas[i]
+        return i
+
+    async def engine_for(self, request: Request) -> AsyncEngine:
+        i = await self.replica_for(request)
+        return self.primary if i is None else self.replicas[i]
 
     async def note_write(self, caller: str) -> None:
         """After a write: where the primary's WAL is now, for this caller's next reads."""

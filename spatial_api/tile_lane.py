@@ -95,7 +95,8 @@ async def _tile(request: Request) -> Response | None:
         when = DateTimeInterval.parse(when_text, recorded_text)
         filters = filters_for(specs, request)
         sources = [LayerSource(s) for s in specs]
-        entry = await cached_tile(cache, principal, sources, coords, when, filters, shift)
+        replica = await state.reads.replica_for(request)
+        entry = await cached_tile(cache, principal, sources, coords, when, filters, shift, replica)
     except _DOMAIN_ERRORS:
         return None
     return tile_response(entry, request, sources, when, principal, coords)

@@ -86,19 +86,29 @@ def is_past(when: DateTimeInterval | None, now: datetime | None = None) -> bool:
 
 
 class TileCache:
-    def __init__(self, settings: TileSettings, pool: AsyncConnectionPool | None = None):
+    def __init__(
+        self,
+        settings: TileSettings,
+        pool: AsyncConnectionPool | None = None,
+        replicas: Sequence[AsyncConnectionPool] = (),
+    ):
         self.settings = settings
-        self.pool = pool  # version reads and renders
+        self.pool = pool  # version reads and renders on the primary
+        # The same on each streaming replica: a tile's versions and its render come from
+        # one server, so its key always names what it shows.
+        self.replicas = list(replicas)
         self._lru: LRUCache[TileKey, CachedTile] = LRUCache(
             maxsize=max(int(settings.cache_mb * 2**20), 1),
             getsizeof=lambda entry: len(entry.body) + ENTRY_OVERHEAD,
         )
         self.local: defaultdict[str, int] = defaultdict(int)
         self.hits = self.misses = 0
-        self._down_until = 0.0
+        self._down_until: dict[int | None, float] = {}
 
     @asynccontextmanager
-    async def connection(self) -> AsyncIterator[psycopg.AsyncConnection]:
+    async def connection(
+        self, replica: int | None = None
+    ) -> AsyncIterator[psycopg.AsyncConnection]:
         """A pooled connection; with the database just found down, a failure at once.
 
         A request that waited POOL_TIMEOUT_S in vain marks the database down for
@@ -106,14 +116,15 @@ class TileCache:
         (a tile waits twice: versions, then render), which under load stalled every
         client for the whole outage. The pool keeps reconnecting in the background.
         """
-        assert self.pool is not None, "a serving cache has a pool"
-        if time.monotonic() < self._down_until:
+        pool = self.pool if replica is None else self.replicas[replica]
+        assert pool is not None, "a serving cache has a pool"
+        if time.monotonic() < self._down_until.get(replica, 0.0):
             raise psycopg.OperationalError("database unreachable (found down just now)")
         try:
-            async with self.pool.connection() as conn:
+            async with pool.connection() as conn:
                 yield conn
         except PoolTimeout:
-            self._down_until = time.monotonic() + DOWN_HOLD_S
+            self._down_until[replica] = time.monotonic() + DOWN_HOLD_S
             raise
 
     def get(self, key: TileKey) -> CachedTile | None:
@@ -193,11 +204,13 @@ def tiles_pool(conninfo: str, size: int, pooler: bool = False) -> AsyncConnectio
     )
 
 
-async def db_versions(cache: TileCache, layer_ids: Sequence[str]) -> dict[str, tuple[int, int]]:
+async def db_versions(
+    cache: TileCache, layer_ids: Sequence[str], replica: int | None = None
+) -> dict[str, tuple[int, int]]:
     """Per layer (committed loads, last load id); both change with every committed load."""
     for attempt in (1, 2):
         try:
-            async with cache.connection() as conn:
+            async with cache.connection(replica) as conn:
                 cur = await conn.execute(VERSIONS_SQL, (list(layer_ids),))
                 return {layer_id: (n, last) for layer_id, n, last in await cur.fetchall()}
         except PoolTimeout:  # no connection to be had: the database is down
@@ -227,10 +240,12 @@ async def tile_key(
     filters: Mapping[str, Mapping[str, Value]],
     shift: str | None,
     reader: str = Access.restricted,
+    replica: int | None = None,
 ) -> TileKey:
-    """The tile's cache key, with each layer's change version as committed right now."""
+    """The tile's cache key, with each layer's change version as committed right now (on
+    the replica that renders it, if one does: a lagging one names its own older state)."""
     ids = tuple(s.id for s in specs)
-    db = await db_versions(cache, ids)
+    db = await db_versions(cache, ids, replica)
     return TileKey(
         layers=ids,
         versions=tuple((*db.get(i, (0, 0)), cache.local[i]) for i in ids),
@@ -257,13 +272,15 @@ async def cached_tile(
     when: DateTimeInterval | None,
     filters: Mapping[str, Mapping[str, Value]],
     shift: str | None = None,
+    replica: int | None = None,
 ) -> CachedTile:
-    """The tile from the cache if its layers have not changed since, else rendered."""
+    """The tile from the cache if its layers have not changed since, else rendered (on the
+    primary, or on the replica given: both the versions and the render are read there)."""
     principal.refuse_hidden(specs)
-    key = await tile_key(cache, specs, coords, when, filters, shift, principal.reads_key)
+    key = await tile_key(cache, specs, coords, when, filters, shift, principal.reads_key, replica)
     if entry := cache.get(key):
         return entry
-    async with cache.connection() as conn:
+    async with cache.connection(replica) as conn:
         body = await mvt.render(
             conn, specs, coords, when, filters, cache.settings.max_features, shift
         )

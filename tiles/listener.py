@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import psycopg
@@ -79,6 +79,7 @@ async def tiles_runtime(
     also: Callable[[str | None], Any] | None = None,
     pooler: bool = False,
     listen_url: str | None = None,
+    replica_urls: Sequence[str] = (),
 ) -> AsyncIterator[None]:
     """The tile cache on `state.tile_cache`, kept fresh by a listener while the app runs;
     `also` hears every change too (None: the connection was lost).
@@ -90,7 +91,8 @@ async def tiles_runtime(
     settings = settings or TileSettings()
     conninfo = libpq_conninfo(database_url)
     pool = tiles_pool(conninfo, settings.connections, pooler)
-    cache = state.tile_cache = TileCache(settings, pool)
+    replicas = [tiles_pool(libpq_conninfo(u), settings.connections, pooler) for u in replica_urls]
+    cache = state.tile_cache = TileCache(settings, pool, replicas)
 
     def changed(payload: str) -> None:
         cache.bump(payload)
@@ -106,6 +108,8 @@ async def tiles_runtime(
     listener = state.tile_listener = ChangeListener(listen, changed, lost)
     assert cache.pool is not None
     await cache.pool.open(wait=False)  # connects in the background; first use waits
+    for replica in replicas:
+        await replica.open(wait=False)
     if settings.listen and (listen_url or not pooler):
         listener.start()
     try:
@@ -113,3 +117,5 @@ async def tiles_runtime(
     finally:
         await listener.stop()
         await cache.pool.close()
+        for replica in replicas:
+            await replica.close()

@@ -129,7 +129,8 @@ async def layer_tile(
     # The hot path: every dependency costs FastAPI time, so the cache is read off the app.
     cache: TileCache = request.app.state.tile_cache
     filters, sources = filters_for([layer], request), [LayerSource(layer)]
-    entry = await cached_tile(cache, principal, sources, tile, when, filters, shift)
+    replica = await request.app.state.reads.replica_for(request)
+    entry = await cached_tile(cache, principal, sources, tile, when, filters, shift, replica)
     return tile_response(entry, request, sources, when, principal, tile)
 
 
@@ -163,5 +164,6 @@ async def multi_tile(
     """Several layers in one tile, one MVT layer each, named by layer id."""
     cache: TileCache = request.app.state.tile_cache
     filters, sources = filters_for(specs, request), [LayerSource(s) for s in specs]
-    entry = await cached_tile(cache, principal, sources, tile, when, filters, shift)
+    replica = await request.app.state.reads.replica_for(request)
+    entry = await cached_tile(cache, principal, sources, tile, when, filters, shift, replica)
     return tile_response(entry, request, sources, when, principal, tile)

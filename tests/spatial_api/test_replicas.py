@@ -19,8 +19,9 @@ from citygis.tokens import create_token
 from layers import Catalog
 from layers.roles import load_roles
 from spatial_api import create_app
-from tests.spatial_api.test_writes import shelter
+from tests.spatial_api.test_writes import LAT, LON, shelter
 from tests.support import database
+from tests.tiles.test_tiles import features, tile_path
 
 pytestmark = pytest.mark.clients  # a base backup of the test cluster: minutes, not seconds
 
@@ -84,6 +85,34 @@ def test_reads_go_to_the_replica_and_a_writer_reads_its_writes(clean_db, engine,
             client.delete(f"/collections/shelters/items/{asset}", headers=auth).status_code == 204
         )
         assert client.get(f"/collections/shelters/items/{asset}", headers=auth).status_code == 404
+
+
+def test_tiles_come_from_the_replica_and_a_writer_sees_its_own_at_once(
+    clean_db, engine, replica_url
+):
+    """A tile's versions and render are read on the replica that serves it; a caller who
+    just wrote gets its tile from the primary until the replica has replayed the write."""
+    token = create_token(engine, load_roles(Catalog().values()), "emergency", "tiles", None)
+    auth = {"Authorization": f"Bearer {token}"}
+    app = create_app(clean_db, ServerSettings(), pool_size=2, replica_urls=(replica_url,))
+    path = tile_path("shelters", LON, LAT, 15)
+    with TestClient(app) as client:
+        reads = client.app.state.reads
+        assert client.get(path).status_code == 204  # an empty tile
+        for i in range(5):
+            made = client.post(
+                "/collections/shelters/items", json=shelter(f"避难场所{i}"), headers=auth
+            )
+            assert made.status_code == 201, made.text
+            # At once, whatever the replica's lag: the writer's tile holds every write.
+            assert len(features(client.get(path, headers=auth), "shelters")) == i + 1
+
+        def everyone_sees_five() -> bool:
+            return len(features(client.get(path), "shelters")) == 5
+
+        before = reads.served["replica"]
+        assert wait_for(everyone_sees_five)
+        assert reads.served["replica"] > before  # anonymous tiles were read there
 
 
 def test_wal_positions_compare_as_numbers():

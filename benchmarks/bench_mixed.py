@@ -341,6 +341,7 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=50, help="concurrent connections")
     ap.add_argument("--seed", type=int, default=20261203)
     ap.add_argument("--db", default=DB, help="scratch database, kept between runs")
+    ap.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     ap.add_argument("--write", action="store_true", help="record results in BENCHMARKS.md")
     args = ap.parse_args()
     if shutil.which("wrk") is None:
@@ -351,7 +352,15 @@ def main() -> None:
     engine, names, crew, emergency = tokens(url)
     kinds = requests(data, crew, emergency)
     server = Server(
-        [sys.executable, "-m", "uvicorn", "benchmarks.bench_tiles:app_factory", "--factory"],
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "benchmarks.bench_tiles:app_factory",
+            "--factory",
+            "--workers",
+            str(args.workers),
+        ],
         {"BENCH_DATABASE_URL": url},
         ROOT,
         "/health",
@@ -375,14 +384,24 @@ def main() -> None:
 
 def record(table: str, args) -> None:
     body = (
-        f"## Mixed load: {args.clients} clients for {args.duration:g} s\n\n"
+        f"## Mixed load: {args.clients} clients for {args.duration:g} s"
+        + ("" if args.workers == 1 else f", {args.workers} API processes")
+        + "\n\n"
         + provenance(
             f"python -m benchmarks.bench_mixed --duration {args.duration:g} "
-            f"--clients {args.clients} --write",
+            f"--clients {args.clients}"
+            + ("" if args.workers == 1 else f" --workers {args.workers}")
+            + " --write",
             1,
             beside="server and wrk",
         )
-        + ". One uvicorn worker in its shipped settings over the demo city (scale 1); wrk "
+        + (
+            ". One uvicorn worker"
+            if args.workers == 1
+            else f". {args.workers} uvicorn workers (one tile cache each, kept coherent by "
+            "the change versions in their keys)"
+        )
+        + " in its shipped settings over the demo city (scale 1); wrk "
         f"holds {args.clients} keep-alive connections, each request's kind picked by weight "
         "in benchmarks/bench_mixed.lua: items by bbox and attribute (pipelines with a crew "
         "token, shelters public), pipeline tiles z13–16 cold (distinct) and warm (20 "
@@ -391,7 +410,7 @@ def record(table: str, args) -> None:
         "are wrk's; per-kind latency is timed in the script. "
         f"{SHARED_MACHINE}\n\n{table}\n"
     )
-    write_section("mixed", body)
+    write_section("mixed" if args.workers == 1 else f"mixed_workers_{args.workers}", body)
 
 
 if __name__ == "__main__":

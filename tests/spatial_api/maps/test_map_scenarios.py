@@ -17,7 +17,7 @@ from tests.support.browser import needs_chromium
 pytestmark = [pytest.mark.clients, needs_chromium]
 
 # The editing tests' demo city, server and tokens (browser and shots: conftest.py).
-demo_db, live_url, tokens = editing.demo_db, editing.live_url, editing.tokens
+live_url, tokens = editing.live_url, editing.tokens  # demo_db: maps/conftest.py
 
 TITLE = "八大关 5G 补点"
 

@@ -28,15 +28,19 @@ import argparse
 import asyncio
 import cProfile
 import json
+import os
 import pstats
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from concurrent.futures import Future
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from uuid import uuid4
 
 import httpx
@@ -139,27 +143,65 @@ class Http:
 
 
 class InProcess:
-    """writes.create on one open connection of our async engine: our write path, no HTTP."""
+    """writes.create on one open connection of our async engine: our write path, no HTTP.
+
+    The loop runs in its own thread under one long-lived task, as uvicorn's does: anyio
+    keeps the worker threads prepare_features runs in (and their per-thread pyproj
+    transformers, loaders/crs.py) only while the task that started them lives, so an
+    asyncio.Runner.run per request paid a new thread and a ~40 ms transformer each time.
+    """
 
     def __init__(self, url: str, principal: Principal):
-        self.runner = asyncio.Runner()
-        self.engine = make_async_engine(url, pool_size=1)
         self.spec, self.who = Catalog()[LAYER], principal
+        self.loop = asyncio.new_event_loop()
+        self.jobs: asyncio.Queue[tuple[Coroutine, Future] | None] | None = None
+        ready = threading.Event()
+        self.thread = threading.Thread(
+            target=self.loop.run_until_complete, args=(self._serve(url, ready),), daemon=True
+        )
+        self.thread.start()
+        ready.wait()
 
-    def create(self, features: list[dict]) -> Op:
+    async def _serve(self, url: str, ready: threading.Event) -> None:
+        engine = make_async_engine(url, pool_size=1)
+        self.engine, self.jobs = engine, asyncio.Queue()
+        ready.set()
+        while (job := await self.jobs.get()) is not None:
+            coro, done = job
+            try:
+                done.set_result(await coro)
+            except BaseException as exc:  # handed to the caller's thread
+                done.set_exception(exc)
+        await engine.dispose()
+
+    def run(self, coro: Coroutine) -> Any:
+        done: Future = Future()
+        assert self.jobs is not None
+        self.loop.call_soon_threadsafe(self.jobs.put_nowait, (coro, done))
+        return done.result()
+
+    def create(self, features: list[dict], prof: cProfile.Profile | None = None) -> Op:
         async def go() -> None:
-            async with self.engine.connect() as conn:
-                made = await writes.create(
-                    conn, self.spec, self.who, features, datetime.now(UTC), DEFAULT
-                )
-                await conn.commit()
+            if prof:  # profiles this (the loop's) thread
+                prof.enable()
+            try:
+                async with self.engine.connect() as conn:
+                    made = await writes.create(
+                        conn, self.spec, self.who, features, datetime.now(UTC), DEFAULT
+                    )
+                    await conn.commit()
+            finally:
+                if prof:
+                    prof.disable()
             assert len(made) == len(features)
 
-        return lambda: self.runner.run(go())
+        return lambda: self.run(go())
 
     def close(self) -> None:
-        self.runner.run(self.engine.dispose())
-        self.runner.close()
+        assert self.jobs is not None
+        self.loop.call_soon_threadsafe(self.jobs.put_nowait, None)
+        self.thread.join()
+        self.loop.close()
 
 
 _FLOOR_ONE = f"""
@@ -348,6 +390,7 @@ def main() -> None:
     except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
         note = f"pygeoapi not measured: {exc}"
         print(note)
+    load_before = os.getloadavg()
     try:
         singles, batches = measure(url, servers, token, principal, args)
     finally:
@@ -356,7 +399,7 @@ def main() -> None:
     checks = check(engine, args)
     profile = profiled(url, principal, args)
     engine.dispose()
-    table = report(singles, batches, args)
+    table = report(singles, batches, args) + "\n\n" + machine_load(load_before, os.getloadavg())
     print(table)
     print(checks)
     print(profile)
@@ -366,8 +409,25 @@ def main() -> None:
         record(table, checks, profile, args, note)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc, in clock ticks)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_load(before: tuple[float, ...], after: tuple[float, ...]) -> str:
+    """The other jobs on the machine, which wall-clock figures include."""
+    load = ", ".join(f"{b:.2f} → {a:.2f}" for b, a in zip(before, after, strict=True))
+    return (
+        f"Load average (1, 5, 15 min) before → after the measured runs: {load}, on "
+        f"{os.cpu_count()} cores. CPU ms/request is the Python process's own CPU time (the "
+        "server's for a POST, this process's for in-process paths), PostgreSQL's not counted: "
+        "it moves less than wall time when other jobs hold the cores."
+    )
+
+
 def measure(url: str, servers: dict[str, Server], token: str, principal: Principal, args):
-    """Per path: [(p50, p99, mean)] per run for singles, [seconds] per batch."""
+    """Per path: [(p50, p99, mean, CPU ms per op)] per run for singles, [s] per batch."""
     make = Shelters(args.seed)
     auth = {"Authorization": f"Bearer {token}"}
     http = {
@@ -379,6 +439,14 @@ def measure(url: str, servers: dict[str, Server], token: str, principal: Princip
         )
     local, floor = InProcess(url, principal), Floor(url)
     spec = Catalog()[LAYER]
+    server_pid = {
+        f"{name}: POST a Feature": servers[key].proc.pid
+        for name, key in (("ours", "ours"), ("pygeoapi 0.21 (PostgreSQL provider)", "pygeoapi"))
+        if key in servers
+    }
+
+    def cpu_clock(name: str) -> float:
+        return cpu_seconds(server_pid[name]) if name in server_pid else time.process_time()
 
     def validate(features: list[dict]) -> Op:
         ids = [writes.new_asset_id(spec) for _ in features]
@@ -404,15 +472,17 @@ def measure(url: str, servers: dict[str, Server], token: str, principal: Princip
     for build in many.values():
         build()()
 
-    singles: dict[str, list[tuple[float, float, float]]] = {n: [] for n in one}
+    singles: dict[str, list[tuple[float, float, float, float]]] = {n: [] for n in one}
     batches: dict[str, list[float]] = {n: [] for n in many}
     try:
         for _ in range(args.repeat):  # interleaved so drift hits every path alike
             for name, build in one.items():
                 ops = [build() for _ in range(args.creates)]
+                cpu = cpu_clock(name)
                 ms = np.array([timed(op) for op in ops]) * 1000
+                cpu_ms = (cpu_clock(name) - cpu) * 1000 / len(ops)
                 singles[name].append(
-                    (float(np.percentile(ms, 50)), float(np.percentile(ms, 99)), ms.mean())
+                    (float(np.percentile(ms, 50)), float(np.percentile(ms, 99)), ms.mean(), cpu_ms)
                 )
             for name, build in many.items():
                 for _ in range(args.batches):
@@ -456,31 +526,29 @@ PROFILED = {
     ),
     "attribute checks (loaders/attributes.py conform)": ("loaders/attributes.py", "conform"),
     "features → frame (loaders/edit.py features_frame)": ("loaders/edit.py", "features_frame"),
-    "INSERT text (writes._insert_sql → column_types → build_metadata)": (
-        "features/writes.py",
-        "_insert_sql",
-    ),
-    "statements (AsyncConnection.execute)": ("sqlalchemy/ext/asyncio/engine.py", "execute"),
+    "SQL text (writes._create_sql, cached per layer)": ("features/writes.py", "_create_sql"),
+    "the statement (AsyncConnection.execute)": ("sqlalchemy/ext/asyncio/engine.py", "execute"),
     "commit": ("sqlalchemy/ext/asyncio/engine.py", "commit"),
 }
 
 
 def profiled(url: str, principal: Principal, args) -> str:
-    """cProfile of one create, in process, validation on the main thread (cProfile sees only
-    it): ms per request spent in the parts named in PROFILED."""
+    """cProfile of one create, in process: validation called on this thread, then the create
+    profiled on the loop's (cProfile sees one thread per profile; the create's own
+    validation runs in a worker thread neither sees): ms per request in PROFILED's parts."""
     make, out = Shelters(args.seed + 1), []
     local, spec = InProcess(url, principal), Catalog()[LAYER]
     for n, calls in ((1, 20), (args.size, 2)):
         feats = [make.features(n) for _ in range(calls + 1)]
         ids = [[writes.new_asset_id(spec) for _ in f] for f in feats]
         local.create(feats[0])()  # warm
-        prof = cProfile.Profile()
-        prof.enable()
+        prof, in_loop = cProfile.Profile(), cProfile.Profile()
         for f, i in zip(feats[1:], ids[1:], strict=True):
+            prof.enable()
             prepare_features(f, spec, i, "EPSG:4326")
-            local.create(f)()
-        prof.disable()
-        stats = pstats.Stats(prof).stats  # type: ignore[attr-defined]
+            prof.disable()
+            local.create(f, in_loop)()
+        stats = pstats.Stats(prof).add(in_loop).stats  # type: ignore[attr-defined]
         cum = {what: 0.0 for what in PROFILED}
         total = 0.0
         for (file, _, func), (_, _, _, ct, _) in stats.items():
@@ -505,19 +573,19 @@ def _ms(v: float) -> str:
 
 def report(singles: dict, batches: dict, args) -> str:
     med = {
-        n: tuple(statistics.median(r[i] for r in runs) for i in range(3))
+        n: tuple(statistics.median(r[i] for r in runs) for i in range(4))
         for n, runs in singles.items()
     }
     floor1 = med["floor: one-row INSERT (psycopg)"]
     out = [
         f"**one create per request** ({args.creates} sequential per run, after {args.warmup})",
         "",
-        "| path | p50 ms | p99 ms | req/s | ÷ floor p50 | ÷ floor p99 |",
-        "|---|---|---|---|---|---|",
+        "| path | p50 ms | p99 ms | req/s | CPU ms/request | ÷ floor p50 | ÷ floor p99 |",
+        "|---|---|---|---|---|---|---|",
     ]
-    for name, (p50, p99, mean) in med.items():
+    for name, (p50, p99, mean, cpu) in med.items():
         out.append(
-            f"| {name} | {_ms(p50)} | {_ms(p99)} | {1000 / mean:,.0f} | "
+            f"| {name} | {_ms(p50)} | {_ms(p99)} | {1000 / mean:,.0f} | {_ms(cpu)} | "
             f"{p50 / floor1[0]:.3g} | {p99 / floor1[1]:.3g} |"
         )
     rate = {n: args.size / statistics.median(t) for n, t in batches.items()}
@@ -593,11 +661,13 @@ def record(table: str, checks: str, profile: str, args, note: str) -> None:
         )
         + "; one uvicorn worker per server, one keep-alive httpx client, requests in "
         "sequence. Ours validates each feature as the loaders do, inserts versions in "
-        "valid time, and logs a load_runs row, an audit row and a NOTIFY per request; the "
-        "floors insert the same rows into the same table with none of that. *no HTTP* is "
-        "spatial_api.features.writes.create on an open connection; *validation only* is "
-        "loaders.edit.prepare_features. pygeoapi 0.21 (Python 3.11 has no newer release) "
-        "writes through its PostgreSQL provider (`editable: true`) into a plain table of "
+        "valid time, and logs a load_runs row, an audit row and a NOTIFY per request (one "
+        "statement, writes._create_sql); the floors insert the same rows into the same "
+        "table with none of that. *no HTTP* is spatial_api.features.writes.create on an "
+        "open connection, on an event loop that lives through the run as uvicorn's does; "
+        "*validation only* is loaders.edit.prepare_features. pygeoapi 0.21 (Python 3.11 "
+        "has no newer release) writes through its PostgreSQL provider (`editable: true`) "
+        "into a plain table of "
         f"the same columns. {SHARED_MACHINE}\n\n"
         f"{table}\n\nChecks:\n\n{checks}\n\nProfile (one request in process):\n\n{profile}\n"
         + (f"\n{note}\n" if note else "")

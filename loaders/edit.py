@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 from shapely.geometry import shape
@@ -30,18 +31,20 @@ def _problem(i: int, asset_id: Any, reason: str) -> dict[str, Any]:
     return {"feature": i, "asset_id": asset_id, "reason": reason}
 
 
-def _geometry(i: int, feature: dict, problems: list[dict]) -> Any:
+def _shape(i: int, feature: dict, problems: list[dict]) -> Any:
     try:
-        geom = shape(feature["geometry"])
+        return shape(feature["geometry"])
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         problems.append(_problem(i, feature.get("id"), f"geometry: not GeoJSON ({exc})"))
         return None
-    if not shapely.is_valid(geom):
-        problems.append(
-            _problem(i, feature.get("id"), f"invalid geometry: {shapely.is_valid_reason(geom)}")
-        )
-        return None
-    return geom
+
+
+def _refuse_invalid(geoms: np.ndarray, features: list[dict], problems: list[dict]) -> None:
+    """Invalid geometries become None, each with its reason (one GEOS call for them all)."""
+    invalid = np.flatnonzero(~shapely.is_valid(geoms) & ~shapely.is_missing(geoms))
+    for i, why in zip(invalid, shapely.is_valid_reason(geoms[invalid]), strict=True):
+        problems.append(_problem(int(i), features[i].get("id"), f"invalid geometry: {why}"))
+    geoms[invalid] = None
 
 
 def features_frame(
@@ -49,29 +52,31 @@ def features_frame(
 ) -> tuple[gpd.GeoDataFrame, list[dict]]:
     """The features as a loader frame, and the problems a file's columns never have
     (not a Feature, unknown properties, unreadable or invalid geometry)."""
-    names = {a.name for a in spec.attributes}
+    # Column by column, each value as JSON gave it (number, boolean, text; None where a
+    # feature has no such property), so a feature's values never depend on the others in
+    # its request (rows → DataFrame would make [12, missing] floats, 12 → "12.0").
+    columns = {a.name: np.full(len(features), None, dtype=object) for a in spec.attributes}
+    geoms = np.full(len(features), None, dtype=object)
     problems: list[dict] = []
-    rows: list[dict[str, Any]] = []
-    geoms: list[Any] = []
     for i, (feature, asset_id) in enumerate(zip(features, ids, strict=True)):
         if not isinstance(feature, dict) or feature.get("type") != "Feature":
             problems.append(_problem(i, asset_id, "not a GeoJSON Feature"))
-            rows.append({ID: asset_id})
-            geoms.append(None)
             continue
         props = feature.get("properties") or {}
         if not isinstance(props, dict):
             problems.append(_problem(i, asset_id, "properties: not an object"))
             props = {}
-        for name in sorted(set(props) - names):
+        for name in sorted(set(props) - columns.keys()):
             problems.append(_problem(i, asset_id, f"unknown property {name!r} of {spec.id}"))
-        rows.append({k: v for k, v in props.items() if k in names} | {ID: asset_id})
-        geoms.append(_geometry(i, feature, problems))
+        for name, value in props.items():
+            if name in columns:
+                columns[name][i] = value
+        geoms[i] = _shape(i, feature, problems)
+    _refuse_invalid(geoms, features, problems)
     if lat_first:  # EPSG:4326/4490 as OGC Part 2 reads them: latitude first
-        geoms = [None if g is None else shapely.transform(g, lambda xy: xy[:, ::-1]) for g in geoms]
-    frame = pd.DataFrame(rows, columns=[a.name for a in spec.attributes] + [ID])
-    # Values as JSON gave them (numbers, booleans, text): the loader coerces each.
-    return gpd.GeoDataFrame(frame.astype(object), geometry=geoms), problems
+        geoms = shapely.transform(geoms, lambda xy: xy[:, ::-1])
+    frame = pd.DataFrame(columns | {ID: np.array(ids, dtype=object)}, dtype=object)
+    return gpd.GeoDataFrame(frame, geometry=gpd.array.from_shapely(geoms)), problems
 
 
 def prepare_features(
@@ -89,7 +94,8 @@ def prepare_features(
     except LoadError as exc:
         raise InvalidFeatures([_problem(0, ids[0] if ids else None, str(exc))]) from None
     no_geometry = {p["feature"] for p in problems if "geometry" in p["reason"]}
-    for r in prepared.rejects.to_dict("records"):
+    rejects = prepared.rejects.to_dict("records") if len(prepared.rejects) else []
+    for r in rejects:
         row, reason = int(r["row"]), str(r["reason"])
         if row in no_geometry:  # already said why; the loader adds "missing geometry"
             reason = "; ".join(p for p in reason.split("; ") if "geometry" not in p)

@@ -51,7 +51,7 @@ def recordset_sql(spec: LayerSpec) -> str:
 
 
 @cache  # per layer: rebuilding the table metadata cost ~5 ms a write
-def _insert_sql(spec_id: str) -> str:
+def _insert_sql(spec_id: str, only_if: str = "TRUE") -> str:
     spec = Catalog()[spec_id]
     names = ", ".join(a.name for a in spec.attributes)
     picked = ", ".join(f"r.{a.name}" for a in spec.attributes)
@@ -60,8 +60,44 @@ INSERT INTO {SCHEMA}.{spec.id} (asset_id, valid, {names}, geom, source)
 SELECT r.asset_id, tstzrange(:vf, NULL), {picked}, ST_GeomFromEWKB(decode(r.geom, 'hex')),
        :source
 FROM {recordset_sql(spec)}
+WHERE {only_if}
 RETURNING asset_id, version_id
 """
+
+
+# The change version (load_runs), the audit row and the NOTIFY, from a CTE `log` holding
+# the write's `details`: one round trip, written into the write's own statement where it
+# can be (a create), else run on its own (log_write).
+_LOG = f"""
+run AS (
+    INSERT INTO {SCHEMA}.load_runs (layer_id, source, mode, finished_at, report)
+    SELECT CAST(:layer AS text), CAST(:source AS text), 'edit', now(),
+           jsonb_build_object('action', CAST(:action AS text)) || details
+    FROM log
+),
+audit AS (
+    INSERT INTO {SCHEMA}.audit (token_name, role, action, layer_id, details)
+    SELECT CAST(:name AS text), CAST(:role AS text), CAST(:action AS text),
+           CAST(:layer AS text), details
+    FROM log
+),
+notified AS (SELECT pg_notify('citygis_layer_changed', CAST(:layer AS text)) FROM log)
+"""
+_LOG_WRITE = f"""
+WITH log AS (SELECT CAST(:details AS jsonb) AS details),
+{_LOG}
+SELECT count(*) FROM notified
+"""
+
+
+def _log_params(spec: LayerSpec, who: Principal, action: str) -> dict[str, Any]:
+    return {
+        "layer": spec.id,
+        "source": f"api:{who.name or who.role.name}",
+        "action": action,
+        "name": who.name,
+        "role": who.role.name,
+    }
 
 
 async def log_write(
@@ -72,28 +108,8 @@ async def log_write(
     details: dict[str, Any],
 ) -> None:
     """The change version (load_runs) and the audit row, in the write's transaction."""
-    report = json.dumps({"action": action, **details}, default=str)
-    await conn.execute(
-        text(
-            f"INSERT INTO {SCHEMA}.load_runs (layer_id, source, mode, finished_at, report)"
-            " VALUES (:layer, :source, 'edit', now(), CAST(:report AS jsonb))"
-        ),
-        {"layer": spec.id, "source": f"api:{who.name or who.role.name}", "report": report},
-    )
-    await conn.execute(
-        text(
-            f"INSERT INTO {SCHEMA}.audit (token_name, role, action, layer_id, details)"
-            " VALUES (:name, :role, :action, :layer, CAST(:details AS jsonb))"
-        ),
-        {
-            "name": who.name,
-            "role": who.role.name,
-            "action": action,
-            "layer": spec.id,
-            "details": json.dumps(details, default=str),
-        },
-    )
-    await conn.execute(text("SELECT pg_notify('citygis_layer_changed', :l)"), {"l": spec.id})
+    params = _log_params(spec, who, action) | {"details": json.dumps(details, default=str)}
+    await conn.execute(text(_LOG_WRITE), params)
 
 
 def loader_crs(crs: Crs) -> tuple[str, bool]:
@@ -104,9 +120,9 @@ def loader_crs(crs: Crs) -> tuple[str, bool]:
 async def prepared_rows(features: list[dict], spec: LayerSpec, ids: list[str], crs: Crs) -> str:
     name, lat_first = loader_crs(crs)
     rows = await run_in_threadpool(prepare_features, features, spec, ids, name, lat_first)
-    return rows.drop(columns=["_row", "_vfrom", "_vto"]).to_json(
-        orient="records", date_format="iso"
-    )
+    # The loader's bookkeeping columns (_row, _vfrom, _vto) ride along: jsonb_to_recordset
+    # reads only the columns it names, and dropping them cost more than the write's SQL.
+    return rows.to_json(orient="records", date_format="iso")
 
 
 def new_ids(features: list[dict], spec: LayerSpec) -> list[str]:
@@ -122,6 +138,39 @@ def new_ids(features: list[dict], spec: LayerSpec) -> list[str]:
     return ids
 
 
+def _same_asset(column: str, value: str) -> str:
+    """`column = value`, with the key the exclusion index ({layer}_no_overlap) leads with:
+    the planner picked that GiST index for `asset_id = …` alone and scanned all of it
+    (5 ms a lookup at 50k rows, 5 s for a 1000-feature create's ids); with its leading
+    hash it is one probe."""
+    return f"hashtextextended({column}, 0) = hashtextextended({value}, 0) AND {column} = {value}"
+
+
+@cache
+def _create_sql(spec_id: str) -> str:
+    """A create in one statement: refused whole if an id is live (`taken`), else the
+    versions inserted and logged. It was five statements, each a round trip; interleaved
+    on a loaded machine, connect + SQL + commit went from 28 to 18 ms p50."""
+    table = f"{SCHEMA}.{spec_id}"
+    return f"""
+WITH taken AS (
+    SELECT t.asset_id FROM unnest(CAST(:ids AS text[])) AS i(id)
+    JOIN {table} AS t ON {_same_asset("t.asset_id", "i.id")}
+    WHERE upper_inf(t.valid)
+    ORDER BY t.asset_id LIMIT 20
+),
+made AS ({_insert_sql(spec_id, "NOT EXISTS (SELECT FROM taken)")}),
+log AS (
+    SELECT jsonb_build_object('after', jsonb_object_agg(asset_id, version_id)) AS details
+    FROM made HAVING count(*) > 0
+),
+{_LOG}
+SELECT asset_id, version_id FROM made, (SELECT count(*) FROM notified) AS n
+UNION ALL
+SELECT asset_id, NULL FROM taken
+"""
+
+
 async def create(
     conn: AsyncConnection,
     spec: LayerSpec,
@@ -133,45 +182,24 @@ async def create(
     """New assets, all or nothing; an id already in use by a live asset is a conflict."""
     ids = new_ids(features, spec)
     rows = await prepared_rows(features, spec, ids, crs)
-    taken = (
-        (
-            await conn.execute(
-                text(
-                    f"SELECT asset_id FROM {SCHEMA}.{spec.id}"
-                    " WHERE asset_id = ANY(:ids) AND upper_inf(valid)"
-                    " ORDER BY asset_id LIMIT 20"
-                ),
-                {"ids": ids},
-            )
-        )
-        .scalars()
-        .all()
-    )
-    if taken:
-        raise Conflict(
-            f"{spec.id} already has live assets {list(taken)}: PUT or PATCH them", list(taken)
-        )
+    params = _log_params(spec, who, "create") | {"rows": rows, "vf": valid_from, "ids": ids}
     try:
-        made = (
-            await conn.execute(
-                text(_insert_sql(spec.id)),
-                {"rows": rows, "vf": valid_from, "source": f"api:{who.name or who.role.name}"},
-            )
-        ).all()
+        result = (await conn.execute(text(_create_sql(spec.id)), params)).all()
     except IntegrityError as exc:  # the same id valid later on: versions would overlap
         raise Conflict(
             f"{spec.id}: a version of these assets is valid after {valid_from}: {exc.orig}"
         ) from None
-    written = [Written(r.asset_id, r.version_id) for r in made]
-    await log_write(
-        conn, spec, who, "create", {"after": {w.asset_id: w.version_id for w in written}}
+    if taken := sorted(r.asset_id for r in result if r.version_id is None)[:20]:
+        raise Conflict(f"{spec.id} already has live assets {taken}: PUT or PATCH them", taken)
+    order = {asset_id: i for i, asset_id in enumerate(ids)}
+    return sorted(
+        (Written(r.asset_id, r.version_id) for r in result), key=lambda w: order[w.asset_id]
     )
-    return written
 
 
 _CURRENT = """
 SELECT version_id, lower(valid) AS since FROM {table}
-WHERE asset_id = :id AND upper_inf(valid) FOR UPDATE
+WHERE {same} AND upper_inf(valid) FOR UPDATE
 """
 
 
@@ -185,7 +213,10 @@ async def _current(
     """The asset's open version, locked; a stale If-Match is 412 (checked after the lock,
     so of two writers with the same ETag exactly one wins)."""
     row = (
-        await conn.execute(text(_CURRENT.format(table=f"{SCHEMA}.{spec.id}")), {"id": asset_id})
+        await conn.execute(
+            text(_CURRENT.format(table=f"{SCHEMA}.{spec.id}", same=_same_asset("asset_id", ":id"))),
+            {"id": asset_id},
+        )
     ).one_or_none()
     if row is None:
         raise FeatureNotFound(f"no live feature {asset_id!r} in {spec.id}")

@@ -110,3 +110,10 @@ def area_of_use_bounds(source: SourceCRS) -> tuple[float, float, float, float] |
     if aou is None:
         return None
     return aou.west, aou.south, aou.east, aou.north
+
+
+def gauss_kruger_epsg(lon: float) -> int | None:
+    """The CGCS2000 3° Gauss-Krüger zone of a longitude (central meridian in the CRS, no
+    zone prefix: EPSG:4534–4554, 4549 for Qingdao), or None outside China's zones."""
+    meridian = 3 * round(lon / 3)
+    return 4534 + (meridian - 75) // 3 if 75 <= meridian <= 135 else None

@@ -18,6 +18,8 @@ import numpy as np
 import psycopg
 
 from citygis.urls import libpq_url
+from loaders import store
+from loaders.crs import gauss_kruger_epsg
 from loaders.errors import LoadError
 
 TILE = 200  # pixels a side: 40,000 heights a row of city.dem_tiles
@@ -51,14 +53,6 @@ class DemReport:
     load_id: int
 
 
-def gauss_kruger_epsg(lon: float) -> int:
-    """CGCS2000 3-degree Gauss-Krüger CM zone (no zone prefix) for a longitude in China."""
-    meridian = 3 * round(lon / 3)
-    if not 75 <= meridian <= 135:
-        raise LoadError(f"the DEM lies outside China's 3° zones (73.5–136.5°E): {lon:.2f}°E")
-    return 4534 + (meridian - 75) // 3
-
-
 def read_dem(path: Path) -> tuple[np.ndarray, float, float, float, int]:
     """Heights on the zone's grid: (z with NaN for no data, upper-left x, y, cell, EPSG)."""
     import rasterio
@@ -78,6 +72,11 @@ def read_dem(path: Path) -> tuple[np.ndarray, float, float, float, int]:
             )
         west, south, east, north = transform_bounds(src.crs, "EPSG:4490", *src.bounds)
         epsg = gauss_kruger_epsg((west + east) / 2)
+        if epsg is None:
+            raise LoadError(
+                f"{path.name}: the DEM lies outside China's 3° zones (73.5–136.5°E): "
+                f"{(west + east) / 2:.2f}°E"
+            )
         transform, width, height = calculate_default_transform(
             src.crs, f"EPSG:{epsg}", src.width, src.height, *src.bounds
         )
@@ -144,7 +143,7 @@ def load_dem(url: str, path: Path) -> DemReport:
                         },
                     )
                     tiles += 1
-            conn.execute("SELECT pg_notify('citygis_layer_changed', %s)", (LAYER,))
+            store.notify_changed(conn, [LAYER])
     except psycopg.OperationalError as exc:
         raise LoadError(f"database connection failed during the load: {exc}") from None
     return DemReport(**report, tiles=tiles, load_id=load)

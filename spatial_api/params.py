@@ -13,6 +13,10 @@ from spatial_api.features.crs import parse_crs
 from spatial_api.features.params import BBox
 
 SCENARIO_HELP = "Read the city with this scenario's edits applied (what-if)"
+RecordedQuery = Annotated[
+    str | None, Query(max_length=DATETIME_MAX_LENGTH, description=RECORDED_HELP)
+]
+ScenarioQuery = Annotated[str | None, Query(max_length=40, description=SCENARIO_HELP)]
 
 
 async def datetime_param(
@@ -27,10 +31,8 @@ async def datetime_param(
             "a/b, ../b, a/.. (every version valid during it). Default: now.",
         ),
     ] = None,
-    recorded: Annotated[
-        str | None, Query(max_length=DATETIME_MAX_LENGTH, description=RECORDED_HELP)
-    ] = None,
-    scenario: Annotated[str | None, Query(max_length=40, description=SCENARIO_HELP)] = None,
+    recorded: RecordedQuery = None,
+    scenario: ScenarioQuery = None,
 ) -> DateTimeInterval | None:
     when = DateTimeInterval.parse(datetime_, recorded, scenario)
     await scenarios.check_readable(request.app.state.engine, principal, when)
@@ -40,14 +42,8 @@ async def datetime_param(
 async def history_param(
     request: Request,
     principal: PrincipalDep,
-    recorded: Annotated[
-        str | None,
-        Query(
-            max_length=DATETIME_MAX_LENGTH,
-            description="Transaction time: the versions as the database held them then",
-        ),
-    ] = None,
-    scenario: Annotated[str | None, Query(max_length=40, description=SCENARIO_HELP)] = None,
+    recorded: RecordedQuery = None,
+    scenario: ScenarioQuery = None,
 ) -> DateTimeInterval | None:
     """An asset's history takes no valid time (it is every version), only what to read it
     from: the database as it was at `recorded`, or the city with a scenario's edits."""

@@ -19,11 +19,11 @@ from spatial_api.analysis.coverage_grid import (
     AREAS,
     THRESHOLDS_DBM,
     Radio,
-    Terrain,
     model_range_m,
     with_reaches,
 )
 from spatial_api.analysis.coverage_models import GridCoverage
+from spatial_api.analysis.dem import Dem
 
 FLAT_EARTH = "flat earth: no terrain (DEM) or clutter is loaded, so no path is obstructed"
 
@@ -49,7 +49,7 @@ class Budgets:
     skipped: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     fallback: Counter[str] = field(default_factory=Counter)
     models: Counter[str] = field(default_factory=Counter)
-    terrain: Terrain | None = None  # the DEM under every computed sector's reach, if loaded
+    terrain: Dem | None = None  # the DEM under every computed sector's reach, if loaded
     terrain_note: str = FLAT_EARTH
 
     def summary(self) -> dict[str, Any]:

@@ -28,8 +28,10 @@ import shapely
 from numpy.typing import NDArray
 
 from layers.errors import InvalidParameter, TooLarge
+from loaders.crs import gauss_kruger_epsg
 from spatial_api.analysis import knife_edge
 from spatial_api.analysis import propagation as prop
+from spatial_api.analysis.dem import Dem
 
 Array = NDArray[np.float64]
 
@@ -52,12 +54,12 @@ AREAS = {"urban": "urban", "suburban": "suburban", "rural": "open"}  # Hata's na
 
 def metric_epsg(lon: float) -> int:
     """The CGCS2000 3° Gauss-Krüger zone (central meridian in the CRS, no zone prefix)."""
-    meridian = 3 * round(lon / 3)
-    if not 75 <= meridian <= 135:
+    epsg = gauss_kruger_epsg(lon)
+    if epsg is None:
         raise InvalidParameter(
             f"grid coverage needs data within China's 3° zones (73.5–136.5°E), got {lon:.2f}°E"
         )
-    return 4534 + (meridian - 75) // 3
+    return epsg
 
 
 @dataclass(frozen=True)
@@ -83,15 +85,6 @@ class Radio:
         """Grid metres that hold every cell this sector can cover."""
         b = self.box
         return (self.x + b[0], self.y + b[1], self.x + b[2], self.y + b[3])
-
-
-@dataclass(frozen=True)
-class Terrain:
-    """The DEM's heights over a request's grid, and what identifies them in cache keys
-    (the load that wrote them and the window read)."""
-
-    grid: knife_edge.Terrain
-    key: tuple[Any, ...]
 
 
 @dataclass
@@ -331,7 +324,8 @@ class Computed:
     col0: int
     rx_dbm: NDArray[np.float32]
     extrapolated: int
-    shadowed: int = 0  # terrain lattice points out of line of sight
+    profiled: int = 0  # paths profiled against the DEM (one per terrain lattice point)
+    shadowed: int = 0  # of them, out of line of sight
     beyond_dem: int = 0  # terrain lattice points whose path leaves the DEM (taken flat)
 
 
@@ -399,7 +393,7 @@ def compute_window(
         v_beamwidth_deg=radio.vertical_beamwidth_deg,
     )
     rx = (radio.eirp_dbm - loss.db + gain).astype(np.float32, copy=False)
-    shadowed = beyond_dem = 0
+    profiled = shadowed = beyond_dem = 0
     if terrain is not None:
         k = max(1, int(np.ceil(TERRAIN_STEP_M / cell)))
         # The middle cell of each k × k block (the last block's may be cut short).
@@ -413,6 +407,7 @@ def compute_window(
         lost = path.loss_db if radio.model == "fspl" else path.obstructed_only()
         spread = np.repeat(np.repeat(lost, k, axis=0), k, axis=1)[: len(ys), : len(xs)]
         rx -= spread
+        profiled = path.loss_db.size
         shadowed, beyond_dem = int((~path.line_of_sight).sum()), int((~path.covered).sum())
     far = d > model_range_m(radio.model)  # beyond the model's range: not computed
     if far.any():
@@ -421,7 +416,7 @@ def compute_window(
     if prop.MODELS[radio.model].distance_m is not None:
         extrapolated = int((~loss.in_range & ~far).sum())
     rx.flags.writeable = False  # shared between answers
-    return Computed(r0, c0, rx, extrapolated, shadowed, beyond_dem)
+    return Computed(r0, c0, rx, extrapolated, profiled, shadowed, beyond_dem)
 
 
 def received(
@@ -431,7 +426,7 @@ def received(
     environment: str,
     notes: Notes,
     cache: WindowCache | None = WINDOWS,
-    terrain: Terrain | None = None,
+    terrain: Dem | None = None,
 ) -> Iterator[Window]:
     """Each sector's received power on the grid's cells within its box, one at a time,
     over `terrain` when a DEM is loaded (its load is in the cache key)."""
@@ -439,11 +434,11 @@ def received(
     for i, radio in enumerate(radios):
         if radio.box == (0.0, 0.0, 0.0, 0.0) or grid.window_of(radio.bounds) is None:
             continue
-        key = (radio, rx_height_m, environment, grid.cell, terrain.key if terrain else None)
+        key = (radio, rx_height_m, environment, grid.cell, terrain.load_id if terrain else None)
         got = cache.get(key) if cache is not None else None
         if got is None:
-            dem = terrain.grid if terrain else None
-            got = compute_window(radio, grid.cell, rx_height_m, environment, dem)
+            heights = terrain.terrain if terrain else None
+            got = compute_window(radio, grid.cell, rx_height_m, environment, heights)
             if cache is not None:
                 cache.put(key, got)
         if radio.model == "uma" and radio.height_m != 25.0:
@@ -451,12 +446,9 @@ def received(
         notes.cells_computed[radio.model] = (
             notes.cells_computed.get(radio.model, 0) + got.rx_dbm.size
         )
-        if terrain is not None:
-            k = max(1, int(np.ceil(TERRAIN_STEP_M / grid.cell)))
-            h, w = got.rx_dbm.shape
-            notes.terrain_points += -(-h // k) * -(-w // k)
-            notes.terrain_shadowed += got.shadowed
-            notes.terrain_beyond_dem += got.beyond_dem
+        notes.terrain_points += got.profiled
+        notes.terrain_shadowed += got.shadowed
+        notes.terrain_beyond_dem += got.beyond_dem
         if got.extrapolated:
             notes.cells_extrapolated[radio.model] = (
                 notes.cells_extrapolated.get(radio.model, 0) + got.extrapolated

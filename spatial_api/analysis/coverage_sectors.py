@@ -18,7 +18,7 @@ from layers.query import DateTimeInterval
 from layers.spec import STORAGE_SRID
 from spatial_api.analysis import dem
 from spatial_api.analysis.coverage_budget import FLAT_EARTH, Budgets, link_budgets
-from spatial_api.analysis.coverage_grid import MAX_REACH_M, Terrain, metric_epsg
+from spatial_api.analysis.coverage_grid import MAX_REACH_M, metric_epsg
 from spatial_api.analysis.coverage_models import GridCoverage
 from spatial_api.analysis.sources import MAX_INPUT_FEATURES, Scalar, select_features
 
@@ -126,5 +126,4 @@ async def _with_terrain(conn: AsyncConnection, budgets: Budgets, epsg: int) -> N
     west, south, east, north = lonlat_bounds(epsg, reach)
     got = await dem.window(conn, (west, south, east, north))
     if got is not None:
-        budgets.terrain = Terrain(got.terrain, ("dem", got.load_id))
-        budgets.terrain_note = got.note()
+        budgets.terrain, budgets.terrain_note = got, got.note()

@@ -128,23 +128,24 @@ def live_sites(client, auth):
     return ["S-A", "S-B"]
 
 
-def test_changes_and_deletions_apply_over_the_live_city(client, auth, engine, live_sites):
-    planner = auth["planner"]
-    sid = new_scenario(client, planner)
-    in_s = {"scenario": sid}
+def raise_a_and_remove_b(client, planner, params) -> None:
+    """In the scenario of `params`: S-A's mast raised to 45 m, S-B deleted."""
     r = client.patch(
         "/collections/base_stations/items/S-A",
         json={"properties": {"height_m": 45.0}},
         headers=planner,
-        params=in_s,
+        params=params,
     )
     assert r.status_code == 204, r.text
-    assert (
-        client.delete(
-            "/collections/base_stations/items/S-B", headers=planner, params=in_s
-        ).status_code
-        == 204
-    )
+    r = client.delete("/collections/base_stations/items/S-B", headers=planner, params=params)
+    assert r.status_code == 204, r.text
+
+
+def test_changes_and_deletions_apply_over_the_live_city(client, auth, engine, live_sites):
+    planner = auth["planner"]
+    sid = new_scenario(client, planner)
+    in_s = {"scenario": sid}
+    raise_a_and_remove_b(client, planner, in_s)
     heights = {
         f["id"]: f["properties"]["height_m"]
         for f in client.get(
@@ -177,19 +178,7 @@ def test_history_in_a_scenario_shows_its_edits_over_the_live_versions(client, au
     planner = auth["planner"]
     sid = new_scenario(client, planner)
     in_s = {"scenario": sid, "valid_from": "2026-09-01T00:00:00Z"}
-    r = client.patch(
-        "/collections/base_stations/items/S-A",
-        json={"properties": {"height_m": 45.0}},
-        headers=planner,
-        params=in_s,
-    )
-    assert r.status_code == 204, r.text
-    assert (
-        client.delete(
-            "/collections/base_stations/items/S-B", headers=planner, params=in_s
-        ).status_code
-        == 204
-    )
+    raise_a_and_remove_b(client, planner, in_s)
 
     def history(asset, **params):
         r = client.get(

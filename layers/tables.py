@@ -122,7 +122,12 @@ def layer_table(spec: LayerSpec, metadata: MetaData) -> Table:
             name=f"{spec.id}_no_overlap",
         ),
         Index(f"{spec.id}_asset_idx", "asset_id"),
-        Index(f"{spec.id}_geom_idx", "geom", postgresql_using="gist"),
+        # Space and valid time in one GiST: a bbox read of the current city checks
+        # `valid @> now()` in the index; beside a separate time index the planner ANDs in a
+        # bitmap of every current row (96 of 114 ms on 1M pipes, BENCHMARKS "Features").
+        Index(f"{spec.id}_geom_idx", "geom", "valid", postgresql_using="gist"),
+        # Nearest walks features in sphere-distance order (spatial_api/analysis/lbs.py).
+        Index(f"{spec.id}_geog_idx", text("(geom::geography)"), "valid", postgresql_using="gist"),
         Index(f"{spec.id}_valid_idx", "valid", postgresql_using="gist"),
         # Lineage walks forward from an asset to what replaced it (spatial_api/features/lineage.py).
         *(

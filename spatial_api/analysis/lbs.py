@@ -1,8 +1,12 @@
 """Location services: nearest features, features within a distance, reverse lookup.
 
-Nearest is exact, not approximate: the k nearest by `<->` (planar degrees, GiST index) give
-an upper bound D on the k-th geodesic distance; the answer is then the k nearest by
-geodesic distance among everything within D (index-pruned by a lon/lat box).
+Nearest is exact, not approximate. The geography GiST index walks features in order of
+sphere distance s (`<->`); the first k give D, an upper bound on the k-th spheroid distance
+g. Since g ≥ s·M/R (M the meridian radius of curvature, the smallest there is, over the
+latitudes within D; R the sphere's radius), every feature with g ≤ D has s ≤ D·R/M, about
+0.2 % beyond D at Qingdao. The walk fetches a few more than k; when its last one lies beyond
+that bound the answer is complete, the k nearest by g among them. Otherwise (a dense ring at
+D, rare) the planar path runs: k nearest by planar `<->`, then everything within their D.
 """
 
 from __future__ import annotations
@@ -32,8 +36,34 @@ from spatial_api.analysis.sources import Selection, parse_when, select_features
 
 MAX_K = 100
 MAX_WITHIN = 10_000
+# How far past the k-th the sphere walk reads before it gives up for the planar path.
+WALK_PER_K, WALK_EXTRA = 4, 60
 GEOG = "s.geom::geography"
 
+# CGCS2000 (storage) ellipsoid: a, e², and the mean radius PostGIS's geography sphere uses.
+A_M, E2, R_M = 6378137.0, 0.0066943800229, 6371008.7714
+# The sphere-to-spheroid ratio R/M at the latitude nearest the equator that D reaches.
+SPHERE_BOUND = f"""{R_M!r} / ({A_M!r} * (1 - {E2!r})
+    / power(1 - {E2!r} * sin(radians(greatest(abs(ST_Y(pt.g)) - r.d / 110574.0 - 0.01, 0)))^2, 1.5))
+    * 1.0001"""
+
+NEAREST_SPHERE = """
+WITH pt AS (SELECT {pt} AS g),
+-- The point as a scalar subquery, not a join: only then does `<->` walk the GiST index.
+cand AS (SELECT s.props, s.geom, s.geom::geography <-> (SELECT g::geography FROM pt) AS ds
+         FROM ({src}) s ORDER BY ds LIMIT :n),
+kth AS (SELECT ST_Distance(c.geom::geography, pt.g::geography) AS d
+          FROM cand c, pt ORDER BY c.ds LIMIT :k),
+r AS (SELECT least(max(d), :maxd) AS d, max(d) + 0.001 AS reach FROM kth),
+bound AS (SELECT r.d * {ratio} + 0.001 AS s, least(r.reach, :maxd) AS g FROM r, pt),
+walk AS (SELECT count(*) AS n, max(ds) AS last FROM cand)
+SELECT f.props, f.distance_m, f.g, walk.n < :n OR walk.last > bound.s AS complete
+FROM walk, bound LEFT JOIN LATERAL (
+    SELECT c.props, ST_Distance(c.geom::geography, pt.g::geography) AS distance_m, {gj} AS g
+    FROM cand c, pt
+    WHERE c.ds <= bound.s AND ST_Distance(c.geom::geography, pt.g::geography) <= bound.g
+    ORDER BY distance_m, c.props ->> 'asset_id' LIMIT :k) f ON true
+"""
 NEAREST = """
 WITH pt AS (SELECT {pt} AS g),
 -- The point as a scalar subquery, not a join: only then does `<->` walk the GiST index.
@@ -70,8 +100,9 @@ async def _run(
         pt=pt,
         src=sel.sql,
         geog=GEOG,
-        gj=metric.geojson("s.geom"),
+        gj=metric.geojson("c.geom" if template is NEAREST_SPHERE else "s.geom"),
         box=metric.search_box("pt.g", ":maxd" if "r.d" not in template else "r.d"),
+        ratio=SPHERE_BOUND,
     )
     return (
         await conn.execute(text(sql).bindparams(*sel.binds), sel.params | pt_params | params)
@@ -92,7 +123,12 @@ async def nearest(
         raise InvalidParameter(f"k: {q.k} is not between 1 and {MAX_K}")
     maxd = metric_limit(q.max_distance_m)
     sel = _selection(catalog, principal, q)
-    rows = await _run(conn, NEAREST, sel, q, {"k": q.k, "maxd": maxd})
+    params = {"k": q.k, "maxd": maxd, "n": WALK_EXTRA + WALK_PER_K * q.k}
+    rows = await _run(conn, NEAREST_SPHERE, sel, q, params)
+    if rows and rows[0].complete:
+        rows = [r for r in rows if r.props is not None]
+    else:
+        rows = await _run(conn, NEAREST, sel, q, params)
     return _features(rows), sel.spec.access == "restricted"
 
 

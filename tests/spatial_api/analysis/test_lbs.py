@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from loaders import chinese_offsets
+from spatial_api.analysis import lbs
 from tests.support.analysis import GEOD, problem, sites
 
 
@@ -26,6 +27,41 @@ def test_nearest_matches_brute_force(client, lon, lat, k):
     ref = brute_nearest(lon, lat, k)
     assert [a for _, a in got] == [a for _, a in ref]
     assert np.allclose([d for d, _ in got], [d for d, _ in ref], atol=0.001)
+
+
+@pytest.mark.parametrize(
+    ("walk", "path"),
+    [((1, 0), "planar"), ((2, 1), "sphere"), ((lbs.WALK_PER_K, lbs.WALK_EXTRA), "sphere")],
+)
+def test_nearest_sphere_walk_and_its_planar_fallback_agree(client, monkeypatch, walk, path):
+    # A walk of exactly k can never prove itself complete, so the planar path answers; a
+    # walk of 2k + 1 among 62 sites proves it. Both must equal brute force, at 60°N too.
+    monkeypatch.setattr(lbs, "WALK_PER_K", walk[0])
+    monkeypatch.setattr(lbs, "WALK_EXTRA", walk[1])
+    ran = []
+    run = lbs._run
+
+    async def spy(conn, template, *args):
+        ran.append("sphere" if template is lbs.NEAREST_SPHERE else "planar")
+        return await run(conn, template, *args)
+
+    monkeypatch.setattr(lbs, "_run", spy)
+    for lon, lat, k in [
+        (120.4, 36.1, 5),
+        (120.31, 36.19, 12),
+        (120.45, 36.02, 20),
+        (10.0, 60.0, 1),
+    ]:
+        ran.clear()
+        q = {"layer": "scenic_sites", "lon": lon, "lat": lat, "k": k}
+        got = [
+            (f["properties"]["distance_m"], f["id"])
+            for f in client.get("/lbs/nearest", params=q).json()["features"]
+        ]
+        ref = brute_nearest(lon, lat, k)
+        assert [a for _, a in got] == [a for _, a in ref], (lon, lat, k)
+        assert np.allclose([d for d, _ in got], [d for d, _ in ref], atol=0.001)
+        assert ran[-1] == path, (lon, lat, k, ran)
 
 
 def test_nearest_with_filter_radius_and_datetime(client):

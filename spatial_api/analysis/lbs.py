@@ -59,10 +59,10 @@ bound AS (SELECT r.d * {ratio} + 0.001 AS s, least(r.reach, :maxd) AS g FROM r, 
 walk AS (SELECT count(*) AS n, max(ds) AS last FROM cand)
 SELECT f.props, f.distance_m, f.g, walk.n < :n OR walk.last > bound.s AS complete
 FROM walk, bound LEFT JOIN LATERAL (
-    SELECT c.props, ST_Distance(c.geom::geography, pt.g::geography) AS distance_m, {gj} AS g
-    FROM cand c, pt
-    WHERE c.ds <= bound.s AND ST_Distance(c.geom::geography, pt.g::geography) <= bound.g
-    ORDER BY distance_m, c.props ->> 'asset_id' LIMIT :k) f ON true
+    SELECT s.props, ST_Distance({geog}, pt.g::geography) AS distance_m, {gj} AS g
+    FROM cand s, pt
+    WHERE s.ds <= bound.s AND ST_Distance({geog}, pt.g::geography) <= bound.g
+    ORDER BY distance_m, s.props ->> 'asset_id' LIMIT :k) f ON true
 """
 NEAREST = """
 WITH pt AS (SELECT {pt} AS g),
@@ -100,7 +100,7 @@ async def _run(
         pt=pt,
         src=sel.sql,
         geog=GEOG,
-        gj=metric.geojson("c.geom" if template is NEAREST_SPHERE else "s.geom"),
+        gj=metric.geojson("s.geom"),
         box=metric.search_box("pt.g", ":maxd" if "r.d" not in template else "r.d"),
         ratio=SPHERE_BOUND,
     )

@@ -18,8 +18,17 @@ from layers.tables import SCHEMA
 log = logging.getLogger(__name__)
 
 
+# psycopg prepares a statement on its fifth run, and PostgreSQL may then plan it once for
+# every value. A bbox's selectivity is in its value: the generic plan of the items page
+# walked the primary key over the whole table (216–527 ms against 42–85 ms re-planned,
+# benchmarks/bench_features.py), so every statement is planned for its values.
+SESSION = {"plan_cache_mode": "force_custom_plan"}
+
+
 def make_engine(url: str, **kwargs) -> Engine:
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    engine = create_engine(url, pool_pre_ping=True, **kwargs)
+    _set_on_connect(engine, SESSION)
+    return engine
 
 
 def make_async_engine(
@@ -37,18 +46,24 @@ def make_async_engine(
         # Behind a transaction-pooling PgBouncer: no server-side prepared statements.
         connect_args={"prepare_threshold": None} if pooler else {},
     )
+    session = dict(SESSION)
     if statement_timeout_s:
-        # A SET on connect, not a startup option (PgBouncer refuses those): one slow
-        # analysis cannot hold a pooled connection longer than this.
-        ms = int(statement_timeout_s * 1000)
-
-        @event.listens_for(engine.sync_engine, "connect")
-        def _timeout(dbapi_conn, _record) -> None:
-            cursor = dbapi_conn.cursor()
-            cursor.execute(f"SET statement_timeout = {ms}")
-            cursor.close()
-
+        # One slow analysis cannot hold a pooled connection longer than this.
+        session["statement_timeout"] = str(int(statement_timeout_s * 1000))
+    _set_on_connect(engine.sync_engine, session)
     return engine
+
+
+def _set_on_connect(engine: Engine, settings: dict[str, str]) -> None:
+    """SETs on connect, not startup options (PgBouncer refuses those)."""
+
+    @event.listens_for(engine, "connect")
+    def _set(dbapi_conn, _record) -> None:
+        cursor = dbapi_conn.cursor()
+        for name, value in settings.items():
+            cursor.execute(f"SET {name} = {value}")
+        cursor.close()
+        dbapi_conn.commit()
 
 
 def alembic_config() -> Config:

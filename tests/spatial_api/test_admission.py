@@ -58,3 +58,27 @@ def test_a_statement_past_the_timeout_is_a_503_naming_it(clean_db):
         assert "statement timeout" in str(err.value)
         r = client.get("/health")  # the pool is healthy after it
         assert r.status_code == 200
+
+
+def test_the_session_settings_outlive_the_first_transaction(clean_db):
+    """Set on connect and committed: a SET inside the pool's first transaction would be
+    rolled back with it, and every later request would run without a timeout."""
+    settings = ServerSettings(statement_timeout_s=0.2)
+    with TestClient(create_app(clean_db, settings, pool_size=1)) as client:
+        engine = client.app.state.engine
+
+        async def after_a_rollback() -> tuple[str, str]:
+            async with engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+                await conn.rollback()
+            async with engine.connect() as conn:  # the same pooled connection
+                shown = await conn.execute(
+                    text(
+                        "SELECT current_setting('statement_timeout'),"
+                        " current_setting('plan_cache_mode')"
+                    )
+                )
+                timeout, plans = shown.one()
+                return timeout, plans
+
+        assert client.portal.call(after_a_rollback) == ("200ms", "force_custom_plan")

@@ -148,7 +148,7 @@ def items_sql(windows: list[Window]) -> list[tuple]:
             properties=PROPS,
             bbox=BBox.parse(",".join(map(str, box)), parse_crs(None, "bbox-crs")),
         )
-        conn = _Capture(("", 0, None))
+        conn = _Capture(("", 0, 0))
         asyncio.run(items.page(conn, spec, q))
         out.append(conn.sent[0])
     return out

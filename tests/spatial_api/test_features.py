@@ -14,6 +14,7 @@ from citygis.settings import ServerSettings
 from layers import ALL_LAYERS
 from loaders.chinese_offsets import from_wgs84
 from spatial_api import create_app
+from spatial_api.features import items
 from tests.support.features_data import CURRENT, SHELTERS, insert_city, truncate_all
 
 TOKEN = "features-test-token"
@@ -102,6 +103,27 @@ def test_paging_counts_and_links(client):
     assert link(second, "next") is None and "offset=0" in link(second, "prev")
     assert sorted(ids(first) + ids(second)) == sorted(CURRENT)
     assert client.get(ITEMS, params={"offset": 10}).json()["numberMatched"] == 4
+
+
+@pytest.mark.parametrize("sortby", ["-capacity", "name", "-valid_from"])
+def test_pages_past_the_match_cap_are_the_same_pages_uncounted(client, monkeypatch, sortby):
+    """Past MATCH_CAP the counted keys are only a sample: the page is sorted from the source."""
+
+    def pages() -> list[tuple[list[str], int | None]]:
+        out = []
+        for offset in range(0, 5):
+            q = {"limit": 2, "offset": offset, "sortby": sortby}
+            body = client.get(ITEMS, params=q, headers=AUTH).json()
+            out.append((ids(body), body.get("numberMatched")))
+        return out
+
+    counted = pages()
+    assert [m for _, m in counted] == [4] * 5
+    monkeypatch.setattr(items, "MATCH_CAP", 3)
+    capped = pages()
+    assert [p for p, _ in capped] == [p for p, _ in counted]
+    assert [m for _, m in capped] == [None] * 5
+    assert len({i for p, _ in capped for i in p}) == 4
 
 
 def test_feature_properties_and_versions(client):

@@ -122,18 +122,32 @@ class Notes:
 
 def path_loss(radio: Radio, d_m: Array, rx_height_m: float, environment: str) -> prop.Loss:
     """The sector's model at these distances; NLOS for uma (no building data)."""
-    f, hb, hm = radio.frequency_mhz, radio.height_m, rx_height_m
-    if radio.model == "fspl":
+    return model_loss(
+        radio.model, d_m, radio.frequency_mhz, radio.height_m, rx_height_m, environment
+    )
+
+
+def model_loss(
+    model: str,
+    d_m: Array,
+    f_mhz: prop.Param,
+    h_base_m: prop.Param,
+    rx_height_m: float,
+    environment: str,
+) -> prop.Loss:
+    """A model's loss; frequency and height may be one per sector, broadcasting over d."""
+    f, hb, hm = f_mhz, h_base_m, rx_height_m
+    if model == "fspl":
         return prop.fspl(d_m, f)
-    if radio.model == "hata":
+    if model == "hata":
         return prop.hata(d_m, f, hb, hm, area=AREAS[environment])  # type: ignore[arg-type]
-    if radio.model == "cost231":
+    if model == "cost231":
         if environment == "rural":
             raise InvalidParameter("cost231 defines urban and suburban areas only, not rural")
         return prop.cost231(d_m, f, hb, hm, area=environment)  # type: ignore[arg-type]
-    if radio.model == "uma":
+    if model == "uma":
         return prop.uma(d_m, f, hb, hm, los=False)
-    raise InvalidParameter(f"model {radio.model!r} is not a propagation model")
+    raise InvalidParameter(f"model {model!r} is not a propagation model")
 
 
 def model_range_m(model: str) -> float:
@@ -205,13 +219,13 @@ def _footprints(
     radios: list[Radio], model: str, rx_height_m: float, environment: str
 ) -> list[Footprint]:
     d = _samples(model)
-    losses: dict[tuple[float, float], NDArray[np.float64]] = {}
-    for r in radios:
-        key = (r.frequency_mhz, r.height_m)
-        if key not in losses:
-            losses[key] = path_loss(r, d, rx_height_m, environment).db
-    pl = np.array([losses[(r.frequency_mhz, r.height_m)] for r in radios])
     col = lambda name: np.array([getattr(r, name) for r in radios], float)[:, None]  # noqa: E731
+    # Path loss once per distinct (frequency, height), all of them in one pass.
+    pairs, which = np.unique(
+        np.hstack([col("frequency_mhz"), col("height_m")]), axis=0, return_inverse=True
+    )
+    f, hb = pairs[:, :1], pairs[:, 1:]
+    pl = model_loss(model, d[None, :], f, hb, rx_height_m, environment).db[which.ravel()]
     margin = col("eirp_dbm") - col("threshold_dbm") - pl
     theta = col("tilt_deg") - np.degrees(np.arctan2(col("height_m") - rx_height_m, d[None, :]))
     l_v = np.minimum(12 * (theta / col("vertical_beamwidth_deg")) ** 2, SIDE_LOBE_DB)
@@ -374,49 +388,124 @@ def compute_window(
 ) -> Computed:
     """Received power on every lattice cell of the sector's box (−inf beyond its model),
     less the terrain's diffraction loss on each path when a DEM is given."""
+    got = _stack([radio], [_span(radio, cell)], cell, rx_height_m, environment)[0]
+    if terrain is None:
+        got.rx_dbm.flags.writeable = False
+        return got
+    rx, (r0, c0) = got.rx_dbm, (got.row0, got.col0)
+    xs = (np.arange(c0, c0 + rx.shape[1]) + 0.5) * cell
+    ys = (np.arange(r0, r0 + rx.shape[0]) + 0.5) * cell
+    k = max(1, int(np.ceil(TERRAIN_STEP_M / cell)))
+    # The middle cell of each k × k block (the last block's may be cut short).
+    cx = np.minimum(np.arange(0, len(xs), k) + k // 2, len(xs) - 1)
+    cy = np.minimum(np.arange(0, len(ys), k) + k // 2, len(ys) - 1)
+    px, py = np.meshgrid(xs[cx], ys[cy])
+    path = knife_edge.path_loss(
+        terrain, radio.x, radio.y, radio.height_m, px, py, rx_height_m, radio.frequency_mhz
+    )
+    # Free space has no ground; the empirical models were fitted over it (knife_edge).
+    lost = path.loss_db if radio.model == "fspl" else path.obstructed_only()
+    rx -= np.repeat(np.repeat(lost, k, axis=0), k, axis=1)[: len(ys), : len(xs)]
+    rx.flags.writeable = False  # shared between answers
+    shadowed, beyond_dem = int((~path.line_of_sight).sum()), int((~path.covered).sum())
+    return replace(got, profiled=path.loss_db.size, shadowed=shadowed, beyond_dem=beyond_dem)
+
+
+# Cells in one vectorised pass. A window of a few thousand cells costs numpy as much in
+# per-call overhead as in arithmetic, so sectors with windows of similar size are stacked,
+# padded to the largest, and computed together: the city's cold answer took 1.4× as long
+# one window at a time (3.05 s against 2.15 s, 2026-12-04).
+STACK_CELLS = 1 << 20
+STACK_PADDING = 1.25  # padded cells per cell computed, at most
+LOOK_AHEAD = 512  # sectors whose windows are computed together when `received` walks them
+
+
+def compute_windows(
+    radios: list[Radio], cell: float, rx_height_m: float, environment: str
+) -> list[Computed]:
+    """compute_window over flat earth for many sectors, stacked (STACK_CELLS)."""
+    spans = [_span(r, cell) for r in radios]
+    size = [(s[1] - s[0]) * (s[3] - s[2]) for s in spans]
+    kind = [(r.model, r.azimuth_deg is None) for r in radios]
+    order = sorted(range(len(radios)), key=lambda i: (kind[i], size[i]))
+    out: dict[int, Computed] = {}
+    part: list[int] = []
+    h = w = cells = 0  # the part's padded window and its cells computed
+    for i in [*order, -1]:
+        if i >= 0:
+            r0, r1, c0, c1 = spans[i]
+            h2, w2, cells2 = max(h, r1 - r0), max(w, c1 - c0), cells + size[i]
+            padded = (len(part) + 1) * h2 * w2
+        if part and (
+            i < 0 or kind[i] != kind[part[0]] or padded > min(STACK_CELLS, STACK_PADDING * cells2)
+        ):
+            got = _stack(
+                [radios[j] for j in part], [spans[j] for j in part], cell, rx_height_m, environment
+            )
+            out.update(zip(part, got, strict=True))
+            part, h, w, cells = [], 0, 0, 0
+            if i >= 0:
+                h2, w2, cells2 = r1 - r0, c1 - c0, size[i]
+        if i >= 0:
+            part.append(i)
+            h, w, cells = h2, w2, cells2
+    for c in out.values():
+        c.rx_dbm.flags.writeable = False  # shared between answers
+    return [out[i] for i in range(len(radios))]
+
+
+def _span(radio: Radio, cell: float) -> tuple[int, int, int, int]:
+    """Lattice rows r0..r1 and columns c0..c1 (ends excluded) of the sector's box."""
     b = radio.bounds
     c0, c1 = int(np.floor(b[0] / cell)), int(np.ceil(b[2] / cell))
     r0, r1 = int(np.floor(b[1] / cell)), int(np.ceil(b[3] / cell))
-    xs = (np.arange(c0, c1) + 0.5) * cell
-    ys = (np.arange(r0, r1) + 0.5) * cell
-    dx = (xs - radio.x).astype(np.float32)[None, :]
-    dy = (ys - radio.y).astype(np.float32)[:, None]
+    return r0, r1, c0, c1
+
+
+def _stack(
+    radios: list[Radio],
+    spans: list[tuple[int, int, int, int]],
+    cell: float,
+    rx_height_m: float,
+    environment: str,
+) -> list[Computed]:
+    """Sectors of one model and pattern kind on their windows, padded to one array (n, H, W).
+
+    Per-sector values broadcast as (n, 1, 1) float32: the loss is wanted to 0.01 dB and
+    float32 resolves 130 dB to 1e-5 dB, at half the memory and time of float64.
+    """
+    model, omni = radios[0].model, radios[0].azimuth_deg is None
+    r0, r1, c0, c1 = (np.array(v) for v in zip(*spans, strict=True))
+    h, w = r1 - r0, c1 - c0
+    col = lambda name: np.array([getattr(r, name) for r in radios], np.float32)[:, None, None]  # noqa: E731
+    xs = (c0[:, None, None] + np.arange(w.max())[None, None, :] + 0.5) * cell
+    ys = (r0[:, None, None] + np.arange(h.max())[None, :, None] + 0.5) * cell
+    x = np.array([r.x for r in radios])[:, None, None]
+    y = np.array([r.y for r in radios])[:, None, None]
+    dx, dy = (xs - x).astype(np.float32), (ys - y).astype(np.float32)
     d = np.maximum(np.hypot(dx, dy), np.float32(MIN_DISTANCE_M))
-    loss = path_loss(radio, d, rx_height_m, environment)
-    elevation = np.degrees(np.arctan2(np.float32(rx_height_m - radio.height_m), d))
+    hb = col("height_m")
+    loss = model_loss(model, d, col("frequency_mhz"), hb, rx_height_m, environment)
+    elevation = np.degrees(np.arctan2(np.float32(rx_height_m) - hb, d))
     gain = prop.antenna_gain_db(
-        np.degrees(np.arctan2(dx, dy)) if radio.azimuth_deg is not None else np.float32(0),
+        np.float32(0) if omni else np.degrees(np.arctan2(dx, dy)),
         elevation,
-        azimuth_deg=radio.azimuth_deg or 0.0,
-        downtilt_deg=radio.tilt_deg,
-        h_beamwidth_deg=radio.beamwidth_deg,
-        v_beamwidth_deg=radio.vertical_beamwidth_deg,
+        azimuth_deg=0.0 if omni else col("azimuth_deg"),
+        downtilt_deg=col("tilt_deg"),
+        h_beamwidth_deg=col("beamwidth_deg"),
+        v_beamwidth_deg=col("vertical_beamwidth_deg"),
     )
-    rx = (radio.eirp_dbm - loss.db + gain).astype(np.float32, copy=False)
-    profiled = shadowed = beyond_dem = 0
-    if terrain is not None:
-        k = max(1, int(np.ceil(TERRAIN_STEP_M / cell)))
-        # The middle cell of each k × k block (the last block's may be cut short).
-        cx = np.minimum(np.arange(0, len(xs), k) + k // 2, len(xs) - 1)
-        cy = np.minimum(np.arange(0, len(ys), k) + k // 2, len(ys) - 1)
-        px, py = np.meshgrid(xs[cx], ys[cy])
-        path = knife_edge.path_loss(
-            terrain, radio.x, radio.y, radio.height_m, px, py, rx_height_m, radio.frequency_mhz
-        )
-        # Free space has no ground; the empirical models were fitted over it (knife_edge).
-        lost = path.loss_db if radio.model == "fspl" else path.obstructed_only()
-        spread = np.repeat(np.repeat(lost, k, axis=0), k, axis=1)[: len(ys), : len(xs)]
-        rx -= spread
-        profiled = path.loss_db.size
-        shadowed, beyond_dem = int((~path.line_of_sight).sum()), int((~path.covered).sum())
-    far = d > model_range_m(radio.model)  # beyond the model's range: not computed
-    if far.any():
-        rx[far] = -np.inf
-    extrapolated = 0
-    if prop.MODELS[radio.model].distance_m is not None:
-        extrapolated = int((~loss.in_range & ~far).sum())
-    rx.flags.writeable = False  # shared between answers
-    return Computed(r0, c0, rx, extrapolated, profiled, shadowed, beyond_dem)
+    rx = (col("eirp_dbm") - loss.db + gain).astype(np.float32, copy=False)
+    far = d > model_range_m(model)  # beyond the model's range: not computed
+    rx[far] = -np.inf
+    ranged = prop.MODELS[model].distance_m is not None
+    outside = ~loss.in_range & ~far if ranged else None
+    out = []
+    for k in range(len(radios)):
+        extrapolated = int(outside[k, : h[k], : w[k]].sum()) if outside is not None else 0
+        rx_k = rx[k, : h[k], : w[k]].copy()
+        out.append(Computed(int(r0[k]), int(c0[k]), rx_k, extrapolated))
+    return out
 
 
 def received(
@@ -431,35 +520,55 @@ def received(
     """Each sector's received power on the grid's cells within its box, one at a time,
     over `terrain` when a DEM is loaded (its load is in the cache key)."""
     g_r0, g_c0 = round(grid.y0 / grid.cell), round(grid.x0 / grid.cell)
-    for i, radio in enumerate(radios):
-        if radio.box == (0.0, 0.0, 0.0, 0.0) or grid.window_of(radio.bounds) is None:
-            continue
-        key = (radio, rx_height_m, environment, grid.cell, terrain.load_id if terrain else None)
-        got = cache.get(key) if cache is not None else None
-        if got is None:
-            heights = terrain.terrain if terrain else None
-            got = compute_window(radio, grid.cell, rx_height_m, environment, heights)
-            if cache is not None:
-                cache.put(key, got)
-        if radio.model == "uma" and radio.height_m != 25.0:
-            notes.uma_other_heights += 1
-        notes.cells_computed[radio.model] = (
-            notes.cells_computed.get(radio.model, 0) + got.rx_dbm.size
-        )
-        notes.terrain_points += got.profiled
-        notes.terrain_shadowed += got.shadowed
-        notes.terrain_beyond_dem += got.beyond_dem
-        if got.extrapolated:
-            notes.cells_extrapolated[radio.model] = (
-                notes.cells_extrapolated.get(radio.model, 0) + got.extrapolated
+    load = terrain.load_id if terrain else None
+    todo = [
+        (i, r, (r, rx_height_m, environment, grid.cell, load))
+        for i, r in enumerate(radios)
+        if r.box != (0.0, 0.0, 0.0, 0.0) and grid.window_of(r.bounds) is not None
+    ]
+    for start in range(0, len(todo), LOOK_AHEAD):
+        ahead = todo[start : start + LOOK_AHEAD]
+        cached = [cache.get(key) if cache is not None else None for _, _, key in ahead]
+        missing = [k for k, got in enumerate(cached) if got is None]
+        if terrain is None:
+            new = compute_windows(
+                [ahead[k][1] for k in missing], grid.cell, rx_height_m, environment
             )
-        # The window's part inside the grid, in grid rows and columns.
-        h, w = got.rx_dbm.shape
-        r0, c0 = got.row0 - g_r0, got.col0 - g_c0
-        rr0, rr1 = max(r0, 0), min(r0 + h, grid.rows)
-        cc0, cc1 = max(c0, 0), min(c0 + w, grid.cols)
-        if rr0 >= rr1 or cc0 >= cc1:
-            continue
+        else:
+            heights = terrain.terrain
+            new = [
+                compute_window(ahead[k][1], grid.cell, rx_height_m, environment, heights)
+                for k in missing
+            ]
+        for k, fresh in zip(missing, new, strict=True):
+            cached[k] = fresh
+            if cache is not None:
+                cache.put(ahead[k][2], fresh)
+        for (i, radio, _), hit in zip(ahead, cached, strict=True):
+            assert hit is not None
+            yield from _placed(grid, g_r0, g_c0, i, radio, hit, notes)
+
+
+def _placed(
+    grid: Grid, g_r0: int, g_c0: int, i: int, radio: Radio, got: Computed, notes: Notes
+) -> Iterator[Window]:
+    """The computed window's part inside the grid (if any), counted in the notes."""
+    if radio.model == "uma" and radio.height_m != 25.0:
+        notes.uma_other_heights += 1
+    notes.cells_computed[radio.model] = notes.cells_computed.get(radio.model, 0) + got.rx_dbm.size
+    notes.terrain_points += got.profiled
+    notes.terrain_shadowed += got.shadowed
+    notes.terrain_beyond_dem += got.beyond_dem
+    if got.extrapolated:
+        notes.cells_extrapolated[radio.model] = (
+            notes.cells_extrapolated.get(radio.model, 0) + got.extrapolated
+        )
+    # The window's part inside the grid, in grid rows and columns.
+    h, w = got.rx_dbm.shape
+    r0, c0 = got.row0 - g_r0, got.col0 - g_c0
+    rr0, rr1 = max(r0, 0), min(r0 + h, grid.rows)
+    cc0, cc1 = max(c0, 0), min(c0 + w, grid.cols)
+    if rr0 < rr1 and cc0 < cc1:
         rx = got.rx_dbm[rr0 - r0 : rr1 - r0, cc0 - c0 : cc1 - c0]
         yield Window(i, slice(rr0, rr1), slice(cc0, cc1), rx)
 

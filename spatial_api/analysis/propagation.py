@@ -1,7 +1,9 @@
 """Radio propagation models for base-station coverage: path loss in dB, vectorised over distance.
 
 Every model takes distance in metres and frequency in MHz, whatever unit its source writes
-the formula in, so a caller can swap models without converting. Each model is published
+the formula in, so a caller can swap models without converting. Frequency and base height
+may also be arrays that broadcast against the distances: a coverage grid computes many
+sectors in one pass. Each model is published
 for a range of frequency, distance and antenna heights. Outside it the numbers are
 extrapolations, so nothing here extrapolates silently:
 
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -28,6 +30,9 @@ from numpy.typing import ArrayLike, NDArray
 from layers.errors import InvalidParameter
 
 Array = NDArray[np.float64]
+Param = (
+    float | NDArray[np.floating[Any]]
+)  # one value, or one per sector broadcasting against the distances
 
 SPEED_OF_LIGHT = 299_792_458.0  # m/s
 C_3GPP = 3.0e8  # m/s, the rounded value TR 38.901 Table 7.4.1-1 Note 1 (and ns-3) use
@@ -130,10 +135,14 @@ _LABELS = {
 }
 
 
-def _require(model: Model, parameter: str, value: float) -> None:
+def _require(model: Model, parameter: str, value: Param) -> None:
     valid = getattr(model, parameter)
-    if valid is not None and not valid.contains(value):
-        raise OutOfRange(model.name, _LABELS[parameter], value, valid)
+    if valid is None:
+        return
+    ok = np.ravel(valid.contains(value))
+    if not ok.all():
+        bad = float(np.ravel(value)[np.argmin(ok)])
+        raise OutOfRange(model.name, _LABELS[parameter], bad, valid)
 
 
 def _one_of(model: str, parameter: str, value: str, allowed: tuple[str, ...]) -> None:
@@ -161,21 +170,25 @@ def _distance(d_m: ArrayLike) -> Array:
     return d if d.dtype == np.float32 else d.astype(float)
 
 
-def fspl(d_m: ArrayLike, f_mhz: float) -> Loss:
+def fspl(d_m: ArrayLike, f_mhz: Param) -> Loss:
     """Free-space path loss 20·log10(4π·d·f/c) (ITU-R P.525); any distance > 0."""
-    if not f_mhz > 0:
-        raise InvalidParameter(f"fspl needs a frequency above 0 MHz, got {f_mhz:g}")
+    if not np.all(np.asarray(f_mhz) > 0):
+        got = float(np.min(f_mhz))
+        raise InvalidParameter(f"fspl needs a frequency above 0 MHz, got {got:g}")
     d = _distance(d_m)
     with np.errstate(divide="ignore", invalid="ignore"):
         db = 20 * np.log10(4 * np.pi * d * f_mhz * 1e6 / SPEED_OF_LIGHT)
     return _loss(MODELS["fspl"], d, db)
 
 
-def _mobile_correction(f_mhz: float, h_mobile_m: float, city: str) -> float:
-    """a(hm) of Hata 1980: small/medium city, or large city (defined ≤ 200 and ≥ 400 MHz)."""
+def _mobile_correction(f_mhz: Param, h_mobile_m: float, city: str) -> Param:
+    """a(hm) of Hata 1980: small/medium city, or large city (defined ≤ 200 and ≥ 400 MHz,
+    for one frequency)."""
     lf = np.log10(f_mhz)
     if city == "medium":
-        return float((1.1 * lf - 0.7) * h_mobile_m - (1.56 * lf - 0.8))
+        return (1.1 * lf - 0.7) * h_mobile_m - (1.56 * lf - 0.8)
+    if not isinstance(f_mhz, float | int):
+        raise InvalidParameter("hata's large-city correction takes one frequency")
     if f_mhz <= 200:
         return float(8.29 * np.log10(1.54 * h_mobile_m) ** 2 - 1.1)
     if f_mhz >= 400:
@@ -187,12 +200,12 @@ def _mobile_correction(f_mhz: float, h_mobile_m: float, city: str) -> float:
 def _hata_form(
     model: Model,
     d_m: ArrayLike,
-    f_mhz: float,
-    h_base_m: float,
+    f_mhz: Param,
+    h_base_m: Param,
     h_mobile_m: float,
     a: float,
     b: float,
-    a_hm: float,
+    a_hm: Param,
 ) -> tuple[Array, Array]:
     """A + B·log10 f − 13.82·log10 hb − a(hm) + (44.9 − 6.55·log10 hb)·log10 d[km]."""
     _require(model, "base_height_m", h_base_m)
@@ -206,8 +219,8 @@ def _hata_form(
 
 def hata(
     d_m: ArrayLike,
-    f_mhz: float,
-    h_base_m: float,
+    f_mhz: Param,
+    h_base_m: Param,
     h_mobile_m: float,
     area: Literal["urban", "suburban", "open"] = "urban",
     city: Literal["medium", "large"] = "medium",
@@ -233,8 +246,8 @@ def hata(
 
 def cost231(
     d_m: ArrayLike,
-    f_mhz: float,
-    h_base_m: float,
+    f_mhz: Param,
+    h_base_m: Param,
     h_mobile_m: float,
     area: Literal["urban", "suburban"] = "urban",
 ) -> Loss:
@@ -253,8 +266,8 @@ def cost231(
 
 def uma(
     d_m: ArrayLike,
-    f_mhz: float,
-    h_base_m: float = 25.0,
+    f_mhz: Param,
+    h_base_m: Param = 25.0,
     h_mobile_m: float = 1.5,
     los: ArrayLike = False,
     h_e_m: float = 1.0,
@@ -270,7 +283,7 @@ def uma(
     model = MODELS["uma"]
     _require(model, "frequency_mhz", f_mhz)
     _require(model, "mobile_height_m", h_mobile_m)
-    if not h_e_m < min(h_base_m, h_mobile_m):
+    if not np.all(h_e_m < np.minimum(h_base_m, h_mobile_m)):
         raise InvalidParameter(f"uma needs hE below both antennas, got hE = {h_e_m:g} m")
     d = _distance(d_m)
     fc_ghz = f_mhz / 1000
@@ -289,8 +302,9 @@ def uma(
     if los.any():  # a grid is usually all NLOS: skip the select then
         db = np.where(los, pl_los, db)
     note = None
-    if h_base_m != 25.0:
-        note = f"uma is specified for hBS = 25 m, computed for {h_base_m:g} m"
+    if np.any(np.asarray(h_base_m) != 25.0):
+        at = f"{h_base_m:g} m" if isinstance(h_base_m, float | int) else "other heights"
+        note = f"uma is specified for hBS = 25 m, computed for {at}"
     return _loss(model, d, db, note)
 
 
@@ -344,10 +358,10 @@ def uma_los_probability(d_m: ArrayLike, h_mobile_m: float = 1.5) -> Array:
 def antenna_gain_db(
     bearing_deg: ArrayLike,
     elevation_deg: ArrayLike,
-    azimuth_deg: float = 0.0,
-    downtilt_deg: float = 0.0,
-    h_beamwidth_deg: float = 65.0,
-    v_beamwidth_deg: float = 65.0,
+    azimuth_deg: Param = 0.0,
+    downtilt_deg: Param = 0.0,
+    h_beamwidth_deg: Param = 65.0,
+    v_beamwidth_deg: Param = 65.0,
     front_to_back_db: float = 30.0,
     side_lobe_db: float = 30.0,
 ) -> Array:
@@ -366,9 +380,11 @@ def antenna_gain_db(
     return -np.minimum(-(a_h + a_v), front_to_back_db)
 
 
-def eirp_dbm(power_dbm: ArrayLike, antenna_gain_dbi: ArrayLike, feeder_loss_db: ArrayLike) -> Array:
-    """Effective isotropic radiated power: transmitter power + antenna gain − feeder loss."""
-    power, gain, loss = (
-        np.asarray(x, dtype=float) for x in (power_dbm, antenna_gain_dbi, feeder_loss_db)
-    )
+def eirp_dbm(power_dbm: ArrayLike, antenna_gain_dbi: ArrayLike, feeder_loss_db: ArrayLike) -> Any:
+    """Effective isotropic radiated power: transmitter power + antenna gain − feeder loss
+    (a float for floats: a budget per sector is summed thousands of times an answer)."""
+    values = (power_dbm, antenna_gain_dbi, feeder_loss_db)
+    if all(isinstance(x, float | int) for x in values):
+        return float(power_dbm) + float(antenna_gain_dbi) - float(feeder_loss_db)  # type: ignore[arg-type]
+    power, gain, loss = (np.asarray(x, dtype=float) for x in values)
     return power + gain - loss

@@ -19,6 +19,8 @@ from spatial_api.analysis.coverage_grid import (
     Grid,
     Notes,
     Radio,
+    compute_window,
+    compute_windows,
     footprint,
     mask_polygons,
     metric_epsg,
@@ -195,3 +197,54 @@ def test_gauss_kruger_zone_by_longitude():
 def test_a_grid_too_large_is_refused():
     with pytest.raises(TooLarge, match="raise cell_m"):
         Grid.around((0.0, 0.0, 300_000.0, 300_000.0), 25.0)
+
+
+def test_stacked_windows_equal_the_sectors_computed_one_at_a_time():
+    """Sectors of mixed models, patterns, heights and window sizes, stacked and padded in
+    one call, give each sector's own window cell for cell."""
+    rng = np.random.default_rng(7)
+    kinds = [("hata", 900.0), ("cost231", 1800.0), ("uma", 3500.0), ("fspl", 2600.0)]
+    radios = []
+    for k in range(60):
+        model, f = kinds[k % 4]
+        r = Radio(
+            x=float(rng.uniform(-3000, 3000)),
+            y=float(rng.uniform(-3000, 3000)),
+            eirp_dbm=float(rng.uniform(25, 45)),
+            threshold_dbm=-105.0 if k % 3 else -95.0,
+            frequency_mhz=f + float(rng.uniform(-50, 50)),
+            height_m=float(rng.uniform(30, 60)),
+            model=model,
+            azimuth_deg=None if k % 5 == 0 else float(rng.uniform(0, 360)),
+            beamwidth_deg=65.0,
+            tilt_deg=float(rng.uniform(0, 8)),
+            vertical_beamwidth_deg=10.0 if k % 2 else 65.0,
+        )
+        radios.append(with_reach(r, HM, "urban"))
+    cell = 25.0
+    sizes = {compute_window(r, cell, HM, "urban").rx_dbm.size for r in radios}
+    assert len(sizes) > 30  # the windows really differ, so the stack pads
+
+    stacked = compute_windows(radios, cell, HM, "urban")
+    for r, got in zip(radios, stacked, strict=True):
+        one = compute_window(r, cell, HM, "urban")
+        assert (got.row0, got.col0, got.rx_dbm.shape) == (one.row0, one.col0, one.rx_dbm.shape)
+        assert got.extrapolated == one.extrapolated
+        np.testing.assert_array_equal(np.isinf(got.rx_dbm), np.isinf(one.rx_dbm))
+        finite = np.isfinite(one.rx_dbm)
+        np.testing.assert_allclose(got.rx_dbm[finite], one.rx_dbm[finite], atol=1e-3)
+    assert sum(c.extrapolated for c in stacked) > 0  # hata/cost231 under 1 km are counted
+
+
+def test_one_window_matches_hata_and_the_pattern_written_out():
+    """compute_window's cell values against the hand-written Hata and 38.901 pattern."""
+    r = radio(hb=30.0, tilt=4.0, vbw=10.0, az=90.0)
+    got = compute_window(r, CELL, HM, "urban")
+    rows, cols = got.rx_dbm.shape
+    for i, j in [(rows // 2, cols - 3), (rows // 3, cols // 2), (rows - 2, cols // 4)]:
+        x, y = (got.col0 + j + 0.5) * CELL, (got.row0 + i + 0.5) * CELL
+        d = max(math.hypot(x, y), 1.0)
+        off = (math.degrees(math.atan2(x, y)) - 90.0 + 180.0) % 360.0 - 180.0
+        theta = -math.degrees(math.atan2(30.0 - HM, d)) + 4.0
+        want = r.eirp_dbm - hata_db(d, 30.0) + pattern_db(off, theta, 65.0, 10.0)
+        assert got.rx_dbm[i, j] == pytest.approx(want, abs=1e-3)

@@ -26,7 +26,7 @@ import io
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,8 @@ from fastapi import Request
 from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from layers import LayerSpec
+from layers.query import DateTimeInterval, layer_source
 from layers.sensors import SENSORS
 
 DEFAULTS = "alarm_thresholds.csv"
@@ -196,10 +198,30 @@ active AS (
 )"""
 
 # The sensors of the live views: in service at :at, in the box, filtered (alias t).
+# The sensors layer as a FROM item aliased t, and its binds: the live rows, or a
+# scenario's edits laid over them. Readings are never part of a scenario: they stay live.
+Sensors = tuple[str, dict[str, Any]]
+EARLIEST, LATEST = datetime(1900, 1, 1, tzinfo=UTC), datetime(9000, 1, 1, tzinfo=UTC)  # open ends
+
+
+def sensor_versions(spec: LayerSpec, scenario: str | None = None) -> Sensors:
+    """Every version of every sensor."""
+    if scenario is None:
+        return "city.sensors AS t", {}
+    return layer_source(spec, DateTimeInterval(EARLIEST, LATEST, False, None, scenario))
+
+
+def sensors_at(spec: LayerSpec, at: datetime, scenario: str | None = None) -> Sensors:
+    """The sensors as they were at `at` (bound as :at)."""
+    if scenario is None:
+        return "city.sensors_as_of(:at) AS t", {"at": at}
+    return layer_source(spec, DateTimeInterval(at, at, True, None, scenario))
+
+
 SENSORS_CTE = """
 t AS (
     SELECT t.asset_id, t.sensor_kind, t.unit, t.utility, t.node_id, t.status, t.geom
-    FROM city.sensors_as_of(:at) AS t
+    FROM {sensors}
     WHERE t.geom && ST_MakeEnvelope(:west, :south, :east, :north, 4490){where}
 )"""
 LATEST_LATERAL = """
@@ -221,18 +243,18 @@ ORDER BY a.level DESC, a.start, t.asset_id, a.bound
 
 
 async def active_alarms(
-    conn: AsyncConnection, rules: AlarmRules, where: str, binds: dict[str, Any]
+    conn: AsyncConnection, rules: AlarmRules, where: str, binds: dict[str, Any], sensors: Sensors
 ) -> Sequence[Row]:
     """Every alarm active at `binds['at']` on the sensors SENSORS_CTE selects."""
-    sql = ACTIVE_SQL.format(where=where)
-    return (await conn.execute(text(sql), binds | rules.binds())).all()
+    sql = ACTIVE_SQL.format(where=where, sensors=sensors[0])
+    return (await conn.execute(text(sql), binds | sensors[1] | rules.binds())).all()
 
 
 # One sensor: its latest version decides its kind and unit.
 SENSOR_CTE = """
 t AS (
-    SELECT asset_id, sensor_kind, unit FROM city.sensors
-    WHERE asset_id = :id ORDER BY upper(valid) DESC NULLS FIRST LIMIT 1
+    SELECT t.asset_id, t.sensor_kind, t.unit FROM {sensors}
+    WHERE t.asset_id = :id ORDER BY upper(t.valid) DESC NULLS FIRST LIMIT 1
 )"""
 THRESHOLDS_SQL = f"""
 WITH {SENSOR_CTE}, {THRESHOLDS_CTE}
@@ -240,8 +262,11 @@ SELECT bound, level, value, unit, deadband, source FROM st ORDER BY bound, level
 """
 
 
-async def sensor_thresholds(conn: AsyncConnection, rules: AlarmRules, sensor_id: str) -> list[Row]:
-    return list(await conn.execute(text(THRESHOLDS_SQL), {"id": sensor_id} | rules.binds()))
+async def sensor_thresholds(
+    conn: AsyncConnection, rules: AlarmRules, sensor_id: str, sensors: Sensors
+) -> list[Row]:
+    sql = THRESHOLDS_SQL.format(sensors=sensors[0])
+    return list(await conn.execute(text(sql), {"id": sensor_id} | sensors[1] | rules.binds()))
 
 
 # Gaps and islands: each reading takes the state of the last reading that set or cleared
@@ -298,10 +323,11 @@ async def sensor_events(
     sensor_id: str,
     period: tuple[datetime, datetime],
     page: tuple[int, int],
+    sensors: Sensors,
     newest_first: bool = False,
 ) -> Sequence[Row]:
     """One sensor's alarm events that overlap `period`; `page` is (limit, offset)."""
-    sql = EVENTS_SQL.format(direction="DESC" if newest_first else "ASC")
+    sql = EVENTS_SQL.format(direction="DESC" if newest_first else "ASC", sensors=sensors[0])
     binds: dict[str, Any] = {"id": sensor_id, "start": period[0], "end": period[1]}
-    binds |= {"limit": page[0], "offset": page[1]} | rules.binds()
+    binds |= {"limit": page[0], "offset": page[1]} | sensors[1] | rules.binds()
     return (await conn.execute(text(sql), binds)).all()

@@ -52,6 +52,18 @@ async def history_param(
     return when
 
 
+async def scenario_param(
+    request: Request, principal: PrincipalDep, scenario: ScenarioQuery = None
+) -> str | None:
+    """A scenario to read a layer in, with no valid time of its own (the caller's)."""
+    when = DateTimeInterval.parse(None, None, scenario)
+    await scenarios.check_readable(request.app.state.engine, principal, when)
+    return when.scenario if when is not None else None
+
+
+ScenarioDep = Annotated[str | None, Depends(scenario_param)]
+
+
 async def bbox_param(
     bbox: Annotated[
         str | None, Query(max_length=200, description="minx,miny,maxx,maxy in bbox-crs")

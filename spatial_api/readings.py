@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
@@ -19,11 +19,14 @@ from layers.errors import InvalidParameter
 from layers.query import DateTimeInterval, Value
 from spatial_api.alarms import (
     ACTIVE_CTE,
+    EARLIEST,
+    LATEST,
     LATEST_LATERAL,
     SENSORS_CTE,
     STALE,
     THRESHOLDS_CTE,
     AlarmRules,
+    Sensors,
 )
 from spatial_api.features import cql
 from spatial_api.features.binds import Binds
@@ -31,7 +34,6 @@ from spatial_api.features.crs import Crs, parse_crs
 from tiles.filters import parse_filters
 
 MIN_BIN, MAX_BIN = timedelta(seconds=1), timedelta(days=366)
-EARLIEST, LATEST = datetime(1900, 1, 1, tzinfo=UTC), datetime(9000, 1, 1, tzinfo=UTC)
 
 
 def read_period(when: DateTimeInterval | None) -> tuple[datetime, datetime]:
@@ -64,8 +66,8 @@ def parse_bin(text_: str | None) -> timedelta | None:
 
 
 SENSOR_SQL = """
-SELECT asset_id, sensor_kind, unit, utility FROM city.sensors
-WHERE asset_id = :id ORDER BY upper(valid) DESC NULLS FIRST LIMIT 1
+SELECT t.asset_id, t.sensor_kind, t.unit, t.utility FROM {sensors}
+WHERE t.asset_id = :id ORDER BY upper(t.valid) DESC NULLS FIRST LIMIT 1
 """
 
 RAW_SQL = """
@@ -102,11 +104,11 @@ ORDER BY t.asset_id
 
 
 async def latest_readings(
-    conn: AsyncConnection, rules: AlarmRules, where: str, binds: dict[str, Any]
+    conn: AsyncConnection, rules: AlarmRules, where: str, binds: dict[str, Any], sensors: Sensors
 ) -> Sequence[Row]:
     """Every sensor SENSORS_CTE selects at `binds['at']`, with its latest reading."""
-    sql = LATEST_SQL.format(where=where)
-    return (await conn.execute(text(sql), binds | rules.binds())).all()
+    sql = LATEST_SQL.format(where=where, sensors=sensors[0])
+    return (await conn.execute(text(sql), binds | sensors[1] | rules.binds())).all()
 
 
 @dataclass(frozen=True)
@@ -121,7 +123,7 @@ class SensorFilter:
 FILTER_PARAMS = ("filter", "filter-lang", "filter-crs")
 # The live views' own parameters; any other is a sensors attribute to filter on.
 LATEST_PARAMS = frozenset(
-    {"bbox", "bbox-crs", "datetime", "stale_after", "token", "f", *FILTER_PARAMS}
+    {"bbox", "bbox-crs", "datetime", "scenario", "stale_after", "token", "f", *FILTER_PARAMS}
 )
 STALE_HELP = (
     "ISO 8601 duration: a latest reading older than this (at the instant asked about) is "

@@ -16,6 +16,10 @@ are the live views as GeoJSON, at an instant (default now), narrowed by `bbox`, 
 filters (`?sensor_kind=gas_concentration`) and a CQL2 `filter` as the items are: every
 sensor in service with its latest reading (stale or not) and alarm level, and every alarm
 active then.
+
+Every route takes `scenario=`: the sensors (which exist, where, their kind, unit and status)
+are read with that scenario's edits, so a planned sensor is there and a moved one stands
+where the scenario put it; the readings themselves are always the live ones.
 """
 
 from __future__ import annotations
@@ -33,15 +37,18 @@ from layers.errors import FeatureNotFound, InvalidParameter
 from layers.query import DATETIME_MAX_LENGTH, DateTimeInterval
 from spatial_api.alarms import (
     AlarmRules,
+    Sensors,
     active_alarms,
     get_alarm_rules,
     sensor_events,
     sensor_thresholds,
+    sensor_versions,
+    sensors_at,
 )
 from spatial_api.deps import CatalogDep, ConnDep, PrincipalDep
 from spatial_api.features.crs import parse_crs
 from spatial_api.features.links import JSON, Link, self_url
-from spatial_api.params import BBoxDep
+from spatial_api.params import BBoxDep, ScenarioDep
 from spatial_api.readings import (
     BINNED_SQL,
     RAW_SQL,
@@ -96,8 +103,9 @@ class Readings(BaseModel):
     links: list[Link]
 
 
-async def sensor_or_404(conn: ConnDep, sensor_id: str) -> Sensor:
-    sensor = (await conn.execute(text(SENSOR_SQL), {"id": sensor_id})).one_or_none()
+async def sensor_or_404(conn: ConnDep, sensor_id: str, sensors: Sensors) -> Sensor:
+    sql = SENSOR_SQL.format(sensors=sensors[0])
+    sensor = (await conn.execute(text(sql), {"id": sensor_id} | sensors[1])).one_or_none()
     if sensor is None:
         raise FeatureNotFound(f"no sensor {sensor_id!r} in the sensors layer")
     return Sensor(id=sensor[0], sensor_kind=sensor[1], unit=sensor[2], utility=sensor[3])
@@ -112,6 +120,8 @@ async def readings(
     sensor_id: Annotated[str, Path(max_length=200)],
     request: Request,
     conn: ConnDep,
+    catalog: CatalogDep,
+    scenario: ScenarioDep,
     datetime_: Annotated[
         str | None,
         Query(
@@ -137,7 +147,7 @@ async def readings(
 ) -> Readings:
     """One sensor's readings over a period, raw or binned; 404 for a sensor never known."""
     when, step = DateTimeInterval.parse(datetime_), parse_bin(bin_)
-    sensor = await sensor_or_404(conn, sensor_id)
+    sensor = await sensor_or_404(conn, sensor_id, sensor_versions(catalog["sensors"], scenario))
     start, end = read_period(when)
     params = {"id": sensor_id, "start": start, "end": end, "limit": limit, "bin": step}
     newest_first = sortby == "-time"
@@ -203,6 +213,8 @@ async def alarms(
     sensor_id: Annotated[str, Path(max_length=200)],
     request: Request,
     conn: ConnDep,
+    catalog: CatalogDep,
+    scenario: ScenarioDep,
     rules: AlarmRulesDep,
     datetime_: Annotated[
         str | None,
@@ -222,9 +234,10 @@ async def alarms(
     """One sensor's alarm events (start, end, peak, level, the threshold crossed), from its
     readings; 404 for a sensor never known."""
     when = DateTimeInterval.parse(datetime_)  # an instant: the events active then
-    sensor = await sensor_or_404(conn, sensor_id)
+    sensors = sensor_versions(catalog["sensors"], scenario)
+    sensor = await sensor_or_404(conn, sensor_id, sensors)
     rows = await sensor_events(
-        conn, rules, sensor_id, read_period(when), (limit, offset), sortby == "-start"
+        conn, rules, sensor_id, read_period(when), (limit, offset), sensors, sortby == "-start"
     )
     out = [AlarmEvent(**r._mapping, active=r.end is None) for r in rows]
     links = [Link(href=self_url(request), rel="self", type=JSON)]
@@ -233,7 +246,8 @@ async def alarms(
     return Alarms(
         sensor=sensor,
         thresholds=[
-            Threshold(**t._mapping) for t in await sensor_thresholds(conn, rules, sensor_id)
+            Threshold(**t._mapping)
+            for t in await sensor_thresholds(conn, rules, sensor_id, sensors)
         ],
         datetime=datetime_,
         numberReturned=len(out),
@@ -249,6 +263,7 @@ class LiveView:
     at: datetime
     where: str
     binds: dict[str, Any]
+    sensors: Sensors
 
 
 async def cql_filter(
@@ -268,6 +283,7 @@ async def live_view(
     catalog: CatalogDep,
     box: BBoxDep,
     cql: Annotated[SensorFilter, Depends(cql_filter)],
+    scenario: ScenarioDep,
     datetime_: Annotated[
         str | None,
         Query(
@@ -286,7 +302,8 @@ async def live_view(
     age = parse_duration(stale_after, "stale_after", timedelta(seconds=1), timedelta(days=366))
     west, south, east, north = box.lonlat() if box else (-180.0, -90.0, 180.0, 90.0)
     binds = {"at": at, "stale_after": age, "west": west, "south": south, "east": east}
-    return LiveView(at, where, found | binds | {"north": north})
+    sensors = sensors_at(catalog["sensors"], at, scenario)
+    return LiveView(at, where, found | binds | {"north": north}, sensors)
 
 
 LiveDep = Annotated[LiveView, Depends(live_view)]
@@ -318,7 +335,7 @@ ACTIVE_KEYS = ("sensor_kind", "utility", "node_id", "status", "level", "bound", 
 async def latest(view: LiveDep, conn: ConnDep, rules: AlarmRulesDep) -> GeoJSONResponse:
     """Every sensor in service with its latest reading (null when it has none yet), flagged
     stale past `stale_after`, with its alarm level then (0 normal; null: no thresholds)."""
-    rows = await latest_readings(conn, rules, view.where, view.binds)
+    rows = await latest_readings(conn, rules, view.where, view.binds, view.sensors)
     keys = (*LATEST_KEYS, "stale", "alarm_level", "alarm_bound")
     return feature_collection(view, [feature(r.asset_id, r, keys) for r in rows])
 
@@ -328,7 +345,7 @@ async def latest(view: LiveDep, conn: ConnDep, rules: AlarmRulesDep) -> GeoJSONR
 async def active(view: LiveDep, conn: ConnDep, rules: AlarmRulesDep) -> GeoJSONResponse:
     """Every alarm active at the instant, one feature per sensor and threshold crossed
     (a sensor at level 2 also shows its level 1), highest level first."""
-    rows = await active_alarms(conn, rules, view.where, view.binds)
+    rows = await active_alarms(conn, rules, view.where, view.binds, view.sensors)
     keys: tuple[str, ...] = (*ACTIVE_KEYS, "unit", "source", "start", "peak", "peak_at")
     keys += ("observed_at", "value", "stale")
     return feature_collection(

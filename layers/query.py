@@ -19,6 +19,7 @@ _BOOLEAN = {"true": True, "1": True, "yes": True, "false": False, "0": False, "n
 
 OPEN = ("..", "")
 DATETIME_MAX_LENGTH = 100
+EARLIEST, LATEST = datetime(1900, 1, 1, tzinfo=UTC), datetime(9000, 1, 1, tzinfo=UTC)
 RECORDED_HELP = (
     "Transaction time: read what the database held at this instant (RFC 3339), e.g. what "
     "an incident log said at 10:05. Without datetime, about that same instant."
@@ -100,6 +101,11 @@ class DateTimeInterval:
     def period(self) -> bool:
         """An interval: every version valid during it, not one state of the city."""
         return not self.instant and not self.now
+
+    @classmethod
+    def every_version(cls, scenario: str | None = None) -> DateTimeInterval:
+        """All of valid time (an asset's whole history), in a scenario if one is named."""
+        return cls(EARLIEST, LATEST, False, None, scenario)
 
     @classmethod
     def _parse_valid(cls, text: str | None) -> DateTimeInterval | None:

@@ -26,7 +26,7 @@ import io
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -201,14 +201,13 @@ active AS (
 # The sensors layer as a FROM item aliased t, and its binds: the live rows, or a
 # scenario's edits laid over them. Readings are never part of a scenario: they stay live.
 Sensors = tuple[str, dict[str, Any]]
-EARLIEST, LATEST = datetime(1900, 1, 1, tzinfo=UTC), datetime(9000, 1, 1, tzinfo=UTC)  # open ends
 
 
 def sensor_versions(spec: LayerSpec, scenario: str | None = None) -> Sensors:
     """Every version of every sensor."""
     if scenario is None:
         return "city.sensors AS t", {}
-    return layer_source(spec, DateTimeInterval(EARLIEST, LATEST, False, None, scenario))
+    return layer_source(spec, DateTimeInterval.every_version(scenario))
 
 
 def sensors_at(spec: LayerSpec, at: datetime, scenario: str | None = None) -> Sensors:

@@ -81,10 +81,11 @@ class Bundle:
     summary: Summary = field(default_factory=Summary)
 
 
-def instant(text: str | None) -> DateTimeInterval | None:
-    """`datetime` as one instant: a bundle is the city at one moment, not a period."""
-    when = DateTimeInterval.parse(text)
-    if when is not None and not when.instant:
+def instant(text: str | None, scenario: str | None = None) -> DateTimeInterval | None:
+    """`datetime` as one instant: a bundle is the city at one moment, not a period (in a
+    scenario, e.g. a drill's, when one is named)."""
+    when = DateTimeInterval.parse(text, None, scenario)
+    if when is not None and when.period:
         raise InvalidParameter("datetime: a bundle is the city at one instant, not an interval")
     return when
 
@@ -145,6 +146,7 @@ async def build(
     bundle.summary.counts = counts
     bundle.summary.role = principal.role.name
     bundle.summary.as_of = bundle.when.start if bundle.when else None
+    bundle.summary.scenario = bundle.when.scenario if bundle.when else None
     return await run_in_threadpool(_pack, bundle, specs, frames, counts)
 
 
@@ -183,6 +185,7 @@ def _manifest(bundle: Bundle, counts: Mapping[str, int]) -> dict[str, Any]:
         "bbox": list(bundle.area.lonlat()),
         "bbox_crs": "CRS84",
         "datetime": bundle.when.start if bundle.when else None,
+        "scenario": bundle.when.scenario if bundle.when else None,
         "made_at": datetime.now().astimezone(),
         "role": bundle.summary.role,
         "layers": dict(counts),

@@ -140,19 +140,21 @@ async def analyse(
     zones = gpd.GeoDataFrame.from_features(rings, crs=4326)
     bundle.area = area_around(zones.total_bounds, margin_m)
     dt = bundle.when.start.isoformat() if bundle.when and bundle.when.start else None
+    scenario = bundle.when.scenario if bundle.when else None
+    time = {"datetime": dt, "scenario": scenario}  # every analysis reads the same city
     s = bundle.summary = Summary(incident=incident)
     s.zones = [f["properties"] for f in rings]
-    timeline = await incidents.timeline(conn, catalog, principal, asset)
+    timeline = await incidents.timeline(conn, catalog, principal, asset, scenario)
     until = bundle.when.start if bundle.when else None
     s.timeline = [e.model_dump() for e in timeline.entries if until is None or e.at <= until]
     await _fresh(conn)
     found, _ = await impact_ops.impact(
-        conn, catalog, principal, ImpactRequest.model_validate({"zone": collection, "datetime": dt})
+        conn, catalog, principal, ImpactRequest.model_validate({"zone": collection} | time)
     )
     s.impact = [f["properties"] for f in found if f["properties"]["role"] in ("ring", "total")]
     affected = [f for f in found if f["properties"]["role"] not in ("ring", "total")]
-    used, lines = await _shelters(conn, catalog, principal, collection, dt, s)
-    responders = await _responders(conn, catalog, principal, collection, point, dt, s)
+    used, lines = await _shelters(conn, catalog, principal, collection, time, s)
+    responders = await _responders(conn, catalog, principal, collection, point, time, s)
     bundle.answers = {
         "zones": collection,
         "affected": {"type": "FeatureCollection", "features": affected},
@@ -169,12 +171,12 @@ async def _shelters(
     catalog: Catalog,
     principal: Principal,
     zone: dict,
-    dt: str | None,
+    time: dict[str, str | None],
     s: Summary,
 ) -> tuple[list[dict], list[dict]]:
     """The shelters used and the assignments (straight lines: the road is /lbs/route's)."""
     await _fresh(conn)
-    req = ShelterAssignmentRequest.model_validate({"zone": zone, "datetime": dt})
+    req = ShelterAssignmentRequest.model_validate({"zone": zone} | time)
     try:
         found = await shelters_ops.assign_shelters(conn, catalog, principal, req)
     except (InvalidParameter, NotFound) as exc:
@@ -197,7 +199,7 @@ async def _responders(
     principal: Principal,
     zone: dict,
     point: tuple[float, float],
-    dt: str | None,
+    time: dict[str, str | None],
     s: Summary,
 ) -> list[dict]:
     """The nearest resources and their routes around the zone, if the catalog has them."""
@@ -212,8 +214,8 @@ async def _responders(
             "layer": RESPONDER_LAYER,
             "k": RESPONDERS,
             "avoid": zone,
-            "datetime": dt,
         }
+        | time
     )
     try:
         found, _ = await responders_ops.responders(conn, catalog, principal, req)

@@ -27,6 +27,7 @@ class Summary:
 
     role: str = ""
     as_of: datetime | None = None
+    scenario: str | None = None  # a what-if (a drill's), not the live city
     counts: dict[str, int] = field(default_factory=dict)
     incident: dict[str, Any] | None = None
     timeline: list[Row] = field(default_factory=list)
@@ -70,6 +71,11 @@ def summary_html(title: str, s: Summary) -> str:
         f"<p>As of {escape(as_of)} · made for role <b>{escape(s.role)}</b> · "
         "layers hold only what this role may read</p>",
     ]
+    if s.scenario is not None:
+        parts.append(
+            f"<p><b>Scenario {escape(s.scenario)}</b>: the city with this scenario's edits, "
+            "not the live city</p>"
+        )
     if s.incident is not None:
         rows = [{"attribute": k, "value": v} for k, v in s.incident.items()]
         parts.append(_section("Incident", table(rows, ["attribute", "value"])))

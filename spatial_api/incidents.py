@@ -23,21 +23,26 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from layers import Catalog
 from layers.access import Principal
 from layers.errors import FeatureNotFound
+from layers.query import DateTimeInterval, layer_source
 from layers.tables import SCHEMA
 
 LAYER = "incidents"
 VERSIONS = """
 SELECT t.version_id, lower(t.valid) AS valid_from, upper(t.valid) AS valid_to, t.source,
        jsonb_build_object({pairs}) AS props, ST_AsGeoJSON(ST_Transform(t.geom, 4326), 9)::jsonb AS g
-FROM {schema}.{layer} t WHERE t.asset_id = :id ORDER BY lower(t.valid), t.version_id
+FROM {source} WHERE t.asset_id = :id ORDER BY lower(t.valid), t.version_id
 """
+
 # The writes of this incident: a create names it in `after` ({asset: version}); a replace,
-# an update or a delete in `asset_id`.
+# an update or a delete in `asset_id`. A scenario's writes belong to its timeline only
+# (its commit's are live).
 WRITES = """
 SELECT at, token_name, role, action, details FROM {schema}.audit
 WHERE layer_id = :layer AND action <> 'read'
   AND (details ->> 'asset_id' = :id OR jsonb_typeof(details -> 'after') = 'object'
        AND details -> 'after' ? :id)
+  AND (action = 'commit' OR details ->> 'scenario' IS NULL
+       OR details ->> 'scenario' = CAST(:scenario AS text))
 ORDER BY id
 """
 
@@ -76,22 +81,27 @@ def _version_of(details: dict[str, Any], asset: str) -> int | None:
 
 
 async def timeline(
-    conn: AsyncConnection, catalog: Catalog, principal: Principal, incident: str
+    conn: AsyncConnection,
+    catalog: Catalog,
+    principal: Principal,
+    incident: str,
+    scenario: str | None = None,
 ) -> Timeline:
+    """In a scenario (a drill's), its versions laid over the live ones, as items read them."""
     spec = principal.layer(catalog, LAYER)
     pairs = ", ".join(
         ["'asset_id', t.asset_id", *(f"'{a.name}', t.{a.name}" for a in spec.attributes)]
     )
-    rows = (
-        await conn.execute(
-            text(VERSIONS.format(pairs=pairs, schema=SCHEMA, layer=spec.id)), {"id": incident}
-        )
-    ).all()
+    params: dict[str, Any] = {}
+    source = f"{SCHEMA}.{spec.id} t"
+    if scenario is not None:
+        source, params = layer_source(spec, DateTimeInterval.every_version(scenario))
+    sql = VERSIONS.format(pairs=pairs, source=source)
+    rows = (await conn.execute(text(sql), params | {"id": incident})).all()
     if not rows:
         raise FeatureNotFound(f"no incident {incident!r}")
-    writes = (
-        await conn.execute(text(WRITES.format(schema=SCHEMA)), {"layer": spec.id, "id": incident})
-    ).all()
+    binds = {"layer": spec.id, "id": incident, "scenario": scenario}
+    writes = (await conn.execute(text(WRITES.format(schema=SCHEMA)), binds)).all()
     by_version = {_version_of(w.details, incident): w for w in writes if w.action != "delete"}
     named = principal.may_write(spec)
     entries: list[Entry] = []

@@ -16,11 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from layers import LayerSpec
 from layers.errors import InvalidParameter
-from layers.query import DateTimeInterval, Value
+from layers.query import EARLIEST, LATEST, DateTimeInterval, Value
 from spatial_api.alarms import (
     ACTIVE_CTE,
-    EARLIEST,
-    LATEST,
     LATEST_LATERAL,
     SENSORS_CTE,
     STALE,

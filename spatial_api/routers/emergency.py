@@ -24,7 +24,7 @@ from spatial_api.analysis.impact_models import (
 )
 from spatial_api.analysis.models import FeatureCollection
 from spatial_api.deps import CatalogDep, ConnDep, PrincipalDep
-from spatial_api.params import BBoxDep
+from spatial_api.params import BBoxDep, ScenarioDep
 from spatial_api.routing import StrictRoute
 
 router = APIRouter(tags=["emergency"], route_class=StrictRoute)
@@ -84,10 +84,12 @@ async def incident_timeline(
     conn: ConnDep,
     catalog: CatalogDep,
     principal: PrincipalDep,
+    scenario: ScenarioDep,
 ) -> incidents.Timeline:
     """An incident's versions in order (its steps reported → … → closed), each with what
-    changed, its text, and who recorded it when (the log of updates)."""
-    return await incidents.timeline(conn, catalog, principal, feature_id)
+    changed, its text, and who recorded it when (the log of updates); with `scenario` (a
+    drill's), that scenario's steps over the live ones."""
+    return await incidents.timeline(conn, catalog, principal, feature_id, scenario)
 
 
 @router.post("/analysis/responders", response_model=FeatureCollection)
@@ -108,6 +110,7 @@ async def incident_bundle(
     catalog: CatalogDep,
     principal: PrincipalDep,
     settings: BundleSettingsDep,
+    scenario: ScenarioDep,
     datetime_: InstantQuery = None,
     zone: Annotated[
         UUID | None, Query(description="A saved /analysis/hazard-zone answer (its result id)")
@@ -126,7 +129,7 @@ async def incident_bundle(
     bundle = bundle_ops.Bundle(
         name=bundle_ops.safe_name(f"incident-{feature_id}"),
         title=f"incident {feature_id}",
-        when=bundle_ops.instant(datetime_),
+        when=bundle_ops.instant(datetime_, scenario),
     )
     await bundle_incident.analyse(
         conn, catalog, principal, bundle, feature_id, zone, radius_m, margin_m
@@ -141,6 +144,7 @@ async def area_bundle(
     principal: PrincipalDep,
     settings: BundleSettingsDep,
     bbox: BBoxDep,
+    scenario: ScenarioDep,
     datetime_: InstantQuery = None,
 ) -> Response:
     """An area for the field, as a zip that opens with no network: a map (districts and
@@ -150,6 +154,9 @@ async def area_bundle(
         raise InvalidParameter("bbox: a bundle needs its area, minx,miny,maxx,maxy")
     corners = ",".join(f"{v:g}" for v in (bbox.minx, bbox.miny, bbox.maxx, bbox.maxy))
     bundle = bundle_ops.Bundle(
-        name="area", title=f"area {corners}", when=bundle_ops.instant(datetime_), area=bbox
+        name="area",
+        title=f"area {corners}",
+        when=bundle_ops.instant(datetime_, scenario),
+        area=bbox,
     )
     return _zip(bundle.name, await bundle_ops.build(conn, catalog, principal, bundle, settings))

@@ -206,6 +206,53 @@ def test_a_bundle_is_of_one_instant(client, leak, emergency, engine, tmp_path):
     assert then["pipelines"] == n and manifest["datetime"].startswith("1990-01-01")
 
 
+def test_a_drill_bundle_is_the_scenarios_city(client, emergency, leak, engine, tmp_path):
+    """An exercise's incident, recorded in a scenario, bundles like a real one: the bundle
+    reads the scenario everywhere and says so; without the scenario it is not there."""
+    sid = client.post("/scenarios", json={"title": "燃气泄漏演练"}, headers=emergency).json()["id"]
+    real = client.get(f"/collections/incidents/items/{leak}", headers=emergency).json()
+    lon, lat = real["geometry"]["coordinates"][:2]
+    drill = {
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": [lon + 0.002, lat]},
+        "properties": {"name": "演练: 燃气泄漏", "kind": "gas_leak", "status": "active"}
+        | {"started_at": "2026-12-01T09:00:00Z"},
+    }
+    r = client.post(
+        "/collections/incidents/items", json=drill, headers=emergency, params={"scenario": sid}
+    )
+    assert r.status_code == 201, r.text
+    asset = r.json()["ids"][0]
+    assert client.get(f"/incidents/{asset}/bundle", headers=emergency).status_code == 404
+    r = client.get(f"/incidents/{asset}/bundle", headers=emergency, params={"scenario": sid})
+    assert r.status_code == 200, r.text
+    manifest, root = unzip(r.content, tmp_path / "drill")
+    assert manifest["scenario"] == sid
+    assert f"Scenario {sid}</b>" in (root / "summary.html").read_text()
+    held = gpkg_counts(root / "layers.gpkg")
+    bbox = ",".join(map(repr, manifest["bbox"]))
+
+    def matched(**params) -> int:
+        params |= {"bbox": bbox, "limit": 1}
+        r = client.get("/collections/incidents/items", params=params, headers=emergency)
+        return r.json()["numberMatched"]
+
+    live, in_drill = matched(), matched(scenario=sid)
+    assert held["incidents"] == in_drill == live + 1  # the drill's incident is there
+    assert "演练: 燃气泄漏" in (root / "summary.html").read_text()
+    r = client.get("/bundle", params={"bbox": bbox, "scenario": sid}, headers=emergency)
+    area, area_root = unzip(r.content, tmp_path / "area")
+    assert area["scenario"] == sid
+    assert gpkg_counts(area_root / "layers.gpkg")["incidents"] == in_drill
+    planner = create_token(engine, ROLES, "planner", "drill-planner", None)
+    r = client.get(
+        "/bundle",
+        params={"bbox": bbox, "scenario": sid},
+        headers={"Authorization": f"Bearer {planner}"},
+    )
+    assert r.status_code == 404
+
+
 def test_an_oversize_bundle_is_refused_with_the_counts(client, leak, emergency, leak_bundle):
     manifest, _ = leak_bundle
     total = sum(manifest["layers"].values())

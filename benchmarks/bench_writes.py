@@ -321,7 +321,7 @@ resources:
 def pygeoapi(url: str, python: str) -> Server:
     """pygeoapi's Starlette app over its PostgreSQL provider, transactions on."""
     if not Path(python).exists():
-        raise RuntimeError(f"no {python}: pip install pygeoapi psycopg2-binary uvicorn there")
+        raise RuntimeError(f"no {python}: ./dev bench-setup makes it")
     engine = make_engine(url)
     with engine.begin() as c:
         c.execute(sa.text(_PYGEOAPI_TABLE))

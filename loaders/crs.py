@@ -35,10 +35,15 @@ class SourceCRS:
     def name(self) -> str:
         if self.offset:
             return self.offset
-        epsg = self.crs.to_epsg()
-        if epsg:
-            return f"EPSG:{epsg}"
-        return self.crs.name if self.crs.name != "unknown" else self.crs.srs[:120]
+        srs = self.crs.srs
+        if srs not in _NAMES:  # to_epsg searches PROJ's database: ~12 ms for OGC:CRS84
+            epsg = self.crs.to_epsg()
+            name = self.crs.name if self.crs.name != "unknown" else srs[:120]
+            _NAMES[srs] = f"EPSG:{epsg}" if epsg else name
+        return _NAMES[srs]
+
+
+_NAMES: dict[str, str] = {}  # by the CRS's text as given: a few per process
 
 
 def parse_crs(text: str | CRS) -> SourceCRS:

@@ -201,16 +201,17 @@ def prepare(frame: gpd.GeoDataFrame, spec: LayerSpec, options: LoadOptions, name
         reasons.add(ids.isna().to_numpy(), "no asset id")
     # With valid_from, a frame may hold several versions of an asset (its history): only
     # the same asset twice from the same instant is a duplicate.
-    key = ids.astype(str) + "@" + rows["_vfrom"].astype(str) if "valid_from" in frame else ids
-    first_row = pd.Series(ids.index, index=ids.index).groupby(key.values).transform("first")
-    dup = key.duplicated(keep="first") & ids.notna()
-    reasons.add(
-        dup.to_numpy(),
-        ids.astype(str)
-        .radd("duplicate asset id ")
-        .str.cat(first_row.astype(str), sep=" (first at row ")
-        + ")",
-    )
+    if len(frame) > 1:  # (one feature, an API write's usual case, has no duplicate)
+        key = ids.astype(str) + "@" + rows["_vfrom"].astype(str) if "valid_from" in frame else ids
+        first_row = pd.Series(ids.index, index=ids.index).groupby(key.values).transform("first")
+        dup = key.duplicated(keep="first") & ids.notna()
+        reasons.add(
+            dup.to_numpy(),
+            ids.astype(str)
+            .radd("duplicate asset id ")
+            .str.cat(first_row.astype(str), sep=" (first at row ")
+            + ")",
+        )
     payload.insert(0, "asset_id", ids.values)
     payload.insert(0, "_row", frame.index)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -93,7 +94,15 @@ def create_app(
             listen_url=settings.listen_url,
             replica_urls=replica_urls,
         ):
-            yield
+            # What start-up made lives as long as the process: out of the collector's
+            # sight, a full collection walks only what requests make (a cold city-wide
+            # coverage spent 0.29 s of its 2.5 s in collections walking 390k objects).
+            gc.collect()
+            gc.freeze()
+            try:
+                yield
+            finally:
+                gc.unfreeze()
         await app.state.tile_reads.stop()
         for replica in app.state.reads.replicas:
             await replica.dispose()

@@ -221,11 +221,10 @@ def _footprints(
     d = _samples(model)
     col = lambda name: np.array([getattr(r, name) for r in radios], float)[:, None]  # noqa: E731
     # Path loss once per distinct (frequency, height), all of them in one pass.
-    pairs, which = np.unique(
-        np.hstack([col("frequency_mhz"), col("height_m")]), axis=0, return_inverse=True
-    )
-    f, hb = pairs[:, :1], pairs[:, 1:]
-    pl = model_loss(model, d[None, :], f, hb, rx_height_m, environment).db[which.ravel()]
+    pairs: dict[tuple[float, float], int] = {}
+    which = [pairs.setdefault((r.frequency_mhz, r.height_m), len(pairs)) for r in radios]
+    f, hb = np.array(list(pairs)).T[:, :, None]
+    pl = model_loss(model, d[None, :], f, hb, rx_height_m, environment).db[which]
     margin = col("eirp_dbm") - col("threshold_dbm") - pl
     theta = col("tilt_deg") - np.degrees(np.arctan2(col("height_m") - rx_height_m, d[None, :]))
     l_v = np.minimum(12 * (theta / col("vertical_beamwidth_deg")) ** 2, SIDE_LOBE_DB)
@@ -256,15 +255,13 @@ def _footprints(
     az = np.radians(np.nan_to_num(col("azimuth_deg")) + np.r_[_EDGES[:-1], _EDGES[1:]][None, :])
     radius = np.concatenate([bound, bound], axis=1) * 1.01  # arcs bulge < 0.4 % off chords
     x, y = radius * np.sin(az), radius * np.cos(az)
-    out = []
-    for k in range(len(radios)):
-        if omni[k]:
-            b = float(bound[k, 0])
-            box = (-b, -b, b, b)
-        else:
-            box = (float(x[k].min()), float(y[k].min()), float(x[k].max()), float(y[k].max()))
-        out.append(Footprint(float(reach[k]), box))
-    return out
+    b = bound[:, 0]
+    boxes = np.where(
+        omni[:, None],
+        np.column_stack([-b, -b, b, b]),
+        np.column_stack([x.min(axis=1), y.min(axis=1), x.max(axis=1), y.max(axis=1)]),
+    ).tolist()
+    return [Footprint(r, tuple(box)) for r, box in zip(reach.tolist(), boxes, strict=True)]
 
 
 def with_reach(radio: Radio, rx_height_m: float, environment: str) -> Radio:

@@ -426,29 +426,34 @@ def compute_windows(
     kind = [(r.model, r.azimuth_deg is None) for r in radios]
     order = sorted(range(len(radios)), key=lambda i: (kind[i], size[i]))
     out: dict[int, Computed] = {}
-    part: list[int] = []
-    h = w = cells = 0  # the part's padded window and its cells computed
-    for i in [*order, -1]:
-        if i >= 0:
-            r0, r1, c0, c1 = spans[i]
-            h2, w2, cells2 = max(h, r1 - r0), max(w, c1 - c0), cells + size[i]
-            padded = (len(part) + 1) * h2 * w2
-        if part and (
-            i < 0 or kind[i] != kind[part[0]] or padded > min(STACK_CELLS, STACK_PADDING * cells2)
-        ):
-            got = _stack(
-                [radios[j] for j in part], [spans[j] for j in part], cell, rx_height_m, environment
-            )
-            out.update(zip(part, got, strict=True))
-            part, h, w, cells = [], 0, 0, 0
-            if i >= 0:
-                h2, w2, cells2 = r1 - r0, c1 - c0, size[i]
-        if i >= 0:
-            part.append(i)
-            h, w, cells = h2, w2, cells2
+    for part in _parts(order, kind, spans, size):
+        got = _stack(
+            [radios[j] for j in part], [spans[j] for j in part], cell, rx_height_m, environment
+        )
+        out.update(zip(part, got, strict=True))
     for c in out.values():
         c.rx_dbm.flags.writeable = False  # shared between answers
     return [out[i] for i in range(len(radios))]
+
+
+def _parts(
+    order: list[int], kind: list[Any], spans: list[tuple[int, int, int, int]], size: list[int]
+) -> Iterator[list[int]]:
+    """Runs of `order` of one kind whose padded stack stays within STACK_CELLS and
+    STACK_PADDING."""
+    part: list[int] = []
+    h = w = cells = 0  # the run's padded window and the cells it really needs
+    for i in order:
+        r0, r1, c0, c1 = spans[i]
+        h2, w2, cells2 = max(h, r1 - r0), max(w, c1 - c0), cells + size[i]
+        padded = (len(part) + 1) * h2 * w2
+        if part and (kind[i] != kind[part[0]] or padded > min(STACK_CELLS, STACK_PADDING * cells2)):
+            yield part
+            part, h2, w2, cells2 = [], r1 - r0, c1 - c0, size[i]
+        part.append(i)
+        h, w, cells = h2, w2, cells2
+    if part:
+        yield part
 
 
 def _span(radio: Radio, cell: float) -> tuple[int, int, int, int]:

@@ -197,7 +197,6 @@ active AS (
         ORDER BY st.sign * r.value DESC, r.observed_at LIMIT 1) AS p
 )"""
 
-# The sensors of the live views: in service at :at, in the box, filtered (alias t).
 # The sensors layer as a FROM item aliased t, and its binds: the live rows, or a
 # scenario's edits laid over them. Readings are never part of a scenario: they stay live.
 Sensors = tuple[str, dict[str, Any]]
@@ -205,18 +204,15 @@ Sensors = tuple[str, dict[str, Any]]
 
 def sensor_versions(spec: LayerSpec, scenario: str | None = None) -> Sensors:
     """Every version of every sensor."""
-    if scenario is None:
-        return "city.sensors AS t", {}
     return layer_source(spec, DateTimeInterval.every_version(scenario))
 
 
 def sensors_at(spec: LayerSpec, at: datetime, scenario: str | None = None) -> Sensors:
     """The sensors as they were at `at` (bound as :at)."""
-    if scenario is None:
-        return "city.sensors_as_of(:at) AS t", {"at": at}
     return layer_source(spec, DateTimeInterval(at, at, True, None, scenario))
 
 
+# The sensors of the live views: in service at :at, in the box, filtered (alias t).
 SENSORS_CTE = """
 t AS (
     SELECT t.asset_id, t.sensor_kind, t.unit, t.utility, t.node_id, t.status, t.geom

@@ -92,10 +92,7 @@ async def timeline(
     pairs = ", ".join(
         ["'asset_id', t.asset_id", *(f"'{a.name}', t.{a.name}" for a in spec.attributes)]
     )
-    params: dict[str, Any] = {}
-    source = f"{SCHEMA}.{spec.id} t"
-    if scenario is not None:
-        source, params = layer_source(spec, DateTimeInterval.every_version(scenario))
+    source, params = layer_source(spec, DateTimeInterval.every_version(scenario))
     sql = VERSIONS.format(pairs=pairs, source=source)
     rows = (await conn.execute(text(sql), params | {"id": incident})).all()
     if not rows:

@@ -42,7 +42,7 @@ class DigRequest(Options):
     section: LineString | None = Field(
         default=None,
         description="Line of the cross-section in `crs` (default: the dig's longest axis "
-        "through its centroid)",
+        "through its centroid, or its shortest when more pipes cross that)",
     )
 
     @field_validator("area")

@@ -1,7 +1,8 @@
 """A dig's cross-section: distance along a line against depth for each pipe crossing it.
 
-The line is the one drawn with the request, or the dig's longest axis (the long side of
-its minimum rotated rectangle) through its centroid, spanning the tolerance zone. Drawn
+The line is the one drawn with the request, or one of the dig's axes through its centroid
+(the sides of its minimum rotated rectangle), spanning the tolerance zone: the long one,
+unless more pipes cross the short one, as when a trench follows the mains. Drawn
 by matplotlib: each pipe a circle of its diameter at its depth (to the depth scale, so
 round whatever the vertical exaggeration), in its utility's colour, labelled; the ground,
 the dig and its tolerance zone, and the dig depth.
@@ -65,29 +66,41 @@ class Section:
     crossings: list[Crossing]
     dig: list[tuple[float, float]]  # distance intervals of the line inside the dig
     zone: list[tuple[float, float]]  # … inside the tolerance zone
-    drawn: bool  # the request's line, or the default axis
+    axis: Axis  # the request's line, or which of the dig's axes
 
     def json(self) -> dict[str, Any]:
         return {
-            "line": "drawn" if self.drawn else "longest axis through the centroid",
+            "line": AXIS_NAMES[self.axis],
             "length_m": round(self.line.length, 3),
             "crossings": [asdict(c) for c in self.crossings],
         }
 
 
-def longest_axis(area: BaseGeometry, zone: BaseGeometry) -> LineString:
-    """The long side's direction of the area's minimum rotated rectangle, through its
-    centroid, from one side of the zone to the other; west to east (or south to north)."""
+Axis = Literal["drawn", "long", "short"]
+AXIS_NAMES: dict[Axis, str] = {
+    "drawn": "drawn",
+    "long": "longest axis through the centroid",
+    "short": "shortest axis through the centroid (more pipes cross it)",
+}
+
+
+def axes(area: BaseGeometry, zone: BaseGeometry) -> tuple[LineString, LineString]:
+    """The long and the short side's directions of the area's minimum rotated rectangle,
+    through its centroid, from one side of the zone to the other; each west to east (or
+    south to north)."""
     sides = np.diff(shapely.get_coordinates(area.minimum_rotated_rectangle)[:3], axis=0)
     u = sides[np.argmax(np.hypot(*sides.T))] if len(sides) else np.zeros(2)
     if not np.hypot(*u) > 0:  # a dig too small for a rectangle: west to east
         u = np.array([1.0, 0.0])
     u = u / np.hypot(*u)
-    if u[0] < -1e-12 or (abs(u[0]) <= 1e-12 and u[1] < 0):
-        u = -u
     c = np.array(area.centroid.coords[0])
-    t = (shapely.get_coordinates(zone) - c) @ u
-    return LineString([c + t.min() * u, c + t.max() * u])
+    out = []
+    for d in (u, np.array([-u[1], u[0]])):
+        if d[0] < -1e-12 or (abs(d[0]) <= 1e-12 and d[1] < 0):
+            d = -d
+        t = (shapely.get_coordinates(zone) - c) @ d
+        out.append(LineString([c + t.min() * d, c + t.max() * d]))
+    return out[0], out[1]
 
 
 def spans(line: LineString, region: BaseGeometry) -> list[tuple[float, float]]:
@@ -105,8 +118,21 @@ def spans(line: LineString, region: BaseGeometry) -> list[tuple[float, float]]:
 def cross_section(
     area: BaseGeometry, zone: BaseGeometry, line: LineString | None, pipes: Sequence[Buried]
 ) -> Section:
-    drawn = line is not None
-    line = line if line is not None else longest_axis(area, zone)
+    if line is not None:
+        axis: Axis = "drawn"
+        crossings = _crossings(line, pipes)
+    else:
+        long, short = axes(area, zone)
+        along, across = _crossings(long, pipes), _crossings(short, pipes)
+        if len(across) > len(along):  # a trench along the mains: across them
+            axis, line, crossings = "short", short, across
+        else:
+            axis, line, crossings = "long", long, along
+    return Section(line, crossings, spans(line, area), spans(line, zone), axis)
+
+
+def _crossings(line: LineString, pipes: Sequence[Buried]) -> list[Crossing]:
+    """Each pipe where it crosses the line, in order along it."""
     crossings = []
     for p in pipes:
         for part in shapely.get_parts(p.line.intersection(line)):
@@ -125,7 +151,7 @@ def cross_section(
                 )
             )
     crossings.sort(key=lambda c: (c.distance_m, c.asset_id))
-    return Section(line, crossings, spans(line, area), spans(line, zone), drawn)
+    return crossings
 
 
 # --- drawing --------------------------------------------------------------------------------
@@ -181,7 +207,11 @@ def render(section: Section, dig_depth: float | None, fmt: Literal["svg", "png"]
     fig.legend(handles=_legend(section), loc="lower center", fontsize=7, ncols=8)
     ax.set_xlabel("distance along the section (m)")
     ax.set_ylabel("depth below ground (m)")
-    what = "drawn line" if section.drawn else "longest axis of the dig"
+    what = {
+        "drawn": "drawn line",
+        "long": "longest axis of the dig",
+        "short": "shortest axis of the dig (more pipes cross it)",
+    }[section.axis]
     fig.suptitle(
         f"Cross-section along the {what} (vertical exaggeration ×{ve})",
         y=1 - 0.06 / inches,

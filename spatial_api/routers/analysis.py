@@ -223,7 +223,8 @@ async def dig_section(
     catalog: CatalogDep,
     principal: PrincipalDep,
 ) -> Response:
-    """The dig's cross-section (along `section`, or the dig's longest axis) as SVG or PNG."""
+    """The dig's cross-section (along `section`, or the dig's axis most pipes cross) as SVG
+    or PNG."""
     image = await dig_answer.drawing(conn, catalog, principal, req, fmt)
     return Response(image, media_type="image/svg+xml" if fmt == "svg" else "image/png")
 

@@ -467,7 +467,7 @@ window.citygisCrew = (citygis) => {
       d.assets.length ? make("p", { className: "note", textContent: "Depth below ground where it enters → leaves the dig; " +
         "under it, the least–most inside." + (s.depth_m != null ? " A red edge: its top is shallower than the dig." : "") }) : "",
       make("h3", { textContent: "Cross-section · 横断面" }),
-      make("p", { className: "hint", textContent: crew.digSection ? "Along the line drawn." : "Along the dig's longest axis; draw another line to move it." }),
+      make("p", { className: "hint", textContent: crew.digSection ? "Along the line drawn." : "Along the dig's axis that most pipes cross; draw another line to move it." }),
       make("div", { id: "crew-section" }),
       make("div", { className: "buttons" }, sectionButton(), reportButton()));
   }

@@ -208,6 +208,21 @@ def test_the_section_along_the_longest_axis_and_along_a_drawn_line(client, burie
     assert g["depth_m"] == pytest.approx(1 + 2 * 41 / 120, abs=0.002)
 
 
+def test_a_trench_along_the_mains_is_cut_across_them(client, buried):
+    """A 40 m × 7 m trench east–west over W1 and D1, which run along it: its long axis
+    crosses only G1, so the section is its short axis, south to north across both."""
+    corners = [lonlat(x, y) for x, y in ((-20, -5), (20, -5), (20, 2), (-20, 2), (-20, -5))]
+    summary, _ = dig(client, area={"type": "Polygon", "coordinates": [corners]})
+    section = summary["section"]
+    assert section["line"] == "shortest axis through the centroid (more pipes cross it)"
+    assert section["length_m"] == pytest.approx(8.0, abs=0.001)  # y −5.5 to 2.5, zone to zone
+    got = [(c["asset_id"], c["distance_m"], c["depth_m"]) for c in section["crossings"]]
+    assert got == [
+        ("D1", pytest.approx(2.5, abs=0.002), 5.0),
+        ("W1", pytest.approx(5.5, abs=0.002), pytest.approx(3.9, abs=0.002)),
+    ]
+
+
 def test_the_section_svg_names_each_crossing_pipe(client, buried):
     r = client.post(
         "/analysis/dig/section.svg", headers=AUTH, json={"area": dig_area(), "depth_m": 3.7}

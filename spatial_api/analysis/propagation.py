@@ -30,9 +30,8 @@ from numpy.typing import ArrayLike, NDArray
 from layers.errors import InvalidParameter
 
 Array = NDArray[np.float64]
-Param = (
-    float | NDArray[np.floating[Any]]
-)  # one value, or one per sector broadcasting against the distances
+# One value, or one per sector broadcasting against the distances.
+Param = float | NDArray[np.floating[Any]]
 
 SPEED_OF_LIGHT = 299_792_458.0  # m/s
 C_3GPP = 3.0e8  # m/s, the rounded value TR 38.901 Table 7.4.1-1 Note 1 (and ns-3) use
